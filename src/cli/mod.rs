@@ -1,0 +1,265 @@
+//! Command-line definitions (clap derive): flags only, no behaviour.
+//!
+//! Parsed flags are turned into settings by `cmd/` before anything else sees them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes, as documented in `--help` and the README.
+pub mod exit {
+    /// Success; for `validate`, every manifest is valid.
+    pub const OK: u8 = 0;
+    /// The command ran and found a problem: an invalid manifest, a failed operation.
+    pub const FAILURE: u8 = 1;
+    /// Usage error, unreadable input, or a subcommand this build does not provide yet.
+    pub const USAGE: u8 = 2;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (validate: every manifest is valid)
+  1  the command ran and found a problem (an invalid manifest, an unreachable cluster, a failed apply)
+  2  usage error, unreadable input, or a subcommand this build does not provide yet
+
+Kubeconfig is found as kubectl finds it: --kubeconfig, then $KUBECONFIG, then ~/.kube/config,
+then the in-cluster service account.";
+
+/// gscale: autoscale Kubernetes workloads from any metric, through policies you can read.
+#[derive(Debug, Parser)]
+#[command(name = "gscale", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Cluster access, as kubectl takes it.
+    #[command(flatten)]
+    pub kube: KubeFlags,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Kubeconfig selection, the kubectl way.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KubeFlags {
+    /// Path to the kubeconfig file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The kubeconfig cluster to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The kubeconfig user to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output format of listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A table.
+    Table,
+    /// A table with more columns.
+    Wide,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established.
+    InstallCrd(InstallCrdArgs),
+    /// Run the autoscaler: watch GeneralScalers, read metrics, decide, scale.
+    Run(RunArgs),
+    /// Show what a scaler would do now and why, stage by stage, changing nothing.
+    Plan(PlanArgs),
+    /// List scalers: current -> desired, metrics vs targets, last scale, conditions.
+    Status(StatusArgs),
+    /// Check GeneralScaler manifests offline, with line-precise messages and fixes.
+    Validate(ValidateArgs),
+    /// Replay a load trace through a scaler's decisions, with no cluster at all.
+    Simulate(SimulateArgs),
+    /// Watch gscale scale a demo workload on this machine, with no cluster.
+    Demo(DemoArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+    /// Print the man page.
+    Man,
+}
+
+/// `gscale install-crd`.
+#[derive(Debug, Args)]
+pub struct InstallCrdArgs {
+    /// Print the CRD as YAML and exit, touching no cluster.
+    #[arg(long)]
+    pub print: bool,
+    /// Seconds to wait for the CRD to become Established (0: do not wait).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub wait: u64,
+}
+
+/// `gscale run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Namespace to watch (default: all namespaces).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Watch every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Only scalers with these labels (kubectl selector syntax).
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// One pass over every scaler, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Decide and record, never scale.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Serve the daemon's own Prometheus metrics, /healthz and /readyz here.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Run without leader election (only when one daemon is certain).
+    #[arg(long)]
+    pub no_leader_election: bool,
+}
+
+/// `gscale plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The scaler's name in the cluster.
+    pub name: Option<String>,
+    /// A scaler manifest not applied yet.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Namespace of the scaler.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Replay this much Prometheus history (e.g. 24h).
+    #[arg(long, value_name = "DURATION")]
+    pub replay: Option<String>,
+    /// Replay step (e.g. 1m).
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub step: String,
+    /// Write the replay as an SVG plot.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `gscale status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One scaler, in detail.
+    pub name: Option<String>,
+    /// Namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Only scalers with these labels.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Keep watching and redraw.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+/// `gscale validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Manifests to check (multi-document YAML); `-` reads stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Print only problems, not the valid documents.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// `gscale simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The scaler manifest.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// Load trace, CSV `timestamp,value`.
+    #[arg(long, value_name = "CSV")]
+    pub trace: PathBuf,
+    /// Units one pod serves per second.
+    #[arg(long, value_name = "N")]
+    pub capacity_per_pod: Option<f64>,
+    /// Delay before a new pod serves (e.g. 30s).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub pod_start: String,
+    /// Time compression, trace step = simulated step (e.g. 5m=15s).
+    #[arg(long, value_name = "FROM=TO")]
+    pub compress: Option<String>,
+    /// Multiply demand by this factor.
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub scale_demand: f64,
+    /// Compare with a reference autoscaler.
+    #[arg(long, value_name = "REFERENCE")]
+    pub against: Option<String>,
+    /// Write an SVG plot.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `gscale demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop after this long (e.g. 60s); default: until Ctrl-C.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Drive a real Redis list at this URL instead of the embedded HTTP metric.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+}
+
+/// `gscale completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,176 @@
+//! `gscale validate -f FILE...`: offline checks of GeneralScaler manifests.
+//!
+//! Every finding names the file, the line, the document and the field path, and says how to fix
+//! it. Documents of other kinds (a Deployment beside its scaler) are skipped with a note; a file
+//! with no GeneralScaler at all is an error.
+
+use std::io::{IsTerminal as _, Read};
+use std::path::Path;
+
+use crate::api::check::{self, Finding, Severity};
+use crate::api::{API_VERSION, GROUP, KIND};
+use crate::cli::{ValidateArgs, exit};
+use crate::output::yaml;
+
+use super::UsageError;
+
+/// Manifests larger than this are refused unread: etcd stores at most 1.5 MiB per object, and a
+/// file of scalers has no reason to be larger than a few of them.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// What checking one file found.
+#[derive(Debug, Default)]
+struct FileReport {
+    scalers: usize,
+    errors: usize,
+    warnings: usize,
+}
+
+pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
+    let mut total = FileReport::default();
+    let mut invalid_files = 0;
+    for path in &args.files {
+        let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
+        let report = match read(path)? {
+            Ok(text) => check_text(&name, &text, args.quiet),
+            Err(problem) => {
+                println!("{name}: error: {problem}");
+                FileReport { errors: 1, ..FileReport::default() }
+            }
+        };
+        if report.errors > 0 {
+            invalid_files += 1;
+        }
+        total.scalers += report.scalers;
+        total.errors += report.errors;
+        total.warnings += report.warnings;
+    }
+    let files = args.files.len();
+    if invalid_files > 0 || total.warnings > 0 || !args.quiet {
+        println!(
+            "{} file{}, {} scaler{}: {} error{}, {} warning{}",
+            files,
+            plural(files),
+            total.scalers,
+            plural(total.scalers),
+            total.errors,
+            plural(total.errors),
+            total.warnings,
+            plural(total.warnings)
+        );
+    }
+    Ok(if invalid_files > 0 { exit::FAILURE } else { exit::OK })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The file's text, or why its content cannot be checked (an invalid-input finding, exit 1).
+/// Failing to read at all is an I/O error (exit 2).
+fn read(path: &Path) -> anyhow::Result<Result<String, String>> {
+    let mut bytes = Vec::new();
+    let limit = MAX_FILE_BYTES + 1;
+    let read = if path.as_os_str() == "-" {
+        if std::io::stdin().is_terminal() {
+            return Err(UsageError("-f - reads stdin, but stdin is a terminal\nhint: pipe a manifest in, e.g. `kubectl get gsc x -o yaml | gscale validate -f -`".into()).into());
+        }
+        std::io::stdin().take(limit).read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
+    };
+    if let Err(e) = read {
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => "check the path",
+            std::io::ErrorKind::PermissionDenied => "check the file's permissions",
+            _ => "check that the path is a readable file",
+        };
+        return Err(UsageError(format!("cannot read {}: {e}\nhint: {hint}", path.display())).into());
+    }
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Err(format!(
+            "the file is larger than {} MiB, far beyond any manifest\n  hint: split it, or check that this is the file you meant",
+            MAX_FILE_BYTES / 1024 / 1024
+        )));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Ok(text)),
+        Err(e) => Ok(Err(format!(
+            "the file is not UTF-8 text (invalid byte at offset {})\n  hint: save the manifest as UTF-8",
+            e.utf8_error().valid_up_to()
+        ))),
+    }
+}
+
+fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
+    let mut report = FileReport::default();
+    let documents = match yaml::parse_documents(text) {
+        Ok(docs) => docs,
+        Err(e) => {
+            println!("{name}:{}: error: not valid YAML: {} (column {})", e.line, e.message, e.column);
+            println!(
+                "  hint: fix the YAML syntax at that line (indentation, a missing ':' or closing bracket)"
+            );
+            report.errors = 1;
+            return report;
+        }
+    };
+    if documents.is_empty() {
+        println!("{name}: error: the file is empty: no GeneralScaler found");
+        println!("  hint: a manifest needs apiVersion: {API_VERSION}, kind: {KIND}, metadata and spec");
+        report.errors = 1;
+        return report;
+    }
+    let mut skipped = Vec::new();
+    for doc in &documents {
+        if let Some(other) = other_kind(&doc.value) {
+            skipped.push((doc, other));
+            continue;
+        }
+        report.scalers += 1;
+        let checked = check::check(&doc.value);
+        for f in &checked.findings {
+            print_finding(name, doc, f);
+            match f.severity {
+                Severity::Error => report.errors += 1,
+                Severity::Warning => report.warnings += 1,
+            }
+        }
+        if !checked.has_errors() && !quiet {
+            let scaler_name = doc.value.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("?");
+            println!("{name}:{}: ok: GeneralScaler {scaler_name} (document {})", doc.line, doc.number);
+        }
+    }
+    if report.scalers == 0 {
+        let found: Vec<&str> = skipped.iter().map(|(_, k)| k.as_str()).collect();
+        println!("{name}: error: no GeneralScaler in this file (found: {})", found.join(", "));
+        println!("  hint: a GeneralScaler has apiVersion: {API_VERSION} and kind: {KIND}");
+        report.errors += 1;
+    } else if !quiet {
+        for (doc, kind) in skipped {
+            println!("{name}:{}: skipped: {kind} is not a GeneralScaler (document {})", doc.line, doc.number);
+        }
+    }
+    report
+}
+
+/// `Some("apps/v1 Deployment")` for a document of another kind; `None` when it means to be ours
+/// (our kind or our group, even misspelt), so mistakes in it are reported rather than skipped.
+fn other_kind(value: &serde_json::Value) -> Option<String> {
+    let api_version = value.get("apiVersion").and_then(|v| v.as_str());
+    let kind = value.get("kind").and_then(|v| v.as_str());
+    let ours = kind.is_none_or(|k| k == KIND || k.eq_ignore_ascii_case(KIND))
+        || api_version.is_none_or(|v| v.starts_with(GROUP) || v.split('/').next() == Some(GROUP));
+    if ours { None } else { Some(format!("{} {}", api_version.unwrap_or("?"), kind.unwrap_or("?"))) }
+}
+
+fn print_finding(name: &str, doc: &yaml::Document, f: &Finding) {
+    let line = if f.path.is_empty() { doc.line } else { doc.line_of(&f.path) };
+    let severity = match f.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let path = if f.path.is_empty() { String::new() } else { format!("{}: ", f.path) };
+    println!("{name}:{line}: {severity}: {path}{} (document {})", f.message, doc.number);
+    println!("  hint: {}", f.hint);
+}

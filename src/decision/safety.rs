@@ -1,0 +1,128 @@
+//! Stages 3 to 7, the safety rails: activation, stabilization, cooldown, rate limit, bounds.
+//!
+//! Each is a small pure function from a count to a count and its [`Why`].
+
+use jiff::Timestamp;
+
+use crate::api::{GeneralScalerSpec, History, Recommendation};
+
+use super::{Direction, MetricOutcome, Why};
+
+/// Stage 3: with minReplicas 0, rest at 0 while every metric is at or below its activationValue,
+/// otherwise run at least one replica. Missing data changes nothing.
+pub(super) fn activation(
+    spec: &GeneralScalerSpec,
+    count: i32,
+    metrics: &[MetricOutcome],
+    healthy: bool,
+) -> (i32, Why) {
+    if spec.min_replicas > 0 {
+        return (count, Why::ActivationNotApplicable);
+    }
+    if !healthy {
+        return (count, Why::ActivationNoData);
+    }
+    let idle =
+        spec.metrics().iter().zip(metrics).all(|(m, o)| o.value.is_some_and(|v| v <= m.activation_value));
+    if idle { (0, Why::ActivationIdle) } else { (count.max(1), Why::ActivationActive) }
+}
+
+/// Stage 4: record the recommendation, then scale up to the lowest recommendation of the up window
+/// and down to the highest of the down window (the Kubernetes HPA behavior algorithm).
+pub(super) fn stabilize(
+    spec: &GeneralScalerSpec,
+    current: i32,
+    count: i32,
+    now: Timestamp,
+    history: &mut History,
+) -> (i32, Why) {
+    let up_window = i64::from(spec.behavior.scale_up.stabilization_window_seconds) * 1000;
+    let down_window = i64::from(spec.behavior.scale_down.stabilization_window_seconds) * 1000;
+    let now_ms = now.as_millisecond();
+    let keep = up_window.max(down_window);
+
+    let mut up = count;
+    let mut down = count;
+    for r in &history.recommendations {
+        let age = now_ms - r.time.as_millisecond();
+        if age < up_window {
+            up = up.min(r.replicas);
+        }
+        if age < down_window {
+            down = down.max(r.replicas);
+        }
+    }
+    // An older recommendation equal to this one can never win over it: dropping it keeps status small.
+    history.recommendations.retain(|r| now_ms - r.time.as_millisecond() < keep && r.replicas != count);
+    if keep > 0 {
+        history.recommendations.push(Recommendation { time: now, replicas: count });
+    }
+
+    let out = current.max(up).min(down);
+    if out == count {
+        return (out, Why::Unstabilized);
+    }
+    let (direction, window) = if out < count {
+        (Direction::Up, spec.behavior.scale_up.stabilization_window_seconds)
+    } else {
+        (Direction::Down, spec.behavior.scale_down.stabilization_window_seconds)
+    };
+    (out, Why::Stabilized { direction, window_seconds: window })
+}
+
+/// Stage 5: a scale-up waits for its cooldown after the last scale-up; a scale-down waits for its
+/// cooldown after the last scale in either direction.
+pub(super) fn cooldown(
+    spec: &GeneralScalerSpec,
+    current: i32,
+    count: i32,
+    now: Timestamp,
+    history: &History,
+) -> (i32, Why) {
+    let (direction, since, seconds) = match count.cmp(&current) {
+        std::cmp::Ordering::Equal => return (count, Why::NoCooldown),
+        std::cmp::Ordering::Greater => {
+            (Direction::Up, history.last_scale_up_time, spec.behavior.scale_up.cooldown_seconds)
+        }
+        std::cmp::Ordering::Less => (
+            Direction::Down,
+            history.last_scale_up_time.max(history.last_scale_down_time),
+            spec.behavior.scale_down.cooldown_seconds,
+        ),
+    };
+    if let Some(since) = since {
+        let remaining_ms = i64::from(seconds) * 1000 - (now.as_millisecond() - since.as_millisecond());
+        if remaining_ms > 0 {
+            return (current, Why::CoolingDown { direction, remaining_ms });
+        }
+    }
+    (count, Why::NoCooldown)
+}
+
+/// Stage 6: at most maxIncrement up and maxDecrement down in one step.
+pub(super) fn rate_limit(spec: &GeneralScalerSpec, current: i32, count: i32) -> (i32, Why) {
+    let up = spec.behavior.scale_up.max_increment.filter(|n| *n > 0);
+    let down = spec.behavior.scale_down.max_decrement.filter(|n| *n > 0);
+    match (up, down) {
+        (Some(step), _) if count > current.saturating_add(step) => {
+            (current.saturating_add(step), Why::RateLimited { direction: Direction::Up, step })
+        }
+        (_, Some(step)) if count < current.saturating_sub(step) => {
+            (current.saturating_sub(step), Why::RateLimited { direction: Direction::Down, step })
+        }
+        _ => (count, Why::WithinRateLimit),
+    }
+}
+
+/// Stage 7: clamp to [minReplicas, maxReplicas]; outside them the workload is brought in at once.
+pub(super) fn bounds(spec: &GeneralScalerSpec, count: i32) -> (i32, Why) {
+    let min = spec.min_replicas.max(0);
+    let max = spec.max_replicas.max(min);
+    if count < min {
+        (min, Why::RaisedToMin { min })
+    } else if count > max {
+        (max, Why::CappedAtMax { max })
+    } else {
+        (count, Why::WithinBounds)
+    }
+}

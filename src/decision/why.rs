@@ -1,0 +1,295 @@
+//! Why a stage produced its count, as data, and the words `plan`, status, Events and logs print.
+//!
+//! The engine records a compact [`Why`] (no allocation on the hot path); [`Why::describe`] puts it
+//! in words with the spec at hand for metric names and settings.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::api::{FallbackAction, GeneralScalerSpec, ScaleDirection, TargetType};
+
+use super::MetricOutcome;
+
+/// Which way a count moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Direction {
+    /// More replicas.
+    Up,
+    /// Fewer replicas.
+    Down,
+}
+
+impl Direction {
+    /// The direction from `from` to `to` (`to` must differ from `from`).
+    pub fn of(from: i32, to: i32) -> Self {
+        if to > from { Self::Up } else { Self::Down }
+    }
+
+    /// "up" or "down".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// Why a stage produced its count. Variant fields are named for what they hold.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Why {
+    /// A metric set the count by the HPA rule.
+    MetricCount { metric: usize, raw: f64, ratio: f64, failed: u32 },
+    /// The deciding metric was within tolerance of its target.
+    WithinTolerance { metric: usize, ratio: f64 },
+    /// Some metrics failed and the others asked for fewer replicas.
+    ScaleDownBlocked { failed: u32, total: u32 },
+    /// Every metric failed; the fallback has not started yet.
+    MetricsFailed { failed: u32, total: u32, failures: u32, threshold: u32 },
+    /// Every metric failed `failureThreshold` times in a row.
+    Fallback { action: FallbackAction, failures: u32 },
+    /// The proportional policy passes the count through.
+    Proportional,
+    /// slo: no latency or error-rate query, acting as proportional.
+    SloUnconfigured,
+    /// slo: latency above target raised the count.
+    SloLatencyBreach { factor: f64 },
+    /// slo: latency or errors at risk, no scale-down.
+    SloBlocksScaleDown { latency: bool, errors: bool },
+    /// slo: objectives met; the count stands.
+    SloWithin,
+    /// costAware: the budget capped the count.
+    BudgetCap { cap: i32, spent: f64, budget: f64 },
+    /// costAware: within budget.
+    CostWithinBudget { cap: i32, spent: f64, direction: ScaleDirection },
+    /// minReplicas is above 0.
+    ActivationNotApplicable,
+    /// A metric failed: no change to or from zero.
+    ActivationNoData,
+    /// Every metric at or below its activation value: rest at 0.
+    ActivationIdle,
+    /// Some metric above its activation value: at least one replica.
+    ActivationActive,
+    /// No window changed the count.
+    Unstabilized,
+    /// A stabilization window held the count.
+    Stabilized { direction: Direction, window_seconds: u32 },
+    /// No cooldown in force.
+    NoCooldown,
+    /// A cooldown holds the count.
+    CoolingDown { direction: Direction, remaining_ms: i64 },
+    /// The step is within the limits.
+    WithinRateLimit,
+    /// A step limit cut the step.
+    RateLimited { direction: Direction, step: i32 },
+    /// Within [min, max].
+    WithinBounds,
+    /// Raised to minReplicas.
+    RaisedToMin { min: i32 },
+    /// Capped at maxReplicas.
+    CappedAtMax { max: i32 },
+    /// paused: computed, not applied.
+    Paused { change: bool },
+    /// dryRun: computed and recorded, not applied.
+    DryRun { change: bool },
+    /// The target will be scaled.
+    Scale { direction: Direction },
+    /// Nothing to change.
+    NoChange,
+}
+
+impl Why {
+    /// Whether this reason held the count where it was against what an earlier stage asked.
+    pub fn is_hold(&self) -> bool {
+        matches!(
+            self,
+            Self::ScaleDownBlocked { .. }
+                | Self::MetricsFailed { .. }
+                | Self::SloBlocksScaleDown { .. }
+                | Self::CoolingDown { .. }
+                | Self::Stabilized { .. }
+                | Self::WithinTolerance { .. }
+        )
+    }
+
+    /// The reason in words; `metrics` are the decision's metric outcomes.
+    pub fn describe(&self, spec: &GeneralScalerSpec, current: i32, metrics: &[MetricOutcome]) -> String {
+        let metric_name = |i: usize| spec.metrics().get(i).map_or("metric", |m| m.display_name());
+        let mut s = String::new();
+        match *self {
+            Self::MetricCount { metric, raw, ratio, failed } => {
+                let m = metrics.get(metric);
+                let value = m.and_then(|m| m.value).unwrap_or(f64::NAN);
+                let target = m.map_or(f64::NAN, |m| m.target);
+                let name = metric_name(metric);
+                match m.map(|m| m.target_type) {
+                    Some(TargetType::AverageValue) => {
+                        let _ = write!(
+                            s,
+                            "{name} {} / target {} = {:.2} -> {}",
+                            num(value),
+                            num(target),
+                            raw,
+                            ceil_text(raw)
+                        );
+                    }
+                    _ => {
+                        let _ = write!(
+                            s,
+                            "{name} {} per pod vs target {}: ceil({} x {:.3}) = {}",
+                            num(value),
+                            num(target),
+                            current.max(1),
+                            ratio,
+                            ceil_text(raw)
+                        );
+                    }
+                }
+                if metrics.len() > 1 {
+                    let _ = write!(s, " (highest of {} metrics", metrics.len());
+                    if failed > 0 {
+                        let _ = write!(s, ", {failed} failed");
+                    }
+                    s.push(')');
+                }
+            }
+            Self::WithinTolerance { metric, ratio } => {
+                let _ = write!(
+                    s,
+                    "{} at {:.0}% of target, within tolerance {}: hold",
+                    metric_name(metric),
+                    ratio * 100.0,
+                    num(spec.behavior.tolerance)
+                );
+            }
+            Self::ScaleDownBlocked { failed, total } => {
+                let _ = write!(s, "{failed} of {total} metrics failed: no scale-down on missing data");
+            }
+            Self::MetricsFailed { failed, total, failures, threshold } => {
+                let _ = write!(
+                    s,
+                    "{failed} of {total} metrics failed ({failures} in a row, fallback at {threshold}): hold"
+                );
+            }
+            Self::Fallback { action, failures } => match (action, spec.fallback.replicas) {
+                (FallbackAction::SetReplicas, Some(r)) => {
+                    let _ =
+                        write!(s, "every metric failed {failures} times in a row: fallback to at least {r}");
+                }
+                _ => {
+                    let _ = write!(s, "every metric failed {failures} times in a row: fallback hold");
+                }
+            },
+            Self::Proportional => s.push_str("proportional: the metric count stands"),
+            Self::SloUnconfigured => {
+                s.push_str("slo: no latencyQuery or errorRateQuery configured, acting as proportional")
+            }
+            Self::SloLatencyBreach { factor } => {
+                let target = spec.policy.slo.as_ref().and_then(|s| s.target_latency_ms).unwrap_or(f64::NAN);
+                let _ = write!(s, "slo: latency above {}ms target, raised by x{factor:.2}", num(target));
+            }
+            Self::SloBlocksScaleDown { latency, errors } => {
+                s.push_str("slo: no scale-down while ");
+                s.push_str(match (latency, errors) {
+                    (true, true) => "latency and error rate are at risk",
+                    (true, false) => "latency is not below scaleDownBelow x target",
+                    _ => "the error rate is not below target",
+                });
+            }
+            Self::SloWithin => s.push_str("slo: objectives met, the metric count stands"),
+            Self::BudgetCap { cap, spent, budget } => {
+                let _ = write!(
+                    s,
+                    "costAware: budget affords {cap} for the rest of the month (spent {spent:.2} of {budget})"
+                );
+            }
+            Self::CostWithinBudget { cap, spent, direction } => {
+                let dir = match direction {
+                    ScaleDirection::Down => "down",
+                    ScaleDirection::Up => "up",
+                    ScaleDirection::Balanced => "balanced",
+                };
+                let _ = write!(s, "costAware ({dir}): within budget, cap {cap} (spent {spent:.2})");
+            }
+            Self::ActivationNotApplicable => s.push_str("minReplicas > 0: no scale to zero"),
+            Self::ActivationNoData => s.push_str("metrics missing: no change to or from zero"),
+            Self::ActivationIdle => s.push_str("every metric at or below activationValue: rest at 0"),
+            Self::ActivationActive => s.push_str("above activationValue: at least 1"),
+            Self::Unstabilized => s.push_str("no window holds the count"),
+            Self::Stabilized { direction, window_seconds } => {
+                let _ = match direction {
+                    Direction::Down => {
+                        write!(s, "highest recommendation of the last {window_seconds}s (scale-down window)")
+                    }
+                    Direction::Up => {
+                        write!(s, "lowest recommendation of the last {window_seconds}s (scale-up window)")
+                    }
+                };
+            }
+            Self::NoCooldown => s.push_str("no cooldown in force"),
+            Self::CoolingDown { direction, remaining_ms } => {
+                let _ =
+                    write!(s, "scale-{} cooldown, {} left", direction.as_str(), duration_text(remaining_ms));
+            }
+            Self::WithinRateLimit => s.push_str("within step limits"),
+            Self::RateLimited { direction, step } => {
+                let field = if direction == Direction::Up { "maxIncrement" } else { "maxDecrement" };
+                let _ = write!(s, "{field} {step}");
+            }
+            Self::WithinBounds => {
+                let _ = write!(s, "within [{}, {}]", spec.min_replicas, spec.max_replicas);
+            }
+            Self::RaisedToMin { min } => {
+                let _ = write!(s, "raised to minReplicas {min}");
+            }
+            Self::CappedAtMax { max } => {
+                let _ = write!(s, "capped at maxReplicas {max}");
+            }
+            Self::Paused { change } => s.push_str(if change {
+                "paused: would scale, not applied"
+            } else {
+                "paused: nothing to change"
+            }),
+            Self::DryRun { change } => s.push_str(if change {
+                "dryRun: would scale, recorded only"
+            } else {
+                "dryRun: nothing to change"
+            }),
+            Self::Scale { direction } => {
+                let _ = write!(s, "scale {}", direction.as_str());
+            }
+            Self::NoChange => s.push_str("nothing to change"),
+        }
+        s
+    }
+}
+
+/// A number without a needless fraction: 100, 0.5, 12.25.
+pub(crate) fn num(x: f64) -> String {
+    if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else if x.is_finite() {
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        x.to_string()
+    }
+}
+
+fn ceil_text(raw: f64) -> i32 {
+    super::metric::ceil_count(raw)
+}
+
+/// `3m12s`, `45s`, `1h2m`.
+pub(crate) fn duration_text(ms: i64) -> String {
+    let secs = (ms + 999) / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s:02}s"),
+        _ => format!("{h}h{m:02}m"),
+    }
+}

@@ -1,0 +1,18 @@
+//! gscale autoscales Kubernetes workloads from any metric through policies a person can read.
+//!
+//! The crate is laid out as DESIGN §5 says:
+//! - [`api`]: the GeneralScaler resource (spec, status, CRD, checks);
+//! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
+//! - [`output`]: printing (tables, YAML, JSON); the one place that touches the YAML crate;
+//! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand.
+//!
+//! The engine never imports kube, reqwest or tokio; sources and the controller never decide.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod cli;
+pub mod cmd;
+pub mod decision;
+pub mod output;

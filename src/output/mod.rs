@@ -1,0 +1,17 @@
+//! Printing: YAML and JSON documents, tables, and whether the terminal wants colour.
+//!
+//! All YAML goes through [`yaml`] so the YAML crate can be swapped in one place.
+
+pub mod yaml;
+
+use std::io::IsTerminal;
+
+/// Whether stdout is a terminal that wants colour (`NO_COLOR` unset).
+pub fn color_stdout() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Whether progress (spinners, bars) may be drawn: only on a terminal.
+pub fn progress_stderr() -> bool {
+    std::io::stderr().is_terminal()
+}

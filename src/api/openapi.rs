@@ -157,6 +157,8 @@ fn walk(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>, dep
                 walk(field_schema, field, &child, out, depth + 1);
             } else if let Some(additional) = additional {
                 walk(additional, field, &child, out, depth + 1);
+            } else if depth == 0 && matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
+                // The API server validates these itself at the root of every object.
             } else if !preserve
                 && (properties.is_some() || schema.get("additionalProperties") == Some(&Value::Bool(false)))
             {

@@ -17,14 +17,18 @@ fn http_metric(source: serde_json::Value) -> gscale::api::MetricSpec {
 #[tokio::test]
 async fn json_text_and_exposition() {
     let server = serve(|request| match (request.method.as_str(), request.path()) {
-        ("GET", "/stats") => Response::json(200, &json!({"queue": {"depth": "500m", "items": [{"n": 3}, {"n": 17}]}})),
+        ("GET", "/stats") => {
+            Response::json(200, &json!({"queue": {"depth": "500m", "items": [{"n": 3}, {"n": 17}]}}))
+        }
         ("GET", "/metrics") => Response::text(
             200,
             "text/plain; version=0.0.4",
             "# TYPE jobs gauge\njobs{queue=\"high\"} 21\njobs{queue=\"low\"} 4\n",
         ),
         ("GET", "/plain") => Response::text(200, "text/plain", "2k\n"),
-        ("POST", "/search") if request.body == b"{\"q\":\"backlog\"}" && request.header("x-api") == Some("v2") => {
+        ("POST", "/search")
+            if request.body == b"{\"q\":\"backlog\"}" && request.header("x-api") == Some("v2") =>
+        {
             Response::json(200, &json!({"hits": 33}))
         }
         _ => Response::text(404, "text/plain", "not found"),
@@ -134,18 +138,25 @@ async fn concurrency_is_bounded_per_backend() {
     let other = serve(|_| Response::json(200, &json!({"n": 2})).delayed(Duration::from_millis(300)));
     let fetcher = gscale::metrics::Fetcher::new(
         None,
-        gscale::metrics::Settings { max_concurrency_per_backend: 2, dedup_window: Some(Duration::ZERO), ..Default::default() },
+        gscale::metrics::Settings {
+            max_concurrency_per_backend: 2,
+            dedup_window: Some(Duration::ZERO),
+            ..Default::default()
+        },
     );
-    let specs: Vec<_> =
-        (0..6).map(|i| http_metric(json!({"url": format!("{}/q{i}", server.url), "valuePath": "$.n"}))).collect();
-    let others: Vec<_> =
-        (0..2).map(|i| http_metric(json!({"url": format!("{}/q{i}", other.url), "valuePath": "$.n"}))).collect();
+    let specs: Vec<_> = (0..6)
+        .map(|i| http_metric(json!({"url": format!("{}/q{i}", server.url), "valuePath": "$.n"})))
+        .collect();
+    let others: Vec<_> = (0..2)
+        .map(|i| http_metric(json!({"url": format!("{}/q{i}", other.url), "valuePath": "$.n"})))
+        .collect();
     let started = Instant::now();
     let (results, other_results) = tokio::join!(
         futures::future::join_all(specs.iter().map(|spec| read(&fetcher, "team", spec))),
         async {
             let started = Instant::now();
-            let results = futures::future::join_all(others.iter().map(|spec| read(&fetcher, "team", spec))).await;
+            let results =
+                futures::future::join_all(others.iter().map(|spec| read(&fetcher, "team", spec))).await;
             (results, started.elapsed())
         }
     );

@@ -68,7 +68,10 @@ async fn real_prometheus_values_faults_and_dedup() {
     assert_eq!(read(&fetcher, "team", &prom_metric(&prom.url, "queue_depth")).await, Ok(7.0));
 
     // Two scalers with the same query in one interval cost one query at the server.
-    let deduping = Fetcher::new(None, Settings { pubsub_endpoint: None, monitoring_endpoint: None, ..Default::default() });
+    let deduping = Fetcher::new(
+        None,
+        Settings { pubsub_endpoint: None, monitoring_endpoint: None, ..Default::default() },
+    );
     let one = common::scaler(json!([{"type": "prometheus", "targetValue": 10,
         "prometheus": {"serverUrl": prom.url, "query": "sum(queue_depth) + 1"}}]));
     let two = common::scaler(json!([{"type": "prometheus", "name": "other-scaler", "targetValue": 3,
@@ -89,13 +92,16 @@ async fn real_prometheus_values_faults_and_dedup() {
     let source = prom_metric(&prom.url, "queue_depth").prometheus.unwrap();
     let end = jiff::Timestamp::now();
     let start = end - jiff::SignedDuration::from_secs(30);
-    let points =
-        fetcher.query_range("team", &source, start, end, Duration::from_secs(1), Duration::from_secs(5)).await.unwrap();
+    let points = fetcher
+        .query_range("team", &source, start, end, Duration::from_secs(1), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert!(points.len() >= 2, "{points:?}");
     assert!(points.iter().all(|(_, v)| *v == 42.0 || *v == 7.0), "{points:?}");
     assert_eq!(points.last().unwrap().1, 7.0);
     let empty = prom_metric(&prom.url, "no_such_metric").prometheus.unwrap();
-    let err = fetcher.query_range("team", &empty, start, end, Duration::from_secs(1), Duration::from_secs(5)).await;
+    let err =
+        fetcher.query_range("team", &empty, start, end, Duration::from_secs(1), Duration::from_secs(5)).await;
     assert_eq!(err.unwrap_err().reason(), "NoData");
 
     // slo readings on the first prometheus metric's server.
@@ -141,15 +147,20 @@ async fn bearer_token_headers_and_tls_from_secrets() {
     api.put("team", "prom-wrong", &[("token", "wrong-T0KEN-value")]);
     let fetcher = common::fetcher(Some(api.client.clone()));
     let spec = |extra: serde_json::Value| {
-        let mut source = json!({"serverUrl": server.url, "query": "up", "headers": {"X-Scope-OrgID": "team-a"}});
+        let mut source =
+            json!({"serverUrl": server.url, "query": "up", "headers": {"X-Scope-OrgID": "team-a"}});
         source.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         metric(json!({"type": "prometheus", "targetValue": 1, "prometheus": source}))
     };
     let token = json!({"name": "prom", "key": "token"});
     let ca = json!({"name": "prom", "key": "ca.crt"});
-    assert_eq!(read(&fetcher, "team", &spec(json!({"bearerTokenSecretRef": token, "caSecretRef": ca}))).await, Ok(12.0));
     assert_eq!(
-        read(&fetcher, "team", &spec(json!({"bearerTokenSecretRef": token, "insecureSkipVerify": true}))).await,
+        read(&fetcher, "team", &spec(json!({"bearerTokenSecretRef": token, "caSecretRef": ca}))).await,
+        Ok(12.0)
+    );
+    assert_eq!(
+        read(&fetcher, "team", &spec(json!({"bearerTokenSecretRef": token, "insecureSkipVerify": true})))
+            .await,
         Ok(12.0)
     );
     // No CA: the private certificate is refused.
@@ -176,7 +187,10 @@ async fn slow_garbage_and_recovery() {
     let err = read(&fetcher, "team", &spec).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_millis(2500), "the timeout holds");
     assert_eq!(err.reason(), "Timeout");
-    assert_eq!(err.to_string(), format!("prometheus {}, query `up`: no answer within 1s (timeoutSeconds)", slow.url));
+    assert_eq!(
+        err.to_string(),
+        format!("prometheus {}, query `up`: no answer within 1s (timeoutSeconds)", slow.url)
+    );
     let err = read(&fetcher, "team", &prom_metric(&garbage.url, "up")).await.unwrap_err();
     assert_eq!(err.reason(), "BadReply");
     assert!(err.to_string().contains("not JSON: `<html>proxy error</html>`"), "{err}");

@@ -37,7 +37,11 @@ async fn backlog_age_and_faults() {
     stand_in.set_backlog("demo-project", "orders-workers", 250);
     stand_in.set("demo-project", "orders-workers", "age", Series::Value(42));
     let api = kube_api::start();
-    api.put("team", "gcp", &[("key.json", "{\"type\": \"service_account\", \"private_key\": \"PRIVATE-KEY-material\"}")]);
+    api.put(
+        "team",
+        "gcp",
+        &[("key.json", "{\"type\": \"service_account\", \"private_key\": \"PRIVATE-KEY-material\"}")],
+    );
     let fetcher = fetcher(&emulator.host, &stand_in.server.url, Some(api.client.clone()));
 
     let backlog = pubsub_metric("orders-workers", "backlog");
@@ -49,14 +53,18 @@ async fn backlog_age_and_faults() {
     assert_eq!(readings.metrics, vec![Ok(500.0)]);
 
     // A plaintext endpoint is called anonymously even with credentialsSecret set.
-    let with_key = metric(json!({"type": "pubsub", "targetValue": 50, "pubsub": {"projectId": "demo-project",
+    let with_key =
+        metric(json!({"type": "pubsub", "targetValue": 50, "pubsub": {"projectId": "demo-project",
         "subscriptionId": "orders-workers", "credentialsSecret": {"name": "gcp", "key": "key.json"}}}));
     assert_eq!(read(&fetcher, "team", &with_key).await, Ok(500.0));
 
     // No such subscription, checked through the admin API of the emulator.
     let err = read(&fetcher, "team", &pubsub_metric("nope-sub", "backlog")).await.unwrap_err();
     assert_eq!(err.reason(), "BackendError", "{err}");
-    assert!(err.to_string().contains("subscription projects/demo-project/subscriptions/nope-sub not found"), "{err}");
+    assert!(
+        err.to_string().contains("subscription projects/demo-project/subscriptions/nope-sub not found"),
+        "{err}"
+    );
 
     let faults = [
         (Series::Empty, "NoData", "no time series"),
@@ -71,7 +79,10 @@ async fn backlog_age_and_faults() {
         assert_eq!(err.reason(), reason, "{err}");
         let message = err.to_string();
         assert!(message.contains(says), "{message}");
-        assert!(message.starts_with("pubsub projects/demo-project, subscription `orders-workers` backlog"), "{message}");
+        assert!(
+            message.starts_with("pubsub projects/demo-project, subscription `orders-workers` backlog"),
+            "{message}"
+        );
     }
     // Recovery.
     stand_in.set_backlog("demo-project", "orders-workers", 7);

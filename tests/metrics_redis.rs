@@ -25,12 +25,14 @@ async fn reads_length_by_key_type() {
     server.cli(&["HSET", "hjobs", "a", "1", "b", "2", "c", "3", "d", "4"]);
     server.cli(&["XADD", "xjobs", "*", "f", "v"]);
     server.cli(&["SET", "plain", "hello"]);
-    let cases = [("jobs", 500.0), ("zjobs", 2.0), ("sjobs", 3.0), ("hjobs", 4.0), ("xjobs", 1.0), ("missing", 0.0)];
+    let cases =
+        [("jobs", 500.0), ("zjobs", 2.0), ("sjobs", 3.0), ("hjobs", 4.0), ("xjobs", 1.0), ("missing", 0.0)];
     for (key, want) in cases {
         let spec = redis_metric(server.port, json!({"queueName": key}));
         assert_eq!(read(&fetcher, "team", &spec).await, Ok(want), "{key}");
     }
-    let err = read(&fetcher, "team", &redis_metric(server.port, json!({"queueName": "plain"}))).await.unwrap_err();
+    let err =
+        read(&fetcher, "team", &redis_metric(server.port, json!({"queueName": "plain"}))).await.unwrap_err();
     assert_eq!(err.reason(), "InvalidValue");
     assert!(err.to_string().contains("key `plain`") && err.to_string().contains("string"), "{err}");
 
@@ -102,7 +104,8 @@ async fn db_acl_user_and_password_from_secret() {
     assert!(!err.to_string().contains("wrong-plain-Pa55"), "{err}");
 
     // A Secret of another namespace is never read.
-    let foreign = json!({"db": 3, "username": "worker", "passwordSecretRef": {"name": "stolen", "key": "password"}});
+    let foreign =
+        json!({"db": 3, "username": "worker", "passwordSecretRef": {"name": "stolen", "key": "password"}});
     let err = read(&fetcher, "team", &redis_metric(server.port, foreign)).await.unwrap_err();
     assert_eq!(err.reason(), "SecretUnavailable");
     assert!(err.to_string().contains("secret team/stolen"), "{err}");

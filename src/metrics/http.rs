@@ -67,9 +67,12 @@ impl MetricSource for HttpQuery {
             return Err(MetricError::Auth { target: self.target.clone(), detail: format!("http {status}") });
         }
         if !status.is_success() {
-            return Err(Problem::Backend(format!("http {status}: `{}`", snippet(&body, 200))).at(&self.target));
+            return Err(
+                Problem::Backend(format!("http {status}: `{}`", snippet(&body, 200))).at(&self.target)
+            );
         }
-        parse_reply(&content_type, &body, self.value_path.as_deref()).map_err(|problem| problem.at(&self.target))
+        parse_reply(&content_type, &body, self.value_path.as_deref())
+            .map_err(|problem| problem.at(&self.target))
     }
 }
 
@@ -89,9 +92,10 @@ pub fn parse_reply(content_type: &str, body: &str, value_path: Option<&str>) -> 
     }
     match path {
         None => number::parse(body),
-        Some(path) if path.starts_with(['/', '$']) => {
-            Err(Problem::BadReply(format!("reply is not JSON (`{}`) but valuePath is a JSON path", snippet(body, 80))))
-        }
+        Some(path) if path.starts_with(['/', '$']) => Err(Problem::BadReply(format!(
+            "reply is not JSON (`{}`) but valuePath is a JSON path",
+            snippet(body, 80)
+        ))),
         Some(series) => exposition_value(body, series),
     }
 }
@@ -101,16 +105,22 @@ fn json_number(value: &Value, path: &str) -> Result<f64, Problem> {
         Value::Number(number) => number::check(number.as_f64().unwrap_or(f64::NAN)),
         Value::String(text) => number::parse(text),
         Value::Null => Err(Problem::NoData(format!("null at `{path}`"))),
-        other => Err(Problem::InvalidValue(format!("`{}` at `{path}` is not a number", snippet(&other.to_string(), 80)))),
+        other => Err(Problem::InvalidValue(format!(
+            "`{}` at `{path}` is not a number",
+            snippet(&other.to_string(), 80)
+        ))),
     }
 }
 
 /// The value at a JSON Pointer (`/a/b/0`) or a dotted path (`$.a.b[0]`, `$['a'].b`, `a.b`).
 pub fn select_json<'a>(json: &'a Value, path: &str) -> Result<&'a Value, Problem> {
     if path.starts_with('/') {
-        return json.pointer(path).ok_or_else(|| Problem::NoData(format!("nothing at JSON Pointer `{path}`")));
+        return json
+            .pointer(path)
+            .ok_or_else(|| Problem::NoData(format!("nothing at JSON Pointer `{path}`")));
     }
-    let steps = path_steps(path).ok_or_else(|| Problem::BadReply(format!("cannot read valuePath `{path}`")))?;
+    let steps =
+        path_steps(path).ok_or_else(|| Problem::BadReply(format!("cannot read valuePath `{path}`")))?;
     let mut current = json;
     for step in &steps {
         let next = match step {
@@ -162,8 +172,10 @@ fn path_steps(path: &str) -> Option<Vec<Step>> {
                 inner.push(c);
             }
             let inner = inner.trim();
-            if let Some(quoted) =
-                inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')).or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
+            if let Some(quoted) = inner
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
             {
                 steps.push(Step::Key(quoted.to_owned()));
             } else {
@@ -190,7 +202,8 @@ pub struct Sample<'a> {
 /// Parse `name{a="b",c="d"}` (labels optional); also used for sample lines (then followed by a value).
 fn parse_series(text: &str) -> Option<(&str, Vec<(String, String)>, &str)> {
     let text = text.trim_start();
-    let name_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(text.len());
+    let name_end =
+        text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(text.len());
     let (name, mut rest) = text.split_at(name_end);
     if name.is_empty() {
         return None;
@@ -233,8 +246,8 @@ pub fn parse_exposition(body: &str) -> Result<Vec<Sample<'_>>, Problem> {
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(|line| {
-            let (name, labels, rest) =
-                parse_series(line).ok_or_else(|| Problem::BadReply(format!("unreadable line `{}`", snippet(line, 80))))?;
+            let (name, labels, rest) = parse_series(line)
+                .ok_or_else(|| Problem::BadReply(format!("unreadable line `{}`", snippet(line, 80))))?;
             let value = rest
                 .split_whitespace()
                 .next()
@@ -246,8 +259,8 @@ pub fn parse_exposition(body: &str) -> Result<Vec<Sample<'_>>, Problem> {
 
 /// The value of the one series matching `selector` (`name{label="v"}`: the name, and these labels).
 pub fn exposition_value(body: &str, selector: &str) -> Result<f64, Problem> {
-    let (name, wanted, rest) =
-        parse_series(selector).ok_or_else(|| Problem::BadReply(format!("cannot read valuePath `{selector}`")))?;
+    let (name, wanted, rest) = parse_series(selector)
+        .ok_or_else(|| Problem::BadReply(format!("cannot read valuePath `{selector}`")))?;
     if !rest.trim().is_empty() {
         return Err(Problem::BadReply(format!("cannot read valuePath `{selector}`")));
     }
@@ -291,25 +304,55 @@ mod tests {
 
     #[test]
     fn json_misses() {
-        assert!(matches!(parse_reply("application/json", JSON, Some("/queue/missing")), Err(Problem::NoData(_))));
-        assert!(matches!(parse_reply("application/json", JSON, Some("$.queue.items[5]")), Err(Problem::NoData(_))));
-        assert!(matches!(parse_reply("application/json", JSON, Some("$.queue.none")), Err(Problem::NoData(_))));
-        assert!(matches!(parse_reply("application/json", JSON, Some("$.queue.name")), Err(Problem::InvalidValue(_))));
-        assert!(matches!(parse_reply("application/json", JSON, Some("$.queue")), Err(Problem::InvalidValue(_))));
+        assert!(matches!(
+            parse_reply("application/json", JSON, Some("/queue/missing")),
+            Err(Problem::NoData(_))
+        ));
+        assert!(matches!(
+            parse_reply("application/json", JSON, Some("$.queue.items[5]")),
+            Err(Problem::NoData(_))
+        ));
+        assert!(matches!(
+            parse_reply("application/json", JSON, Some("$.queue.none")),
+            Err(Problem::NoData(_))
+        ));
+        assert!(matches!(
+            parse_reply("application/json", JSON, Some("$.queue.name")),
+            Err(Problem::InvalidValue(_))
+        ));
+        assert!(matches!(
+            parse_reply("application/json", JSON, Some("$.queue")),
+            Err(Problem::InvalidValue(_))
+        ));
         assert!(matches!(parse_reply("application/json", "{oops", Some("$.a")), Err(Problem::BadReply(_))));
-        assert!(matches!(parse_reply("application/json", r#"{"a":-1}"#, Some("$.a")), Err(Problem::InvalidValue(_))));
+        assert!(matches!(
+            parse_reply("application/json", r#"{"a":-1}"#, Some("$.a")),
+            Err(Problem::InvalidValue(_))
+        ));
     }
 
     const EXPOSITION: &str = "# HELP jobs_waiting Jobs waiting.\n# TYPE jobs_waiting gauge\njobs_waiting{queue=\"high\",shard=\"1\"} 17\njobs_waiting{queue=\"low\",shard=\"1\"} 3 1764214800000\nup 1\nweird{path=\"a\\\"b\"} NaN\n";
 
     #[test]
     fn exposition() {
-        assert_eq!(parse_reply("text/plain; version=0.0.4", EXPOSITION, Some("jobs_waiting{queue=\"high\"}")), Ok(17.0));
-        assert_eq!(parse_reply("text/plain", EXPOSITION, Some("jobs_waiting{queue=\"low\", shard=\"1\"}")), Ok(3.0));
+        assert_eq!(
+            parse_reply("text/plain; version=0.0.4", EXPOSITION, Some("jobs_waiting{queue=\"high\"}")),
+            Ok(17.0)
+        );
+        assert_eq!(
+            parse_reply("text/plain", EXPOSITION, Some("jobs_waiting{queue=\"low\", shard=\"1\"}")),
+            Ok(3.0)
+        );
         assert_eq!(parse_reply("text/plain", EXPOSITION, Some("up")), Ok(1.0));
-        assert!(matches!(parse_reply("text/plain", EXPOSITION, Some("jobs_waiting")), Err(Problem::Ambiguous(_))));
+        assert!(matches!(
+            parse_reply("text/plain", EXPOSITION, Some("jobs_waiting")),
+            Err(Problem::Ambiguous(_))
+        ));
         assert!(matches!(parse_reply("text/plain", EXPOSITION, Some("missing")), Err(Problem::NoData(_))));
-        assert!(matches!(parse_reply("text/plain", EXPOSITION, Some("weird{path=\"a\\\"b\"}")), Err(Problem::InvalidValue(_))));
+        assert!(matches!(
+            parse_reply("text/plain", EXPOSITION, Some("weird{path=\"a\\\"b\"}")),
+            Err(Problem::InvalidValue(_))
+        ));
         assert!(matches!(parse_reply("text/plain", "{{{ garbage", Some("up")), Err(Problem::BadReply(_))));
     }
 

@@ -131,6 +131,21 @@ struct Resolved {
     dedup_key: u64,
     /// Values to scrub from error messages.
     secrets: Vec<SecretString>,
+    /// The backend for concurrency limits: a URL's origin, a Redis `host:port`, a Google project.
+    backend: String,
+}
+
+/// The origin (`scheme://host:port`) of a URL, or the text itself.
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}:{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or(""),
+            parsed.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
+    }
 }
 
 struct Shared {
@@ -165,7 +180,10 @@ fn hash_of(parts: &impl Hash) -> u64 {
 
 /// The target of a metric, from its spec alone (no secrets, no I/O).
 pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
-    let missing = |kind: &'static str| MetricError::InvalidSource { kind, detail: format!("type {kind} needs a {kind} block") };
+    let missing = |kind: &'static str| MetricError::InvalidSource {
+        kind,
+        detail: format!("type {kind} needs a {kind} block"),
+    };
     Ok(match metric.kind {
         MetricType::Prometheus => {
             let source = metric.prometheus.as_ref().ok_or_else(|| missing("prometheus"))?;
@@ -219,17 +237,25 @@ impl Fetcher {
 
     /// Read every metric of `spec` (and its slo queries) concurrently; never fails as a whole.
     pub async fn fetch(&self, namespace: &str, spec: &GeneralScalerSpec) -> Readings {
-        let window =
-            self.inner.settings.dedup_window.unwrap_or(Duration::from_secs(u64::from(spec.sync_interval_seconds)));
-        let metrics = futures::future::join_all(
-            spec.metrics().iter().map(|metric| async move { self.read(namespace, metric, window).await.map_err(|e| e.to_string()) }),
-        );
+        let window = self
+            .inner
+            .settings
+            .dedup_window
+            .unwrap_or(Duration::from_secs(u64::from(spec.sync_interval_seconds)));
+        let metrics = futures::future::join_all(spec.metrics().iter().map(|metric| async move {
+            self.read(namespace, metric, window).await.map_err(|e| e.to_string())
+        }));
         let (metrics, slo) = futures::join!(metrics, self.read_slo(namespace, spec, window));
         Readings { metrics, slo }
     }
 
     /// Read one metric, sharing an identical query made within `window`.
-    pub async fn read(&self, namespace: &str, metric: &MetricSpec, window: Duration) -> Result<f64, MetricError> {
+    pub async fn read(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        window: Duration,
+    ) -> Result<f64, MetricError> {
         let started = Instant::now();
         let result = self.read_timed(namespace, metric, window).await;
         self.inner.stats.fetch(metric.kind, started.elapsed(), result.is_err());
@@ -239,7 +265,12 @@ impl Fetcher {
         result
     }
 
-    async fn read_timed(&self, namespace: &str, metric: &MetricSpec, window: Duration) -> Result<f64, MetricError> {
+    async fn read_timed(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        window: Duration,
+    ) -> Result<f64, MetricError> {
         let target = target_of(metric)?;
         let seconds = metric.timeout_seconds.max(1);
         let work = async {
@@ -267,7 +298,9 @@ impl Fetcher {
                     if shared.len() >= 1024 {
                         shared.retain(|_, entry| match entry.result.get() {
                             None => true,
-                            Some(result) => result.is_ok() && entry.created.elapsed() < Duration::from_secs(3600),
+                            Some(result) => {
+                                result.is_ok() && entry.created.elapsed() < Duration::from_secs(3600)
+                            }
                         });
                     }
                     let entry = Arc::new(Shared { created: Instant::now(), result: OnceCell::new() });
@@ -283,7 +316,7 @@ impl Fetcher {
             .result
             .get_or_init(|| async {
                 self.inner.stats.query(kind);
-                let limit = self.limit(resolved.source.target());
+                let limit = self.limit(kind, &resolved.backend);
                 let _permit = limit.acquire().await;
                 let secrets: Vec<&str> = resolved.secrets.iter().map(SecretString::expose).collect();
                 resolved.source.read().await.map_err(|err| err.redact(&secrets))
@@ -292,12 +325,14 @@ impl Fetcher {
         result.clone()
     }
 
-    fn limit(&self, target: &Target) -> Arc<Semaphore> {
-        let key = format!("{}|{}", target.kind.as_str(), target.backend);
+    fn limit(&self, kind: MetricType, backend: &str) -> Arc<Semaphore> {
+        let key = format!("{}|{backend}", kind.as_str());
         let mut limits = self.inner.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         limits
             .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.settings.max_concurrency_per_backend.max(1))))
+            .or_insert_with(|| {
+                Arc::new(Semaphore::new(self.inner.settings.max_concurrency_per_backend.max(1)))
+            })
             .clone()
     }
 
@@ -352,7 +387,12 @@ impl Fetcher {
                     bearer_token: token,
                     value_path: spec.value_path.clone(),
                 };
-                Ok(Resolved { source: Source::Http(source), dedup_key, secrets: hidden })
+                Ok(Resolved {
+                    source: Source::Http(source),
+                    dedup_key,
+                    secrets: hidden,
+                    backend: origin(&spec.url),
+                })
             }
             MetricType::Redis => {
                 let spec = metric.redis.as_ref().expect("checked by target_of");
@@ -389,14 +429,19 @@ impl Fetcher {
                 };
                 let timeout = Duration::from_secs(u64::from(metric.timeout_seconds.max(1)));
                 let credentials = redis::Credentials { password: password.clone(), ca_pem };
-                let dedup_key =
-                    hash_of(&("redis", &key, &spec.queue_name, spec.kind == RedisKind::Stream, &spec.consumer_group));
-                let connection = self
-                    .inner
-                    .redis
-                    .get(&key, &credentials, timeout, &target)
-                    .await
-                    .map_err(|err| err.redact(&password.as_ref().map(SecretString::expose).into_iter().collect::<Vec<_>>()))?;
+                let dedup_key = hash_of(&(
+                    "redis",
+                    &key,
+                    &spec.queue_name,
+                    spec.kind == RedisKind::Stream,
+                    &spec.consumer_group,
+                ));
+                let connection =
+                    self.inner.redis.get(&key, &credentials, timeout, &target).await.map_err(|err| {
+                        err.redact(
+                            &password.as_ref().map(SecretString::expose).into_iter().collect::<Vec<_>>(),
+                        )
+                    })?;
                 let source = redis::RedisQuery {
                     target,
                     connection,
@@ -404,7 +449,13 @@ impl Fetcher {
                     kind: spec.kind,
                     consumer_group: spec.consumer_group.clone(),
                 };
-                Ok(Resolved { source: Source::Redis(source), dedup_key, secrets: password.into_iter().collect() })
+                let backend = format!("{}:{}", spec.host, spec.port);
+                Ok(Resolved {
+                    source: Source::Redis(source),
+                    dedup_key,
+                    secrets: password.into_iter().collect(),
+                    backend,
+                })
             }
             MetricType::Pubsub => self.resolve_pubsub(namespace, metric, target).await,
         }
@@ -446,11 +497,21 @@ impl Fetcher {
             headers,
             bearer_token: token,
         };
-        Ok(Resolved { source: Source::Prometheus(source), dedup_key, secrets: hidden })
+        Ok(Resolved {
+            source: Source::Prometheus(source),
+            dedup_key,
+            secrets: hidden,
+            backend: origin(&spec.server_url),
+        })
     }
 
     #[cfg(feature = "pubsub")]
-    async fn resolve_pubsub(&self, namespace: &str, metric: &MetricSpec, target: Target) -> Result<Resolved, MetricError> {
+    async fn resolve_pubsub(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
         let spec = metric.pubsub.as_ref().expect("checked by target_of");
         let key = match &spec.credentials_secret {
             Some(reference) => Some(self.inner.secrets.get(namespace, reference).await?),
@@ -460,7 +521,12 @@ impl Fetcher {
         let clients = self
             .inner
             .gcp
-            .get(settings.pubsub_endpoint.as_deref(), settings.monitoring_endpoint.as_deref(), key.as_ref(), &target)
+            .get(
+                settings.pubsub_endpoint.as_deref(),
+                settings.monitoring_endpoint.as_deref(),
+                key.as_ref(),
+                &target,
+            )
             .await?;
         let dedup_key = hash_of(&(
             "pubsub",
@@ -476,7 +542,13 @@ impl Fetcher {
             subscription_id: spec.subscription_id.clone(),
             mode: spec.mode,
         };
-        Ok(Resolved { source: Source::PubSub(source), dedup_key, secrets: key.into_iter().collect() })
+        let backend = format!("projects/{}", spec.project_id);
+        Ok(Resolved {
+            source: Source::PubSub(source),
+            dedup_key,
+            secrets: key.into_iter().collect(),
+            backend,
+        })
     }
 
     #[cfg(not(feature = "pubsub"))]
@@ -494,7 +566,9 @@ impl Fetcher {
             let query = query.as_ref()?;
             let base = first.and_then(|metric| metric.prometheus.as_ref());
             let source = match (base, &slo.server_url) {
-                (Some(base), Some(url)) if base.server_url.trim_end_matches('/') != url.trim_end_matches('/') => {
+                (Some(base), Some(url))
+                    if base.server_url.trim_end_matches('/') != url.trim_end_matches('/') =>
+                {
                     PrometheusSource {
                         server_url: url.clone(),
                         query: query.clone(),
@@ -530,7 +604,9 @@ impl Fetcher {
         };
         let read = |metric: Option<Option<MetricSpec>>| async move {
             match metric? {
-                Some(metric) => Some(self.read(namespace, &metric, window).await.map_err(|err| err.to_string())),
+                Some(metric) => {
+                    Some(self.read(namespace, &metric, window).await.map_err(|err| err.to_string()))
+                }
                 None => Some(Err("slo query has no prometheus server: set policy.slo.serverUrl".to_owned())),
             }
         };

@@ -59,7 +59,9 @@ impl PrometheusQuery {
         let json: Value = match serde_json::from_str(&body) {
             Ok(json) => json,
             Err(_) if !status.is_success() => {
-                return Err(Problem::Backend(format!("http {status}: {}", snippet(&body, 200))).at(&self.target));
+                return Err(
+                    Problem::Backend(format!("http {status}: {}", snippet(&body, 200))).at(&self.target)
+                );
             }
             Err(_) => {
                 return Err(
@@ -139,7 +141,8 @@ pub fn parse_instant(json: &Value) -> Result<f64, Problem> {
             match series.as_slice() {
                 [] => Err(Problem::NoData("empty vector (no series matched)".into())),
                 [one] => {
-                    let value = one.get("value").ok_or_else(|| Problem::BadReply("series without value".into()))?;
+                    let value =
+                        one.get("value").ok_or_else(|| Problem::BadReply("series without value".into()))?;
                     number::parse(sample(value)?.1)
                 }
                 several => Err(Problem::Ambiguous(format!(
@@ -149,7 +152,9 @@ pub fn parse_instant(json: &Value) -> Result<f64, Problem> {
                 ))),
             }
         }
-        Some(other) => Err(Problem::BadReply(format!("result type `{other}` where a scalar or vector is expected"))),
+        Some(other) => {
+            Err(Problem::BadReply(format!("result type `{other}` where a scalar or vector is expected")))
+        }
         None => Err(Problem::BadReply("no `data.resultType` in reply".into())),
     }
 }
@@ -171,7 +176,10 @@ pub fn parse_range(json: &Value) -> Result<Vec<(Timestamp, f64)>, Problem> {
             return Err(Problem::Ambiguous(format!("{} series where one is expected", several.len())));
         }
     };
-    let values = one.get("values").and_then(Value::as_array).ok_or_else(|| Problem::BadReply("series without values".into()))?;
+    let values = one
+        .get("values")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Problem::BadReply("series without values".into()))?;
     values
         .iter()
         .map(|pair| {
@@ -199,7 +207,8 @@ mod tests {
     const VECTOR_ONE: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"queue_depth","instance":"127.0.0.1:9999","job":"exporter"},"value":[1764214800.123,"42"]}]}}"#;
     const VECTOR_EMPTY: &str = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
     const VECTOR_TWO: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"q":"a"},"value":[1764214800,"1"]},{"metric":{"q":"b"},"value":[1764214800,"2"]}]}}"#;
-    const SCALAR: &str = r#"{"status":"success","data":{"resultType":"scalar","result":[1764214800.5,"7.25"]}}"#;
+    const SCALAR: &str =
+        r#"{"status":"success","data":{"resultType":"scalar","result":[1764214800.5,"7.25"]}}"#;
     const ERROR: &str = r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:5: parse error: unclosed left parenthesis"}"#;
     const MATRIX: &str = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1764214800,"1"],[1764214860,"2.5"]]}]}}"#;
 
@@ -213,7 +222,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match parse(ERROR) {
-            Err(Problem::Backend(detail)) => assert!(detail.starts_with("bad_data: invalid parameter"), "{detail}"),
+            Err(Problem::Backend(detail)) => {
+                assert!(detail.starts_with("bad_data: invalid parameter"), "{detail}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -234,7 +245,10 @@ mod tests {
     #[test]
     fn garbage_replies() {
         assert!(matches!(parse(r#"{"hello":1}"#), Err(Problem::BadReply(_))));
-        assert!(matches!(parse(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#), Err(Problem::BadReply(_))));
+        assert!(matches!(
+            parse(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#),
+            Err(Problem::BadReply(_))
+        ));
         assert!(matches!(
             parse(r#"{"status":"success","data":{"resultType":"vector","result":[{"value":[1,2]}]}}"#),
             Err(Problem::BadReply(_))

@@ -49,7 +49,11 @@ pub fn target(project_id: &str, subscription_id: &str, mode: PubSubMode) -> Targ
 
 /// `host:port` or a URL, as a URL (the emulator variable is written without a scheme).
 pub fn endpoint_url(endpoint: &str) -> String {
-    if endpoint.contains("://") { endpoint.trim_end_matches('/').to_owned() } else { format!("http://{endpoint}") }
+    if endpoint.contains("://") {
+        endpoint.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{endpoint}")
+    }
 }
 
 /// A point reduced to what the parser needs: its end time (seconds) and value.
@@ -68,19 +72,26 @@ pub fn latest_point(series: &[Vec<(i64, PointValue)>]) -> Result<f64, Problem> {
     let points = match series {
         [] => {
             return Err(Problem::NoData(
-                "no time series (no data in the last 10 minutes, or no such subscription in Monitoring)".into(),
+                "no time series (no data in the last 10 minutes, or no such subscription in Monitoring)"
+                    .into(),
             ));
         }
         [one] => one,
-        several => return Err(Problem::Ambiguous(format!("{} time series where one is expected", several.len()))),
+        several => {
+            return Err(Problem::Ambiguous(format!("{} time series where one is expected", several.len())));
+        }
     };
-    let (_, value) =
-        points.iter().max_by_key(|(end, _)| *end).ok_or_else(|| Problem::NoData("time series without points".into()))?;
+    let (_, value) = points
+        .iter()
+        .max_by_key(|(end, _)| *end)
+        .ok_or_else(|| Problem::NoData("time series without points".into()))?;
     match value {
         PointValue::Int(n) if *n >= 0 => Ok(*n as f64),
         PointValue::Int(n) => Err(Problem::InvalidValue(format!("negative value {n}"))),
         PointValue::Double(x) => super::number::check(*x),
-        PointValue::Other(what) => Err(Problem::InvalidValue(format!("{what} point where a number is expected"))),
+        PointValue::Other(what) => {
+            Err(Problem::InvalidValue(format!("{what} point where a number is expected")))
+        }
     }
 }
 
@@ -190,7 +201,8 @@ mod client {
                     if let Some(endpoint) = &pubsub_endpoint {
                         admin = admin.with_endpoint(endpoint);
                     }
-                    let admin = admin.build().await.map_err(|err| invalid("pubsub admin", err.to_string()))?;
+                    let admin =
+                        admin.build().await.map_err(|err| invalid("pubsub admin", err.to_string()))?;
                     let mut monitoring = MetricService::builder()
                         .with_credentials(credentials_for(monitoring_endpoint.as_deref(), key, target)?)
                         .with_retry_policy(NeverRetry);
@@ -241,8 +253,11 @@ mod client {
                     .points
                     .iter()
                     .map(|point| {
-                        let end =
-                            point.interval.as_ref().and_then(|i| i.end_time.as_ref()).map_or(0, |t| t.seconds());
+                        let end = point
+                            .interval
+                            .as_ref()
+                            .and_then(|i| i.end_time.as_ref())
+                            .map_or(0, |t| t.seconds());
                         let value = match point.value.as_ref().and_then(|v| v.value.as_ref()) {
                             Some(Value::Int64Value(n)) => PointValue::Int(*n),
                             Some(Value::DoubleValue(x)) => PointValue::Double(*x),
@@ -305,14 +320,21 @@ mod tests {
 
     #[test]
     fn latest_point_of_one_series() {
-        let series = vec![vec![(100, PointValue::Int(7)), (160, PointValue::Int(9)), (40, PointValue::Int(1))]];
+        let series =
+            vec![vec![(100, PointValue::Int(7)), (160, PointValue::Int(9)), (40, PointValue::Int(1))]];
         assert_eq!(latest_point(&series), Ok(9.0));
         assert!(matches!(latest_point(&[]), Err(Problem::NoData(_))));
         assert!(matches!(latest_point(&[vec![]]), Err(Problem::NoData(_))));
         assert!(matches!(latest_point(&[vec![], vec![]]), Err(Problem::Ambiguous(_))));
         assert!(matches!(latest_point(&[vec![(1, PointValue::Int(-2))]]), Err(Problem::InvalidValue(_))));
-        assert!(matches!(latest_point(&[vec![(1, PointValue::Double(f64::NAN))]]), Err(Problem::InvalidValue(_))));
-        assert!(matches!(latest_point(&[vec![(1, PointValue::Other("string".into()))]]), Err(Problem::InvalidValue(_))));
+        assert!(matches!(
+            latest_point(&[vec![(1, PointValue::Double(f64::NAN))]]),
+            Err(Problem::InvalidValue(_))
+        ));
+        assert!(matches!(
+            latest_point(&[vec![(1, PointValue::Other("string".into()))]]),
+            Err(Problem::InvalidValue(_))
+        ));
     }
 
     #[test]
@@ -333,9 +355,11 @@ mod tests {
               {"interval":{"startTime":"2026-11-27T03:01:00Z","endTime":"2026-11-27T03:01:00Z"},"value":{"int64Value":"250"}},
               {"interval":{"startTime":"2026-11-27T03:00:00Z","endTime":"2026-11-27T03:00:00Z"},"value":{"int64Value":"180"}}]}],
             "unit":"1"}"#;
-        let reply: google_cloud_monitoring_v3::model::ListTimeSeriesResponse = serde_json::from_str(reply).unwrap();
+        let reply: google_cloud_monitoring_v3::model::ListTimeSeriesResponse =
+            serde_json::from_str(reply).unwrap();
         assert_eq!(latest_point(&points_of(&reply)), Ok(250.0));
-        let empty: google_cloud_monitoring_v3::model::ListTimeSeriesResponse = serde_json::from_str("{}").unwrap();
+        let empty: google_cloud_monitoring_v3::model::ListTimeSeriesResponse =
+            serde_json::from_str("{}").unwrap();
         assert!(matches!(latest_point(&points_of(&empty)), Err(Problem::NoData(_))));
     }
 }

@@ -127,7 +127,9 @@ impl RedisPool {
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_secs(2));
-                ConnectionManager::new_with_config(client, config).await.map_err(|err| redis_error(target, &err))
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(|err| redis_error(target, &err))
             })
             .await?;
         Ok(connection.clone())
@@ -140,7 +142,9 @@ fn redis_error(target: &Target, err: &redis::RedisError) -> MetricError {
     let detail = snippet(&err.to_string(), 300);
     let target = target.clone();
     let code = err.code().unwrap_or("");
-    if err.kind() == redis::ErrorKind::AuthenticationFailed || matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM") {
+    if err.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM")
+    {
         MetricError::Auth { target, detail }
     } else if err.is_connection_refusal() || err.is_io_error() || err.is_timeout() {
         MetricError::Unreachable { target, detail }
@@ -242,7 +246,8 @@ pub fn parse_groups(reply: &Value, group: &str) -> Result<f64, Problem> {
     };
     let mut names = Vec::new();
     for entry in groups {
-        let fields = fields(entry).ok_or_else(|| Problem::BadReply(format!("unreadable group entry {entry:?}")))?;
+        let fields =
+            fields(entry).ok_or_else(|| Problem::BadReply(format!("unreadable group entry {entry:?}")))?;
         let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
         let name = get("name").and_then(text).unwrap_or_default();
         if name != group {
@@ -252,7 +257,9 @@ pub fn parse_groups(reply: &Value, group: &str) -> Result<f64, Problem> {
         let pending = integer(get("pending").unwrap_or(&Value::Nil))
             .map_err(|_| Problem::BadReply("group entry without a pending count".into()))?;
         let lag = match get("lag") {
-            None => return Err(Problem::BadReply("no lag in XINFO GROUPS (Redis 7 or later is needed)".into())),
+            None => {
+                return Err(Problem::BadReply("no lag in XINFO GROUPS (Redis 7 or later is needed)".into()));
+            }
             Some(Value::Nil) => {
                 return Err(Problem::NoData("lag unknown (entries were deleted from the stream)".into()));
             }
@@ -319,7 +326,10 @@ mod tests {
         for (kind, want) in cases {
             assert_eq!(length_command(&Value::SimpleString(kind.into())), Ok(want), "{kind}");
         }
-        assert!(matches!(length_command(&Value::SimpleString("string".into())), Err(Problem::InvalidValue(_))));
+        assert!(matches!(
+            length_command(&Value::SimpleString("string".into())),
+            Err(Problem::InvalidValue(_))
+        ));
         assert!(matches!(length_command(&Value::Int(3)), Err(Problem::BadReply(_))));
     }
 

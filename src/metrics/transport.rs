@@ -86,8 +86,10 @@ pub fn request_error(target: &Target, err: reqwest::Error) -> MetricError {
 pub fn header_map(kind: &'static str, headers: &BTreeMap<String, String>) -> Result<HeaderMap, MetricError> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
-        let invalid =
-            |what: &str| MetricError::InvalidSource { kind, detail: format!("header `{name}`: invalid {what}") };
+        let invalid = |what: &str| MetricError::InvalidSource {
+            kind,
+            detail: format!("header `{name}`: invalid {what}"),
+        };
         let name_parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("name"))?;
         let mut value = HeaderValue::from_str(value).map_err(|_| invalid("value"))?;
         value.set_sensitive(true);
@@ -123,10 +125,14 @@ impl HttpClients {
             .pool_idle_timeout(Duration::from_secs(300))
             .user_agent(concat!("gscale/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &tls.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|_| MetricError::InvalidSource { kind, detail: "CA bundle is not valid PEM".into() })?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| {
+                MetricError::InvalidSource { kind, detail: "CA bundle is not valid PEM".into() }
+            })?;
             if certs.is_empty() {
-                return Err(MetricError::InvalidSource { kind, detail: "CA bundle holds no certificate".into() });
+                return Err(MetricError::InvalidSource {
+                    kind,
+                    detail: "CA bundle holds no certificate".into(),
+                });
             }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);

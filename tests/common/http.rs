@@ -37,7 +37,11 @@ impl Request {
     /// A query parameter, decoded.
     pub fn query(&self, name: &str) -> Option<String> {
         let query = self.target.split_once('?')?.1;
-        query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| decode(k) == name).map(|(_, v)| decode(v))
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| decode(k) == name)
+            .map(|(_, v)| decode(v))
     }
 }
 
@@ -50,7 +54,9 @@ pub fn decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(byte) => {
                         out.push(byte);
@@ -82,7 +88,12 @@ pub struct Response {
 impl Response {
     /// A text reply.
     pub fn text(status: u16, content_type: &str, body: impl Into<String>) -> Self {
-        Self { status, content_type: content_type.into(), body: body.into().into_bytes(), delay: Duration::ZERO }
+        Self {
+            status,
+            content_type: content_type.into(),
+            body: body.into().into_bytes(),
+            delay: Duration::ZERO,
+        }
     }
 
     /// A JSON reply.
@@ -203,7 +214,11 @@ fn tls_acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
-async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, handler: Handler, counter: Arc<AtomicUsize>) {
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    handler: Handler,
+    counter: Arc<AtomicUsize>,
+) {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let header_end = loop {
@@ -273,12 +288,51 @@ pub fn certs(dir: &std::path::Path) -> Option<Certs> {
         let out = std::process::Command::new(&openssl).args(args).current_dir(dir).output().unwrap();
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=gscale test CA",
-        "-keyout", "ca.key", "-out", "ca.pem"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=gscale test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
     std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-        "-extfile", "ext.cnf", "-out", "server.pem"]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ]);
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     Some(Certs {
         ca_pem: read("ca.pem"),

@@ -129,9 +129,9 @@ impl Drop for Process {
     }
 }
 
-/// A blocking HTTP/1.0 request to a loopback `http://` URL: `(status, body)`, None when unreachable.
+/// A blocking HTTP/1.1 request to a loopback `http://` URL: `(status, body)`, None when unreachable.
 pub fn http_request(method: &str, url: &str, body: Option<&str>) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
+    use std::io::{BufRead, BufReader, Read, Write};
     let rest = url.strip_prefix("http://")?;
     let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let mut stream = std::net::TcpStream::connect(host).ok()?;
@@ -139,15 +139,51 @@ pub fn http_request(method: &str, url: &str, body: Option<&str>) -> Option<(u16,
     let body = body.unwrap_or("");
     write!(
         stream,
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
     .ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    let (head, body) = reply.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_owned()))
+    // Read the head, then exactly content-length bytes: some servers keep the socket open.
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).ok()?;
+    let status = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let mut length = None;
+    let mut chunked = false;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse::<usize>().ok(),
+            "transfer-encoding" => chunked = value.contains("chunked"),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let size = usize::from_str_radix(size.trim(), 16).ok()?;
+            if size == 0 {
+                break;
+            }
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            out.extend_from_slice(&chunk[..size]);
+        }
+    } else if let Some(length) = length {
+        out.resize(length, 0);
+        reader.read_exact(&mut out).ok()?;
+    } else {
+        reader.read_to_end(&mut out).ok()?;
+    }
+    Some((status, String::from_utf8_lossy(&out).into_owned()))
 }
 
 /// A scaler spec from JSON metrics (the rest defaulted), as a user would write it.

@@ -64,7 +64,10 @@ fn series_json(subscription: &str, value: i64) -> serde_json::Value {
 fn answer(table: &Table, request: &Request) -> Response {
     let parts: Vec<&str> = request.path().trim_matches('/').split('/').collect();
     let ["v3", "projects", project, "timeSeries"] = parts.as_slice() else {
-        return Response::json(404, &serde_json::json!({"error": {"code": 404, "message": "no such method", "status": "NOT_FOUND"}}));
+        return Response::json(
+            404,
+            &serde_json::json!({"error": {"code": 404, "message": "no such method", "status": "NOT_FOUND"}}),
+        );
     };
     let filter = request.query("filter").unwrap_or_default();
     let which = if filter.contains("oldest_unacked_message_age") { "age" } else { "backlog" };
@@ -74,11 +77,16 @@ fn answer(table: &Table, request: &Request) -> Response {
         .and_then(|rest| rest.split('"').next())
         .unwrap_or("")
         .to_owned();
-    let series = table.lock().unwrap().get(&(project.to_string(), subscription.clone(), which.into())).cloned();
+    let series =
+        table.lock().unwrap().get(&(project.to_string(), subscription.clone(), which.into())).cloned();
     match series.unwrap_or(Series::Empty) {
-        Series::Value(value) => Response::json(200, &serde_json::json!({"timeSeries": [series_json(&subscription, value)], "unit": "1"})),
+        Series::Value(value) => Response::json(
+            200,
+            &serde_json::json!({"timeSeries": [series_json(&subscription, value)], "unit": "1"}),
+        ),
         Series::Slow(value, delay) => {
-            Response::json(200, &serde_json::json!({"timeSeries": [series_json(&subscription, value)]})).delayed(delay)
+            Response::json(200, &serde_json::json!({"timeSeries": [series_json(&subscription, value)]}))
+                .delayed(delay)
         }
         Series::Empty => Response::json(200, &serde_json::json!({})),
         Series::Garbage => Response::text(200, "application/json", "{\"timeSeries\": [{\"points\": \"oops"),

@@ -32,7 +32,8 @@ impl PrometheusServer {
         self.own_metrics()
             .lines()
             .filter(|line| {
-                line.starts_with("prometheus_http_requests_total{") && line.contains("handler=\"/api/v1/query\"")
+                line.starts_with("prometheus_http_requests_total{")
+                    && line.contains("handler=\"/api/v1/query\"")
             })
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64

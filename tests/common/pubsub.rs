@@ -21,7 +21,8 @@ pub struct Emulator {
 
 impl Emulator {
     fn call(&self, method: &str, path: &str, body: Option<&str>) -> String {
-        let (status, reply) = request(method, &format!("{}{path}", self.url), body).expect("emulator answers");
+        let (status, reply) =
+            request(method, &format!("{}{path}", self.url), body).expect("emulator answers");
         assert!(status < 300, "{method} {path}: {status} {reply}");
         reply
     }

@@ -91,7 +91,13 @@ fn start_in(options: Options, dir: TempDir) -> Option<RedisServer> {
     match &options.tls {
         Some((ca, cert, key)) => {
             command.args(["--port", "0", "--tls-port", &port.to_string(), "--tls-auth-clients", "no"]);
-            command.arg("--tls-ca-cert-file").arg(ca).arg("--tls-cert-file").arg(cert).arg("--tls-key-file").arg(key);
+            command
+                .arg("--tls-ca-cert-file")
+                .arg(ca)
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key);
         }
         None => {
             command.args(["--port", &port.to_string()]);

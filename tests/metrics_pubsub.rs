@@ -1,6 +1,8 @@
 //! The Pub/Sub source: the subscription checked on the real Pub/Sub emulator (admin API), the backlog
 //! read from a local stand-in for the Cloud Monitoring API (the emulator has no Monitoring).
 
+#![cfg(feature = "pubsub")]
+
 mod common;
 
 use std::time::Duration;

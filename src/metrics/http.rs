@@ -199,8 +199,11 @@ pub struct Sample<'a> {
     pub value: &'a str,
 }
 
+/// A series name, its labels, and the text after them.
+type ParsedSeries<'a> = (&'a str, Vec<(String, String)>, &'a str);
+
 /// Parse `name{a="b",c="d"}` (labels optional); also used for sample lines (then followed by a value).
-fn parse_series(text: &str) -> Option<(&str, Vec<(String, String)>, &str)> {
+fn parse_series(text: &str) -> Option<ParsedSeries<'_>> {
     let text = text.trim_start();
     let name_end =
         text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(text.len());

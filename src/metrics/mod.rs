@@ -425,7 +425,7 @@ impl Fetcher {
                     password_fingerprint: password.as_ref().map(SecretString::fingerprint),
                     tls: spec.tls,
                     insecure_skip_verify: spec.insecure_skip_verify,
-                    ca_fingerprint: ca_pem.as_ref().map(|pem| hash_of(pem)),
+                    ca_fingerprint: ca_pem.as_ref().map(hash_of),
                 };
                 let timeout = Duration::from_secs(u64::from(metric.timeout_seconds.max(1)));
                 let credentials = redis::Credentials { password: password.clone(), ca_pem };

@@ -3,6 +3,7 @@
 //! The crate is laid out as DESIGN §5 says:
 //! - [`api`]: the GeneralScaler resource (spec, status, CRD, checks);
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
+//! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, YAML, JSON); the one place that touches the YAML crate;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand.
 //!
@@ -15,4 +16,5 @@ pub mod api;
 pub mod cli;
 pub mod cmd;
 pub mod decision;
+pub mod metrics;
 pub mod output;

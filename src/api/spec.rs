@@ -273,6 +273,9 @@ pub struct RedisSource {
     /// (ext) With tls: skip certificate verification.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// (ext) With tls: PEM CA bundle read from a Secret (a private CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretKeyRef>,
     /// (ext) auto: LLEN, ZCARD, SCARD or HLEN by the key's type; stream: XLEN, or pending with a group.
     #[serde(default)]
     pub kind: RedisKind,

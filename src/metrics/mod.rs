@@ -1,0 +1,639 @@
+//! Metric sources: reading each metric of a scaler from Prometheus, Redis, Pub/Sub or HTTP.
+//!
+//! The daemon (and `plan`) call [`Fetcher::fetch`] once per reconcile and get one [`Reading`] per
+//! metric plus the slo policy's readings. A source is one small trait, [`MetricSource`], and the set of
+//! sources is the closed enum [`Source`], built from the spec with its secrets resolved in the scaler's
+//! namespace. The fetcher adds what every source needs: a per-fetch timeout (`timeoutSeconds`),
+//! bounded concurrency per backend, sharing of identical queries within one interval (dedup), reused
+//! connections, secret redaction, and counters ([`Stats`]). Reply parsers are pure functions in each
+//! source's module. Nothing here decides anything: that is `decision`.
+
+mod error;
+pub mod http;
+mod number;
+pub mod prometheus;
+pub mod pubsub;
+pub mod redis;
+mod secret;
+mod stats;
+mod transport;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OnceCell, Semaphore};
+
+pub use error::{MetricError, Problem, Target};
+pub use number::{check as check_value, parse as parse_value, parse_quantity};
+pub use stats::{LATENCY_BUCKETS, SourceStats, Stats};
+pub use transport::SecretString;
+
+use crate::api::{GeneralScalerSpec, MetricSpec, MetricType, PolicyType, PrometheusSource, RedisKind};
+use crate::decision::{Reading, SloReadings};
+use transport::{HttpClients, TlsSettings};
+
+/// Environment variable naming the Pub/Sub endpoint (`host:port`, plaintext), as Google's SDKs read it.
+pub const PUBSUB_EMULATOR_HOST: &str = "PUBSUB_EMULATOR_HOST";
+/// Environment variable overriding the Cloud Monitoring endpoint (a URL such as `http://127.0.0.1:9000`).
+pub const MONITORING_ENDPOINT_ENV: &str = "GSCALE_MONITORING_ENDPOINT";
+
+/// A source of one metric: says what it reads where, and reads it once.
+pub trait MetricSource {
+    /// What is read where, for messages, dedup and per-backend limits; holds no secret.
+    fn target(&self) -> &Target;
+
+    /// Read the value once: a finite, non-negative number, or why not.
+    fn read(&self) -> impl Future<Output = Result<f64, MetricError>> + Send;
+}
+
+/// The sources gscale reads, each ready to send (secrets resolved, clients attached).
+#[derive(Clone)]
+pub enum Source {
+    /// A Prometheus instant query.
+    Prometheus(prometheus::PrometheusQuery),
+    /// A Redis key's length.
+    Redis(redis::RedisQuery),
+    /// A Pub/Sub subscription's backlog.
+    #[cfg(feature = "pubsub")]
+    PubSub(pubsub::PubSubQuery),
+    /// A number from an HTTP endpoint.
+    Http(http::HttpQuery),
+}
+
+impl MetricSource for Source {
+    fn target(&self) -> &Target {
+        match self {
+            Self::Prometheus(source) => source.target(),
+            Self::Redis(source) => source.target(),
+            #[cfg(feature = "pubsub")]
+            Self::PubSub(source) => source.target(),
+            Self::Http(source) => source.target(),
+        }
+    }
+
+    async fn read(&self) -> Result<f64, MetricError> {
+        match self {
+            Self::Prometheus(source) => source.read().await,
+            Self::Redis(source) => source.read().await,
+            #[cfg(feature = "pubsub")]
+            Self::PubSub(source) => source.read().await,
+            Self::Http(source) => source.read().await,
+        }
+    }
+}
+
+/// How the fetcher behaves; resolved from flags and environment by the caller.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Most queries in flight at once to one backend (a server URL, a Redis server, a project).
+    pub max_concurrency_per_backend: usize,
+    /// How long a successful reading is shared with identical queries; `None`: the asking scaler's
+    /// `syncIntervalSeconds` ("identical queries within one interval are fetched once").
+    pub dedup_window: Option<Duration>,
+    /// How long a Secret's data is cached.
+    pub secret_ttl: Duration,
+    /// Pub/Sub endpoint override (`host:port` or URL); default from `PUBSUB_EMULATOR_HOST`.
+    pub pubsub_endpoint: Option<String>,
+    /// Cloud Monitoring endpoint override (URL); default from `GSCALE_MONITORING_ENDPOINT`.
+    pub monitoring_endpoint: Option<String>,
+}
+
+impl Default for Settings {
+    /// The defaults, with both endpoint overrides read from the environment.
+    fn default() -> Self {
+        let env = |name| std::env::var(name).ok().filter(|value: &String| !value.trim().is_empty());
+        Self {
+            max_concurrency_per_backend: 8,
+            dedup_window: None,
+            secret_ttl: Duration::from_secs(300),
+            pubsub_endpoint: env(PUBSUB_EMULATOR_HOST),
+            monitoring_endpoint: env(MONITORING_ENDPOINT_ENV),
+        }
+    }
+}
+
+/// What one fetch read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Readings {
+    /// One reading per metric of `spec.metrics()`, in the same order.
+    pub metrics: Vec<Reading>,
+    /// The slo policy's readings; `None` where a query is not configured.
+    pub slo: SloReadings,
+}
+
+/// A source built for one fetch, with what the fetcher needs around it.
+struct Resolved {
+    source: Source,
+    /// Every parameter that can change the answer, hashed (secrets only by fingerprint).
+    dedup_key: u64,
+    /// Values to scrub from error messages.
+    secrets: Vec<SecretString>,
+    /// The backend for concurrency limits: a URL's origin, a Redis `host:port`, a Google project.
+    backend: String,
+}
+
+/// The origin (`scheme://host:port`) of a URL, or the text itself.
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}:{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or(""),
+            parsed.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
+    }
+}
+
+struct Shared {
+    created: Instant,
+    result: OnceCell<Result<f64, MetricError>>,
+}
+
+struct Inner {
+    settings: Settings,
+    secrets: secret::Secrets,
+    http: HttpClients,
+    redis: redis::RedisPool,
+    #[cfg(feature = "pubsub")]
+    gcp: pubsub::GcpClients,
+    shared: Mutex<HashMap<u64, Arc<Shared>>>,
+    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    warned: Mutex<std::collections::HashSet<String>>,
+    stats: stats::Recorder,
+}
+
+/// Reads scalers' metrics; cheap to clone (one shared state: connections, caches, counters).
+#[derive(Clone)]
+pub struct Fetcher {
+    inner: Arc<Inner>,
+}
+
+fn hash_of(parts: &impl Hash) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    parts.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The target of a metric, from its spec alone (no secrets, no I/O).
+pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
+    let missing = |kind: &'static str| MetricError::InvalidSource {
+        kind,
+        detail: format!("type {kind} needs a {kind} block"),
+    };
+    Ok(match metric.kind {
+        MetricType::Prometheus => {
+            let source = metric.prometheus.as_ref().ok_or_else(|| missing("prometheus"))?;
+            prometheus::target(&source.server_url, &source.query)
+        }
+        MetricType::Redis => {
+            let s = metric.redis.as_ref().ok_or_else(|| missing("redis"))?;
+            redis::target(&s.host, s.port, s.db, &s.queue_name, s.kind, s.consumer_group.as_deref())
+        }
+        MetricType::Pubsub => {
+            let s = metric.pubsub.as_ref().ok_or_else(|| missing("pubsub"))?;
+            pubsub::target(&s.project_id, &s.subscription_id, s.mode)
+        }
+        MetricType::Http => {
+            let s = metric.http.as_ref().ok_or_else(|| missing("http"))?;
+            http::target(&s.url, s.method, s.value_path.as_deref())
+        }
+    })
+}
+
+impl Fetcher {
+    /// A fetcher reading Secrets through `client` (none: `*SecretRef` fields fail, plain ones work).
+    pub fn new(client: Option<kube::Client>, settings: Settings) -> Self {
+        // reqwest, redis and the Google clients are built without a crypto provider of their own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self {
+            inner: Arc::new(Inner {
+                secrets: secret::Secrets::new(client, settings.secret_ttl),
+                settings,
+                http: HttpClients::default(),
+                redis: redis::RedisPool::default(),
+                #[cfg(feature = "pubsub")]
+                gcp: pubsub::GcpClients::default(),
+                shared: Mutex::new(HashMap::new()),
+                limits: Mutex::new(HashMap::new()),
+                warned: Mutex::new(Default::default()),
+                stats: stats::Recorder::default(),
+            }),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats.snapshot()
+    }
+
+    /// Read every metric of `spec` (and its slo queries) concurrently; never fails as a whole.
+    pub async fn fetch(&self, namespace: &str, spec: &GeneralScalerSpec) -> Readings {
+        let window = self
+            .inner
+            .settings
+            .dedup_window
+            .unwrap_or(Duration::from_secs(u64::from(spec.sync_interval_seconds)));
+        let metrics = futures::future::join_all(spec.metrics().iter().map(|metric| async move {
+            self.read(namespace, metric, window).await.map_err(|e| e.to_string())
+        }));
+        let (metrics, slo) = futures::join!(metrics, self.read_slo(namespace, spec, window));
+        Readings { metrics, slo }
+    }
+
+    /// Read one metric, sharing an identical query made within `window`.
+    pub async fn read(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        window: Duration,
+    ) -> Result<f64, MetricError> {
+        let started = Instant::now();
+        let result = self.read_timed(namespace, metric, window).await;
+        self.inner.stats.fetch(metric.kind, started.elapsed(), result.is_err());
+        if let Err(err) = &result {
+            tracing::debug!(reason = err.reason(), error = %err, "metric unavailable");
+        }
+        result
+    }
+
+    async fn read_timed(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        window: Duration,
+    ) -> Result<f64, MetricError> {
+        let target = target_of(metric)?;
+        let seconds = metric.timeout_seconds.max(1);
+        let work = async {
+            let resolved = self.resolve(namespace, metric).await?;
+            self.shared_read(resolved, window).await
+        };
+        match tokio::time::timeout(Duration::from_secs(u64::from(seconds)), work).await {
+            Ok(result) => result,
+            Err(_) => Err(MetricError::Timeout { target, seconds }),
+        }
+    }
+
+    async fn shared_read(&self, resolved: Resolved, window: Duration) -> Result<f64, MetricError> {
+        let kind = resolved.source.target().kind;
+        let (entry, hit) = {
+            let mut shared = self.inner.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let reusable = shared.get(&resolved.dedup_key).filter(|entry| match entry.result.get() {
+                None => true,
+                Some(Ok(_)) => entry.created.elapsed() < window,
+                Some(Err(_)) => false,
+            });
+            match reusable {
+                Some(entry) => (entry.clone(), true),
+                None => {
+                    if shared.len() >= 1024 {
+                        shared.retain(|_, entry| match entry.result.get() {
+                            None => true,
+                            Some(result) => {
+                                result.is_ok() && entry.created.elapsed() < Duration::from_secs(3600)
+                            }
+                        });
+                    }
+                    let entry = Arc::new(Shared { created: Instant::now(), result: OnceCell::new() });
+                    shared.insert(resolved.dedup_key, entry.clone());
+                    (entry, false)
+                }
+            }
+        };
+        if hit {
+            self.inner.stats.dedup_hit(kind);
+        }
+        let result = entry
+            .result
+            .get_or_init(|| async {
+                self.inner.stats.query(kind);
+                let limit = self.limit(kind, &resolved.backend);
+                let _permit = limit.acquire().await;
+                let secrets: Vec<&str> = resolved.secrets.iter().map(SecretString::expose).collect();
+                resolved.source.read().await.map_err(|err| err.redact(&secrets))
+            })
+            .await;
+        result.clone()
+    }
+
+    fn limit(&self, kind: MetricType, backend: &str) -> Arc<Semaphore> {
+        let key = format!("{}|{backend}", kind.as_str());
+        let mut limits = self.inner.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        limits
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Semaphore::new(self.inner.settings.max_concurrency_per_backend.max(1)))
+            })
+            .clone()
+    }
+
+    fn warn_once(&self, key: String, message: &str) {
+        let mut warned = self.inner.warned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if warned.len() < 10_000 && warned.insert(key.clone()) {
+            tracing::warn!(source = %key, "{message}");
+        }
+    }
+
+    /// Build the source for `metric`: resolve its secrets in `namespace`, attach pooled clients.
+    async fn resolve(&self, namespace: &str, metric: &MetricSpec) -> Result<Resolved, MetricError> {
+        let target = target_of(metric)?;
+        let secrets = &self.inner.secrets;
+        match metric.kind {
+            MetricType::Prometheus => {
+                let spec = metric.prometheus.as_ref().expect("checked by target_of");
+                self.resolve_prometheus(namespace, spec, target).await
+            }
+            MetricType::Http => {
+                let spec = metric.http.as_ref().expect("checked by target_of");
+                let token = match &spec.bearer_token_secret_ref {
+                    Some(reference) => Some(secrets.get(namespace, reference).await?),
+                    None => None,
+                };
+                let ca_pem = match &spec.ca_secret_ref {
+                    Some(reference) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
+                    None => None,
+                };
+                let tls = TlsSettings { ca_pem, insecure_skip_verify: spec.insecure_skip_verify };
+                let client = self.inner.http.get("http", &tls)?;
+                let headers = transport::header_map("http", &spec.headers)?;
+                let dedup_key = hash_of(&(
+                    "http",
+                    &spec.url,
+                    spec.method as u8,
+                    &spec.body,
+                    &spec.headers,
+                    &spec.value_path,
+                    token.as_ref().map(SecretString::fingerprint),
+                    &tls,
+                ));
+                let mut hidden: Vec<SecretString> = spec.headers.values().map(SecretString::new).collect();
+                hidden.extend(token.clone());
+                let source = http::HttpQuery {
+                    target,
+                    client,
+                    url: spec.url.clone(),
+                    method: spec.method,
+                    body: spec.body.clone(),
+                    headers,
+                    bearer_token: token,
+                    value_path: spec.value_path.clone(),
+                };
+                Ok(Resolved {
+                    source: Source::Http(source),
+                    dedup_key,
+                    secrets: hidden,
+                    backend: origin(&spec.url),
+                })
+            }
+            MetricType::Redis => {
+                let spec = metric.redis.as_ref().expect("checked by target_of");
+                let password = match (&spec.password_secret_ref, &spec.password) {
+                    (Some(reference), _) => Some(secrets.get(namespace, reference).await?),
+                    (None, Some(password)) => {
+                        self.warn_once(
+                            format!("{namespace}/{}:{}", spec.host, spec.port),
+                            "redis password given in plain text; prefer passwordSecretRef",
+                        );
+                        Some(SecretString::new(password.clone()))
+                    }
+                    (None, None) => None,
+                };
+                let ca_pem = match &spec.ca_secret_ref {
+                    Some(reference) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
+                    None => None,
+                };
+                if spec.consumer_group.is_some() && spec.kind != RedisKind::Stream {
+                    return Err(MetricError::InvalidSource {
+                        kind: "redis",
+                        detail: "consumerGroup needs kind: stream".into(),
+                    });
+                }
+                let key = redis::ServerKey {
+                    host: spec.host.clone(),
+                    port: spec.port,
+                    db: spec.db,
+                    username: spec.username.clone(),
+                    password_fingerprint: password.as_ref().map(SecretString::fingerprint),
+                    tls: spec.tls,
+                    insecure_skip_verify: spec.insecure_skip_verify,
+                    ca_fingerprint: ca_pem.as_ref().map(hash_of),
+                };
+                let timeout = Duration::from_secs(u64::from(metric.timeout_seconds.max(1)));
+                let credentials = redis::Credentials { password: password.clone(), ca_pem };
+                let dedup_key = hash_of(&(
+                    "redis",
+                    &key,
+                    &spec.queue_name,
+                    spec.kind == RedisKind::Stream,
+                    &spec.consumer_group,
+                ));
+                let connection =
+                    self.inner.redis.get(&key, &credentials, timeout, &target).await.map_err(|err| {
+                        err.redact(
+                            &password.as_ref().map(SecretString::expose).into_iter().collect::<Vec<_>>(),
+                        )
+                    })?;
+                let source = redis::RedisQuery {
+                    target,
+                    connection,
+                    key: spec.queue_name.clone(),
+                    kind: spec.kind,
+                    consumer_group: spec.consumer_group.clone(),
+                };
+                let backend = format!("{}:{}", spec.host, spec.port);
+                Ok(Resolved {
+                    source: Source::Redis(source),
+                    dedup_key,
+                    secrets: password.into_iter().collect(),
+                    backend,
+                })
+            }
+            MetricType::Pubsub => self.resolve_pubsub(namespace, metric, target).await,
+        }
+    }
+
+    async fn resolve_prometheus(
+        &self,
+        namespace: &str,
+        spec: &PrometheusSource,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
+        let secrets = &self.inner.secrets;
+        let token = match &spec.bearer_token_secret_ref {
+            Some(reference) => Some(secrets.get(namespace, reference).await?),
+            None => None,
+        };
+        let ca_pem = match &spec.ca_secret_ref {
+            Some(reference) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
+            None => None,
+        };
+        let tls = TlsSettings { ca_pem, insecure_skip_verify: spec.insecure_skip_verify };
+        let client = self.inner.http.get("prometheus", &tls)?;
+        let headers = transport::header_map("prometheus", &spec.headers)?;
+        let dedup_key = hash_of(&(
+            "prometheus",
+            spec.server_url.trim_end_matches('/'),
+            &spec.query,
+            &spec.headers,
+            token.as_ref().map(SecretString::fingerprint),
+            &tls,
+        ));
+        let mut hidden: Vec<SecretString> = spec.headers.values().map(SecretString::new).collect();
+        hidden.extend(token.clone());
+        let source = prometheus::PrometheusQuery {
+            target,
+            client,
+            server_url: spec.server_url.clone(),
+            query: spec.query.clone(),
+            headers,
+            bearer_token: token,
+        };
+        Ok(Resolved {
+            source: Source::Prometheus(source),
+            dedup_key,
+            secrets: hidden,
+            backend: origin(&spec.server_url),
+        })
+    }
+
+    #[cfg(feature = "pubsub")]
+    async fn resolve_pubsub(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
+        let spec = metric.pubsub.as_ref().expect("checked by target_of");
+        let key = match &spec.credentials_secret {
+            Some(reference) => Some(self.inner.secrets.get(namespace, reference).await?),
+            None => None,
+        };
+        let settings = &self.inner.settings;
+        let clients = self
+            .inner
+            .gcp
+            .get(
+                settings.pubsub_endpoint.as_deref(),
+                settings.monitoring_endpoint.as_deref(),
+                key.as_ref(),
+                &target,
+            )
+            .await?;
+        let dedup_key = hash_of(&(
+            "pubsub",
+            &spec.project_id,
+            &spec.subscription_id,
+            spec.mode == crate::api::PubSubMode::Backlog,
+            key.as_ref().map(SecretString::fingerprint),
+        ));
+        let source = pubsub::PubSubQuery {
+            target,
+            clients,
+            project_id: spec.project_id.clone(),
+            subscription_id: spec.subscription_id.clone(),
+            mode: spec.mode,
+        };
+        let backend = format!("projects/{}", spec.project_id);
+        Ok(Resolved {
+            source: Source::PubSub(source),
+            dedup_key,
+            secrets: key.into_iter().collect(),
+            backend,
+        })
+    }
+
+    #[cfg(not(feature = "pubsub"))]
+    async fn resolve_pubsub(&self, _: &str, _: &MetricSpec, _: Target) -> Result<Resolved, MetricError> {
+        Err(MetricError::Unsupported { kind: "pubsub", feature: "pubsub" })
+    }
+
+    /// The slo policy's queries, on `slo.serverUrl` or the first prometheus metric's server.
+    async fn read_slo(&self, namespace: &str, spec: &GeneralScalerSpec, window: Duration) -> SloReadings {
+        let Some(slo) = spec.policy.slo.as_ref().filter(|_| spec.policy.kind == PolicyType::Slo) else {
+            return SloReadings::default();
+        };
+        let first = spec.metrics().iter().find(|metric| metric.prometheus.is_some());
+        let query = |query: &Option<String>| {
+            let query = query.as_ref()?;
+            let base = first.and_then(|metric| metric.prometheus.as_ref());
+            let source = match (base, &slo.server_url) {
+                (Some(base), Some(url))
+                    if base.server_url.trim_end_matches('/') != url.trim_end_matches('/') =>
+                {
+                    PrometheusSource {
+                        server_url: url.clone(),
+                        query: query.clone(),
+                        headers: Default::default(),
+                        bearer_token_secret_ref: None,
+                        ca_secret_ref: None,
+                        insecure_skip_verify: false,
+                    }
+                }
+                (Some(base), _) => PrometheusSource { query: query.clone(), ..base.clone() },
+                (None, Some(url)) => PrometheusSource {
+                    server_url: url.clone(),
+                    query: query.clone(),
+                    headers: Default::default(),
+                    bearer_token_secret_ref: None,
+                    ca_secret_ref: None,
+                    insecure_skip_verify: false,
+                },
+                (None, None) => return Some(None),
+            };
+            Some(Some(MetricSpec {
+                kind: MetricType::Prometheus,
+                name: None,
+                target_value: 1.0,
+                target_type: None,
+                activation_value: 0.0,
+                timeout_seconds: first.map_or(5, |metric| metric.timeout_seconds),
+                prometheus: Some(source),
+                redis: None,
+                pubsub: None,
+                http: None,
+            }))
+        };
+        let read = |metric: Option<Option<MetricSpec>>| async move {
+            match metric? {
+                Some(metric) => {
+                    Some(self.read(namespace, &metric, window).await.map_err(|err| err.to_string()))
+                }
+                None => Some(Err("slo query has no prometheus server: set policy.slo.serverUrl".to_owned())),
+            }
+        };
+        let (latency_ms, error_rate) =
+            futures::join!(read(query(&slo.latency_query)), read(query(&slo.error_rate_query)));
+        SloReadings { latency_ms, error_rate }
+    }
+
+    /// A range query (for replays): the series of `source.query` from `start` to `end` every `step`.
+    pub async fn query_range(
+        &self,
+        namespace: &str,
+        source: &PrometheusSource,
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        step: Duration,
+        timeout: Duration,
+    ) -> Result<Vec<(jiff::Timestamp, f64)>, MetricError> {
+        let target = prometheus::target(&source.server_url, &source.query);
+        let seconds = timeout.as_secs().max(1) as u32;
+        let work = async {
+            let resolved = self.resolve_prometheus(namespace, source, target.clone()).await?;
+            let Source::Prometheus(query) = &resolved.source else { unreachable!("built as prometheus") };
+            self.inner.stats.query(MetricType::Prometheus);
+            let secrets: Vec<&str> = resolved.secrets.iter().map(SecretString::expose).collect();
+            query.query_range(start, end, step).await.map_err(|err| err.redact(&secrets))
+        };
+        tokio::time::timeout(timeout, work).await.unwrap_or(Err(MetricError::Timeout { target, seconds }))
+    }
+}

@@ -1,0 +1,91 @@
+//! A real `prometheus` on a free loopback port scraping one target every second, in a temp dir,
+//! killed on drop. `start` returns once the first scrape of the target has landed.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::{Process, TempDir, free_port, require, wait_for};
+
+/// A running Prometheus.
+pub struct PrometheusServer {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its port.
+    pub port: u16,
+    process: Process,
+    dir: TempDir,
+}
+
+fn get(url: &str) -> Option<String> {
+    super::http_request("GET", url, None).filter(|(status, _)| *status == 200).map(|(_, body)| body)
+}
+
+impl PrometheusServer {
+    /// The server's own `/metrics` text.
+    pub fn own_metrics(&self) -> String {
+        get(&format!("{}/metrics", self.url)).unwrap_or_default()
+    }
+
+    /// How many instant queries (`/api/v1/query`) the server has answered, from its own
+    /// `prometheus_http_requests_total` (read from `/metrics`, which is not a query itself).
+    pub fn instant_queries(&self) -> u64 {
+        self.own_metrics()
+            .lines()
+            .filter(|line| {
+                line.starts_with("prometheus_http_requests_total{")
+                    && line.contains("handler=\"/api/v1/query\"")
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
+    /// Wait until an instant query of `query` returns `want` (for a changed exporter value).
+    pub fn wait_value(&self, query: &str, want: f64, deadline: Duration) {
+        let url = format!("{}/api/v1/query?query={}", self.url, encode(query));
+        wait_for(&format!("prometheus to see {query} = {want}"), deadline, || {
+            get(&url).is_some_and(|body| body.contains(&format!("\"{want}\"]")))
+        });
+    }
+}
+
+/// Percent-encode a query string value.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Start Prometheus scraping `scrape_target` (`127.0.0.1:PORT`, path `/metrics`) every second as job
+/// `exporter`; returns after the first scrape landed. None when prometheus is missing outside CI.
+pub fn start(scrape_target: &str) -> Option<PrometheusServer> {
+    let binary = require("prometheus", "prometheus tests")?;
+    let dir = TempDir::new("prometheus");
+    let port = free_port();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: exporter\n    static_configs:\n      - targets: ['{scrape_target}']\n"
+    );
+    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+    let log = dir.path().join("prometheus.log");
+    let child = Command::new(binary)
+        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn prometheus");
+    let mut process = Process::new("prometheus", child);
+    let url = format!("http://127.0.0.1:{port}");
+    wait_for("prometheus to be ready", Duration::from_secs(60), || {
+        process.assert_running(&log);
+        get(&format!("{url}/-/ready")).is_some()
+    });
+    let up = format!("{url}/api/v1/query?query={}", encode("up{job=\"exporter\"}"));
+    wait_for("the first scrape of the exporter", Duration::from_secs(60), || {
+        get(&up).is_some_and(|body| body.contains("\"1\"]"))
+    });
+    Some(PrometheusServer { url, port, process, dir })
+}

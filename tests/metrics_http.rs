@@ -1,0 +1,169 @@
+//! The HTTP source against a local HTTP(S) server: JSON paths, quantities, Prometheus text, POST,
+//! headers, bearer token and CA from Secrets, and faults; plus the fetcher's per-backend concurrency.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::http::{Response, serve, serve_on, serve_tls};
+use common::{kube_api, metric, read};
+use serde_json::json;
+
+fn http_metric(source: serde_json::Value) -> gscale::api::MetricSpec {
+    metric(json!({"type": "http", "targetValue": 10, "timeoutSeconds": 2, "http": source}))
+}
+
+#[tokio::test]
+async fn json_text_and_exposition() {
+    let server = serve(|request| match (request.method.as_str(), request.path()) {
+        ("GET", "/stats") => {
+            Response::json(200, &json!({"queue": {"depth": "500m", "items": [{"n": 3}, {"n": 17}]}}))
+        }
+        ("GET", "/metrics") => Response::text(
+            200,
+            "text/plain; version=0.0.4",
+            "# TYPE jobs gauge\njobs{queue=\"high\"} 21\njobs{queue=\"low\"} 4\n",
+        ),
+        ("GET", "/plain") => Response::text(200, "text/plain", "2k\n"),
+        ("POST", "/search")
+            if request.body == b"{\"q\":\"backlog\"}" && request.header("x-api") == Some("v2") =>
+        {
+            Response::json(200, &json!({"hits": 33}))
+        }
+        _ => Response::text(404, "text/plain", "not found"),
+    });
+    let fetcher = common::fetcher(None);
+    let cases = [
+        (json!({"url": format!("{}/stats", server.url), "valuePath": "$.queue.items[1].n"}), 17.0),
+        (json!({"url": format!("{}/stats", server.url), "valuePath": "/queue/items/0/n"}), 3.0),
+        (json!({"url": format!("{}/stats", server.url), "valuePath": "$.queue.depth"}), 0.5),
+        (json!({"url": format!("{}/metrics", server.url), "valuePath": "jobs{queue=\"high\"}"}), 21.0),
+        (json!({"url": format!("{}/plain", server.url)}), 2000.0),
+        (
+            json!({"url": format!("{}/search", server.url), "method": "POST", "body": "{\"q\":\"backlog\"}",
+                "headers": {"X-Api": "v2"}, "valuePath": "$.hits"}),
+            33.0,
+        ),
+    ];
+    for (source, want) in cases {
+        assert_eq!(read(&fetcher, "team", &http_metric(source.clone())).await, Ok(want), "{source}");
+    }
+    let misses = [
+        (json!({"url": format!("{}/stats", server.url), "valuePath": "$.queue.nothing"}), "NoData"),
+        (json!({"url": format!("{}/metrics", server.url), "valuePath": "jobs"}), "AmbiguousReply"),
+        (json!({"url": format!("{}/stats", server.url), "valuePath": "$.queue"}), "InvalidValue"),
+        (json!({"url": format!("{}/missing", server.url)}), "BackendError"),
+    ];
+    for (source, reason) in misses {
+        let err = read(&fetcher, "team", &http_metric(source.clone())).await.unwrap_err();
+        assert_eq!(err.reason(), reason, "{source}: {err}");
+        assert!(err.to_string().starts_with(&format!("http {}", server.url)), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn token_and_ca_from_secrets() {
+    let dir = common::TempDir::new("http-tls");
+    let Some(certs) = common::http::certs(dir.path()) else { return };
+    let server = serve_tls(&certs.cert_pem, &certs.key_pem, |request| {
+        if request.header("authorization") == Some("Bearer the-T0KEN") {
+            Response::json(200, &json!({"value": 5}))
+        } else {
+            Response::text(403, "text/plain", "forbidden")
+        }
+    });
+    let api = kube_api::start();
+    api.put("team", "svc", &[("token", "the-T0KEN"), ("ca", &certs.ca_pem), ("bad", "an-0ther-T0KEN")]);
+    let fetcher = common::fetcher(Some(api.client.clone()));
+    let source = |token: &str| {
+        json!({"url": server.url, "valuePath": "/value", "bearerTokenSecretRef": {"name": "svc", "key": token},
+            "caSecretRef": {"name": "svc", "key": "ca"}})
+    };
+    assert_eq!(read(&fetcher, "team", &http_metric(source("token"))).await, Ok(5.0));
+    let err = read(&fetcher, "team", &http_metric(source("bad"))).await.unwrap_err();
+    assert_eq!(err.reason(), "AuthFailed");
+    assert!(!err.to_string().contains("an-0ther-T0KEN"), "{err}");
+    // The same Secret name in another namespace does not help.
+    let err = read(&fetcher, "elsewhere", &http_metric(source("token"))).await.unwrap_err();
+    assert_eq!(err.reason(), "SecretUnavailable");
+    // Without a client, a SecretRef cannot be read; plain fields still work.
+    let no_client = common::fetcher(None);
+    let err = read(&no_client, "team", &http_metric(source("token"))).await.unwrap_err();
+    assert!(err.to_string().contains("without a kubernetes client"), "{err}");
+    let insecure = json!({"url": server.url, "valuePath": "/value", "insecureSkipVerify": true,
+        "headers": {"Authorization": "Bearer the-T0KEN"}});
+    assert_eq!(read(&no_client, "team", &http_metric(insecure)).await, Ok(5.0));
+}
+
+#[tokio::test]
+async fn faults_and_recovery() {
+    let value = Arc::new(Mutex::new(Response::json(200, &json!({"n": 1}))));
+    let current = value.clone();
+    let port = common::free_port();
+    let server = serve_on(port, None, move |_| current.lock().unwrap().clone());
+    let fetcher = common::fetcher(None);
+    let spec = gscale::api::MetricSpec {
+        timeout_seconds: 1,
+        ..http_metric(json!({"url": format!("{}/q?token=hidden", server.url), "valuePath": "$.n"}))
+    };
+    assert_eq!(read(&fetcher, "team", &spec).await, Ok(1.0));
+    let faults = [
+        (Response::json(200, &json!({"n": 1})).delayed(Duration::from_secs(3)), "Timeout"),
+        (Response::text(200, "application/json", "{\"n\": "), "BadReply"),
+        (Response::json(200, &json!({})), "NoData"),
+        (Response::json(200, &json!({"n": -2})), "InvalidValue"),
+        (Response::json(200, &json!({"n": "NaN"})), "InvalidValue"),
+        (Response::text(500, "text/plain", "boom"), "BackendError"),
+        (Response::text(401, "text/plain", "who are you"), "AuthFailed"),
+    ];
+    for (reply, reason) in faults {
+        *value.lock().unwrap() = reply;
+        let err = read(&fetcher, "team", &spec).await.unwrap_err();
+        assert_eq!(err.reason(), reason, "{err}");
+        assert!(!err.to_string().contains("hidden"), "no query string in messages: {err}");
+    }
+    drop(server);
+    let err = read(&fetcher, "team", &spec).await.unwrap_err();
+    assert_eq!(err.reason(), "BackendUnreachable", "{err}");
+    let current = value.clone();
+    *value.lock().unwrap() = Response::json(200, &json!({"n": 4}));
+    let _back = serve_on(port, None, move |_| current.lock().unwrap().clone());
+    assert_eq!(read(&fetcher, "team", &spec).await, Ok(4.0));
+}
+
+#[tokio::test]
+async fn concurrency_is_bounded_per_backend() {
+    let server = serve(|_| Response::json(200, &json!({"n": 1})).delayed(Duration::from_millis(300)));
+    let other = serve(|_| Response::json(200, &json!({"n": 2})).delayed(Duration::from_millis(300)));
+    let fetcher = gscale::metrics::Fetcher::new(
+        None,
+        gscale::metrics::Settings {
+            max_concurrency_per_backend: 2,
+            dedup_window: Some(Duration::ZERO),
+            ..Default::default()
+        },
+    );
+    let specs: Vec<_> = (0..6)
+        .map(|i| http_metric(json!({"url": format!("{}/q{i}", server.url), "valuePath": "$.n"})))
+        .collect();
+    let others: Vec<_> = (0..2)
+        .map(|i| http_metric(json!({"url": format!("{}/q{i}", other.url), "valuePath": "$.n"})))
+        .collect();
+    let started = Instant::now();
+    let (results, other_results) = tokio::join!(
+        futures::future::join_all(specs.iter().map(|spec| read(&fetcher, "team", spec))),
+        async {
+            let started = Instant::now();
+            let results =
+                futures::future::join_all(others.iter().map(|spec| read(&fetcher, "team", spec))).await;
+            (results, started.elapsed())
+        }
+    );
+    assert!(results.iter().all(|r| *r == Ok(1.0)), "{results:?}");
+    // 6 queries, 2 at a time, 300 ms each: at least 3 rounds.
+    assert!(started.elapsed() >= Duration::from_millis(880), "{:?}", started.elapsed());
+    // Another backend is not held up by the busy one.
+    assert!(other_results.0.iter().all(|r| *r == Ok(2.0)));
+    assert!(other_results.1 < Duration::from_millis(800), "{:?}", other_results.1);
+}

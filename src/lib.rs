@@ -15,6 +15,7 @@
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod controller;
 pub mod decision;
 pub mod metrics;
 pub mod output;

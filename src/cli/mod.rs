@@ -119,9 +119,9 @@ pub struct InstallCrdArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Namespace to watch (default: all namespaces).
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, conflicts_with = "all_namespaces")]
     pub namespace: Option<String>,
-    /// Watch every namespace.
+    /// Watch every namespace (the default).
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
     /// Only scalers with these labels (kubectl selector syntax).
@@ -142,6 +142,12 @@ pub struct RunArgs {
     /// Run without leader election (only when one daemon is certain).
     #[arg(long)]
     pub no_leader_election: bool,
+    /// Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default).
+    #[arg(long, value_name = "NS")]
+    pub lease_namespace: Option<String>,
+    /// Seconds a leader is trusted without renewing; a follower takes over after this.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub lease_duration: u64,
 }
 
 /// `gscale plan`.

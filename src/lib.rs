@@ -4,7 +4,8 @@
 //! - [`api`]: the GeneralScaler resource (spec, status, CRD, checks);
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
 //! - [`output`]: printing (tables, YAML, JSON); the one place that touches the YAML crate;
-//! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand.
+//! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
+//! - [`sandbox`]: an in-memory Kubernetes API over real HTTP, for tests and `gscale demo`.
 //!
 //! The engine never imports kube, reqwest or tokio; sources and the controller never decide.
 
@@ -16,3 +17,4 @@ pub mod cli;
 pub mod cmd;
 pub mod decision;
 pub mod output;
+pub mod sandbox;

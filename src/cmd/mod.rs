@@ -4,6 +4,7 @@
 //! invalid manifest returns 1); errors go up to `main`, which prints them and maps the exit code.
 
 mod install_crd;
+mod sandbox;
 mod validate;
 
 use std::fmt;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(_) => not_built("demo"),
         Command::Completions(_) => not_built("completions"),
         Command::Man => not_built("man"),
+        Command::Sandbox(args) => sandbox::run(&args, &cli.kube).await,
     }
 }
 

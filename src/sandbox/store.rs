@@ -846,6 +846,8 @@ impl Store {
         let name = text(obj, "/metadata/name");
         let Some(map) = obj.as_object_mut() else { return Ok(()) };
         let metadata = map.remove("metadata");
+        let api_version = map.remove("apiVersion");
+        let kind = map.remove("kind");
         let mut unknown = Vec::new();
         prune(schema, obj, String::new(), &mut unknown, 0);
         if strict && !unknown.is_empty() {
@@ -869,8 +871,12 @@ impl Store {
             };
             causes.push((v.path, reason, v.message));
         }
-        if let (Some(meta), Some(map)) = (metadata, defaulted.as_object_mut()) {
-            map.insert("metadata".to_string(), meta);
+        if let Some(map) = defaulted.as_object_mut() {
+            for (key, value) in [("apiVersion", api_version), ("kind", kind), ("metadata", metadata)] {
+                if let Some(value) = value {
+                    map.insert(key.to_string(), value);
+                }
+            }
         }
         if causes.is_empty() {
             let key = format!("{}/{}", def.storage, def.version);

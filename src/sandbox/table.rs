@@ -138,7 +138,7 @@ fn columns(def: &ResourceDef) -> Vec<Column> {
             column("Object", "string", "#object"),
             column("Message", "string", "#message"),
         ],
-        (Special::Crd, _) => vec![name, column("Created At", "date", ".metadata.creationTimestamp")],
+        (Special::Crd, _) => vec![name, column("Created At", "string", ".metadata.creationTimestamp")],
         _ if def.kind == "Lease" => vec![name, column("Holder", "string", ".spec.holderIdentity"), age_col],
         _ if def.kind == "ConfigMap" => vec![name, column("Data", "integer", "#data"), age_col],
         _ => vec![name, age_col],

@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, Secret};
 use k8s_openapi::api::events::v1::Event as EventV1;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
-    WatchEvent, WatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    PostParams, WatchEvent, WatchParams,
 };
 use kube::runtime::wait::{await_condition, conditions};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -56,7 +56,11 @@ async fn install_crd(client: &Client) {
 
 fn scalers(client: &Client) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk(gscale::api::GROUP, gscale::api::VERSION, gscale::api::KIND);
-    Api::namespaced_with(client.clone(), "default", &ApiResource::from_gvk_with_plural(&gvk, "generalscalers"))
+    Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::from_gvk_with_plural(&gvk, "generalscalers"),
+    )
 }
 
 fn scaler(name: &str) -> DynamicObject {
@@ -142,19 +146,24 @@ async fn scale_subresource_reads_and_writes_replicas_and_status_follows() {
     assert_eq!(scale.spec.unwrap().replicas, Some(2));
     assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=web"));
 
-    let patched = api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3}}))).await.unwrap();
+    let patched = api
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3}})))
+        .await
+        .unwrap();
     assert_eq!(patched.spec.unwrap().replicas, Some(3));
     let now = api.get("web").await.unwrap();
     assert_eq!(now.spec.replicas, Some(3));
     assert_ne!(now.status.and_then(|s| s.replicas), Some(3), "status follows only after the delay");
     let followed = await_condition(api.clone(), "web", |d: Option<&Deployment>| {
-        d.and_then(|d| d.status.as_ref()).is_some_and(|s| s.replicas == Some(3) && s.ready_replicas == Some(3))
+        d.and_then(|d| d.status.as_ref())
+            .is_some_and(|s| s.replicas == Some(3) && s.ready_replicas == Some(3))
     });
     tokio::time::timeout(DEADLINE, followed).await.unwrap().unwrap();
 
     let json_patch: json_patch::Patch =
         serde_json::from_value(json!([{"op": "replace", "path": "/spec/replicas", "value": 4}])).unwrap();
-    let patched = api.patch_scale("web", &PatchParams::default(), &Patch::<()>::Json(json_patch)).await.unwrap();
+    let patched =
+        api.patch_scale("web", &PatchParams::default(), &Patch::<()>::Json(json_patch)).await.unwrap();
     assert_eq!(patched.spec.unwrap().replicas, Some(4));
 
     let mut scale = api.get_scale("web").await.unwrap();
@@ -180,7 +189,11 @@ async fn custom_resources_keep_status_and_spec_apart_and_bump_generation_on_spec
     assert_eq!(created.data["spec"]["minReplicas"], json!(1), "schema defaults apply");
 
     let status = api
-        .patch_status("s1", &PatchParams::default(), &Patch::Merge(json!({"status": {"desiredReplicas": 3}, "spec": {"maxReplicas": 9}})))
+        .patch_status(
+            "s1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"desiredReplicas": 3}, "spec": {"maxReplicas": 9}})),
+        )
         .await
         .unwrap();
     assert_eq!(status.data["status"]["desiredReplicas"], json!(3));
@@ -188,20 +201,32 @@ async fn custom_resources_keep_status_and_spec_apart_and_bump_generation_on_spec
     assert_eq!(status.metadata.generation, Some(1), "a status write keeps generation");
 
     let main = api
-        .patch("s1", &PatchParams::default(), &Patch::Merge(json!({"status": {"desiredReplicas": 7}, "metadata": {"labels": {"a": "b"}}})))
+        .patch(
+            "s1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"desiredReplicas": 7}, "metadata": {"labels": {"a": "b"}}})),
+        )
         .await
         .unwrap();
     assert_eq!(main.data["status"]["desiredReplicas"], json!(3), "a main write leaves status alone");
     assert_eq!(main.metadata.generation, Some(1), "a metadata change keeps generation");
 
-    let spec = api.patch("s1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"maxReplicas": 8}}))).await.unwrap();
+    let spec = api
+        .patch("s1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"maxReplicas": 8}})))
+        .await
+        .unwrap();
     assert_eq!(spec.metadata.generation, Some(2));
     let labelled = api.list(&ListParams::default().labels("a=b")).await.unwrap();
     assert_eq!(labelled.items.len(), 1);
 
-    let invalid = api.patch("s1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"minReplicas": 20}}))).await;
+    let invalid =
+        api.patch("s1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"minReplicas": 20}}))).await;
     let kube::Error::Api(status) = invalid.unwrap_err() else { panic!("expected a Status") };
-    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"), "CEL rule minReplicas <= maxReplicas");
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (422, "Invalid"),
+        "CEL rule minReplicas <= maxReplicas"
+    );
     assert!(status.message.contains("minReplicas"), "{}", status.message);
 
     let strict = PostParams::default();
@@ -211,7 +236,9 @@ async fn custom_resources_keep_status_and_spec_apart_and_bump_generation_on_spec
     assert!(pruned.data["spec"].get("bogus").is_none(), "unknown fields are pruned without Strict");
 }
 
-async fn next<K>(events: &mut futures::stream::BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>) -> watcher::Event<K> {
+async fn next<K>(
+    events: &mut futures::stream::BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>,
+) -> watcher::Event<K> {
     tokio::time::timeout(DEADLINE, events.try_next()).await.unwrap().unwrap().unwrap()
 }
 
@@ -254,7 +281,9 @@ async fn watches_resume_from_a_version_and_get_410_when_it_is_too_old() {
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "team-a"}})).unwrap();
     let created = api.create(&PostParams::default(), &ns).await.unwrap();
     let from = created.resource_version().unwrap();
-    api.patch("team-a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}}))).await.unwrap();
+    api.patch("team-a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}})))
+        .await
+        .unwrap();
 
     let stream = api.watch(&WatchParams::default(), &from).await.unwrap();
     futures::pin_mut!(stream);
@@ -272,9 +301,12 @@ async fn watches_resume_from_a_version_and_get_410_when_it_is_too_old() {
 
 #[tokio::test]
 async fn bookmarks_arrive_when_allowed() {
-    let sb = Sandbox::start(SandboxOptions { bookmark_interval: Duration::from_millis(50), ..SandboxOptions::default() })
-        .await
-        .unwrap();
+    let sb = Sandbox::start(SandboxOptions {
+        bookmark_interval: Duration::from_millis(50),
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
     let api: Api<Deployment> = Api::default_namespaced(sb.client());
     let rv = sb.resource_version().to_string();
     let stream = api.watch(&WatchParams::default().timeout(10), &rv).await.unwrap();
@@ -304,7 +336,8 @@ async fn server_side_apply_creates_merges_owns_and_conflicts() {
     let other = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 7}});
     let err = api.patch("web", &PatchParams::apply("tool-b"), &Patch::Apply(&other)).await.unwrap_err();
     assert_eq!(code(err), 409, "another manager's field conflicts");
-    let forced = api.patch("web", &PatchParams::apply("tool-b").force(), &Patch::Apply(&other)).await.unwrap();
+    let forced =
+        api.patch("web", &PatchParams::apply("tool-b").force(), &Patch::Apply(&other)).await.unwrap();
     assert_eq!(forced.spec.replicas, Some(7));
 
     let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    via: yaml\n";
@@ -341,7 +374,9 @@ async fn events_from_the_recorder_show_through_both_event_apis() {
 
     let core: Api<CoreEvent> = Api::default_namespaced(client);
     let uid = web.uid().unwrap();
-    let selector = format!("involvedObject.name=web,involvedObject.namespace=default,involvedObject.kind=Deployment,involvedObject.uid={uid}");
+    let selector = format!(
+        "involvedObject.name=web,involvedObject.namespace=default,involvedObject.kind=Deployment,involvedObject.uid={uid}"
+    );
     let found = core.list(&ListParams::default().fields(&selector)).await.unwrap();
     assert_eq!(found.items.len(), 1);
     assert_eq!(found.items[0].message.as_deref(), Some("1 -> 3"));
@@ -354,20 +389,29 @@ async fn events_from_the_recorder_show_through_both_event_apis() {
 async fn secrets_fold_string_data_and_leases_store_as_given() {
     let sb = sandbox().await;
     let secrets: Api<Secret> = Api::default_namespaced(sb.client());
-    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"password": "hunter2"}})).unwrap();
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"password": "hunter2"}}))
+            .unwrap();
     let created = secrets.create(&PostParams::default(), &secret).await.unwrap();
     assert_eq!(created.data.unwrap()["password"].0, b"hunter2".to_vec());
     assert!(created.string_data.is_none());
 
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::default_namespaced(sb.client());
-    let lease = serde_json::from_value(json!({"metadata": {"name": "gscale"}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}})).unwrap();
+    let lease = serde_json::from_value(
+        json!({"metadata": {"name": "gscale"}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}}),
+    )
+    .unwrap();
     let created = leases.create(&PostParams::default(), &lease).await.unwrap();
     let mut stale = created.clone();
     let mut taken = created.clone();
     taken.spec.as_mut().unwrap().holder_identity = Some("b".into());
     leases.replace("gscale", &PostParams::default(), &taken).await.unwrap();
     stale.spec.as_mut().unwrap().holder_identity = Some("c".into());
-    assert_eq!(code(leases.replace("gscale", &PostParams::default(), &stale).await.unwrap_err()), 409, "a lease race has one winner");
+    assert_eq!(
+        code(leases.replace("gscale", &PostParams::default(), &stale).await.unwrap_err()),
+        409,
+        "a lease race has one winner"
+    );
 }
 
 #[tokio::test]
@@ -386,10 +430,15 @@ async fn faults_throttle_fail_delay_and_are_counted() {
     assert_eq!(statuses, vec![429, 200]);
 
     let id = faults.error(FaultMatch::any().verb("patch").path("/scale"), 500);
-    let err = api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.unwrap_err();
+    let err = api
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap_err();
     assert_eq!(code(err), 500);
     faults.remove(id);
-    api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.unwrap();
+    api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
 
     faults.latency(FaultMatch::any().verb("list"), Duration::from_millis(300));
     let started = Instant::now();
@@ -405,14 +454,18 @@ async fn faults_throttle_fail_delay_and_are_counted() {
     assert_eq!(sb.count_requests(|r| r.verb == "get" && r.resource == "deployments"), 3);
     assert_eq!(sb.count_requests(|r| r.verb == "list"), 1);
     let record = &sb.requests()[0];
-    assert_eq!((record.method.as_str(), record.path.as_str()), ("GET", "/apis/apps/v1/namespaces/default/deployments/web"));
+    assert_eq!(
+        (record.method.as_str(), record.path.as_str()),
+        ("GET", "/apis/apps/v1/namespaces/default/deployments/web")
+    );
 }
 
 #[tokio::test]
 async fn a_watcher_recovers_from_dropped_watches() {
     let sb = sandbox().await;
     let api: Api<Deployment> = Api::default_namespaced(sb.client());
-    let mut names = watcher(api.clone(), watcher::Config::default()).default_backoff().applied_objects().boxed();
+    let mut names =
+        watcher(api.clone(), watcher::Config::default()).default_backoff().applied_objects().boxed();
     api.create(&PostParams::default(), &deployment("one", 1)).await.unwrap();
     let first = tokio::time::timeout(DEADLINE, names.try_next()).await.unwrap().unwrap().unwrap();
     assert_eq!(first.name_any(), "one");
@@ -440,15 +493,18 @@ async fn discovery_and_status_objects_match_what_clients_expect() {
         .resolve_gvk(&GroupVersionKind::gvk(gscale::api::GROUP, gscale::api::VERSION, gscale::api::KIND))
         .expect("the CRD's kind is discoverable");
     assert_eq!(resource.plural, "generalscalers");
-    assert!(caps.subresources.iter().any(|(r, _)| r.plural == "generalscalers/status" || r.plural == "status"));
+    assert!(
+        caps.subresources.iter().any(|(r, _)| r.plural == "generalscalers/status" || r.plural == "status")
+    );
     let version = client.apiserver_version().await.unwrap();
     assert_eq!(version.major, "1");
 
-    let raw: Value = client
-        .request(http::Request::get("/openapi/v3").body(Vec::new()).unwrap())
-        .await
-        .unwrap();
-    let url = raw["paths"]["apis/autoscaling.generalscaler.io/v1alpha1"]["serverRelativeURL"].as_str().unwrap().to_string();
+    let raw: Value =
+        client.request(http::Request::get("/openapi/v3").body(Vec::new()).unwrap()).await.unwrap();
+    let url = raw["paths"]["apis/autoscaling.generalscaler.io/v1alpha1"]["serverRelativeURL"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let doc: Value = client.request(http::Request::get(url).body(Vec::new()).unwrap()).await.unwrap();
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     assert!(schemas.values().any(|s| s["x-kubernetes-group-version-kind"][0]["kind"] == "GeneralScaler"));

@@ -9,10 +9,10 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use gscale::sandbox::{FaultMatch, Sandbox, SandboxOptions};
+use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::wait::await_condition;
-use kube::Resource;
 
 const KUBECTL: &str = "/usr/bin/kubectl";
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -78,7 +78,8 @@ spec:
 fn reference_scaler() -> String {
     let readme = std::fs::read_to_string("/work/shared/reference/generalscaler-original-README.md").ok();
     let from_readme = readme.and_then(|text| {
-        let start = text.find("```yaml\napiVersion: autoscaling.generalscaler.io/v1alpha1")? + "```yaml\n".len();
+        let start =
+            text.find("```yaml\napiVersion: autoscaling.generalscaler.io/v1alpha1")? + "```yaml\n".len();
         let end = start + text[start..].find("```")?;
         Some(text[start..end].to_string())
     });
@@ -108,20 +109,28 @@ async fn kubectl_applies_gets_scales_and_describes() {
     let out = kubectl(&sb, &dir, &["apply", "-f", &file("scaler.yaml")]).await;
     assert!(out.contains("my-app-scaler unchanged"), "{out}");
     let requests = sb.requests();
-    assert!(requests.iter().any(|r| r.query.contains("fieldValidation=Strict")), "kubectl validated on the server");
+    assert!(
+        requests.iter().any(|r| r.query.contains("fieldValidation=Strict")),
+        "kubectl validated on the server"
+    );
 
     let out = kubectl(&sb, &dir, &["get", "gsc"]).await;
     let header: Vec<&str> = out.lines().next().unwrap_or_default().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "TARGET", "MIN", "MAX", "CURRENT", "DESIRED", "METRIC", "READY", "AGE"], "{out}");
+    assert_eq!(
+        header,
+        ["NAME", "TARGET", "MIN", "MAX", "CURRENT", "DESIRED", "METRIC", "READY", "AGE"],
+        "{out}"
+    );
     let row: Vec<&str> = out.lines().nth(1).unwrap_or_default().split_whitespace().collect();
     assert_eq!(&row[..4], ["my-app-scaler", "my-app", "2", "20"], "{out}");
 
     let out = kubectl(&sb, &dir, &["scale", "deployment", "my-app", "--replicas=3"]).await;
     assert!(out.contains("deployment.apps/my-app scaled"), "{out}");
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::default_namespaced(sb.client());
-    let ready = await_condition(deployments, "my-app", |d: Option<&k8s_openapi::api::apps::v1::Deployment>| {
-        d.and_then(|d| d.status.as_ref()).is_some_and(|s| s.ready_replicas == Some(3))
-    });
+    let ready =
+        await_condition(deployments, "my-app", |d: Option<&k8s_openapi::api::apps::v1::Deployment>| {
+            d.and_then(|d| d.status.as_ref()).is_some_and(|s| s.ready_replicas == Some(3))
+        });
     tokio::time::timeout(DEADLINE, ready).await.unwrap().unwrap();
     let out = kubectl(&sb, &dir, &["get", "deploy"]).await;
     let row: Vec<&str> = out.lines().nth(1).unwrap_or_default().split_whitespace().collect();
@@ -129,10 +138,13 @@ async fn kubectl_applies_gets_scales_and_describes() {
 
     let client = sb.client();
     let gvk = GroupVersionKind::gvk(gscale::api::GROUP, gscale::api::VERSION, gscale::api::KIND);
-    let scalers: Api<DynamicObject> =
-        Api::default_namespaced_with(client.clone(), &ApiResource::from_gvk_with_plural(&gvk, "generalscalers"));
+    let scalers: Api<DynamicObject> = Api::default_namespaced_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(&gvk, "generalscalers"),
+    );
     let scaler = scalers.get("my-app-scaler").await.unwrap();
-    let recorder = Recorder::new(client, Reporter { controller: "gscale".into(), instance: Some("test".into()) });
+    let recorder =
+        Recorder::new(client, Reporter { controller: "gscale".into(), instance: Some("test".into()) });
     let event = Event {
         type_: EventType::Normal,
         reason: "ScaledUp".into(),
@@ -140,13 +152,17 @@ async fn kubectl_applies_gets_scales_and_describes() {
         action: "Scale".into(),
         secondary: None,
     };
-    recorder.publish(&event, &scaler.object_ref(&ApiResource::from_gvk_with_plural(&gvk, "generalscalers"))).await.unwrap();
+    recorder
+        .publish(&event, &scaler.object_ref(&ApiResource::from_gvk_with_plural(&gvk, "generalscalers")))
+        .await
+        .unwrap();
     let out = kubectl(&sb, &dir, &["describe", "gsc", "my-app-scaler"]).await;
     assert!(out.contains("Max Replicas:"), "{out}");
     let events = &out[out.find("Events:").expect("an Events section")..];
     assert!(events.contains("ScaledUp") && events.contains("scaled my-app from 2 to 3"), "{out}");
 
-    let out = kubectl(&sb, &dir, &["get", "gsc", "my-app-scaler", "-o", "jsonpath={.metadata.generation}"]).await;
+    let out =
+        kubectl(&sb, &dir, &["get", "gsc", "my-app-scaler", "-o", "jsonpath={.metadata.generation}"]).await;
     assert_eq!(out, "1");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -193,7 +209,10 @@ async fn install_crd_applies_and_waits_for_established() {
     let crd = sb.peek("apiextensions.k8s.io", "v1", "customresourcedefinitions", "", gscale::api::CRD_NAME);
     let crd = crd.expect("the CRD is stored");
     assert_eq!(crd["status"]["conditions"][1]["type"], "Established");
-    assert!(sb.count_requests(|r| r.verb == "patch" && r.query.contains("fieldManager=gscale")) >= 1, "server-side apply");
+    assert!(
+        sb.count_requests(|r| r.verb == "patch" && r.query.contains("fieldManager=gscale")) >= 1,
+        "server-side apply"
+    );
 
     let mut again = gscale();
     again.arg("--kubeconfig").arg(sb.kubeconfig_path()).args(["install-crd", "--wait", "20"]);
@@ -232,13 +251,17 @@ async fn the_sandbox_subcommand_writes_a_working_kubeconfig() {
     });
     let waited = tokio::time::timeout(DEADLINE, announced).await;
     let result = async {
-        let line = waited.map_err(|_| "no announcement".to_string())?.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        let line = waited
+            .map_err(|_| "no announcement".to_string())?
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         if !line.contains("kubeconfig written") {
             return Err(format!("unexpected announcement: {line}"));
         }
         let config = kube::config::Kubeconfig::read_from(&path).map_err(|e| e.to_string())?;
         let options = kube::config::KubeConfigOptions::default();
-        let config = kube::Config::from_custom_kubeconfig(config, &options).await.map_err(|e| e.to_string())?;
+        let config =
+            kube::Config::from_custom_kubeconfig(config, &options).await.map_err(|e| e.to_string())?;
         let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
         let list = namespaces.list(&Default::default()).await.map_err(|e| e.to_string())?;

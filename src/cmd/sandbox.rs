@@ -8,7 +8,8 @@ use crate::sandbox::{Sandbox, SandboxOptions};
 pub async fn run(args: &SandboxArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
     let Some(path) = &kube.kubeconfig else {
         return Err(super::UsageError(
-            "gscale sandbox needs somewhere to write its kubeconfig\nhint: pass --kubeconfig FILE".to_string(),
+            "gscale sandbox needs somewhere to write its kubeconfig\nhint: pass --kubeconfig FILE"
+                .to_string(),
         )
         .into());
     };
@@ -18,7 +19,11 @@ pub async fn run(args: &SandboxArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         ..SandboxOptions::default()
     };
     let sandbox = Sandbox::start(options).await.map_err(|e| {
-        super::failed("cannot start the sandbox API", &e, "pick another --port, or leave it out for a free one")
+        super::failed(
+            "cannot start the sandbox API",
+            &e,
+            "pick another --port, or leave it out for a free one",
+        )
     })?;
     sandbox.write_kubeconfig(path).map_err(|e| {
         super::failed(

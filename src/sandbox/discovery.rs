@@ -110,7 +110,9 @@ pub fn resource_list(defs: &[ResourceDef], group: &str, version: &str) -> Option
         return None;
     }
     let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+    )
 }
 
 /// The OpenAPI path key of a group-version: `api/v1` or `apis/<group>/<version>`.
@@ -149,7 +151,10 @@ fn schema_name(def: &ResourceDef) -> String {
         "events.k8s.io" => "events",
         "coordination.k8s.io" => "coordination",
         "apiextensions.k8s.io" => {
-            return format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{}.{}", def.version, def.kind);
+            return format!(
+                "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{}.{}",
+                def.version, def.kind
+            );
         }
         other => other,
     };
@@ -167,7 +172,9 @@ fn operation(def: &ResourceDef, action: &str, schema_ref: &Value, body: bool) ->
         json!({"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}}),
     ];
     if action == "patch" {
-        params.push(json!({"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": true}}));
+        params.push(
+            json!({"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": true}}),
+        );
     }
     let mut op = json!({
         "operationId": format!("{action}{}", def.kind),

@@ -236,7 +236,10 @@ mod tests {
     #[test]
     fn patterns_match_substrings_with_wildcards() {
         assert!(glob_contains("/scale", "/apis/apps/v1/namespaces/a/deployments/w/scale"));
-        assert!(glob_contains("/namespaces/*/deployments/w", "/apis/apps/v1/namespaces/a/deployments/w/scale"));
+        assert!(glob_contains(
+            "/namespaces/*/deployments/w",
+            "/apis/apps/v1/namespaces/a/deployments/w/scale"
+        ));
         assert!(!glob_contains("/leases", "/apis/apps/v1/namespaces/a/deployments/w"));
     }
 

@@ -178,7 +178,14 @@ impl Sandbox {
     }
 
     /// Read an object without going through HTTP (not logged): group "" for core.
-    pub fn peek(&self, group: &str, version: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+    pub fn peek(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
         let store = self.shared.store();
         let def = store.def(group, version, plural)?.clone();
         store.get(&def, namespace, name).ok()

@@ -25,7 +25,8 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-    json_patch::patch(target, &ops).map_err(|e| ApiError::new(422, "Invalid", format!("the JSON patch failed: {e}")))
+    json_patch::patch(target, &ops)
+        .map_err(|e| ApiError::new(422, "Invalid", format!("the JSON patch failed: {e}")))
 }
 
 const MERGE_KEYS: [&str; 5] = ["name", "type", "containerPort", "mountPath", "ip"];
@@ -217,8 +218,10 @@ mod tests {
 
     #[test]
     fn strategic_merge_merges_named_lists_and_honours_delete() {
-        let mut target = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
-        let patch = json!({"spec": {"containers": [{"name": "a", "image": "z"}, {"name": "b", "$patch": "delete"}]}});
+        let mut target =
+            json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+        let patch =
+            json!({"spec": {"containers": [{"name": "a", "image": "z"}, {"name": "b", "$patch": "delete"}]}});
         strategic_merge(&mut target, &patch);
         assert_eq!(target, json!({"spec": {"containers": [{"name": "a", "image": "z"}]}}));
     }

@@ -210,7 +210,9 @@ mod tests {
     #[test]
     fn field_selectors_read_nested_paths() {
         let obj = json!({"metadata": {"name": "x"}, "involvedObject": {"kind": "GeneralScaler"}});
-        assert!(FieldSelector::parse("metadata.name=x,involvedObject.kind=GeneralScaler").unwrap().matches(&obj));
+        assert!(
+            FieldSelector::parse("metadata.name=x,involvedObject.kind=GeneralScaler").unwrap().matches(&obj)
+        );
         assert!(!FieldSelector::parse("metadata.name!=x").unwrap().matches(&obj));
         assert!(FieldSelector::parse("involvedObject.uid=").unwrap().matches(&obj));
     }

@@ -177,7 +177,9 @@ fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -279,18 +281,27 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     let response = match fault {
         Some(FaultAction::Error(code)) => Err(fault_error(code, &record)),
         Some(FaultAction::Throttle { retry_after_secs }) => {
-            let mut err = ApiError::new(429, "TooManyRequests", "the sandbox is throttling this request (a test fault)");
+            let mut err = ApiError::new(
+                429,
+                "TooManyRequests",
+                "the sandbox is throttling this request (a test fault)",
+            );
             err.retry_after = Some(retry_after_secs);
             Err(err)
         }
         _ => {
             let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
                 Ok(collected) => Ok(collected.to_bytes()),
-                Err(_) => Err(ApiError::new(413, "RequestEntityTooLarge", "the request body is too large or was cut")),
+                Err(_) => Err(ApiError::new(
+                    413,
+                    "RequestEntityTooLarge",
+                    "the request body is too large or was cut",
+                )),
             };
             match body {
                 Ok(body) => {
-                    let request = Req { method, route, query, verb, accept, content_type, user_agent, body, at };
+                    let request =
+                        Req { method, route, query, verb, accept, content_type, user_agent, body, at };
                     dispatch(&shared, request).await
                 }
                 Err(e) => Err(e),
@@ -310,7 +321,9 @@ fn fault_error(code: u16, record: &RequestRecord) -> ApiError {
             "{} \"{}\" is forbidden: User \"system:anonymous\" cannot {} resource \"{}\" (a test fault)",
             record.resource, record.name, record.verb, record.resource
         ),
-        _ => format!("the sandbox failed this {} request on purpose (a test fault, HTTP {code})", record.verb),
+        _ => {
+            format!("the sandbox failed this {} request on purpose (a test fault, HTTP {code})", record.verb)
+        }
     };
     ApiError::new(code, reason, message)
 }
@@ -363,20 +376,29 @@ async fn dispatch(shared: &Arc<Shared>, req: Req) -> Result<Response<Body>, ApiE
         return Err(ApiError::new(405, "MethodNotAllowed", "only GET is served here"));
     }
     match route {
-        Route::Root => ok(json!({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version", "/healthz"]})),
+        Route::Root => {
+            ok(json!({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version", "/healthz"]}))
+        }
         Route::Health => {
-            let body = Full::new(Bytes::from_static(b"ok")).map_err(|never: Infallible| match never {}).boxed();
+            let body =
+                Full::new(Bytes::from_static(b"ok")).map_err(|never: Infallible| match never {}).boxed();
             Ok(Response::new(body))
         }
         Route::Version => ok(discovery::version()),
         Route::Api => ok(discovery::core_versions(&shared.address)),
         Route::Apis => ok(discovery::group_list(shared.store().defs())),
-        Route::Group(g) => discovery::group(shared.store().defs(), &g).map_or_else(|| Err(ApiError::no_route(&g)), ok),
-        Route::Resources { group, version } => discovery::resource_list(shared.store().defs(), &group, &version)
-            .map_or_else(|| Err(ApiError::no_route(&format!("{group}/{version}"))), ok),
+        Route::Group(g) => {
+            discovery::group(shared.store().defs(), &g).map_or_else(|| Err(ApiError::no_route(&g)), ok)
+        }
+        Route::Resources { group, version } => {
+            discovery::resource_list(shared.store().defs(), &group, &version)
+                .map_or_else(|| Err(ApiError::no_route(&format!("{group}/{version}"))), ok)
+        }
         Route::OpenApiIndex => ok(discovery::openapi_index(shared.store().defs())),
-        Route::OpenApiDoc { group, version } => discovery::openapi_doc(shared.store().defs(), &group, &version)
-            .map_or_else(|| Err(ApiError::no_route(&format!("openapi {group}/{version}"))), ok),
+        Route::OpenApiDoc { group, version } => {
+            discovery::openapi_doc(shared.store().defs(), &group, &version)
+                .map_or_else(|| Err(ApiError::no_route(&format!("openapi {group}/{version}"))), ok)
+        }
         Route::OpenApiV2 => Err(ApiError::no_route("/openapi/v2 is not served; use /openapi/v3")),
         Route::Object(t) => object_request(shared, &req, t).await,
     }
@@ -392,7 +414,10 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
         return Err(ApiError::no_route(&format!("{} is not namespaced", def.plural)));
     }
     let collection = t.name.is_none();
-    if def.namespaced && t.namespace.is_none() && !(collection && matches!(req.verb.as_str(), "list" | "watch")) {
+    if def.namespaced
+        && t.namespace.is_none()
+        && !(collection && matches!(req.verb.as_str(), "list" | "watch"))
+    {
         return Err(ApiError::no_route(&format!("{} is namespaced", def.plural)));
     }
     if let Some(sub) = &t.sub {
@@ -419,7 +444,8 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
         "list" => {
             let limit = req.param("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
             let store = shared.store();
-            let page = store.list(&def, t.namespace.as_deref(), &labels, &fields, limit, req.param("continue"))?;
+            let page =
+                store.list(&def, t.namespace.as_deref(), &labels, &fields, limit, req.param("continue"))?;
             let rv = page.rv.to_string();
             if table {
                 let v = table::table(&def, &page.items, &rv, false, req.at);
@@ -443,7 +469,11 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
                 return ok(Store::scale_of(&def, &obj)?);
             }
             if table {
-                let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+                let rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let v = table::table(&def, std::slice::from_ref(&obj), &rv, false, req.at);
                 return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
             }
@@ -492,7 +522,13 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
             shared.notify();
             json!({"kind": format!("{}List", def.kind), "apiVersion": def.api_version(), "metadata": {}, "items": items})
         }
-        _ => return Err(ApiError::new(405, "MethodNotAllowed", format!("{} is not allowed here", req.method))),
+        _ => {
+            return Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                format!("{} is not allowed here", req.method),
+            ));
+        }
     };
     ok(result)
 }
@@ -556,7 +592,11 @@ fn patch_request(
         }
         "application/strategic-merge-patch+json" => patch::strategic_merge(&mut target, &patch_body),
         other => {
-            return Err(ApiError::new(415, "UnsupportedMediaType", format!("unsupported patch type {other:?}")));
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!("unsupported patch type {other:?}"),
+            ));
         }
     }
     let out = if scale {
@@ -659,10 +699,16 @@ fn start_watch(
     let filter = WatchFilter { def, namespace, labels, fields };
     let bookmarks = req.param("allowWatchBookmarks") == Some("true");
     let send_initial = req.param("sendInitialEvents") == Some("true");
-    let timeout = req.param("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map_or(Duration::from_secs(1800), Duration::from_secs);
+    let timeout = req
+        .param("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(Duration::from_secs(1800), Duration::from_secs);
     let since = match req.param("resourceVersion") {
         None | Some("0") => None,
-        Some(rv) => Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?),
+        Some(rv) => Some(
+            rv.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        ),
     };
     let mut changed = shared.changed.subscribe();
     let mut drops = shared.faults.drop_signal();
@@ -682,7 +728,14 @@ fn start_watch(
                 }
             }
             _ => {
-                let page = store.list(&filter.def, filter.namespace.as_deref(), &filter.labels, &filter.fields, None, None)?;
+                let page = store.list(
+                    &filter.def,
+                    filter.namespace.as_deref(),
+                    &filter.labels,
+                    &filter.fields,
+                    None,
+                    None,
+                )?;
                 initial = page.items.into_iter().map(|o| json!({"type": "ADDED", "object": o})).collect();
             }
         }
@@ -771,7 +824,10 @@ mod tests {
             other => panic!("{p}: {other:?}"),
         };
         let d = t("/apis/apps/v1/namespaces/a/deployments/web/scale");
-        assert_eq!((d.namespace.as_deref(), d.plural.as_str(), d.name.as_deref(), d.sub.as_deref()), (Some("a"), "deployments", Some("web"), Some("scale")));
+        assert_eq!(
+            (d.namespace.as_deref(), d.plural.as_str(), d.name.as_deref(), d.sub.as_deref()),
+            (Some("a"), "deployments", Some("web"), Some("scale"))
+        );
         let n = t("/api/v1/namespaces/a");
         assert_eq!((n.namespace, n.plural.as_str(), n.name.as_deref()), (None, "namespaces", Some("a")));
         let s = t("/api/v1/namespaces/a/status");

@@ -338,7 +338,13 @@ impl Store {
     }
 
     /// Create an object.
-    pub fn create(&mut self, def: &ResourceDef, ns: &str, body: Value, ctx: &WriteCtx) -> Result<Value, ApiError> {
+    pub fn create(
+        &mut self,
+        def: &ResourceDef,
+        ns: &str,
+        body: Value,
+        ctx: &WriteCtx,
+    ) -> Result<Value, ApiError> {
         self.create_as(def, ns, body, ctx, None)
     }
 
@@ -374,7 +380,11 @@ impl Store {
                 return Err(ApiError::invalid(
                     &def.group_kind(),
                     "",
-                    vec![("metadata.name".into(), "FieldValueRequired", "Required value: name or generateName is required".into())],
+                    vec![(
+                        "metadata.name".into(),
+                        "FieldValueRequired",
+                        "Required value: name or generateName is required".into(),
+                    )],
                 ));
             }
             name = format!("{prefix}{}", self.suffix());
@@ -389,8 +399,17 @@ impl Store {
         let meta = meta_mut(&mut obj);
         meta.insert("name".to_string(), json!(name));
         meta.insert("uid".to_string(), json!(uid));
-        meta.insert("creationTimestamp".to_string(), json!(ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()));
-        for gone in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"] {
+        meta.insert(
+            "creationTimestamp".to_string(),
+            json!(ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        );
+        for gone in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "selfLink",
+        ] {
             meta.remove(gone);
         }
         if def.generation {
@@ -398,10 +417,11 @@ impl Store {
         } else {
             meta.remove("generation");
         }
-        if def.status && def.special != Special::Namespace {
-            if let Some(map) = obj.as_object_mut() {
-                map.remove("status");
-            }
+        if def.status
+            && def.special != Special::Namespace
+            && let Some(map) = obj.as_object_mut()
+        {
+            map.remove("status");
         }
         self.prepare(def, &mut obj, None, ctx)?;
         let mut stored = Stored { object: obj, applied: BTreeMap::new(), updaters: BTreeMap::new() };
@@ -410,7 +430,10 @@ impl Store {
                 stored.applied.insert((ctx.manager.clone(), String::new()), config);
             }
             None => {
-                stored.updaters.insert((ctx.manager.clone(), String::new()), (stamp(ctx.now), managed_part(&stored.object)));
+                stored.updaters.insert(
+                    (ctx.manager.clone(), String::new()),
+                    (stamp(ctx.now), managed_part(&stored.object)),
+                );
             }
         }
         if ctx.dry_run {
@@ -437,6 +460,7 @@ impl Store {
     }
 
     /// Server-side apply: create or merge `config` as `ctx.manager`.
+    #[allow(clippy::too_many_arguments)]
     pub fn apply(
         &mut self,
         def: &ResourceDef,
@@ -496,13 +520,20 @@ impl Store {
                 .iter()
                 .map(|(m, p)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\""), "field": p}))
                 .collect();
-            let list: Vec<String> = conflicts.iter().map(|(m, p)| format!("conflict with \"{m}\": {p}")).collect();
+            let list: Vec<String> =
+                conflicts.iter().map(|(m, p)| format!("conflict with \"{m}\": {p}")).collect();
             let mut err = ApiError::new(
                 409,
                 "Conflict",
-                format!("Apply failed with {} conflict{}: {}", list.len(), if list.len() == 1 { "" } else { "s" }, list.join(", ")),
+                format!(
+                    "Apply failed with {} conflict{}: {}",
+                    list.len(),
+                    if list.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                ),
             );
-            err.details = Some(json!({"name": name, "group": def.group, "kind": def.plural, "causes": causes}));
+            err.details =
+                Some(json!({"name": name, "group": def.group, "kind": def.plural, "causes": causes}));
             return Err(err);
         }
         let previous = existing.applied.get(&key).cloned();
@@ -571,7 +602,15 @@ impl Store {
                 }
                 let old_meta = old.get("metadata").cloned().unwrap_or_default();
                 let meta = meta_mut(&mut o);
-                for keep in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+                for keep in [
+                    "name",
+                    "namespace",
+                    "uid",
+                    "creationTimestamp",
+                    "generation",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                ] {
                     match old_meta.get(keep) {
                         Some(v) => meta.insert(keep.to_string(), v.clone()),
                         None => meta.remove(keep),
@@ -626,7 +665,8 @@ impl Store {
         }
         if comparable(&obj) == comparable(old) {
             // A no-op write changes no resourceVersion and sends no event, but ownership is recorded.
-            if let Some(slot) = self.data.get_mut(&def.storage).and_then(|m| m.get_mut(&(ns.to_string(), name.to_string())))
+            if let Some(slot) =
+                self.data.get_mut(&def.storage).and_then(|m| m.get_mut(&(ns.to_string(), name.to_string())))
             {
                 slot.applied = stored.applied;
             }
@@ -666,12 +706,17 @@ impl Store {
             }
         }
         if def.special == Special::Namespace && matches!(name, "default" | "kube-system" | "kube-public") {
-            return Err(ApiError::new(403, "Forbidden", format!("namespace {name} is forbidden: this namespace may not be deleted")));
+            return Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!("namespace {name} is forbidden: this namespace may not be deleted"),
+            ));
         }
         if ctx.dry_run {
             return Ok(Self::render(def, obj));
         }
-        let has_finalizers = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        let has_finalizers =
+            obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
         if has_finalizers {
             if obj.pointer("/metadata/deletionTimestamp").is_some() {
                 return Ok(Self::render(def, obj));
@@ -702,7 +747,8 @@ impl Store {
         if def.special == Special::Crd {
             let storage = format!("crd:{}/{}", text(&out, "/spec/group"), text(&out, "/spec/names/plural"));
             if let Some(d) = self.defs.iter().find(|d| d.storage == storage).cloned() {
-                let keys: Vec<(String, String)> = self.data.get(&storage).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                let keys: Vec<(String, String)> =
+                    self.data.get(&storage).map(|m| m.keys().cloned().collect()).unwrap_or_default();
                 for (o_ns, n) in keys {
                     self.remove(&d, &o_ns, &n, ctx.now);
                 }
@@ -714,7 +760,8 @@ impl Store {
     }
 
     fn remove(&mut self, def: &ResourceDef, ns: &str, name: &str, _now: Timestamp) -> Value {
-        let removed = self.data.get_mut(&def.storage).and_then(|m| m.remove(&(ns.to_string(), name.to_string())));
+        let removed =
+            self.data.get_mut(&def.storage).and_then(|m| m.remove(&(ns.to_string(), name.to_string())));
         let Some(stored) = removed else { return Value::Null };
         self.rv += 1;
         let mut object = stored.object;
@@ -738,7 +785,13 @@ impl Store {
         let api_version = stored.object.get("apiVersion").cloned().unwrap_or(json!(def.api_version()));
         let mut managed = Vec::new();
         for ((manager, part), config) in &stored.applied {
-            managed.push(managed_entry(manager, "Apply", &api_version, part, patch::fields_v1(&strip_identity(config))));
+            managed.push(managed_entry(
+                manager,
+                "Apply",
+                &api_version,
+                part,
+                patch::fields_v1(&strip_identity(config)),
+            ));
         }
         for ((manager, part), (time, fields)) in &stored.updaters {
             let mut entry = managed_entry(manager, "Update", &api_version, part, fields.clone());
@@ -781,7 +834,13 @@ impl Store {
     }
 
     /// Kind-specific rules and custom-resource admission, before a write is stored.
-    fn prepare(&mut self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>, ctx: &WriteCtx) -> Result<(), ApiError> {
+    fn prepare(
+        &mut self,
+        def: &ResourceDef,
+        obj: &mut Value,
+        old: Option<&Value>,
+        ctx: &WriteCtx,
+    ) -> Result<(), ApiError> {
         match def.special {
             Special::Namespace => {
                 obj["status"] = json!({"phase": "Active"});
@@ -807,11 +866,15 @@ impl Store {
                     }
                     obj["spec"]["replicas"] = json!(1);
                 }
-                if !obj.pointer("/spec/replicas").is_some_and(|r| r.as_i64().is_some_and(|n| n >= 0)) {
+                if obj.pointer("/spec/replicas").is_none_or(|r| r.as_i64().is_none_or(|n| n < 0)) {
                     return Err(ApiError::invalid(
                         &def.group_kind(),
                         &text(obj, "/metadata/name"),
-                        vec![("spec.replicas".into(), "FieldValueInvalid", "must be greater than or equal to 0".into())],
+                        vec![(
+                            "spec.replicas".into(),
+                            "FieldValueInvalid",
+                            "must be greater than or equal to 0".into(),
+                        )],
                     ));
                 }
                 if obj.pointer("/spec/selector").is_none_or(Value::is_null) {
@@ -826,7 +889,10 @@ impl Store {
                     for (k, v) in [
                         ("revisionHistoryLimit", json!(10)),
                         ("progressDeadlineSeconds", json!(600)),
-                        ("strategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})),
+                        (
+                            "strategy",
+                            json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+                        ),
                     ] {
                         if spec.get(k).is_none() {
                             spec[k] = v;
@@ -841,7 +907,13 @@ impl Store {
         Ok(())
     }
 
-    fn admit_custom(&mut self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>, strict: bool) -> Result<(), ApiError> {
+    fn admit_custom(
+        &mut self,
+        def: &ResourceDef,
+        obj: &mut Value,
+        old: Option<&Value>,
+        strict: bool,
+    ) -> Result<(), ApiError> {
         let Some(schema) = def.schema.as_ref() else { return Ok(()) };
         let name = text(obj, "/metadata/name");
         let Some(map) = obj.as_object_mut() else { return Ok(()) };
@@ -880,7 +952,8 @@ impl Store {
         }
         if causes.is_empty() {
             let key = format!("{}/{}", def.storage, def.version);
-            let compiled = self.compiled.entry(key).or_insert_with(|| Arc::new(compile_schema(schema))).clone();
+            let compiled =
+                self.compiled.entry(key).or_insert_with(|| Arc::new(compile_schema(schema))).clone();
             if let Err(errors) = Validator::new().validate_compiled(&compiled, &defaulted, old) {
                 for e in errors.into_vec() {
                     let field = e.field_path.trim_start_matches('.').to_string();
@@ -953,7 +1026,11 @@ impl Store {
             return Err(ApiError::invalid(
                 "Scale.autoscaling",
                 name,
-                vec![("spec.replicas".into(), "FieldValueInvalid", "must be greater than or equal to 0".into())],
+                vec![(
+                    "spec.replicas".into(),
+                    "FieldValueInvalid",
+                    "must be greater than or equal to 0".into(),
+                )],
             ));
         };
         set_path(&mut obj, &paths.spec, json!(replicas));
@@ -992,7 +1069,8 @@ impl Store {
         }
         obj["status"] = status;
         meta_mut(&mut obj).remove("resourceVersion");
-        let ctx = WriteCtx { now, manager: "kube-controller-manager".to_string(), dry_run: false, strict: false };
+        let ctx =
+            WriteCtx { now, manager: "kube-controller-manager".to_string(), dry_run: false, strict: false };
         let before = self.rv;
         self.update(&def, ns, name, obj, Part::Status, &ctx).is_ok() && self.rv != before
     }
@@ -1075,7 +1153,8 @@ fn check_type(def: &ResourceDef, body: &Value) -> Result<(), ApiError> {
 
 /// Remove fields the schema does not declare; their paths go to `unknown`.
 fn prune(schema: &Value, value: &mut Value, path: String, unknown: &mut Vec<String>, depth: usize) {
-    if depth > 64 || schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true) {
+    if depth > 64 || schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true)
+    {
         return;
     }
     match value {
@@ -1093,7 +1172,10 @@ fn prune(schema: &Value, value: &mut Value, path: String, unknown: &mut Vec<Stri
                         }
                     }
                     None if additional == Some(&Value::Bool(true)) => {}
-                    None if properties.is_some() || additional == Some(&Value::Bool(false)) || schema.get("type").and_then(Value::as_str) == Some("object") => {
+                    None if properties.is_some()
+                        || additional == Some(&Value::Bool(false))
+                        || schema.get("type").and_then(Value::as_str) == Some("object") =>
+                    {
                         map.remove(&key);
                         unknown.push(child);
                     }
@@ -1129,11 +1211,19 @@ fn prepare_crd(obj: &mut Value, now: Timestamp) -> Result<(), ApiError> {
         causes.push(("spec.names.kind".to_string(), "FieldValueRequired", "Required value".to_string()));
     }
     if name != format!("{plural}.{group}") {
-        causes.push(("metadata.name".to_string(), "FieldValueInvalid", "must be spec.names.plural+\".\"+spec.group".to_string()));
+        causes.push((
+            "metadata.name".to_string(),
+            "FieldValueInvalid",
+            "must be spec.names.plural+\".\"+spec.group".to_string(),
+        ));
     }
     let versions = obj.pointer("/spec/versions").and_then(Value::as_array).cloned().unwrap_or_default();
     if versions.is_empty() {
-        causes.push(("spec.versions".to_string(), "FieldValueRequired", "Required value: must have exactly one version marked as storage version".to_string()));
+        causes.push((
+            "spec.versions".to_string(),
+            "FieldValueRequired",
+            "Required value: must have exactly one version marked as storage version".to_string(),
+        ));
     }
     if !causes.is_empty() {
         return Err(ApiError::invalid("CustomResourceDefinition.apiextensions.k8s.io", &name, causes));

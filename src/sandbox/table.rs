@@ -190,7 +190,13 @@ fn cell(col: &Column, obj: &Value, now: Timestamp) -> Value {
 }
 
 /// A Table of `objects` (already rendered for `def`).
-pub fn table(def: &ResourceDef, objects: &[Value], resource_version: &str, wide: bool, now: Timestamp) -> Value {
+pub fn table(
+    def: &ResourceDef,
+    objects: &[Value],
+    resource_version: &str,
+    wide: bool,
+    now: Timestamp,
+) -> Value {
     let cols: Vec<Column> = columns(def).into_iter().filter(|c| wide || c.priority == 0).collect();
     let definitions: Vec<Value> = cols
         .iter()
@@ -236,7 +242,10 @@ mod tests {
         assert_eq!(json_path(&obj, ".status.conditions[1].type"), vec![&json!("Active")]);
         assert_eq!(json_path(&obj, ".status.conditions[*].type").len(), 2);
         assert_eq!(json_path(&obj, r#".status.conditions[?(@.type=="Ready")].status"#), vec![&json!("True")]);
-        assert_eq!(json_path(&obj, r#".status.conditions[?(@.type!="Ready")].status"#), vec![&json!("False")]);
+        assert_eq!(
+            json_path(&obj, r#".status.conditions[?(@.type!="Ready")].status"#),
+            vec![&json!("False")]
+        );
         assert!(json_path(&obj, ".missing.x").is_empty());
     }
 

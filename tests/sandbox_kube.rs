@@ -509,3 +509,125 @@ async fn discovery_and_status_objects_match_what_clients_expect() {
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     assert!(schemas.values().any(|s| s["x-kubernetes-group-version-kind"][0]["kind"] == "GeneralScaler"));
 }
+
+#[tokio::test]
+async fn a_streaming_list_watcher_gets_its_initial_events_and_then_changes() {
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    api.create(&PostParams::default(), &deployment("before", 1)).await.unwrap();
+    let mut events = watcher(api.clone(), watcher::Config::default().streaming_lists()).boxed();
+    assert!(matches!(next(&mut events).await, watcher::Event::Init));
+    let watcher::Event::InitApply(first) = next(&mut events).await else { panic!("expected InitApply") };
+    assert_eq!(first.name_any(), "before");
+    assert!(matches!(next(&mut events).await, watcher::Event::InitDone), "the initial-events-end bookmark");
+    api.create(&PostParams::default(), &deployment("after", 1)).await.unwrap();
+    loop {
+        if let watcher::Event::Apply(d) = next(&mut events).await
+            && d.name_any() == "after"
+        {
+            break;
+        }
+    }
+    let watch = sb.requests().into_iter().find(|r| r.verb == "watch").unwrap();
+    assert!(watch.query.contains("sendInitialEvents=true"), "{}", watch.query);
+}
+
+#[tokio::test]
+async fn a_watcher_relists_when_its_version_is_compacted_away() {
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    let mut events = watcher(api.clone(), watcher::Config::default()).default_backoff().boxed();
+    assert!(matches!(next(&mut events).await, watcher::Event::Init));
+    assert!(matches!(next(&mut events).await, watcher::Event::InitDone));
+    api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    assert!(matches!(next(&mut events).await, watcher::Event::Apply(_)));
+    // Cut the watch, change something it cannot have seen, and lose the history: the resume gets 410.
+    sb.faults().drop_watches();
+    api.create(&PostParams::default(), &deployment("unseen", 1)).await.unwrap();
+    sb.compact_history();
+    let mut saw_gone = false;
+    let relisted = async {
+        loop {
+            match events.next().await {
+                Some(Ok(watcher::Event::Init)) => return,
+                Some(Err(watcher::Error::WatchError(status))) => saw_gone |= status.code == 410,
+                Some(_) => continue,
+                None => panic!("the watcher ended"),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, relisted).await.expect("the watcher relists after 410 Gone");
+    assert!(saw_gone, "the resume was refused with 410 Gone");
+    let mut names = Vec::new();
+    loop {
+        match next(&mut events).await {
+            watcher::Event::InitApply(d) => names.push(d.name_any()),
+            watcher::Event::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    names.sort();
+    assert_eq!(names, ["unseen", "web"], "the relist brings what the watch missed");
+    assert_eq!(sb.count_requests(|r| r.verb == "list"), 2);
+}
+
+#[tokio::test]
+async fn status_is_applied_server_side_apart_from_spec_and_no_op_applies_change_nothing() {
+    let sb = sandbox().await;
+    let client = sb.client();
+    install_crd(&client).await;
+    let api = scalers(&client);
+    api.create(&PostParams::default(), &scaler("s1")).await.unwrap();
+    let status = json!({
+        "apiVersion": gscale::api::API_VERSION,
+        "kind": gscale::api::KIND,
+        "metadata": {"name": "s1"},
+        "status": {"desiredReplicas": 4, "metricSummary": "rps 12/10"},
+    });
+    let applied =
+        api.patch_status("s1", &PatchParams::apply("gscale").force(), &Patch::Apply(&status)).await.unwrap();
+    assert_eq!(applied.data["status"]["desiredReplicas"], json!(4));
+    assert_eq!(applied.metadata.generation, Some(1));
+    let rv = applied.resource_version();
+    let again =
+        api.patch_status("s1", &PatchParams::apply("gscale").force(), &Patch::Apply(&status)).await.unwrap();
+    assert_eq!(again.resource_version(), rv, "a no-op apply changes no resourceVersion");
+
+    let spec = json!({
+        "apiVersion": gscale::api::API_VERSION,
+        "kind": gscale::api::KIND,
+        "metadata": {"name": "s1"},
+        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 6,
+                 "metric": {"type": "http", "targetValue": 10, "http": {"url": "http://127.0.0.1:9/m"}}},
+    });
+    let user = api.patch("s1", &PatchParams::apply("user"), &Patch::Apply(&spec)).await.unwrap();
+    assert_eq!(user.data["status"]["desiredReplicas"], json!(4), "a spec apply leaves status alone");
+    assert_eq!(user.data["spec"]["maxReplicas"], json!(6));
+    assert_eq!(user.metadata.generation, Some(2));
+}
+
+#[tokio::test]
+async fn statefulsets_scale_and_dry_runs_store_nothing() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let sb = sandbox().await;
+    let api: Api<StatefulSet> = Api::default_namespaced(sb.client());
+    let sts: StatefulSet = serde_json::from_value(json!({
+        "metadata": {"name": "db"},
+        "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "image": "x"}]}}},
+    }))
+    .unwrap();
+    let dry = api.create(&PostParams { dry_run: true, ..PostParams::default() }, &sts).await.unwrap();
+    assert_eq!(dry.metadata.name.as_deref(), Some("db"));
+    assert_eq!(code(api.get("db").await.unwrap_err()), 404, "a dry run stores nothing");
+    api.create(&PostParams::default(), &sts).await.unwrap();
+    let scaled = api
+        .patch_scale("db", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3}})))
+        .await
+        .unwrap();
+    assert_eq!(scaled.status.unwrap().selector.as_deref(), Some("app=db"));
+    let ready = await_condition(api.clone(), "db", |s: Option<&StatefulSet>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|st| st.ready_replicas == Some(3))
+    });
+    tokio::time::timeout(DEADLINE, ready).await.unwrap().unwrap();
+}

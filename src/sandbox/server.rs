@@ -448,7 +448,7 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
                 store.list(&def, t.namespace.as_deref(), &labels, &fields, limit, req.param("continue"))?;
             let rv = page.rv.to_string();
             if table {
-                let v = table::table(&def, &page.items, &rv, false, req.at);
+                let v = table::table(&def, &page.items, &rv, true, req.at);
                 return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
             }
             let mut meta = json!({"resourceVersion": rv});
@@ -474,7 +474,7 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                let v = table::table(&def, std::slice::from_ref(&obj), &rv, false, req.at);
+                let v = table::table(&def, std::slice::from_ref(&obj), &rv, true, req.at);
                 return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
             }
             return ok(obj);
@@ -741,9 +741,32 @@ fn start_watch(
         }
     }
     let interval = shared.bookmark_interval;
+    let as_table = req.accept.contains("as=Table");
     let shared = shared.clone();
     tokio::spawn(async move {
-        let send = |v: &Value| {
+        // `kubectl get -w` asks for Tables: each object becomes a one-row Table, headers once.
+        let mut header_sent = false;
+        let mut send = |v: &Value| {
+            let mut v = v.clone();
+            if as_table && matches!(v["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED")) {
+                let rv = v
+                    .pointer("/object/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let mut t = table::table(
+                    &filter.def,
+                    std::slice::from_ref(&v["object"]),
+                    &rv,
+                    true,
+                    Timestamp::now(),
+                );
+                if header_sent {
+                    t["columnDefinitions"] = json!([]);
+                }
+                header_sent = true;
+                v["object"] = t;
+            }
             let mut line = v.to_string();
             line.push('\n');
             Ok(Bytes::from(line))
@@ -763,7 +786,15 @@ fn start_watch(
         }
         let deadline = tokio::time::Instant::now() + timeout;
         let mut next_bookmark = tokio::time::Instant::now() + interval;
+        let dropped = || {
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "watch dropped by a test fault"))
+        };
         loop {
+            // Checked before every batch: nothing committed after `drop_watches` reaches an old watch.
+            if drops.has_changed().unwrap_or(true) {
+                let _ = tx.send(dropped()).await;
+                return;
+            }
             let batch = {
                 let store = shared.store();
                 let events = store.events_since(cursor);
@@ -798,7 +829,7 @@ fn start_watch(
                 }
                 _ = tokio::time::sleep_until(deadline) => return,
                 _ = drops.changed() => {
-                    let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "watch dropped by a test fault"))).await;
+                    let _ = tx.send(dropped()).await;
                     return;
                 }
                 _ = tx.closed() => return,

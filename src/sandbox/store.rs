@@ -62,6 +62,8 @@ struct Stored {
     object: Value,
     /// Last configuration applied per (manager, part), part "" or "status".
     applied: BTreeMap<(String, String), Value>,
+    /// When each applier last applied.
+    applied_at: BTreeMap<(String, String), String>,
     /// Managers that wrote with plain updates: (time, fields of their last request).
     updaters: BTreeMap<(String, String), (String, Value)>,
 }
@@ -107,6 +109,7 @@ pub struct Store {
     compacted: u64,
     defs: Vec<ResourceDef>,
     compiled: HashMap<String, Arc<CompiledSchema>>,
+    validator: Validator,
 }
 
 /// A page of a list.
@@ -186,6 +189,7 @@ impl Store {
             compacted: 0,
             defs: registry::builtins(),
             compiled: HashMap::new(),
+            validator: Validator::new(),
         };
         let ctx = WriteCtx { now, manager: "sandbox".to_string(), dry_run: false, strict: false };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -424,9 +428,15 @@ impl Store {
             map.remove("status");
         }
         self.prepare(def, &mut obj, None, ctx)?;
-        let mut stored = Stored { object: obj, applied: BTreeMap::new(), updaters: BTreeMap::new() };
+        let mut stored = Stored {
+            object: obj,
+            applied: BTreeMap::new(),
+            applied_at: BTreeMap::new(),
+            updaters: BTreeMap::new(),
+        };
         match applied {
             Some(config) => {
+                stored.applied_at.insert((ctx.manager.clone(), String::new()), stamp(ctx.now));
                 stored.applied.insert((ctx.manager.clone(), String::new()), config);
             }
             None => {
@@ -634,6 +644,7 @@ impl Store {
         let key = (ctx.manager.clone(), part.key().to_string());
         match applied {
             Some(config) => {
+                stored.applied_at.insert(key.clone(), stamp(ctx.now));
                 stored.applied.insert(key.clone(), config);
             }
             None => {
@@ -784,14 +795,19 @@ impl Store {
         self.rv += 1;
         let api_version = stored.object.get("apiVersion").cloned().unwrap_or(json!(def.api_version()));
         let mut managed = Vec::new();
-        for ((manager, part), config) in &stored.applied {
-            managed.push(managed_entry(
+        for (key, config) in &stored.applied {
+            let (manager, part) = key;
+            let mut entry = managed_entry(
                 manager,
                 "Apply",
                 &api_version,
                 part,
                 patch::fields_v1(&strip_identity(config)),
-            ));
+            );
+            if let Some(time) = stored.applied_at.get(key) {
+                entry["time"] = json!(time);
+            }
+            managed.push(entry);
         }
         for ((manager, part), (time, fields)) in &stored.updaters {
             let mut entry = managed_entry(manager, "Update", &api_version, part, fields.clone());
@@ -954,7 +970,7 @@ impl Store {
             let key = format!("{}/{}", def.storage, def.version);
             let compiled =
                 self.compiled.entry(key).or_insert_with(|| Arc::new(compile_schema(schema))).clone();
-            if let Err(errors) = Validator::new().validate_compiled(&compiled, &defaulted, old) {
+            if let Err(errors) = self.validator.validate_compiled(&compiled, &defaulted, old) {
                 for e in errors.into_vec() {
                     let field = e.field_path.trim_start_matches('.').to_string();
                     causes.push((field, "FieldValueInvalid", e.message.clone()));

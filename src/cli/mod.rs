@@ -102,6 +102,20 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page.
     Man,
+    /// Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE.
+    #[command(hide = true)]
+    Sandbox(SandboxArgs),
+}
+
+/// `gscale sandbox` (hidden; for tests and demos).
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (default: a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Milliseconds before a workload's status follows a change of spec.replicas.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub replica_delay_ms: u64,
 }
 
 /// `gscale install-crd`.

@@ -5,6 +5,7 @@
 
 mod install_crd;
 mod run;
+mod sandbox;
 mod validate;
 
 use std::fmt;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(_) => not_built("demo"),
         Command::Completions(_) => not_built("completions"),
         Command::Man => not_built("man"),
+        Command::Sandbox(args) => sandbox::run(&args, &cli.kube).await,
     }
 }
 

@@ -38,8 +38,9 @@ pub use status::Outcome;
 /// The field manager of every write gscale makes.
 pub const FIELD_MANAGER: &str = "gscale";
 
-/// How long a reading is shared between scalers asking the same backend the same question.
-/// Scalers sharing a query also share their tick (see [`Schedule`]), so a short window suffices.
+/// How long a reading is shared between scalers asking the same backend the same question (at
+/// most a quarter of a scaler's interval). Scalers sharing a query also share their tick (see
+/// [`Schedule`]), so a short window suffices.
 const DEDUP_WINDOW: Duration = Duration::from_secs(3);
 
 /// Which scalers this daemon handles: shard `index` of `count`, by a hash of namespace/name.

@@ -156,6 +156,7 @@ pub async fn act(
         let patch = serde_json::json!({
             "apiVersion": crate::api::API_VERSION,
             "kind": crate::api::KIND,
+            "metadata": {"name": name, "namespace": namespace},
             "status": new,
         });
         api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))

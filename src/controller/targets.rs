@@ -162,7 +162,7 @@ async fn discover(
     };
     let (resource, caps) =
         kube::discovery::pinned_kind(client, gvk).await.map_err(|e| unknown(e.to_string()))?;
-    if !caps.subresources.iter().any(|(sub, _)| sub.plural == format!("{}/scale", resource.plural)) {
+    if !caps.subresources.iter().any(|(sub, _)| sub.plural == "scale") {
         return Err(unknown("it has no /scale subresource".to_string()));
     }
     Ok((resource, caps))

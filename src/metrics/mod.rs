@@ -90,8 +90,9 @@ impl MetricSource for Source {
 pub struct Settings {
     /// Most queries in flight at once to one backend (a server URL, a Redis server, a project).
     pub max_concurrency_per_backend: usize,
-    /// How long a successful reading is shared with identical queries; `None`: the asking scaler's
-    /// `syncIntervalSeconds` ("identical queries within one interval are fetched once").
+    /// How long a successful reading is shared with identical queries, capped at a quarter of the
+    /// asking scaler's `syncIntervalSeconds` (`None`: that quarter). The daemon aligns the ticks of
+    /// scalers sharing a query, so they meet inside the window once per interval.
     pub dedup_window: Option<Duration>,
     /// How long a Secret's data is cached.
     pub secret_ttl: Duration,
@@ -237,11 +238,10 @@ impl Fetcher {
 
     /// Read every metric of `spec` (and its slo queries) concurrently; never fails as a whole.
     pub async fn fetch(&self, namespace: &str, spec: &GeneralScalerSpec) -> Readings {
-        let window = self
-            .inner
-            .settings
-            .dedup_window
-            .unwrap_or(Duration::from_secs(u64::from(spec.sync_interval_seconds)));
+        // Never longer than a quarter of the asking scaler's interval, so no scaler decides twice
+        // on one reading: the daemon gives scalers sharing a query the same tick instead.
+        let quarter = Duration::from_secs(u64::from(spec.sync_interval_seconds.max(1))) / 4;
+        let window = self.inner.settings.dedup_window.map_or(quarter, |w| w.min(quarter));
         let metrics = futures::future::join_all(spec.metrics().iter().map(|metric| async move {
             self.read(namespace, metric, window).await.map_err(|e| e.to_string())
         }));

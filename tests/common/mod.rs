@@ -6,6 +6,7 @@
 //! under `CI=true` and prints a visible skip elsewhere ([`require`]).
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod http;
 pub mod kube_api;
 pub mod monitoring;
@@ -112,6 +113,19 @@ impl Process {
             let log = std::fs::read_to_string(log).unwrap_or_default();
             panic!("{} exited early ({status}):\n{log}", self.name);
         }
+    }
+
+    /// Wait up to `deadline` for it to exit by itself.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten()) {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// Kill it now (as a crash would).

@@ -1,0 +1,217 @@
+//! A sandbox Kubernetes API with the GeneralScaler CRD installed, workloads and scalers, and the
+//! real `gscale run` binary as a child process against it.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gscale::api::{GeneralScaler, crd};
+use gscale::sandbox::{Sandbox, SandboxOptions};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use super::http::{HttpServer, Response, serve};
+use super::{Process, TempDir};
+
+/// A sandbox API with the CRD established.
+pub struct Cluster {
+    /// The sandbox (request log, faults).
+    pub sandbox: Sandbox,
+    /// A client for the test's own reads and writes.
+    pub client: kube::Client,
+    dir: TempDir,
+}
+
+impl Cluster {
+    /// Start a sandbox and install the CRD.
+    pub async fn start() -> Self {
+        let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+        let client = sandbox.client();
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        crds.patch(
+            gscale::api::CRD_NAME,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(crd()),
+        )
+        .await
+        .unwrap();
+        Self { sandbox, client, dir: TempDir::new("cluster") }
+    }
+
+    /// The kubeconfig file of the sandbox.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.sandbox.kubeconfig_path().to_path_buf()
+    }
+
+    /// Create a Deployment with this many replicas.
+    pub async fn deployment(&self, name: &str, replicas: i32) {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), "default");
+        let deployment: Deployment = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "app", "image": "nginx"}]}}}
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &deployment).await.unwrap();
+    }
+
+    /// Delete a Deployment.
+    pub async fn delete_deployment(&self, name: &str) {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), "default");
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+
+    /// A Deployment's spec.replicas.
+    pub async fn replicas(&self, name: &str) -> i32 {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), "default");
+        api.get(name).await.unwrap().spec.replicas.unwrap_or(1)
+    }
+
+    /// Set a Deployment's replicas directly (as a person with kubectl scale would).
+    pub async fn set_replicas(&self, name: &str, replicas: i32) {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), "default");
+        api.patch_scale(name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
+            .await
+            .unwrap();
+    }
+
+    /// Create or update a GeneralScaler from its spec as JSON.
+    pub async fn apply_scaler(&self, name: &str, spec: serde_json::Value) {
+        let api: Api<GeneralScaler> = Api::namespaced(self.client.clone(), "default");
+        let object = json!({"apiVersion": gscale::api::API_VERSION, "kind": "GeneralScaler",
+                            "metadata": {"name": name}, "spec": spec});
+        api.patch(name, &PatchParams::apply("test").force(), &Patch::Apply(object)).await.unwrap();
+    }
+
+    /// A scaler as stored.
+    pub async fn scaler(&self, name: &str) -> GeneralScaler {
+        let api: Api<GeneralScaler> = Api::namespaced(self.client.clone(), "default");
+        api.get(name).await.unwrap()
+    }
+
+    /// A condition of a scaler: (status, reason, message).
+    pub async fn condition(&self, scaler: &str, type_: &str) -> Option<(String, String, String)> {
+        let s = self.scaler(scaler).await;
+        s.status?.conditions.into_iter().find(|c| c.type_ == type_).map(|c| (c.status, c.reason, c.message))
+    }
+
+    /// The reasons of the Events about a scaler, oldest first.
+    pub async fn event_reasons(&self, scaler: &str) -> Vec<String> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), "default");
+        let mut events: Vec<Event> = api
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(scaler))
+            .collect();
+        events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
+        events.into_iter().filter_map(|e| e.reason).collect()
+    }
+
+    /// Start `gscale run` against this cluster with extra flags; it logs to a file.
+    pub fn daemon(&self, name: &str, args: &[&str]) -> Daemon {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_gscale"))
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .env("RUST_LOG", "gscale=debug")
+            .env("HOSTNAME", name)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        Daemon { process: Process::new(name, child), pid, log }
+    }
+}
+
+/// A running `gscale run`, killed on drop.
+pub struct Daemon {
+    process: Process,
+    pid: u32,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kill it at once, as a crash would.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// SIGTERM, then wait (up to `deadline`) for it to exit; its exit status.
+    pub fn terminate(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.pid.to_string()).status();
+        self.process.wait_exit(deadline)
+    }
+
+    /// Panic with the log if it exited.
+    pub fn assert_running(&mut self) {
+        self.process.assert_running(&self.log);
+    }
+}
+
+/// An HTTP metric whose value the test sets: `{"value": N}` at `/metric`.
+pub struct Load {
+    value: Arc<Mutex<Option<f64>>>,
+    /// The server (its request count).
+    pub server: HttpServer,
+}
+
+impl Load {
+    /// Serve `initial`.
+    pub fn new(initial: f64) -> Self {
+        let value = Arc::new(Mutex::new(Some(initial)));
+        let shared = value.clone();
+        let server = serve(move |_| match *shared.lock().unwrap() {
+            Some(v) => Response::json(200, &json!({"value": v})),
+            None => Response::text(503, "text/plain", "down"),
+        });
+        Self { value, server }
+    }
+
+    /// Change the value.
+    pub fn set(&self, value: f64) {
+        *self.value.lock().unwrap() = Some(value);
+    }
+
+    /// Answer 503 from now on (a backend that is down).
+    pub fn fail(&self) {
+        *self.value.lock().unwrap() = None;
+    }
+
+    /// The URL of the metric.
+    pub fn url(&self) -> String {
+        format!("{}/metric", self.server.url)
+    }
+
+    /// An AverageValue http metric on this load: desired = ceil(value / target).
+    pub fn metric(&self, target: f64) -> serde_json::Value {
+        json!({"type": "http", "name": "load", "targetValue": target, "targetType": "AverageValue",
+               "http": {"url": self.url(), "valuePath": "$.value"}})
+    }
+}
+
+/// Poll an async condition until it holds or the deadline passes.
+pub async fn eventually<F, Fut>(what: &str, deadline: Duration, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    super::wait_for_async(what, deadline, check).await
+}

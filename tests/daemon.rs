@@ -53,13 +53,18 @@ async fn follows_load_up_at_once_and_down_after_cooldown_and_window() {
     cluster.apply_scaler("app", spec).await;
     let mut daemon = cluster.daemon("d1", &[]);
 
-    eventually("a first status", SECONDS(15), || async { cluster.scaler("app").await.status.is_some() }).await;
+    eventually("a first status", SECONDS(15), || async { cluster.scaler("app").await.status.is_some() })
+        .await;
     assert_eq!(cluster.replicas("app").await, 2, "100 / 50 = 2: hold");
 
     load.set(400.0);
     let changed = Instant::now();
     wait_replicas(&cluster, "app", 8, SECONDS(5)).await;
-    assert!(changed.elapsed() < Duration::from_millis(2600), "within one interval (+ tick phase): {:?}", changed.elapsed());
+    assert!(
+        changed.elapsed() < Duration::from_millis(2600),
+        "within one interval (+ tick phase): {:?}",
+        changed.elapsed()
+    );
 
     load.set(50.0);
     let dropped = Instant::now();
@@ -73,7 +78,417 @@ async fn follows_load_up_at_once_and_down_after_cooldown_and_window() {
     })
     .await;
     let reasons = cluster.event_reasons("app").await;
-    assert!(reasons.contains(&"ScaledUp".to_string()) && reasons.contains(&"ScaledDown".to_string()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"ScaledUp".to_string()) && reasons.contains(&"ScaledDown".to_string()),
+        "{reasons:?}"
+    );
     assert_eq!(cluster.sandbox.count_requests(is_scale_patch), 2, "exactly one PATCH per change");
     daemon.assert_running();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rails_hold_bounds_rate_limits_tolerance_paused_and_dry_run() {
+    let cluster = Cluster::start().await;
+    for name in ["bounded", "limited", "tolerant", "paused", "dry"] {
+        cluster.deployment(name, 2).await;
+    }
+    let loads: Vec<Load> = (0..5).map(|_| Load::new(100.0)).collect();
+    let spec = |i: usize, name: &str| {
+        let mut s = base_spec(&loads[i], 50.0);
+        s["targetRef"]["name"] = json!(name);
+        s
+    };
+    let mut bounded = spec(0, "bounded");
+    bounded["maxReplicas"] = json!(6);
+    let mut limited = spec(1, "limited");
+    limited["behavior"]["scaleUp"]["maxIncrement"] = json!(2);
+    let mut tolerant = spec(2, "tolerant");
+    tolerant["behavior"]["tolerance"] = json!(0.2);
+    let mut paused = spec(3, "paused");
+    paused["paused"] = json!(true);
+    let mut dry = spec(4, "dry");
+    dry["dryRun"] = json!(true);
+    for (name, s) in
+        [("bounded", bounded), ("limited", limited), ("tolerant", tolerant), ("paused", paused), ("dry", dry)]
+    {
+        cluster.apply_scaler(name, s).await;
+    }
+    let _daemon = cluster.daemon("rails", &["--no-leader-election"]);
+    eventually("every scaler evaluated", SECONDS(15), || async {
+        let mut all = true;
+        for name in ["bounded", "limited", "tolerant", "paused", "dry"] {
+            all &= cluster.scaler(name).await.status.is_some();
+        }
+        all
+    })
+    .await;
+
+    loads[0].set(1000.0); // 20 replicas asked, max 6
+    loads[1].set(500.0); // 10 asked, +2 per step
+    loads[2].set(115.0); // ratio 1.15 within 0.2
+    loads[3].set(500.0);
+    loads[4].set(500.0);
+    wait_replicas(&cluster, "bounded", 6, SECONDS(5)).await;
+    wait_replicas(&cluster, "limited", 4, SECONDS(5)).await;
+    wait_replicas(&cluster, "limited", 10, SECONDS(10)).await;
+    let steps = cluster.sandbox.count_requests(|r| is_scale_patch(r) && r.name == "limited");
+    assert_eq!(steps, 4, "2 -> 4 -> 6 -> 8 -> 10: four steps of maxIncrement 2");
+
+    eventually("paused and dry-run scalers record what they would do", SECONDS(5), || async {
+        let p = cluster.scaler("paused").await.status.unwrap();
+        let d = cluster.scaler("dry").await.status.unwrap();
+        p.desired_replicas == Some(10) && d.desired_replicas == Some(10)
+    })
+    .await;
+    let ready = cluster.condition("paused", "Ready").await.unwrap();
+    assert_eq!((ready.0.as_str(), ready.1.as_str()), ("True", "Paused"), "{ready:?}");
+    assert!(ready.2.contains("would scale 2 -> 10"), "{ready:?}");
+    let ready = cluster.condition("dry", "Ready").await.unwrap();
+    assert_eq!(ready.1, "DryRun", "{ready:?}");
+    holds(&cluster, "tolerant", 2, SECONDS(2)).await;
+    for name in ["paused", "dry"] {
+        assert_eq!(cluster.replicas(name).await, 2, "{name} never scales");
+    }
+    assert_eq!(
+        cluster.sandbox.count_requests(
+            |r| is_scale_patch(r) && (r.name == "paused" || r.name == "dry" || r.name == "tolerant")
+        ),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_daemon_keeps_the_cooldown() {
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 1).await;
+    let load = Load::new(50.0);
+    let mut spec = base_spec(&load, 50.0);
+    spec["behavior"]["scaleDown"] = json!({"cooldownSeconds": 8, "stabilizationWindowSeconds": 0});
+    cluster.apply_scaler("app", spec).await;
+    let mut first = cluster.daemon("first", &["--no-leader-election"]);
+    load.set(300.0);
+    wait_replicas(&cluster, "app", 6, SECONDS(5)).await;
+    let scaled = Instant::now();
+    eventually("the scale-up time is in status", SECONDS(5), || async {
+        cluster.scaler("app").await.status.is_some_and(|s| s.history.last_scale_up_time.is_some())
+    })
+    .await;
+    first.kill();
+
+    load.set(50.0);
+    let mut second = cluster.daemon("second", &["--no-leader-election"]);
+    // The cooldown counts from the scale-up the first daemon made, not from the restart.
+    holds(&cluster, "app", 6, Duration::from_secs(6).saturating_sub(scaled.elapsed())).await;
+    wait_replicas(&cluster, "app", 1, SECONDS(10)).await;
+    assert!(
+        scaled.elapsed() >= Duration::from_millis(7500),
+        "not before the 8 s cooldown: {:?}",
+        scaled.elapsed()
+    );
+    second.assert_running();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_one_leader_and_failover_within_the_lease() {
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 1).await;
+    let load = Load::new(50.0);
+    cluster.apply_scaler("app", base_spec(&load, 50.0)).await;
+    let mut a = cluster.daemon("alpha", &["--lease-duration", "3"]);
+    let mut b = cluster.daemon("beta", &["--lease-duration", "3"]);
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client.clone(), "default");
+    let holder = || async {
+        leases
+            .get_opt("gscale-leader")
+            .await
+            .unwrap()
+            .and_then(|l| l.spec?.holder_identity)
+            .unwrap_or_default()
+    };
+    eventually("a leader", SECONDS(10), || async { !holder().await.is_empty() }).await;
+
+    for (i, value) in [200.0, 400.0].into_iter().enumerate() {
+        load.set(value);
+        wait_replicas(&cluster, "app", (value / 50.0) as i32, SECONDS(5)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(cluster.sandbox.count_requests(is_scale_patch), i + 1, "exactly one daemon scales, once");
+    }
+
+    let leader = holder().await;
+    let (dead, survivor) = if leader.starts_with("alpha") { (&mut a, &mut b) } else { (&mut b, &mut a) };
+    dead.kill();
+    let killed = Instant::now();
+    load.set(100.0);
+    wait_replicas(&cluster, "app", 2, SECONDS(10)).await;
+    assert!(
+        killed.elapsed() < Duration::from_secs(6),
+        "taken over within the lease (3 s) and an interval: {:?}",
+        killed.elapsed()
+    );
+    assert_ne!(holder().await, leader, "the Lease changed hands");
+    survivor.assert_running();
+
+    // SIGTERM releases the Lease at once.
+    let status = survivor.terminate(SECONDS(10)).expect("exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(holder().await, "", "the Lease is released on shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_scalers_say_why_and_leave_the_others_alone() {
+    let cluster = Cluster::start().await;
+    for name in ["healthy", "doomed", "invalid", "starved", "asleep"] {
+        cluster.deployment(name, 3).await;
+    }
+    let good = Load::new(150.0);
+    let flaky = Load::new(150.0);
+    let sleepy = Load::new(0.0);
+    let named = |load: &Load, name: &str| {
+        let mut s = base_spec(load, 50.0);
+        s["targetRef"]["name"] = json!(name);
+        s
+    };
+    cluster.apply_scaler("healthy", named(&good, "healthy")).await;
+    let mut doomed = named(&good, "doomed");
+    doomed["metric"]["http"]["url"] = json!(format!("{}/metric?doomed", good.server.url));
+    cluster.apply_scaler("doomed", doomed).await;
+    let mut invalid = named(&good, "invalid");
+    invalid["metric"] = json!({"type": "prometheus", "targetValue": 5,
+        "prometheus": {"serverUrl": "prometheus:9090", "query": "up"}});
+    cluster.apply_scaler("invalid", invalid).await;
+    let mut starved = named(&flaky, "starved");
+    starved["fallback"] = json!({"failureThreshold": 3, "action": "setReplicas", "replicas": 5});
+    cluster.apply_scaler("starved", starved).await;
+    let mut asleep = named(&sleepy, "asleep");
+    asleep["minReplicas"] = json!(0);
+    asleep["fallback"] = json!({"failureThreshold": 2, "action": "setReplicas", "replicas": 2});
+    cluster.apply_scaler("asleep", asleep).await;
+
+    let _daemon = cluster.daemon("d", &["--no-leader-election"]);
+    wait_replicas(&cluster, "asleep", 0, SECONDS(10)).await;
+    cluster.delete_deployment("doomed").await;
+    flaky.fail();
+    sleepy.fail();
+
+    eventually("TargetNotFound on the scaler whose Deployment is gone", SECONDS(10), || async {
+        cluster.condition("doomed", "Ready").await.is_some_and(|c| c.1 == "TargetNotFound")
+    })
+    .await;
+    let invalid = cluster.condition("invalid", "Ready").await.unwrap();
+    assert_eq!(invalid.1, "InvalidSpec", "{invalid:?}");
+    assert!(invalid.2.contains("spec.metric.prometheus.serverUrl"), "{invalid:?}");
+
+    eventually("MetricsAvailable False then the fallback", SECONDS(15), || async {
+        cluster.condition("starved", "FallbackActive").await.is_some()
+    })
+    .await;
+    let metrics = cluster.condition("starved", "MetricsAvailable").await.unwrap();
+    assert_eq!(metrics.0, "False", "{metrics:?}");
+    assert!(metrics.2.contains("503"), "the reason names what came back: {metrics:?}");
+    wait_replicas(&cluster, "starved", 5, SECONDS(5)).await;
+    wait_replicas(&cluster, "asleep", 2, SECONDS(10)).await; // fallback works from 0 replicas
+
+    for (scaler, reason) in [
+        ("doomed", "TargetNotFound"),
+        ("invalid", "InvalidSpec"),
+        ("starved", "MetricUnavailable"),
+        ("starved", "FallbackActive"),
+    ] {
+        let reasons = cluster.event_reasons(scaler).await;
+        assert_eq!(
+            reasons.iter().filter(|r| *r == reason).count(),
+            1,
+            "one {reason} Event on {scaler}: {reasons:?}"
+        );
+    }
+    assert_eq!(cluster.replicas("invalid").await, 3, "an invalid scaler never scales");
+    assert_eq!(cluster.replicas("healthy").await, 3, "the healthy one is unaffected (150 / 50 = 3)");
+    good.set(400.0);
+    wait_replicas(&cluster, "healthy", 8, SECONDS(5)).await;
+
+    // The backend returns: the scaler recovers by itself.
+    flaky.set(50.0);
+    eventually("metrics available again", SECONDS(10), || async {
+        cluster.condition("starved", "MetricsAvailable").await.is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    assert!(cluster.condition("starved", "FallbackActive").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_faults_end_with_the_right_replicas_and_no_duplicate_scale() {
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 1).await;
+    let load = Load::new(50.0);
+    cluster.apply_scaler("app", base_spec(&load, 50.0)).await;
+    let daemon = cluster.daemon("d", &["--no-leader-election"]);
+    eventually("a first status", SECONDS(10), || async { cluster.scaler("app").await.status.is_some() })
+        .await;
+    let faults = cluster.sandbox.faults();
+
+    // 409 on the status write right after a scale, 500 on the first scale attempt.
+    faults.error(FaultMatch::any().verb("patch").path("/generalscalers/app/status").times(1), 409);
+    faults.error(FaultMatch::any().verb("patch").path("/deployments/app/scale").times(1), 500);
+    load.set(200.0);
+    wait_replicas(&cluster, "app", 4, SECONDS(8)).await;
+
+    // 429 with Retry-After on the scale: honoured, then done once.
+    faults.throttle(FaultMatch::any().verb("patch").path("/deployments/app/scale").times(1), 2);
+    load.set(300.0);
+    let asked = Instant::now();
+    wait_replicas(&cluster, "app", 6, SECONDS(10)).await;
+    assert!(asked.elapsed() >= Duration::from_millis(1900), "waited for Retry-After: {:?}", asked.elapsed());
+
+    // Dropped watches: the daemon resumes and still sees changes to its scalers.
+    faults.drop_watches();
+    let mut spec = base_spec(&load, 50.0);
+    spec["maxReplicas"] = json!(5);
+    cluster.apply_scaler("app", spec).await;
+    wait_replicas(&cluster, "app", 5, SECONDS(10)).await;
+
+    let patches = cluster.sandbox.count_requests(is_scale_patch);
+    assert_eq!(patches, 3, "1 -> 4 -> 6 -> 5, one successful PATCH each");
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_costs_no_patches_no_gets_and_rare_status_writes() {
+    let cluster = Cluster::start().await;
+    let load = Load::new(100.0);
+    for i in 0..3 {
+        let name = format!("app{i}");
+        cluster.deployment(&name, 2).await;
+        let mut spec = base_spec(&load, 50.0);
+        spec["targetRef"]["name"] = json!(name);
+        cluster.apply_scaler(&name, spec).await;
+    }
+    let port = common::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _daemon = cluster.daemon("d", &["--metrics-addr", &addr]);
+    eventually("all evaluated", SECONDS(15), || async {
+        let mut all = true;
+        for i in 0..3 {
+            all &= cluster
+                .scaler(&format!("app{i}"))
+                .await
+                .status
+                .is_some_and(|s| s.desired_replicas == Some(2));
+        }
+        all
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.sandbox.clear_requests();
+    let served_before = load.server.requests();
+    tokio::time::sleep(Duration::from_secs(5)).await; // five intervals
+
+    let log = cluster.sandbox.requests();
+    let count = |f: &dyn Fn(&RequestRecord) -> bool| log.iter().filter(|r| f(r)).count();
+    assert_eq!(count(&|r| r.verb == "patch" && r.subresource == "scale"), 0, "no scale PATCH");
+    assert_eq!(count(&|r| r.verb == "get" && r.resource == "generalscalers"), 0, "no GET of scalers");
+    assert_eq!(
+        count(&|r| r.verb == "get" && (r.resource == "deployments")),
+        0,
+        "no GET of targets or /scale"
+    );
+    assert!(count(&|r| r.subresource == "status") <= 3, "status writes at most once per scaler per minute");
+    let others: Vec<String> = log
+        .iter()
+        .filter(|r| !(r.resource == "leases" || r.verb == "watch"))
+        .map(|r| format!("{} {} {}", r.verb, r.path, r.status))
+        .collect();
+    assert!(others.is_empty(), "only Lease renewals and open watches: {others:#?}");
+    // Three scalers share one query and one tick: one fetch per interval, not three.
+    let fetched = load.server.requests() - served_before;
+    assert!((4..=7).contains(&fetched), "one fetch per interval for the shared query, got {fetched} in 5 s");
+
+    // The daemon's own metrics and health.
+    let get = |path: &str| {
+        common::http_request("GET", &format!("http://{addr}{path}"), None).expect("metrics server up")
+    };
+    assert_eq!(get("/healthz").0, 200);
+    assert_eq!(get("/readyz").0, 200);
+    let (code, text) = get("/metrics");
+    assert_eq!(code, 200);
+    for needle in [
+        "gscale_decisions_total ",
+        "gscale_scale_actions_total{direction=\"up\"} 0",
+        "gscale_scaler_desired_replicas{namespace=\"default\",scaler=\"app1\"} 2",
+        "gscale_metric_dedup_hits_total{source=\"http\"}",
+        "gscale_metric_fetch_duration_seconds_bucket{source=\"http\",le=\"+Inf\"}",
+        "gscale_leader 1",
+    ] {
+        assert!(text.contains(needle), "{needle} in\n{text}");
+    }
+    let hits: u64 = text
+        .lines()
+        .find(|l| l.starts_with("gscale_metric_dedup_hits_total{source=\"http\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap();
+    assert!(hits >= 8, "two of three scalers share each reading: {hits} dedup hits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_and_preflight() {
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 1).await;
+    let load = Load::new(200.0);
+    cluster.apply_scaler("app", base_spec(&load, 50.0)).await;
+    let bin = env!("CARGO_BIN_EXE_gscale");
+    let kubeconfig = cluster.kubeconfig();
+    let out = tokio::process::Command::new(bin)
+        .arg("run")
+        .arg("--once")
+        .arg("--dry-run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(cluster.replicas("app").await, 1, "--dry-run never scales");
+    assert_eq!(cluster.scaler("app").await.status.unwrap().desired_replicas, Some(4));
+
+    let out = tokio::process::Command::new(bin)
+        .arg("run")
+        .arg("--once")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(cluster.replicas("app").await, 4, "--once scales and exits");
+
+    // Preflight: the CRD missing is named, with the command that fixes it.
+    let crds: kube::Api<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    > = kube::Api::all(cluster.client.clone());
+    crds.delete(gscale::api::CRD_NAME, &Default::default()).await.unwrap();
+    let out = tokio::process::Command::new(bin)
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("gscale: generalscaler CRD not found\nhint: run gscale install-crd"), "{err}");
+
+    // RBAC: which verb on which resource.
+    cluster.sandbox.faults().error(FaultMatch::any().verb("list").path("generalscalers"), 403);
+    let out = tokio::process::Command::new(bin)
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("forbidden: cannot list generalscalers.autoscaling.generalscaler.io in all namespaces"),
+        "{err}"
+    );
 }

@@ -276,7 +276,8 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
 fn error_policy(scaler: Arc<GeneralScaler>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     ctx.telemetry.reconcile_errors.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(scaler = %kube::ResourceExt::name_any(scaler.as_ref()), reason = error.reason(), error = %crate::cmd::chain(error), "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(2))
+    // The API server's Retry-After wins; otherwise retry soon, conflicts and 5xx are passing.
+    Action::requeue(error.retry_after().unwrap_or(Duration::from_secs(2)))
 }
 
 /// One pass over every scaler of this shard, then return.

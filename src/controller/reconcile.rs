@@ -30,6 +30,21 @@ pub enum ReconcileError {
 }
 
 impl ReconcileError {
+    /// How long the API server asked us to wait (429 and its Retry-After), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let api_error = match self {
+            Self::Status(e) | Self::Scale(TargetError::Api { source: e, .. }) => e,
+            Self::Scale(_) => return None,
+        };
+        match api_error {
+            kube::Error::Api(status) if status.code == 429 => {
+                let seconds = status.details.as_ref().map_or(1, |d| d.retry_after_seconds.max(1));
+                Some(Duration::from_secs(u64::from(seconds)))
+            }
+            _ => None,
+        }
+    }
+
     /// A stable label for metrics and logs.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -159,9 +174,25 @@ pub async fn act(
             "metadata": {"name": name, "namespace": namespace},
             "status": new,
         });
-        api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-            .await
-            .map_err(ReconcileError::Status)?;
+        // After a scale the new cooldown must reach status: retry a failed write a few times here
+        // rather than leave the memory of the scale to the next reconcile.
+        let attempts = match outcome {
+            Outcome::Decided { scaled: true, .. } => 4,
+            _ => 1,
+        };
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        for attempt in 1..=attempts {
+            match api.patch_status(&name, &params, &Patch::Apply(&patch)).await {
+                Ok(_) => break,
+                Err(e) if attempt < attempts => {
+                    let error = ReconcileError::Status(e);
+                    let wait = error.retry_after().unwrap_or(Duration::from_millis(200 * attempt as u64));
+                    tracing::warn!(scaler = %name, error = %crate::cmd::chain(&error), "status write failed; retrying");
+                    tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
+                }
+                Err(e) => return Err(ReconcileError::Status(e)),
+            }
+        }
         ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())

@@ -32,13 +32,9 @@ impl Cluster {
         let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
         let client = sandbox.client();
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        crds.patch(
-            gscale::api::CRD_NAME,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(crd()),
-        )
-        .await
-        .unwrap();
+        crds.patch(gscale::api::CRD_NAME, &PatchParams::apply("test").force(), &Patch::Apply(crd()))
+            .await
+            .unwrap();
         Self { sandbox, client, dir: TempDir::new("cluster") }
     }
 
@@ -76,9 +72,13 @@ impl Cluster {
     /// Set a Deployment's replicas directly (as a person with kubectl scale would).
     pub async fn set_replicas(&self, name: &str, replicas: i32) {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), "default");
-        api.patch_scale(name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
-            .await
-            .unwrap();
+        api.patch_scale(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+        )
+        .await
+        .unwrap();
     }
 
     /// Create or update a GeneralScaler from its spec as JSON.

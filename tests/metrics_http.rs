@@ -167,3 +167,28 @@ async fn concurrency_is_bounded_per_backend() {
     assert!(other_results.0.iter().all(|r| *r == Ok(2.0)));
     assert!(other_results.1 < Duration::from_millis(800), "{:?}", other_results.1);
 }
+
+#[tokio::test]
+async fn a_fixed_secret_is_read_again_after_an_auth_failure() {
+    let server = serve(|request| {
+        if request.header("authorization") == Some("Bearer right") {
+            Response::json(200, &json!({"n": 8}))
+        } else {
+            Response::text(401, "text/plain", "no")
+        }
+    });
+    let api = kube_api::start();
+    api.put("team", "svc", &[("token", "wrong")]);
+    let fetcher = gscale::metrics::Fetcher::new(
+        Some(api.client.clone()),
+        gscale::metrics::Settings { dedup_window: Some(Duration::ZERO), ..Default::default() },
+    );
+    let spec = http_metric(json!({"url": server.url, "valuePath": "$.n",
+        "bearerTokenSecretRef": {"name": "svc", "key": "token"}}));
+    assert_eq!(read(&fetcher, "team", &spec).await.unwrap_err().reason(), "AuthFailed");
+    api.put("team", "svc", &[("token", "right")]);
+    // The default TTL is minutes; the failure made the fetcher forget the cached Secret.
+    assert_eq!(read(&fetcher, "team", &spec).await, Ok(8.0));
+    assert_eq!(read(&fetcher, "team", &spec).await, Ok(8.0));
+    assert_eq!(api.server.requests(), 2, "the Secret is cached while it works");
+}

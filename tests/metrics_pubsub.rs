@@ -24,6 +24,7 @@ fn fetcher(emulator: &str, monitoring: &str, client: Option<kube::Client>) -> Fe
             dedup_window: Some(Duration::ZERO),
             pubsub_endpoint: Some(emulator.to_owned()),
             monitoring_endpoint: Some(monitoring.to_owned()),
+            pubsub_check_interval: Duration::ZERO,
             ..Default::default()
         },
     )
@@ -101,8 +102,21 @@ async fn backlog_age_and_faults() {
     let err = read(&fetcher, "team", &missing).await.unwrap_err();
     assert_eq!(err.reason(), "SecretUnavailable");
 
+    // A subscription confirmed by the admin API is not checked again within the check interval.
+    let checking_rarely = Fetcher::new(
+        None,
+        Settings {
+            dedup_window: Some(Duration::ZERO),
+            pubsub_endpoint: Some(emulator.host.clone()),
+            monitoring_endpoint: Some(stand_in.server.url.clone()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(read(&checking_rarely, "team", &backlog).await, Ok(7.0));
+
     // The emulator down: unreachable, and the key never shows.
     drop(emulator);
+    assert_eq!(read(&checking_rarely, "team", &backlog).await, Ok(7.0), "no admin call within the interval");
     let err = read(&fetcher, "team", &with_key).await.unwrap_err();
     assert_eq!(err.reason(), "BackendUnreachable", "{err}");
     assert!(!err.to_string().contains("PRIVATE-KEY-material"));

@@ -99,6 +99,8 @@ pub struct Settings {
     pub pubsub_endpoint: Option<String>,
     /// Cloud Monitoring endpoint override (URL); default from `GSCALE_MONITORING_ENDPOINT`.
     pub monitoring_endpoint: Option<String>,
+    /// How long a Pub/Sub subscription confirmed by the admin API is not checked again.
+    pub pubsub_check_interval: Duration,
 }
 
 impl Default for Settings {
@@ -111,6 +113,7 @@ impl Default for Settings {
             secret_ttl: Duration::from_secs(300),
             pubsub_endpoint: env(PUBSUB_EMULATOR_HOST),
             monitoring_endpoint: env(MONITORING_ENDPOINT_ENV),
+            pubsub_check_interval: Duration::from_secs(300),
         }
     }
 }
@@ -260,6 +263,9 @@ impl Fetcher {
         let result = self.read_timed(namespace, metric, window).await;
         self.inner.stats.fetch(metric.kind, started.elapsed(), result.is_err());
         if let Err(err) = &result {
+            if matches!(err, MetricError::Auth { .. }) {
+                self.inner.secrets.forget(namespace);
+            }
             tracing::debug!(reason = err.reason(), error = %err, "metric unavailable");
         }
         result
@@ -541,6 +547,7 @@ impl Fetcher {
             project_id: spec.project_id.clone(),
             subscription_id: spec.subscription_id.clone(),
             mode: spec.mode,
+            check_interval: settings.pubsub_check_interval,
         };
         let backend = format!("projects/{}", spec.project_id);
         Ok(Resolved {

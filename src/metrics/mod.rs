@@ -644,3 +644,42 @@ impl Fetcher {
         tokio::time::timeout(timeout, work).await.unwrap_or(Err(MetricError::Timeout { target, seconds }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_shareable<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn fetch_can_be_spawned() {
+        assert_shareable::<Fetcher>();
+        let spec: GeneralScalerSpec = serde_json::from_value(serde_json::json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+            "maxReplicas": 3,
+            "metric": {"type": "redis", "targetValue": 5, "redis": {"host": "127.0.0.1", "queueName": "q"}},
+        }))
+        .unwrap();
+        let fetcher = Fetcher::new(None, Settings::default());
+        let future = fetcher.fetch("team", &spec);
+        assert_send(&future);
+        drop(future);
+    }
+
+    #[test]
+    fn targets_from_specs() {
+        let metric: MetricSpec =
+            serde_json::from_value(serde_json::json!({"type": "prometheus", "targetValue": 1,
+            "prometheus": {"serverUrl": "http://user:pw@prom:9090/?x=1", "query": "sum(up)"}}))
+            .unwrap();
+        assert_eq!(target_of(&metric).unwrap().to_string(), "prometheus http://prom:9090, query `sum(up)`");
+        let broken: MetricSpec =
+            serde_json::from_value(serde_json::json!({"type": "redis", "targetValue": 1})).unwrap();
+        assert_eq!(
+            target_of(&broken).unwrap_err().to_string(),
+            "redis metric: invalid source: type redis needs a redis block"
+        );
+        assert_eq!(origin("https://prom.example/api/v1"), "https://prom.example:443");
+    }
+}

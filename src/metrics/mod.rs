@@ -90,8 +90,10 @@ impl MetricSource for Source {
 pub struct Settings {
     /// Most queries in flight at once to one backend (a server URL, a Redis server, a project).
     pub max_concurrency_per_backend: usize,
-    /// How long a successful reading is shared with identical queries; `None`: the asking scaler's
-    /// `syncIntervalSeconds` ("identical queries within one interval are fetched once").
+    /// How long a successful reading is shared with identical queries; `None`: 90% of the asking
+    /// scaler's `syncIntervalSeconds`. Identical queries from any number of scalers then settle to one
+    /// backend query per interval, while a scaler's own next reconcile (even jittered 10% early) never
+    /// reuses its previous reading, so a change still shows within one interval of being fetched.
     pub dedup_window: Option<Duration>,
     /// How long a Secret's data is cached.
     pub secret_ttl: Duration,
@@ -238,13 +240,17 @@ impl Fetcher {
         self.inner.stats.snapshot()
     }
 
-    /// Read every metric of `spec` (and its slo queries) concurrently; never fails as a whole.
-    pub async fn fetch(&self, namespace: &str, spec: &GeneralScalerSpec) -> Readings {
-        let window = self
-            .inner
+    /// How long readings of `spec`'s queries are shared (see [`Settings::dedup_window`]).
+    pub fn dedup_window(&self, spec: &GeneralScalerSpec) -> Duration {
+        self.inner
             .settings
             .dedup_window
-            .unwrap_or(Duration::from_secs(u64::from(spec.sync_interval_seconds)));
+            .unwrap_or_else(|| Duration::from_secs(u64::from(spec.sync_interval_seconds)).mul_f64(0.9))
+    }
+
+    /// Read every metric of `spec` (and its slo queries) concurrently; never fails as a whole.
+    pub async fn fetch(&self, namespace: &str, spec: &GeneralScalerSpec) -> Readings {
+        let window = self.dedup_window(spec);
         let metrics = futures::future::join_all(spec.metrics().iter().map(|metric| async move {
             self.read(namespace, metric, window).await.map_err(|e| e.to_string())
         }));

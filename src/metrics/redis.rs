@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Value};
@@ -72,10 +72,13 @@ pub struct Credentials {
     pub ca_pem: Option<String>,
 }
 
+/// Connections unused this long are closed (a scaler deleted, a password rotated).
+const IDLE: Duration = Duration::from_secs(600);
+
 /// One auto-reconnecting multiplexed connection per server and credentials.
 #[derive(Default)]
 pub struct RedisPool {
-    connections: Mutex<HashMap<ServerKey, Arc<OnceCell<ConnectionManager>>>>,
+    connections: Mutex<HashMap<ServerKey, (Arc<OnceCell<ConnectionManager>>, Instant)>>,
 }
 
 impl RedisPool {
@@ -89,7 +92,11 @@ impl RedisPool {
     ) -> Result<ConnectionManager, MetricError> {
         let cell = {
             let mut connections = self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            connections.entry(key.clone()).or_default().clone()
+            let now = Instant::now();
+            connections.retain(|_, (_, used)| now.duration_since(*used) < IDLE);
+            let (cell, used) = connections.entry(key.clone()).or_insert_with(|| (Arc::default(), now));
+            *used = now;
+            cell.clone()
         };
         let connection = cell
             .get_or_try_init(|| async {

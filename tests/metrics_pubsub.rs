@@ -146,3 +146,22 @@ async fn service_account_key_is_never_shown() {
     assert_eq!(err.reason(), "AuthFailed", "{err}");
     assert!(!err.to_string().contains("PRIVATE-KEY-material"), "{err}");
 }
+
+#[test]
+fn settings_honour_the_environment() {
+    // Re-run this test in a child process with the variables set (setting them here would be unsafe).
+    if std::env::var_os("GSCALE_TEST_CHILD").is_none() {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["settings_honour_the_environment", "--exact", "--quiet"])
+            .env("GSCALE_TEST_CHILD", "1")
+            .env(gscale::metrics::PUBSUB_EMULATOR_HOST, "127.0.0.1:8681")
+            .env(gscale::metrics::MONITORING_ENDPOINT_ENV, "http://127.0.0.1:9999")
+            .output()
+            .unwrap();
+        assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stdout));
+        return;
+    }
+    let settings = Settings::default();
+    assert_eq!(settings.pubsub_endpoint.as_deref(), Some("127.0.0.1:8681"));
+    assert_eq!(settings.monitoring_endpoint.as_deref(), Some("http://127.0.0.1:9999"));
+}

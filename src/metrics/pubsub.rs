@@ -287,7 +287,7 @@ mod client {
                 {
                     MetricError::Backend {
                         target: self.target.clone(),
-                        detail: format!("subscription {name} not found"),
+                        detail: format!("subscription {name} not found (check projectId and subscriptionId)"),
                     }
                 } else {
                     gax_error(&self.target, "pubsub admin", &err)

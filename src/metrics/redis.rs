@@ -75,10 +75,13 @@ pub struct Credentials {
 /// Connections unused this long are closed (a scaler deleted, a password rotated).
 const IDLE: Duration = Duration::from_secs(600);
 
+/// A pooled connection (opened on first use) and when it was last handed out.
+type Slot = (Arc<OnceCell<ConnectionManager>>, Instant);
+
 /// One auto-reconnecting multiplexed connection per server and credentials.
 #[derive(Default)]
 pub struct RedisPool {
-    connections: Mutex<HashMap<ServerKey, (Arc<OnceCell<ConnectionManager>>, Instant)>>,
+    connections: Mutex<HashMap<ServerKey, Slot>>,
 }
 
 impl RedisPool {

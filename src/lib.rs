@@ -5,7 +5,8 @@
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, YAML, JSON); the one place that touches the YAML crate;
-//! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand.
+//! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
+//! - [`sandbox`]: an in-memory Kubernetes API over real HTTP, for tests and `gscale demo`.
 //!
 //! The engine never imports kube, reqwest or tokio; sources and the controller never decide.
 
@@ -15,6 +16,8 @@
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod controller;
 pub mod decision;
 pub mod metrics;
 pub mod output;
+pub mod sandbox;

@@ -226,7 +226,7 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
 }
 
 fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
-    if !(metric.target_value > 0.0 && metric.target_value.is_finite()) {
+    if !positive(metric.target_value) {
         out.push(Finding::error(
             format!("{path}.targetValue"),
             format!("targetValue must be greater than 0, not {}", metric.target_value),
@@ -356,7 +356,7 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
                         "add targetErrorRate, the error-rate objective as a fraction such as 0.01",
                     ));
                 }
-                if slo.target_latency_ms.is_some_and(|t| !(t > 0.0)) {
+                if slo.target_latency_ms.is_some_and(|t| !positive(t)) {
                     out.push(Finding::error(
                         "spec.policy.slo.targetLatencyMs",
                         "targetLatencyMs must be greater than 0",
@@ -391,14 +391,14 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
         PolicyType::CostAware => {
             match &policy.cost_aware {
                 Some(cost) => {
-                    if !(cost.max_monthly_cost > 0.0) {
+                    if !positive(cost.max_monthly_cost) {
                         out.push(Finding::error(
                             "spec.policy.costAware.maxMonthlyCost",
                             "maxMonthlyCost must be greater than 0",
                             "set the monthly budget, e.g. 1000",
                         ));
                     }
-                    if !(cost.cost_per_pod_per_hour > 0.0) {
+                    if !positive(cost.cost_per_pod_per_hour) {
                         out.push(Finding::error(
                             "spec.policy.costAware.costPerPodPerHour",
                             "costPerPodPerHour must be greater than 0",
@@ -445,6 +445,11 @@ fn warn_insecure(insecure: bool, path: &str, out: &mut Vec<Finding>) {
             "provide the CA with caSecretRef and remove insecureSkipVerify",
         ));
     }
+}
+
+/// Finite and above zero (NaN is neither).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
 }
 
 fn is_dns_subdomain(name: &str) -> bool {

@@ -157,6 +157,8 @@ fn walk(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>, dep
                 walk(field_schema, field, &child, out, depth + 1);
             } else if let Some(additional) = additional {
                 walk(additional, field, &child, out, depth + 1);
+            } else if depth == 0 && matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
+                // The API server validates these itself at the root of every object.
             } else if !preserve
                 && (properties.is_some() || schema.get("additionalProperties") == Some(&Value::Bool(false)))
             {
@@ -234,10 +236,10 @@ mod tests {
             "b": {"type": "array", "items": {"type": "string", "enum": ["x", "y"]}},
             "m": {"type": "object", "additionalProperties": {"type": "string"}}
         }});
-        let v = check(&schema, &json!({"b": ["x", "z", 3], "m": {"k": 1}, "bee": true}));
+        let v = check(&schema, &json!({"b": ["x", "z", 3], "m": {"k": 1}, "aa": true}));
         let paths: Vec<&str> = v.iter().map(|v| v.path.as_str()).collect();
-        assert_eq!(paths, ["a", "b[1]", "b[2]", "bee", "m.k"], "{v:#?}");
-        assert!(v[3].message.contains("did you mean \"b\""), "{}", v[3].message);
+        assert_eq!(paths, ["a", "aa", "b[1]", "b[2]", "m.k"], "{v:#?}");
+        assert!(v[1].message.contains("did you mean \"a\""), "{}", v[1].message);
         assert!(check(&schema, &json!({"a": 0})).iter().any(|v| v.kind == ViolationKind::Range));
     }
 

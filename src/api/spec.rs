@@ -57,8 +57,9 @@ pub struct GeneralScalerSpec {
     /// One metric (the original form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<MetricSpec>,
-    /// (ext) Several metrics; the desired count is the highest any of them asks for.
+    /// (ext) Several metrics (at most 10); the desired count is the highest any of them asks for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
     pub metrics: Vec<MetricSpec>,
     /// How the metric's count is turned into a decision.
     #[serde(default)]

@@ -102,6 +102,20 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page.
     Man,
+    /// Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE.
+    #[command(hide = true)]
+    Sandbox(SandboxArgs),
+}
+
+/// `gscale sandbox` (hidden; for tests and demos).
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (default: a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Milliseconds before a workload's status follows a change of spec.replicas.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub replica_delay_ms: u64,
 }
 
 /// `gscale install-crd`.
@@ -119,9 +133,9 @@ pub struct InstallCrdArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Namespace to watch (default: all namespaces).
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, conflicts_with = "all_namespaces")]
     pub namespace: Option<String>,
-    /// Watch every namespace.
+    /// Watch every namespace (the default).
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
     /// Only scalers with these labels (kubectl selector syntax).
@@ -142,6 +156,12 @@ pub struct RunArgs {
     /// Run without leader election (only when one daemon is certain).
     #[arg(long)]
     pub no_leader_election: bool,
+    /// Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default).
+    #[arg(long, value_name = "NS")]
+    pub lease_namespace: Option<String>,
+    /// Seconds a leader is trusted without renewing; a follower takes over after this.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub lease_duration: u64,
 }
 
 /// `gscale plan`.

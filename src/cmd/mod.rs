@@ -4,6 +4,8 @@
 //! invalid manifest returns 1); errors go up to `main`, which prints them and maps the exit code.
 
 mod install_crd;
+mod run;
+mod sandbox;
 mod validate;
 
 use std::fmt;
@@ -29,13 +31,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::InstallCrd(args) => install_crd::run(&args, &cli.kube).await,
-        Command::Run(_) => not_built("run"),
+        Command::Run(args) => run::run(&args, &cli.kube).await,
         Command::Plan(_) => not_built("plan"),
         Command::Status(_) => not_built("status"),
         Command::Simulate(_) => not_built("simulate"),
         Command::Demo(_) => not_built("demo"),
         Command::Completions(_) => not_built("completions"),
         Command::Man => not_built("man"),
+        Command::Sandbox(args) => sandbox::run(&args, &cli.kube).await,
     }
 }
 
@@ -51,10 +54,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<UsageError>()) { exit::USAGE } else { exit::FAILURE }
 }
 
-/// An error in three parts: what failed, why (the whole cause chain), and what to do.
-pub fn failed(what: impl fmt::Display, cause: &dyn std::error::Error, hint: &str) -> anyhow::Error {
-    let mut text = format!("{what}: {cause}");
-    let mut source = cause.source();
+/// An error and its causes on one line, `a: b: c`, skipping a cause its parent already quoted.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
     while let Some(e) = source {
         let part = e.to_string();
         if !text.ends_with(&part) {
@@ -63,7 +66,12 @@ pub fn failed(what: impl fmt::Display, cause: &dyn std::error::Error, hint: &str
         }
         source = e.source();
     }
-    anyhow::anyhow!("{text}\nhint: {hint}")
+    text
+}
+
+/// An error in three parts: what failed, why (the whole cause chain), and what to do.
+pub fn failed(what: impl fmt::Display, cause: &dyn std::error::Error, hint: &str) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {}\nhint: {hint}", chain(cause))
 }
 
 /// A kube client from the kubeconfig flags, found the way kubectl finds it, and the server's URL.

@@ -124,7 +124,13 @@ fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
     let mut skipped = Vec::new();
     for doc in &documents {
         if let Some(other) = other_kind(&doc.value) {
-            skipped.push((doc, other));
+            if !quiet {
+                println!(
+                    "{name}:{}: skipped: {other} is not a GeneralScaler (document {})",
+                    doc.line, doc.number
+                );
+            }
+            skipped.push(other);
             continue;
         }
         report.scalers += 1;
@@ -142,14 +148,9 @@ fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
         }
     }
     if report.scalers == 0 {
-        let found: Vec<&str> = skipped.iter().map(|(_, k)| k.as_str()).collect();
-        println!("{name}: error: no GeneralScaler in this file (found: {})", found.join(", "));
+        println!("{name}: error: no GeneralScaler in this file (found: {})", skipped.join(", "));
         println!("  hint: a GeneralScaler has apiVersion: {API_VERSION} and kind: {KIND}");
         report.errors += 1;
-    } else if !quiet {
-        for (doc, kind) in skipped {
-            println!("{name}:{}: skipped: {kind} is not a GeneralScaler (document {})", doc.line, doc.number);
-        }
     }
     report
 }

@@ -14,7 +14,7 @@ const CEIL_EPSILON: f64 = 1e-9;
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricOutcome {
-    /// The value read, if the read succeeded and the value is usable.
+    /// The value read, if the read succeeded and the value is usable (ratio and raw are 0 otherwise).
     pub value: Option<f64>,
     /// The metric's target value.
     pub target: f64,
@@ -70,8 +70,8 @@ pub(super) fn evaluate(spec: &GeneralScalerSpec, current: i32, readings: &[Readi
                     value: None,
                     target,
                     target_type,
-                    ratio: f64::NAN,
-                    raw: f64::NAN,
+                    ratio: 0.0,
+                    raw: 0.0,
                     desired: None,
                     within_tolerance: false,
                 };
@@ -84,7 +84,8 @@ pub(super) fn evaluate(spec: &GeneralScalerSpec, current: i32, readings: &[Readi
                     (if current > 0 { raw / f64::from(current) } else { f64::INFINITY }, raw)
                 }
             };
-            let within_tolerance = current > 0 && (ratio - 1.0).abs() <= tolerance;
+            // The same float noise that ceil forgives: a ratio of exactly 1.1 is within a 0.1 tolerance.
+            let within_tolerance = current > 0 && (ratio - 1.0).abs() <= tolerance + CEIL_EPSILON;
             let desired = if within_tolerance { current } else { ceil_count(raw) };
             MetricOutcome {
                 value: Some(value),

@@ -18,6 +18,7 @@ use crate::api::{GeneralScalerSpec, History};
 
 pub use metric::MetricOutcome;
 pub use report::{DecisionReport, MetricReport, StepReport};
+pub(crate) use why::num;
 pub use why::{Direction, Why};
 
 /// A metric reading: its value, or why it could not be read.

@@ -1,0 +1,126 @@
+//! Leader election on a `coordination.k8s.io/v1` Lease, so two daemons never fight over a scaler.
+//!
+//! The holder renews every `renew` and counts as gone `duration` after its last renewal; a
+//! follower takes over with an update carrying the Lease's resourceVersion, so of two followers
+//! racing only one wins (the other gets 409). Releasing on shutdown lets a follower take over at once.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Api, PostParams};
+use tokio::sync::watch;
+
+/// Lease timings.
+#[derive(Clone, Debug)]
+pub struct LeaseSettings {
+    /// The Lease's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// This daemon's identity (host name and process id).
+    pub identity: String,
+    /// How long a holder is trusted after its last renewal.
+    pub duration: Duration,
+    /// How often the holder renews, and a follower retries.
+    pub renew: Duration,
+}
+
+/// Leadership as seen by the rest of the daemon: `true` while this daemon leads.
+pub type Leadership = watch::Receiver<bool>;
+
+/// Campaign for the Lease until `shutdown` fires; then release it if held.
+pub async fn campaign(
+    client: kube::Client,
+    settings: LeaseSettings,
+    leading: watch::Sender<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
+    // A holder that cannot renew steps down well before a follower may take over.
+    let renew_deadline = settings.duration.mul_f64(2.0 / 3.0);
+    let mut last_renewed: Option<std::time::Instant> = None;
+    loop {
+        let held = match try_acquire_or_renew(&api, &settings).await {
+            Ok(held) => {
+                last_renewed = held.then(std::time::Instant::now);
+                held
+            }
+            Err(e) => {
+                tracing::warn!(lease = %settings.name, error = %e, "lease update failed");
+                last_renewed.is_some_and(|t| t.elapsed() < renew_deadline)
+            }
+        };
+        if *leading.borrow() != held {
+            tracing::info!(lease = %settings.name, identity = %settings.identity, leading = held, "leadership changed");
+            leading.send_replace(held);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(settings.renew) => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+    if *leading.borrow() {
+        leading.send_replace(false);
+        if let Err(e) = release(&api, &settings).await {
+            tracing::warn!(lease = %settings.name, error = %e, "could not release the lease");
+        }
+    }
+}
+
+/// One round: take the Lease if free or expired, renew it if ours. Ok(true) while we hold it.
+async fn try_acquire_or_renew(api: &Api<Lease>, s: &LeaseSettings) -> Result<bool, kube::Error> {
+    let now = Timestamp::now();
+    let Some(mut lease) = api.get_opt(&s.name).await? else {
+        let lease = Lease {
+            metadata: ObjectMeta { name: Some(s.name.clone()), ..ObjectMeta::default() },
+            spec: Some(spec_for(s, now, Some(now), 0)),
+        };
+        return match api.create(&PostParams::default(), &lease).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        };
+    };
+    let spec = lease.spec.clone().unwrap_or_default();
+    let ours = spec.holder_identity.as_deref() == Some(s.identity.as_str());
+    let holder_empty = spec.holder_identity.as_deref().is_none_or(str::is_empty);
+    let renewed = spec.renew_time.as_ref().map(|t| t.0).or(spec.acquire_time.as_ref().map(|t| t.0));
+    let duration = spec.lease_duration_seconds.map_or(s.duration, |d| Duration::from_secs(d.max(1) as u64));
+    let expired = renewed.is_none_or(|t| now.duration_since(t).as_secs_f64() > duration.as_secs_f64());
+    if !ours && !holder_empty && !expired {
+        return Ok(false);
+    }
+    let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!ours);
+    let acquired = if ours { spec.acquire_time.map(|t| t.0) } else { Some(now) };
+    lease.spec = Some(spec_for(s, now, acquired, transitions));
+    // replace carries the resourceVersion we read: a concurrent taker makes this a 409.
+    match api.replace(&s.name, &PostParams::default(), &lease).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn spec_for(s: &LeaseSettings, now: Timestamp, acquired: Option<Timestamp>, transitions: i32) -> LeaseSpec {
+    LeaseSpec {
+        holder_identity: Some(s.identity.clone()),
+        lease_duration_seconds: Some(s.duration.as_secs().max(1) as i32),
+        acquire_time: acquired.map(MicroTime),
+        renew_time: Some(MicroTime(now)),
+        lease_transitions: Some(transitions),
+        ..LeaseSpec::default()
+    }
+}
+
+async fn release(api: &Api<Lease>, s: &LeaseSettings) -> Result<(), kube::Error> {
+    let Some(mut lease) = api.get_opt(&s.name).await? else { return Ok(()) };
+    let Some(spec) = lease.spec.as_mut() else { return Ok(()) };
+    if spec.holder_identity.as_deref() != Some(s.identity.as_str()) {
+        return Ok(());
+    }
+    spec.holder_identity = None;
+    spec.renew_time = None;
+    api.replace(&s.name, &PostParams::default(), &lease).await.map(|_| ())
+}

@@ -1,0 +1,361 @@
+//! The daemon (`gscale run`): a kube-runtime controller over GeneralScalers that observes, decides
+//! and acts for each scaler on change and every `syncIntervalSeconds`.
+//!
+//! - [`reconcile`]: observe -> decide -> act for one scaler; [`status`]: what to write and when;
+//! - [`targets`]: target replicas from watches and scaling through `/scale`;
+//! - [`leader`]: Lease-based leader election (one Lease per shard);
+//! - [`telemetry`]: the daemon's own `/metrics`, `/healthz`, `/readyz`.
+//!
+//! The controller never decides: it hands plain data to `decision::decide`. All memory lives in
+//! status, so a restarted daemon honours cooldowns and windows.
+
+pub mod leader;
+pub mod reconcile;
+pub mod status;
+pub mod targets;
+pub mod telemetry;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use tokio::sync::watch;
+
+use crate::api::{GeneralScaler, GeneralScalerSpec};
+use crate::metrics::Fetcher;
+
+pub use reconcile::{Observation, ReconcileError, decide_outcome, observe};
+pub use status::Outcome;
+
+/// The field manager of every write gscale makes.
+pub const FIELD_MANAGER: &str = "gscale";
+
+/// How long a reading is shared between scalers asking the same backend the same question.
+/// Scalers sharing a query also share their tick (see [`Schedule`]), so a short window suffices.
+const DEDUP_WINDOW: Duration = Duration::from_secs(3);
+
+/// Which scalers this daemon handles: shard `index` of `count`, by a hash of namespace/name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This daemon's shard, from 0.
+    pub index: u32,
+    /// How many shards there are.
+    pub count: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self { index: 0, count: 1 }
+    }
+}
+
+impl Shard {
+    /// Parse `i/N`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (i, n) = text.split_once('/').ok_or_else(|| format!("--shard {text}: expected i/N, e.g. 0/2"))?;
+        let index: u32 = i.trim().parse().map_err(|_| format!("--shard {text}: {i} is not a number"))?;
+        let count: u32 = n.trim().parse().map_err(|_| format!("--shard {text}: {n} is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!("--shard {text}: need 0 <= i < N"));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Whether namespace/name falls in this shard (FNV-1a: the same answer in every build).
+    pub fn owns(&self, namespace: &str, name: &str) -> bool {
+        if self.count <= 1 {
+            return true;
+        }
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in namespace.bytes().chain(std::iter::once(b'/')).chain(name.bytes()) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+/// The daemon's settings, resolved from flags.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    /// Watch only this namespace; `None`: all.
+    pub namespace: Option<String>,
+    /// Only scalers with these labels.
+    pub selector: Option<String>,
+    /// One pass, then exit.
+    pub once: bool,
+    /// Decide and record, never scale.
+    pub dry_run: bool,
+    /// Where to serve the daemon's own metrics.
+    pub metrics_addr: Option<SocketAddr>,
+    /// This daemon's shard.
+    pub shard: Shard,
+    /// Lease settings; `None`: no leader election.
+    pub lease: Option<leader::LeaseSettings>,
+    /// Longest time between two status writes of an unchanged scaler.
+    pub status_heartbeat: Duration,
+}
+
+/// When each scaler is next due, so that watch events of our own status writes cost nothing.
+#[derive(Default)]
+pub struct Schedule {
+    /// By (namespace, name): the generation last reconciled and when the next tick is.
+    due: Mutex<HashMap<ScalerKey, (Option<i64>, Instant)>>,
+}
+
+/// (namespace, name).
+pub type ScalerKey = (String, String);
+
+impl Schedule {
+    /// How long until the scaler is due, if it is not due yet and its spec did not change.
+    pub fn not_due(&self, key: &ScalerKey, generation: Option<i64>) -> Option<Duration> {
+        let due = self.due.lock().expect("a poisoned lock means a panic elsewhere");
+        let (seen_generation, at) = due.get(key)?;
+        let now = Instant::now();
+        (*seen_generation == generation && *at > now).then(|| *at - now)
+    }
+
+    /// Record a reconcile and return the wait until the next one: the scaler's tick, at a phase
+    /// derived from its metric queries so that scalers sharing a query share a tick (and a fetch),
+    /// while different queries spread over the interval.
+    pub fn set_next(
+        &self,
+        key: ScalerKey,
+        generation: Option<i64>,
+        interval: Duration,
+        spec: &GeneralScalerSpec,
+    ) -> Duration {
+        let interval_ms = interval.as_millis().max(1) as u64;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for m in spec.metrics() {
+            format!("{:?}{:?}{:?}{:?}", m.prometheus, m.redis, m.pubsub, m.http).hash(&mut hasher);
+        }
+        let phase = hasher.finish() % interval_ms;
+        let now_ms = jiff::Timestamp::now().as_millisecond().max(0) as u64;
+        let mut wait = (phase + interval_ms - now_ms % interval_ms) % interval_ms;
+        // Never sooner than half an interval: a scaler first seen just before its tick waits one.
+        if wait < interval_ms / 2 {
+            wait += interval_ms;
+        }
+        let wait = Duration::from_millis(wait);
+        self.due
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .insert(key, (generation, Instant::now() + wait));
+        wait
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: kube::Client,
+    /// Target replicas and scaling.
+    pub targets: targets::Targets,
+    /// Metric readings.
+    pub fetcher: Fetcher,
+    /// Events.
+    pub recorder: Recorder,
+    /// Counters.
+    pub telemetry: Arc<telemetry::Telemetry>,
+    /// Due times.
+    pub schedule: Schedule,
+    /// Whether this daemon leads.
+    pub leading: watch::Receiver<bool>,
+    /// Settings.
+    pub settings: RunSettings,
+}
+
+/// Run the daemon until SIGTERM or Ctrl-C (or after one pass with `once`).
+pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> anyhow::Result<()> {
+    let api: Api<GeneralScaler> = match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    preflight(&api, &settings, server).await?;
+
+    let fetcher = Fetcher::new(
+        Some(client.clone()),
+        crate::metrics::Settings { dedup_window: Some(DEDUP_WINDOW), ..crate::metrics::Settings::default() },
+    );
+    let telemetry = Arc::new(telemetry::Telemetry::default());
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight reconciles");
+        shutdown_tx.send_replace(true);
+    });
+    if let Some(addr) = settings.metrics_addr {
+        let (telemetry, fetcher) = (telemetry.clone(), fetcher.clone());
+        tokio::spawn(async move {
+            if let Err(e) = telemetry::serve(addr, telemetry, fetcher).await {
+                tracing::error!(%addr, error = %e, "cannot serve /metrics");
+            }
+        });
+    }
+
+    let (leading_tx, leading) = watch::channel(settings.lease.is_none() || settings.once);
+    let campaign = match (&settings.lease, settings.once) {
+        (Some(lease), false) => {
+            Some(tokio::spawn(leader::campaign(client.clone(), lease.clone(), leading_tx, shutdown.clone())))
+        }
+        _ => None,
+    };
+    let identity = settings.lease.as_ref().map_or_else(|| "gscale".to_string(), |l| l.identity.clone());
+    let ctx = Arc::new(Context {
+        targets: targets::Targets::new(client.clone(), settings.namespace.clone()),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter { controller: "gscale".into(), instance: Some(identity) },
+        ),
+        client,
+        fetcher,
+        telemetry: telemetry.clone(),
+        schedule: Schedule::default(),
+        leading: leading.clone(),
+        settings: settings.clone(),
+    });
+
+    if settings.once {
+        return run_once(&api, ctx, server).await;
+    }
+
+    // Leadership gained: every scaler is reconciled at once rather than at its next event.
+    let became_leader = futures::stream::unfold(leading.clone(), |mut rx| async move {
+        loop {
+            rx.changed().await.ok()?;
+            if *rx.borrow() {
+                return Some(((), rx));
+            }
+        }
+    });
+    let (mut rx, gauge) = (leading.clone(), telemetry.clone());
+    tokio::spawn(async move {
+        loop {
+            gauge.leading.store(*rx.borrow_and_update(), Ordering::Relaxed);
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut watch_config = watcher::Config::default().any_semantic();
+    if let Some(selector) = &settings.selector {
+        watch_config = watch_config.labels(selector);
+    }
+    let mut stop = shutdown.clone();
+    telemetry.ready.store(true, Ordering::Relaxed);
+    Controller::new(api, watch_config)
+        .with_config(ControllerConfig::default().concurrency(256))
+        .reconcile_all_on(became_leader)
+        .graceful_shutdown_on(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .run(reconcile::reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile did not finish");
+            }
+        })
+        .await;
+    if let Some(campaign) = campaign {
+        let _ = campaign.await;
+    }
+    Ok(())
+}
+
+fn error_policy(scaler: Arc<GeneralScaler>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    ctx.telemetry.reconcile_errors.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(scaler = %kube::ResourceExt::name_any(scaler.as_ref()), reason = error.reason(), error = %crate::cmd::chain(error), "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(2))
+}
+
+/// One pass over every scaler of this shard, then return.
+async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> anyhow::Result<()> {
+    let mut params = ListParams::default();
+    if let Some(selector) = &ctx.settings.selector {
+        params = params.labels(selector);
+    }
+    let scalers = api
+        .list(&params)
+        .await
+        .map_err(|e| crate::cmd::explain_kube_error(e, "list generalscalers", server))?;
+    let mut failures = 0;
+    let mut results = futures::stream::iter(scalers.items.into_iter().filter(|s| {
+        ctx.settings.shard.owns(
+            s.metadata.namespace.as_deref().unwrap_or_default(),
+            s.metadata.name.as_deref().unwrap_or_default(),
+        )
+    }))
+    .map(|scaler| {
+        let ctx = ctx.clone();
+        async move {
+            let observation = observe(&ctx, &scaler).await;
+            let now = jiff::Timestamp::now();
+            let mut outcome = decide_outcome(&scaler, &observation, now, ctx.settings.dry_run);
+            ctx.telemetry.decisions.fetch_add(1, Ordering::Relaxed);
+            let result = reconcile::act(&ctx, &scaler, &mut outcome, now).await;
+            (scaler, result)
+        }
+    })
+    .buffer_unordered(64);
+    while let Some((scaler, result)) = results.next().await {
+        if let Err(e) = result {
+            failures += 1;
+            eprintln!("gscale: {}: {}", kube::ResourceExt::name_any(&scaler), crate::cmd::chain(&e));
+        }
+    }
+    if failures > 0 {
+        anyhow::bail!("{failures} scaler(s) could not be reconciled (see above)");
+    }
+    Ok(())
+}
+
+/// The CRD is installed and the daemon may list scalers; otherwise say which and what to do.
+async fn preflight(api: &Api<GeneralScaler>, settings: &RunSettings, server: &str) -> anyhow::Result<()> {
+    let scope = settings
+        .namespace
+        .as_ref()
+        .map_or_else(|| "all namespaces".to_string(), |ns| format!("namespace {ns}"));
+    match api.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(anyhow::anyhow!(
+            "generalscaler CRD not found\nhint: run gscale install-crd (with rights on customresourcedefinitions)"
+        )),
+        Err(kube::Error::Api(s)) if s.code == 403 => Err(anyhow::anyhow!(
+            "forbidden: cannot list generalscalers.autoscaling.generalscaler.io in {scope}: {}\nhint: grant get, list and watch on generalscalers and patch on generalscalers/status (examples/deploy/ has the least-privilege role)",
+            s.message
+        )),
+        Err(e) => Err(crate::cmd::explain_kube_error(e, "list generalscalers", server)),
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,209 @@
+//! One reconcile: observe (target replicas, metrics) -> decide (the pure engine) -> act (scale,
+//! status, Events). Each phase is its own function so `plan` can stop after `decide`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+
+use super::status::{self, Outcome};
+use super::targets::TargetError;
+use super::{Context, FIELD_MANAGER};
+use crate::api::check::{Severity, check_spec};
+use crate::api::{GeneralScaler, names};
+use crate::decision::{Input, decide};
+use crate::metrics::Readings;
+
+/// Why a reconcile could not finish; the controller retries with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// Writing the status failed.
+    #[error("status write failed")]
+    Status(#[source] kube::Error),
+    /// Scaling the target failed.
+    #[error("scaling the target failed")]
+    Scale(#[source] TargetError),
+}
+
+impl ReconcileError {
+    /// A stable label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Status(_) => "StatusWriteFailed",
+            Self::Scale(_) => "ScaleFailed",
+        }
+    }
+}
+
+/// What was observed for one scaler.
+pub struct Observation {
+    /// The target's replicas, or why they are unknown.
+    pub current: Result<i32, TargetError>,
+    /// The metric readings.
+    pub readings: Readings,
+}
+
+/// Observe: the target's replicas from the watch, the metrics from their backends, concurrently.
+pub async fn observe(ctx: &Context, scaler: &GeneralScaler) -> Observation {
+    let namespace = scaler.namespace().unwrap_or_default();
+    let (current, readings) = tokio::join!(
+        ctx.targets.replicas(&namespace, &scaler.spec.target_ref),
+        ctx.fetcher.fetch(&namespace, &scaler.spec)
+    );
+    Observation { current, readings }
+}
+
+/// Decide: the pure engine on what was observed, or why it cannot run.
+pub fn decide_outcome(
+    scaler: &GeneralScaler,
+    observation: &Observation,
+    now: Timestamp,
+    force_dry_run: bool,
+) -> Outcome {
+    let findings = check_spec(&scaler.spec);
+    if let Some(error) = findings.iter().find(|f| f.severity == Severity::Error) {
+        return Outcome::InvalidSpec(format!("{}: {} (hint: {})", error.path, error.message, error.hint));
+    }
+    let current = match &observation.current {
+        Ok(current) => *current,
+        Err(e) => return Outcome::TargetNotFound(e.to_string()),
+    };
+    let mut spec = scaler.spec.clone();
+    spec.dry_run |= force_dry_run;
+    let history = scaler.status.as_ref().map(|s| s.history.clone()).unwrap_or_default();
+    let readings = &observation.readings;
+    let decision = decide(&Input {
+        spec: &spec,
+        current_replicas: current,
+        readings: &readings.metrics,
+        slo: &readings.slo,
+        history: &history,
+        now,
+    });
+    let report = decision.report(&spec, &readings.metrics);
+    let warnings = findings.iter().map(|f| format!("{}: {}", f.path, f.message)).collect();
+    Outcome::Decided { decision: Box::new(decision), report: Box::new(report), scaled: false, warnings }
+}
+
+/// Reconcile one scaler, if it is this daemon's and it is due.
+pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let namespace = scaler.namespace().unwrap_or_default();
+    let name = scaler.name_any();
+    if !ctx.settings.shard.owns(&namespace, &name) {
+        return Ok(Action::await_change());
+    }
+    if !*ctx.leading.borrow() {
+        // Reconciled again by `reconcile_all_on` when leadership comes.
+        return Ok(Action::await_change());
+    }
+    let interval = Duration::from_secs(u64::from(scaler.spec.sync_interval_seconds.max(1)));
+    let key = (namespace.clone(), name.clone());
+    if let Some(wait) = ctx.schedule.not_due(&key, scaler.metadata.generation) {
+        // A status write of ours, or an event before the next tick: nothing new to decide.
+        return Ok(Action::requeue(wait));
+    }
+
+    let observation = observe(&ctx, &scaler).await;
+    let now = Timestamp::now();
+    let mut outcome = decide_outcome(&scaler, &observation, now, ctx.settings.dry_run);
+    ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    act(&ctx, &scaler, &mut outcome, now).await?;
+
+    let next = ctx.schedule.set_next(key, scaler.metadata.generation, interval, &scaler.spec);
+    Ok(Action::requeue(next))
+}
+
+/// Act: scale when the decision says so, then status and Events.
+pub async fn act(
+    ctx: &Context,
+    scaler: &GeneralScaler,
+    outcome: &mut Outcome,
+    now: Timestamp,
+) -> Result<(), ReconcileError> {
+    let namespace = scaler.namespace().unwrap_or_default();
+    let name = scaler.name_any();
+    if let Outcome::Decided { decision, report, scaled, .. } = outcome {
+        ctx.telemetry.set_replicas(&namespace, &name, decision.current, decision.desired);
+        if decision.apply {
+            ctx.targets
+                .scale(&namespace, &scaler.spec.target_ref, decision.desired)
+                .await
+                .map_err(ReconcileError::Scale)?;
+            *scaled = true;
+            let up = decision.desired > decision.current;
+            let counter = if up { &ctx.telemetry.scaled_up } else { &ctx.telemetry.scaled_down };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let reason = if up { names::SCALED_UP } else { names::SCALED_DOWN };
+            let target = &scaler.spec.target_ref;
+            tracing::info!(%namespace, scaler = %name, from = decision.current, to = decision.desired, "{}", report.verdict);
+            let note = format!("{}/{}: {}", target.kind, target.name, report.verdict);
+            publish(ctx, scaler, EventType::Normal, reason, "Scale", note).await;
+        } else {
+            tracing::debug!(%namespace, scaler = %name, "{}", report.verdict);
+        }
+    }
+
+    let new = status::build(scaler, outcome, now);
+    announce_new_errors(ctx, scaler, &new).await;
+    let heartbeat = jiff::SignedDuration::try_from(ctx.settings.status_heartbeat)
+        .unwrap_or(jiff::SignedDuration::from_secs(600));
+    if status::needs_write(scaler.status.as_ref(), &new, now, heartbeat) {
+        let api: Api<GeneralScaler> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch = serde_json::json!({
+            "apiVersion": crate::api::API_VERSION,
+            "kind": crate::api::KIND,
+            "status": new,
+        });
+        api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+            .await
+            .map_err(ReconcileError::Status)?;
+        ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// An Event for each condition that turned bad or changed its reason since the last status.
+async fn announce_new_errors(ctx: &Context, scaler: &GeneralScaler, new: &crate::api::GeneralScalerStatus) {
+    let old = scaler.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    for c in &new.conditions {
+        let bad = match c.type_.as_str() {
+            names::READY | names::METRICS_AVAILABLE => c.status == "False",
+            names::FALLBACK_ACTIVE | names::BUDGET_EXCEEDED => c.status == "True",
+            _ => false,
+        };
+        let was = old.iter().find(|o| o.type_ == c.type_).map(|o| (o.status.as_str(), o.reason.as_str()));
+        if bad && was != Some((c.status.as_str(), c.reason.as_str())) {
+            // MetricsAvailable and Ready share a reason when every metric fails: one Event is enough.
+            if c.type_ == names::READY && c.reason == names::METRIC_UNAVAILABLE {
+                continue;
+            }
+            publish(ctx, scaler, EventType::Warning, &c.reason, "Reconcile", c.message.clone()).await;
+        }
+    }
+}
+
+async fn publish(
+    ctx: &Context,
+    scaler: &GeneralScaler,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    // Event notes stay under 1 kB.
+    let note: String = note.chars().take(1000).collect();
+    let event = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: action.to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &scaler.object_ref(&())).await {
+        tracing::warn!(scaler = %scaler.name_any(), error = %e, "could not publish an Event");
+    }
+}

@@ -1,0 +1,212 @@
+//! Scale targets: their replica counts from one watch per kind in use (never a GET per interval),
+//! and scaling through the `/scale` subresource, so any scalable kind works.
+//!
+//! Only what a decision needs is kept per target (its replicas), not the whole object: a cluster of
+//! 10,000 Deployments costs a few hundred kilobytes here, not their full manifests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use tokio::sync::watch;
+
+use crate::api::TargetRef;
+
+/// Why a target's replicas cannot be read or set.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The kind is not served by the cluster, or has no /scale subresource.
+    #[error("{kind} ({api_version}) is not a scalable kind in this cluster: {reason}")]
+    UnknownKind {
+        /// The kind.
+        kind: String,
+        /// Its API version.
+        api_version: String,
+        /// What discovery said.
+        reason: String,
+    },
+    /// No object of that name.
+    #[error("{kind}/{name} not found in namespace {namespace}")]
+    NotFound {
+        /// The kind.
+        kind: String,
+        /// The name.
+        name: String,
+        /// The namespace.
+        namespace: String,
+    },
+    /// The watch of this kind has not delivered its first list yet.
+    #[error("the watch of {0} has not synced yet")]
+    NotSynced(String),
+    /// The API refused or failed.
+    #[error("the API failed on {what}")]
+    Api {
+        /// What was attempted.
+        what: String,
+        /// The error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// One watched kind: replicas by (namespace, name), and whether the first list arrived.
+struct Watched {
+    resource: ApiResource,
+    replicas: RwLock<HashMap<(String, String), i32>>,
+    synced: watch::Receiver<bool>,
+}
+
+/// Replica counts of every target kind in use, kept current by watches.
+#[derive(Clone)]
+pub struct Targets {
+    client: kube::Client,
+    kinds: Arc<Mutex<HashMap<GroupVersionKind, Arc<Watched>>>>,
+    /// Namespace the watches are limited to, when the daemon is.
+    namespace: Option<String>,
+}
+
+impl Targets {
+    /// Targets seen through `client`; watches start lazily, one per kind in use.
+    pub fn new(client: kube::Client, namespace: Option<String>) -> Self {
+        Self { client, kinds: Arc::default(), namespace }
+    }
+
+    /// The target's replicas as last seen by the watch of its kind.
+    pub async fn replicas(&self, namespace: &str, target: &TargetRef) -> Result<i32, TargetError> {
+        let watched = self.watched(target).await?;
+        let mut synced = watched.synced.clone();
+        if !*synced.borrow() {
+            let wait = synced.wait_for(|s| *s);
+            if tokio::time::timeout(Duration::from_secs(30), wait).await.is_err() {
+                return Err(TargetError::NotSynced(target.kind.clone()));
+            }
+        }
+        let key = (namespace.to_string(), target.name.clone());
+        let replicas =
+            watched.replicas.read().expect("a poisoned lock means a panic elsewhere").get(&key).copied();
+        replicas.ok_or_else(|| TargetError::NotFound {
+            kind: target.kind.clone(),
+            name: target.name.clone(),
+            namespace: namespace.to_string(),
+        })
+    }
+
+    /// Set the target's replicas through /scale; the local view follows at once so the next
+    /// reconcile does not act on a stale count before the watch event arrives.
+    pub async fn scale(&self, namespace: &str, target: &TargetRef, replicas: i32) -> Result<(), TargetError> {
+        let watched = self.watched(target).await?;
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &watched.resource);
+        let patch = serde_json::json!({"spec": {"replicas": replicas}});
+        api.patch_scale(&target.name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(
+            |source| match &source {
+                kube::Error::Api(s) if s.code == 404 => TargetError::NotFound {
+                    kind: target.kind.clone(),
+                    name: target.name.clone(),
+                    namespace: namespace.to_string(),
+                },
+                _ => {
+                    TargetError::Api { what: format!("PATCH {}/{}/scale", target.kind, target.name), source }
+                }
+            },
+        )?;
+        watched
+            .replicas
+            .write()
+            .expect("a poisoned lock means a panic elsewhere")
+            .insert((namespace.to_string(), target.name.clone()), replicas);
+        Ok(())
+    }
+
+    async fn watched(&self, target: &TargetRef) -> Result<Arc<Watched>, TargetError> {
+        let gvk = gvk_of(target);
+        if let Some(w) = self.kinds.lock().expect("a poisoned lock means a panic elsewhere").get(&gvk) {
+            return Ok(w.clone());
+        }
+        let (resource, caps) = discover(&self.client, &gvk).await?;
+        let mut kinds = self.kinds.lock().expect("a poisoned lock means a panic elsewhere");
+        if let Some(w) = kinds.get(&gvk) {
+            return Ok(w.clone());
+        }
+        let (tx, rx) = watch::channel(false);
+        let watched =
+            Arc::new(Watched { resource: resource.clone(), replicas: RwLock::default(), synced: rx });
+        let api: Api<DynamicObject> = match (&self.namespace, caps.scope) {
+            (Some(ns), Scope::Namespaced) => Api::namespaced_with(self.client.clone(), ns, &resource),
+            _ => Api::all_with(self.client.clone(), &resource),
+        };
+        tokio::spawn(follow(api, watched.clone(), tx));
+        kinds.insert(gvk, watched.clone());
+        Ok(watched)
+    }
+}
+
+fn gvk_of(target: &TargetRef) -> GroupVersionKind {
+    let (group, version) = target.api_version.split_once('/').unwrap_or(("", target.api_version.as_str()));
+    GroupVersionKind::gvk(group, version, &target.kind)
+}
+
+async fn discover(
+    client: &kube::Client,
+    gvk: &GroupVersionKind,
+) -> Result<(ApiResource, ApiCapabilities), TargetError> {
+    let unknown = |reason: String| TargetError::UnknownKind {
+        kind: gvk.kind.clone(),
+        api_version: gvk.api_version(),
+        reason,
+    };
+    let (resource, caps) =
+        kube::discovery::pinned_kind(client, gvk).await.map_err(|e| unknown(e.to_string()))?;
+    if !caps.subresources.iter().any(|(sub, _)| sub.plural == format!("{}/scale", resource.plural)) {
+        return Err(unknown("it has no /scale subresource".to_string()));
+    }
+    Ok((resource, caps))
+}
+
+/// Keep `watched` in step with the watch of its kind, forever; the watcher retries with backoff.
+async fn follow(api: Api<DynamicObject>, watched: Arc<Watched>, synced: watch::Sender<bool>) {
+    let mut pending: HashMap<(String, String), i32> = HashMap::new();
+    let mut events =
+        watcher::watcher(api, watcher::Config::default().any_semantic()).default_backoff().boxed();
+    while let Some(event) = events.next().await {
+        let Ok(event) = event else {
+            // The watcher resumes by itself; the map keeps its last known state meanwhile.
+            continue;
+        };
+        let map = || watched.replicas.write().expect("a poisoned lock means a panic elsewhere");
+        match event {
+            Event::Apply(obj) => {
+                map().insert(key_of(&obj), replicas_of(&obj));
+            }
+            Event::Delete(obj) => {
+                map().remove(&key_of(&obj));
+            }
+            Event::Init => pending.clear(),
+            Event::InitApply(obj) => {
+                pending.insert(key_of(&obj), replicas_of(&obj));
+            }
+            Event::InitDone => {
+                *map() = std::mem::take(&mut pending);
+                synced.send_replace(true);
+            }
+        }
+    }
+}
+
+fn key_of(obj: &DynamicObject) -> (String, String) {
+    (obj.metadata.namespace.clone().unwrap_or_default(), obj.metadata.name.clone().unwrap_or_default())
+}
+
+/// `spec.replicas`, which Kubernetes defaults to 1 for the workload kinds.
+fn replicas_of(obj: &DynamicObject) -> i32 {
+    obj.data
+        .pointer("/spec/replicas")
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|r| i32::try_from(r).ok())
+        .unwrap_or(1)
+}

@@ -96,7 +96,9 @@ pub fn latest_point(series: &[Vec<(i64, PointValue)>]) -> Result<f64, Problem> {
 }
 
 #[cfg(feature = "pubsub")]
-pub use client::{GcpClients, PubSubQuery, points_of};
+pub(crate) use client::GcpClients;
+#[cfg(feature = "pubsub")]
+pub use client::{PubSubQuery, points_of};
 
 #[cfg(feature = "pubsub")]
 mod client {
@@ -147,7 +149,7 @@ mod client {
 
     /// Admin and Monitoring clients, one pair per endpoints and credentials, built on first use.
     #[derive(Default)]
-    pub struct GcpClients {
+    pub(crate) struct GcpClients {
         clients: Mutex<HashMap<ClientKey, Arc<OnceCell<Clients>>>>,
     }
 

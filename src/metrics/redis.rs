@@ -45,7 +45,7 @@ pub fn target(host: &str, port: u16, db: u32, key: &str, kind: RedisKind, group:
 
 /// Where and as whom to connect: one pooled connection per distinct value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ServerKey {
+pub(crate) struct ServerKey {
     /// Host.
     pub host: String,
     /// Port.
@@ -65,7 +65,7 @@ pub struct ServerKey {
 }
 
 /// What a connection needs beyond its key.
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// Password, if any.
     pub password: Option<SecretString>,
     /// PEM CA bundle, if any.
@@ -80,13 +80,13 @@ type Slot = (Arc<OnceCell<ConnectionManager>>, Instant);
 
 /// One auto-reconnecting multiplexed connection per server and credentials.
 #[derive(Default)]
-pub struct RedisPool {
+pub(crate) struct RedisPool {
     connections: Mutex<HashMap<ServerKey, Slot>>,
 }
 
 impl RedisPool {
     /// The connection for `key`, opened on first use; a failed open is not remembered.
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         key: &ServerKey,
         credentials: &Credentials,

@@ -7,7 +7,7 @@
 //! from `XINFO GROUPS` (Redis 7+); there a missing key or group is an error, since a consumer group
 //! exists only on purpose.
 //!
-//! [`RedisPool`] keeps one auto-reconnecting multiplexed connection per server and credentials, so
+//! The pool keeps one auto-reconnecting multiplexed connection per server and credentials, so
 //! reconciles never open a connection each. [`parse_groups`] is pure.
 
 use std::collections::HashMap;

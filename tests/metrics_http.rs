@@ -167,3 +167,68 @@ async fn concurrency_is_bounded_per_backend() {
     assert!(other_results.0.iter().all(|r| *r == Ok(2.0)));
     assert!(other_results.1 < Duration::from_millis(800), "{:?}", other_results.1);
 }
+
+#[tokio::test]
+async fn a_fixed_secret_is_read_again_after_an_auth_failure() {
+    let server = serve(|request| {
+        if request.header("authorization") == Some("Bearer right") {
+            Response::json(200, &json!({"n": 8}))
+        } else {
+            Response::text(401, "text/plain", "no")
+        }
+    });
+    let api = kube_api::start();
+    api.put("team", "svc", &[("token", "wrong")]);
+    let fetcher = gscale::metrics::Fetcher::new(
+        Some(api.client.clone()),
+        gscale::metrics::Settings { dedup_window: Some(Duration::ZERO), ..Default::default() },
+    );
+    let spec = http_metric(json!({"url": server.url, "valuePath": "$.n",
+        "bearerTokenSecretRef": {"name": "svc", "key": "token"}}));
+    assert_eq!(read(&fetcher, "team", &spec).await.unwrap_err().reason(), "AuthFailed");
+    api.put("team", "svc", &[("token", "right")]);
+    // The default TTL is minutes; the failure made the fetcher forget the cached Secret.
+    assert_eq!(read(&fetcher, "team", &spec).await, Ok(8.0));
+    assert_eq!(read(&fetcher, "team", &spec).await, Ok(8.0));
+    assert_eq!(api.server.requests(), 2, "the Secret is cached while it works");
+}
+
+#[tokio::test]
+async fn readings_are_shared_within_the_window_and_errors_are_not() {
+    let failing = Arc::new(Mutex::new(false));
+    let fail = failing.clone();
+    let server = serve(move |_| {
+        if *fail.lock().unwrap() {
+            Response::text(503, "text/plain", "down")
+        } else {
+            Response::json(200, &json!({"n": 6}))
+        }
+    });
+    let fetcher = gscale::metrics::Fetcher::new(
+        None,
+        gscale::metrics::Settings { dedup_window: Some(Duration::from_millis(300)), ..Default::default() },
+    );
+    let spec = common::scaler(
+        json!([{"type": "http", "targetValue": 1, "http": {"url": server.url, "valuePath": "$.n"}}]),
+    );
+    assert_eq!(fetcher.dedup_window(&spec), Duration::from_millis(300));
+    assert_eq!(fetcher.fetch("team", &spec).await.metrics, vec![Ok(6.0)]);
+    assert_eq!(fetcher.fetch("other", &spec).await.metrics, vec![Ok(6.0)]);
+    assert_eq!(server.requests(), 1, "shared within the window");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    *failing.lock().unwrap() = true;
+    assert!(fetcher.fetch("team", &spec).await.metrics[0].is_err());
+    assert!(fetcher.fetch("team", &spec).await.metrics[0].is_err());
+    assert_eq!(server.requests(), 3, "an error is not kept: the next fetch asks again");
+    let stats = fetcher.stats();
+    let http = stats.of(gscale::api::MetricType::Http);
+    assert_eq!((http.fetches, http.queries, http.dedup_hits, http.errors), (4, 3, 1, 2));
+
+    let defaults = gscale::metrics::Fetcher::new(None, gscale::metrics::Settings::default());
+    assert_eq!(defaults.dedup_window(&spec), Duration::from_millis(7500), "a quarter of the 30 s default interval");
+    let long = gscale::metrics::Fetcher::new(
+        None,
+        gscale::metrics::Settings { dedup_window: Some(Duration::from_secs(60)), ..Default::default() },
+    );
+    assert_eq!(long.dedup_window(&spec), Duration::from_millis(7500), "never past a quarter interval");
+}

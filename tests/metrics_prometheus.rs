@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::http::{Response, serve, serve_on, serve_tls};
@@ -19,28 +18,16 @@ fn prom_metric(server: &str, query: &str) -> gscale::api::MetricSpec {
         "prometheus": {"serverUrl": server, "query": query}}))
 }
 
-struct Exporter {
-    value: Arc<Mutex<f64>>,
-    server: common::http::HttpServer,
-}
-
-fn exporter() -> Exporter {
-    let value = Arc::new(Mutex::new(42.0));
-    let shared = value.clone();
-    let server = serve(move |_| {
-        let body = format!(
-            "# TYPE queue_depth gauge\nqueue_depth {}\nper_queue{{q=\"a\"}} 1\nper_queue{{q=\"b\"}} 2\nnegative_metric -5\nnan_metric NaN\n",
-            shared.lock().unwrap()
-        );
-        Response::text(200, "text/plain; version=0.0.4", body)
-    });
-    Exporter { value, server }
-}
-
 #[tokio::test]
 async fn real_prometheus_values_faults_and_dedup() {
-    let exporter = exporter();
-    let Some(prom) = prometheus::start(&exporter.server.addr.to_string()) else { return };
+    let exporter = prometheus::Exporter::start(&[
+        ("queue_depth", "42"),
+        ("per_queue{q=\"a\"}", "1"),
+        ("per_queue{q=\"b\"}", "2"),
+        ("negative_metric", "-5"),
+        ("nan_metric", "NaN"),
+    ]);
+    let Some(prom) = prometheus::start(&exporter.target()) else { return };
     let fetcher = common::fetcher(None);
 
     assert_eq!(read(&fetcher, "team", &prom_metric(&prom.url, "queue_depth")).await, Ok(42.0));
@@ -63,7 +50,7 @@ async fn real_prometheus_values_faults_and_dedup() {
     }
 
     // The scaler follows the exporter.
-    *exporter.value.lock().unwrap() = 7.0;
+    exporter.set("queue_depth", 7);
     prom.wait_value("queue_depth", 7.0, Duration::from_secs(30));
     assert_eq!(read(&fetcher, "team", &prom_metric(&prom.url, "queue_depth")).await, Ok(7.0));
 

@@ -24,6 +24,7 @@ fn fetcher(emulator: &str, monitoring: &str, client: Option<kube::Client>) -> Fe
             dedup_window: Some(Duration::ZERO),
             pubsub_endpoint: Some(emulator.to_owned()),
             monitoring_endpoint: Some(monitoring.to_owned()),
+            pubsub_check_interval: Duration::ZERO,
             ..Default::default()
         },
     )
@@ -101,8 +102,21 @@ async fn backlog_age_and_faults() {
     let err = read(&fetcher, "team", &missing).await.unwrap_err();
     assert_eq!(err.reason(), "SecretUnavailable");
 
+    // A subscription confirmed by the admin API is not checked again within the check interval.
+    let checking_rarely = Fetcher::new(
+        None,
+        Settings {
+            dedup_window: Some(Duration::ZERO),
+            pubsub_endpoint: Some(emulator.host.clone()),
+            monitoring_endpoint: Some(stand_in.server.url.clone()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(read(&checking_rarely, "team", &backlog).await, Ok(7.0));
+
     // The emulator down: unreachable, and the key never shows.
     drop(emulator);
+    assert_eq!(read(&checking_rarely, "team", &backlog).await, Ok(7.0), "no admin call within the interval");
     let err = read(&fetcher, "team", &with_key).await.unwrap_err();
     assert_eq!(err.reason(), "BackendUnreachable", "{err}");
     assert!(!err.to_string().contains("PRIVATE-KEY-material"));
@@ -131,4 +145,23 @@ async fn service_account_key_is_never_shown() {
     let err = read(&fetcher, "team", &spec).await.unwrap_err();
     assert_eq!(err.reason(), "AuthFailed", "{err}");
     assert!(!err.to_string().contains("PRIVATE-KEY-material"), "{err}");
+}
+
+#[test]
+fn settings_honour_the_environment() {
+    // Re-run this test in a child process with the variables set (setting them here would be unsafe).
+    if std::env::var_os("GSCALE_TEST_CHILD").is_none() {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["settings_honour_the_environment", "--exact", "--quiet"])
+            .env("GSCALE_TEST_CHILD", "1")
+            .env(gscale::metrics::PUBSUB_EMULATOR_HOST, "127.0.0.1:8681")
+            .env(gscale::metrics::MONITORING_ENDPOINT_ENV, "http://127.0.0.1:9999")
+            .output()
+            .unwrap();
+        assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stdout));
+        return;
+    }
+    let settings = Settings::default();
+    assert_eq!(settings.pubsub_endpoint.as_deref(), Some("127.0.0.1:8681"));
+    assert_eq!(settings.monitoring_endpoint.as_deref(), Some("http://127.0.0.1:9999"));
 }

@@ -36,7 +36,10 @@ pub fn target(url: &str, method: HttpMethod, value_path: Option<&str>) -> Target
     Target {
         kind: MetricType::Http,
         backend: transport::display_url(url),
-        query: format!("{method} valuePath `{}`", value_path.unwrap_or("")),
+        query: match value_path.map(str::trim).filter(|path| !path.is_empty()) {
+            Some(path) => format!("{method} valuePath `{path}`"),
+            None => format!("{method} (the whole reply)"),
+        },
     }
 }
 

@@ -91,8 +91,9 @@ pub struct Settings {
     /// Most queries in flight at once to one backend (a server URL, a Redis server, a project).
     pub max_concurrency_per_backend: usize,
     /// How long a successful reading is shared with identical queries, capped at a quarter of the
-    /// asking scaler's `syncIntervalSeconds` (`None`: that quarter). The daemon aligns the ticks of
-    /// scalers sharing a query, so they meet inside the window once per interval.
+    /// asking scaler's `syncIntervalSeconds` (`None`: that quarter). A scaler's own next reconcile
+    /// never reuses its previous reading; the daemon aligns the ticks of scalers sharing a query, so
+    /// they meet inside the window and cost one backend query per interval.
     pub dedup_window: Option<Duration>,
     /// How long a Secret's data is cached.
     pub secret_ttl: Duration,
@@ -100,6 +101,8 @@ pub struct Settings {
     pub pubsub_endpoint: Option<String>,
     /// Cloud Monitoring endpoint override (URL); default from `GSCALE_MONITORING_ENDPOINT`.
     pub monitoring_endpoint: Option<String>,
+    /// How long a Pub/Sub subscription confirmed by the admin API is not checked again.
+    pub pubsub_check_interval: Duration,
 }
 
 impl Default for Settings {
@@ -112,6 +115,7 @@ impl Default for Settings {
             secret_ttl: Duration::from_secs(300),
             pubsub_endpoint: env(PUBSUB_EMULATOR_HOST),
             monitoring_endpoint: env(MONITORING_ENDPOINT_ENV),
+            pubsub_check_interval: Duration::from_secs(300),
         }
     }
 }
@@ -236,12 +240,15 @@ impl Fetcher {
         self.inner.stats.snapshot()
     }
 
+    /// How long readings of `spec`'s queries are shared (see [`Settings::dedup_window`]).
+    pub fn dedup_window(&self, spec: &GeneralScalerSpec) -> Duration {
+        let quarter = Duration::from_secs(u64::from(spec.sync_interval_seconds.max(1))) / 4;
+        self.inner.settings.dedup_window.map_or(quarter, |w| w.min(quarter))
+    }
+
     /// Read every metric of `spec` (and its slo queries) concurrently; never fails as a whole.
     pub async fn fetch(&self, namespace: &str, spec: &GeneralScalerSpec) -> Readings {
-        // Never longer than a quarter of the asking scaler's interval, so no scaler decides twice
-        // on one reading: the daemon gives scalers sharing a query the same tick instead.
-        let quarter = Duration::from_secs(u64::from(spec.sync_interval_seconds.max(1))) / 4;
-        let window = self.inner.settings.dedup_window.map_or(quarter, |w| w.min(quarter));
+        let window = self.dedup_window(spec);
         let metrics = futures::future::join_all(spec.metrics().iter().map(|metric| async move {
             self.read(namespace, metric, window).await.map_err(|e| e.to_string())
         }));
@@ -260,6 +267,9 @@ impl Fetcher {
         let result = self.read_timed(namespace, metric, window).await;
         self.inner.stats.fetch(metric.kind, started.elapsed(), result.is_err());
         if let Err(err) = &result {
+            if matches!(err, MetricError::Auth { .. }) {
+                self.inner.secrets.forget(namespace);
+            }
             tracing::debug!(reason = err.reason(), error = %err, "metric unavailable");
         }
         result
@@ -541,6 +551,7 @@ impl Fetcher {
             project_id: spec.project_id.clone(),
             subscription_id: spec.subscription_id.clone(),
             mode: spec.mode,
+            check_interval: settings.pubsub_check_interval,
         };
         let backend = format!("projects/{}", spec.project_id);
         Ok(Resolved {
@@ -635,5 +646,44 @@ impl Fetcher {
             query.query_range(start, end, step).await.map_err(|err| err.redact(&secrets))
         };
         tokio::time::timeout(timeout, work).await.unwrap_or(Err(MetricError::Timeout { target, seconds }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_shareable<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn fetch_can_be_spawned() {
+        assert_shareable::<Fetcher>();
+        let spec: GeneralScalerSpec = serde_json::from_value(serde_json::json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+            "maxReplicas": 3,
+            "metric": {"type": "redis", "targetValue": 5, "redis": {"host": "127.0.0.1", "queueName": "q"}},
+        }))
+        .unwrap();
+        let fetcher = Fetcher::new(None, Settings::default());
+        let future = fetcher.fetch("team", &spec);
+        assert_send(&future);
+        drop(future);
+    }
+
+    #[test]
+    fn targets_from_specs() {
+        let metric: MetricSpec =
+            serde_json::from_value(serde_json::json!({"type": "prometheus", "targetValue": 1,
+            "prometheus": {"serverUrl": "http://user:pw@prom:9090/?x=1", "query": "sum(up)"}}))
+            .unwrap();
+        assert_eq!(target_of(&metric).unwrap().to_string(), "prometheus http://prom:9090, query `sum(up)`");
+        let broken: MetricSpec =
+            serde_json::from_value(serde_json::json!({"type": "redis", "targetValue": 1})).unwrap();
+        assert_eq!(
+            target_of(&broken).unwrap_err().to_string(),
+            "redis metric: invalid source: type redis needs a redis block"
+        );
+        assert_eq!(origin("https://prom.example/api/v1"), "https://prom.example:443");
     }
 }

@@ -96,12 +96,15 @@ pub fn latest_point(series: &[Vec<(i64, PointValue)>]) -> Result<f64, Problem> {
 }
 
 #[cfg(feature = "pubsub")]
-pub use client::{GcpClients, PubSubQuery, points_of};
+pub(crate) use client::GcpClients;
+#[cfg(feature = "pubsub")]
+pub use client::{PubSubQuery, points_of};
 
 #[cfg(feature = "pubsub")]
 mod client {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
     use google_cloud_auth::credentials::{self, Credentials};
     use google_cloud_gax::retry_policy::NeverRetry;
@@ -121,6 +124,8 @@ mod client {
     pub struct Clients {
         admin: SubscriptionAdmin,
         monitoring: MetricService,
+        /// Subscriptions the admin API confirmed, and when.
+        confirmed: Arc<Mutex<HashMap<String, Instant>>>,
     }
 
     /// One Pub/Sub read, ready to send.
@@ -131,6 +136,8 @@ mod client {
         pub(crate) project_id: String,
         pub(crate) subscription_id: String,
         pub(crate) mode: PubSubMode,
+        /// How long a confirmed subscription is not checked again.
+        pub(crate) check_interval: Duration,
     }
 
     #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -142,7 +149,7 @@ mod client {
 
     /// Admin and Monitoring clients, one pair per endpoints and credentials, built on first use.
     #[derive(Default)]
-    pub struct GcpClients {
+    pub(crate) struct GcpClients {
         clients: Mutex<HashMap<ClientKey, Arc<OnceCell<Clients>>>>,
     }
 
@@ -211,7 +218,7 @@ mod client {
                     }
                     let monitoring =
                         monitoring.build().await.map_err(|err| invalid("monitoring", err.to_string()))?;
-                    Ok::<_, MetricError>(Clients { admin, monitoring })
+                    Ok::<_, MetricError>(Clients { admin, monitoring, confirmed: Arc::default() })
                 })
                 .await?;
             Ok(clients.clone())
@@ -274,6 +281,24 @@ mod client {
             .collect()
     }
 
+    impl PubSubQuery {
+        async fn check_subscription(&self, name: &str) -> Result<(), MetricError> {
+            self.clients.admin.get_subscription().set_subscription(name).send().await.map_err(|err| {
+                if err.status().is_some_and(|s| s.code == google_cloud_gax::error::rpc::Code::NotFound)
+                    || err.http_status_code() == Some(404)
+                {
+                    MetricError::Backend {
+                        target: self.target.clone(),
+                        detail: format!("subscription {name} not found (check projectId and subscriptionId)"),
+                    }
+                } else {
+                    gax_error(&self.target, "pubsub admin", &err)
+                }
+            })?;
+            Ok(())
+        }
+    }
+
     impl MetricSource for PubSubQuery {
         fn target(&self) -> &Target {
             &self.target
@@ -281,18 +306,17 @@ mod client {
 
         async fn read(&self) -> Result<f64, MetricError> {
             let name = format!("projects/{}/subscriptions/{}", self.project_id, self.subscription_id);
-            self.clients.admin.get_subscription().set_subscription(&name).send().await.map_err(|err| {
-                if err.status().is_some_and(|s| s.code == google_cloud_gax::error::rpc::Code::NotFound)
-                    || err.http_status_code() == Some(404)
-                {
-                    MetricError::Backend {
-                        target: self.target.clone(),
-                        detail: format!("subscription {name} not found"),
-                    }
-                } else {
-                    gax_error(&self.target, "pubsub admin", &err)
-                }
-            })?;
+            let confirmed = {
+                let confirmed =
+                    self.clients.confirmed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                confirmed.get(&name).is_some_and(|at| at.elapsed() < self.check_interval)
+            };
+            if !confirmed {
+                self.check_subscription(&name).await?;
+                let mut confirmed =
+                    self.clients.confirmed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                confirmed.insert(name, Instant::now());
+            }
             let now = jiff::Timestamp::now();
             let start = now - jiff::SignedDuration::from_mins(10);
             let interval = TimeInterval::new()

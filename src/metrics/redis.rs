@@ -7,12 +7,12 @@
 //! from `XINFO GROUPS` (Redis 7+); there a missing key or group is an error, since a consumer group
 //! exists only on purpose.
 //!
-//! [`RedisPool`] keeps one auto-reconnecting multiplexed connection per server and credentials, so
+//! The pool keeps one auto-reconnecting multiplexed connection per server and credentials, so
 //! reconciles never open a connection each. [`parse_groups`] is pure.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Value};
@@ -45,7 +45,7 @@ pub fn target(host: &str, port: u16, db: u32, key: &str, kind: RedisKind, group:
 
 /// Where and as whom to connect: one pooled connection per distinct value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ServerKey {
+pub(crate) struct ServerKey {
     /// Host.
     pub host: String,
     /// Port.
@@ -65,22 +65,28 @@ pub struct ServerKey {
 }
 
 /// What a connection needs beyond its key.
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// Password, if any.
     pub password: Option<SecretString>,
     /// PEM CA bundle, if any.
     pub ca_pem: Option<String>,
 }
 
+/// Connections unused this long are closed (a scaler deleted, a password rotated).
+const IDLE: Duration = Duration::from_secs(600);
+
+/// A pooled connection (opened on first use) and when it was last handed out.
+type Slot = (Arc<OnceCell<ConnectionManager>>, Instant);
+
 /// One auto-reconnecting multiplexed connection per server and credentials.
 #[derive(Default)]
-pub struct RedisPool {
-    connections: Mutex<HashMap<ServerKey, Arc<OnceCell<ConnectionManager>>>>,
+pub(crate) struct RedisPool {
+    connections: Mutex<HashMap<ServerKey, Slot>>,
 }
 
 impl RedisPool {
     /// The connection for `key`, opened on first use; a failed open is not remembered.
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         key: &ServerKey,
         credentials: &Credentials,
@@ -89,7 +95,11 @@ impl RedisPool {
     ) -> Result<ConnectionManager, MetricError> {
         let cell = {
             let mut connections = self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            connections.entry(key.clone()).or_default().clone()
+            let now = Instant::now();
+            connections.retain(|_, (_, used)| now.duration_since(*used) < IDLE);
+            let (cell, used) = connections.entry(key.clone()).or_insert_with(|| (Arc::default(), now));
+            *used = now;
+            cell.clone()
         };
         let connection = cell
             .get_or_try_init(|| async {

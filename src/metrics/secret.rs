@@ -48,6 +48,13 @@ impl Secrets {
         Ok(SecretString::new(text.trim_end_matches(['\n', '\r'])))
     }
 
+    /// Drop the cached Secrets of `namespace` (after an authentication failure: a fixed Secret is then
+    /// read at the next fetch rather than after the TTL).
+    pub fn forget(&self, namespace: &str) {
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.retain(|(cached_namespace, _), _| cached_namespace != namespace);
+    }
+
     async fn data(&self, namespace: &str, name: &str) -> Result<SecretData, String> {
         let cache_key = (namespace.to_owned(), name.to_owned());
         {

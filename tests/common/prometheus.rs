@@ -89,3 +89,38 @@ pub fn start(scrape_target: &str) -> Option<PrometheusServer> {
     });
     Some(PrometheusServer { url, port, process, dir })
 }
+
+/// An exporter serving gauges in the Prometheus text format on `/metrics`; values change with [`Exporter::set`].
+pub struct Exporter {
+    /// The HTTP server; `server.addr` is the scrape target.
+    pub server: super::http::HttpServer,
+    values: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+}
+
+impl Exporter {
+    /// Start an exporter with these series (`name` or `name{label="v"}`) and values (as written:
+    /// `42`, `NaN`, `-5`).
+    pub fn start(series: &[(&str, &str)]) -> Self {
+        let values: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>> =
+            std::sync::Arc::new(std::sync::Mutex::new(
+                series.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ));
+        let shared = values.clone();
+        let server = super::http::serve(move |_| {
+            let body: String =
+                shared.lock().unwrap().iter().map(|(series, value)| format!("{series} {value}\n")).collect();
+            super::http::Response::text(200, "text/plain; version=0.0.4", body)
+        });
+        Self { server, values }
+    }
+
+    /// `127.0.0.1:PORT`, for [`start`].
+    pub fn target(&self) -> String {
+        self.server.addr.to_string()
+    }
+
+    /// Set a series' value.
+    pub fn set(&self, series: &str, value: impl ToString) {
+        self.values.lock().unwrap().insert(series.to_owned(), value.to_string());
+    }
+}

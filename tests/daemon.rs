@@ -492,3 +492,43 @@ async fn once_and_preflight() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_the_scalers_with_a_lease_each() {
+    let cluster = Cluster::start().await;
+    let load = Load::new(200.0);
+    let names: Vec<String> = (0..6).map(|i| format!("svc{i}")).collect();
+    for name in &names {
+        cluster.deployment(name, 1).await;
+        let mut spec = base_spec(&load, 50.0);
+        spec["targetRef"]["name"] = json!(name);
+        cluster.apply_scaler(name, spec).await;
+    }
+    let _zero = cluster.daemon("zero", &["--shard", "0/2", "--lease-duration", "3"]);
+    let _one = cluster.daemon("one", &["--shard", "1/2", "--lease-duration", "3"]);
+    for name in &names {
+        wait_replicas(&cluster, name, 4, SECONDS(15)).await;
+    }
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> = kube::Api::namespaced(cluster.client.clone(), "default");
+    for (shard, holder) in [("gscale-shard-0-of-2", "zero"), ("gscale-shard-1-of-2", "one")] {
+        let lease = leases.get(shard).await.unwrap();
+        let identity = lease.spec.unwrap().holder_identity.unwrap();
+        assert!(identity.starts_with(holder), "{shard} held by {identity}");
+    }
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> = kube::Api::namespaced(cluster.client.clone(), "default");
+    let events = events.list(&Default::default()).await.unwrap().items;
+    let zero = gscale::controller::Shard::parse("0/2").unwrap();
+    let mut per_shard = [0, 0];
+    for name in &names {
+        let scaled: Vec<String> = events
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some("ScaledUp") && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reporting_instance.clone())
+            .collect();
+        assert_eq!(scaled.len(), 1, "{name} scaled once: {scaled:?}");
+        let expected = if zero.owns("default", name) { "zero" } else { "one" };
+        assert!(scaled[0].starts_with(expected), "{name} belongs to shard {expected}, scaled by {}", scaled[0]);
+        per_shard[usize::from(expected == "one")] += 1;
+    }
+    assert!(per_shard[0] > 0 && per_shard[1] > 0, "both shards had work: {per_shard:?}");
+}

@@ -45,7 +45,11 @@ async fn a_redis_queue_scales_workers_up_and_drains_down_after_the_cooldown() {
 
     redis.cli(&["DEL", "jobs"]);
     wait_replicas(&cluster, "workers", 1, SECONDS(10)).await;
-    assert!(scaled.elapsed() >= Duration::from_millis(2900), "drained only after the 3 s cooldown: {:?}", scaled.elapsed());
+    assert!(
+        scaled.elapsed() >= Duration::from_millis(2900),
+        "drained only after the 3 s cooldown: {:?}",
+        scaled.elapsed()
+    );
 
     // Redis down: the scaler holds, says why, and recovers by itself.
     redis.push("jobs", 200);
@@ -111,10 +115,17 @@ async fn a_pubsub_fed_scaler_follows_its_backlog() {
     let _daemon = cluster.daemon_with_env(
         "d",
         &["--no-leader-election"],
-        &[("PUBSUB_EMULATOR_HOST", emulator.host.as_str()), ("GSCALE_MONITORING_ENDPOINT", monitoring.server.url.as_str())],
+        &[
+            ("PUBSUB_EMULATOR_HOST", emulator.host.as_str()),
+            ("GSCALE_MONITORING_ENDPOINT", monitoring.server.url.as_str()),
+        ],
     );
     eventually("the first reading", SECONDS(20), || async {
-        cluster.scaler("consumer").await.status.is_some_and(|s| s.metrics.first().is_some_and(|m| m.value == Some(30.0)))
+        cluster
+            .scaler("consumer")
+            .await
+            .status
+            .is_some_and(|s| s.metrics.first().is_some_and(|m| m.value == Some(30.0)))
     })
     .await;
 
@@ -129,7 +140,10 @@ async fn a_pubsub_fed_scaler_follows_its_backlog() {
     cluster.deployment("orphan", 1).await;
     cluster.apply_scaler("orphan", spec(metric, "orphan")).await;
     eventually("the missing subscription is reported", SECONDS(15), || async {
-        cluster.condition("orphan", "MetricsAvailable").await.is_some_and(|c| c.0 == "False" && c.2.contains("missing-sub"))
+        cluster
+            .condition("orphan", "MetricsAvailable")
+            .await
+            .is_some_and(|c| c.0 == "False" && c.2.contains("missing-sub"))
     })
     .await;
 }

@@ -9,6 +9,7 @@
 //! The controller never decides: it hands plain data to `decision::decide`. All memory lives in
 //! status, so a restarted daemon honours cooldowns and windows.
 
+pub mod events;
 pub mod leader;
 pub mod reconcile;
 pub mod status;
@@ -25,7 +26,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
 use tokio::sync::watch;
 
@@ -164,7 +164,7 @@ pub struct Context {
     /// Metric readings.
     pub fetcher: Fetcher,
     /// Events.
-    pub recorder: Recorder,
+    pub events: events::Publisher,
     /// Counters.
     pub telemetry: Arc<telemetry::Telemetry>,
     /// Due times.
@@ -213,10 +213,7 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
     let identity = settings.lease.as_ref().map_or_else(|| "gscale".to_string(), |l| l.identity.clone());
     let ctx = Arc::new(Context {
         targets: targets::Targets::new(client.clone(), settings.namespace.clone()),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter { controller: "gscale".into(), instance: Some(identity) },
-        ),
+        events: events::Publisher::new(client.clone(), identity),
         client,
         fetcher,
         telemetry: telemetry.clone(),

@@ -631,3 +631,43 @@ async fn statefulsets_scale_and_dry_runs_store_nothing() {
     });
     tokio::time::timeout(DEADLINE, ready).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn lists_page_with_continue_tokens_and_selector_watches_see_objects_enter_and_leave() {
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    for i in 0..5 {
+        api.create(&PostParams::default(), &deployment(&format!("d{i}"), 1)).await.unwrap();
+    }
+    let first = api.list(&ListParams::default().limit(2)).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    assert_eq!(first.metadata.remaining_item_count, Some(3));
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    let second = api.list(&ListParams::default().limit(2).continue_token(&token)).await.unwrap();
+    let third = api
+        .list(&ListParams::default().limit(2).continue_token(second.metadata.continue_.as_deref().unwrap()))
+        .await
+        .unwrap();
+    assert!(third.metadata.continue_.is_none());
+    let names: Vec<String> =
+        first.items.iter().chain(&second.items).chain(&third.items).map(|d| d.name_any()).collect();
+    assert_eq!(names, ["d0", "d1", "d2", "d3", "d4"]);
+
+    let rv = sb.resource_version().to_string();
+    let stream = api.watch(&WatchParams::default().labels("tier=web"), &rv).await.unwrap();
+    futures::pin_mut!(stream);
+    let label = |v: Option<&str>| Patch::Merge(json!({"metadata": {"labels": {"tier": v}}}));
+    api.patch("d1", &PatchParams::default(), &label(Some("web"))).await.unwrap();
+    api.patch("d1", &PatchParams::default(), &label(Some("db"))).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match tokio::time::timeout(DEADLINE, stream.try_next()).await.unwrap().unwrap().unwrap() {
+            WatchEvent::Added(d) => seen.push(format!("added {}", d.name_any())),
+            WatchEvent::Deleted(d) => seen.push(format!("deleted {}", d.name_any())),
+            WatchEvent::Modified(d) => seen.push(format!("modified {}", d.name_any())),
+            WatchEvent::Bookmark(_) => {}
+            WatchEvent::Error(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(seen, ["added d1", "deleted d1"], "a selector watch sees objects enter and leave it");
+}

@@ -362,6 +362,17 @@ impl Req {
         if self.body.is_empty() {
             return Ok(Value::Null);
         }
+        let media = self.content_type.to_ascii_lowercase();
+        if media.contains("protobuf") || media.contains("cbor") {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the gscale sandbox reads JSON and YAML bodies only, not {media}; \
+                     use `kubectl apply -f` (JSON) instead of generators such as `kubectl create secret`"
+                ),
+            ));
+        }
         serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
     }

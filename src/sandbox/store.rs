@@ -7,6 +7,7 @@
 //! and rendered per served version on the way out.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -281,13 +282,12 @@ impl Store {
         let mut next = None;
         let mut remaining = 0;
         if let Some(objects) = self.data.get(&def.storage) {
-            for ((o_ns, o_name), stored) in objects {
+            let from = match start {
+                Some(key) => Bound::Excluded(key),
+                None => Bound::Unbounded,
+            };
+            for ((o_ns, o_name), stored) in objects.range((from, Bound::Unbounded)) {
                 if ns.is_some_and(|n| n != o_ns) {
-                    continue;
-                }
-                if let Some((s_ns, s_name)) = &start
-                    && (o_ns, o_name) <= (s_ns, s_name)
-                {
                     continue;
                 }
                 let rendered = Self::render(def, &stored.object);

@@ -662,8 +662,13 @@ struct WatchFilter {
 }
 
 impl WatchFilter {
-    fn selects(&self, obj: &Value) -> bool {
-        self.labels.matches(obj) && self.fields.matches(obj)
+    fn selects(&self, stored: &Value) -> bool {
+        // Only the events.k8s.io shape differs in the fields a selector reads.
+        if self.def.special == Special::EventsV1 {
+            let rendered = Store::render(&self.def, stored);
+            return self.labels.matches(&rendered) && self.fields.matches(&rendered);
+        }
+        self.labels.matches(stored) && self.fields.matches(stored)
     }
 
     /// The watch line for a recorded change, if this watch sees it.
@@ -672,11 +677,10 @@ impl WatchFilter {
         if self.namespace.as_deref().is_some_and(|n| n != ns) {
             return None;
         }
-        let new = Store::render(&self.def, object);
-        let now_in = self.selects(&new);
+        let now_in = self.selects(object);
         let kind = match (change, old) {
             (Change::Modified, Some(old)) => {
-                let was_in = self.selects(&Store::render(&self.def, old));
+                let was_in = self.selects(old);
                 match (was_in, now_in) {
                     (true, true) => "MODIFIED",
                     (false, true) => "ADDED",
@@ -687,7 +691,7 @@ impl WatchFilter {
             _ if now_in => change.as_str(),
             _ => return None,
         };
-        Some(json!({"type": kind, "object": new}))
+        Some(json!({"type": kind, "object": Store::render(&self.def, object)}))
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Value {

@@ -109,7 +109,7 @@ pub struct Store {
     history_limit: usize,
     compacted: u64,
     defs: Vec<ResourceDef>,
-    compiled: HashMap<String, Arc<CompiledSchema>>,
+    compiled: HashMap<String, (Arc<CompiledSchema>, bool)>,
     validator: Validator,
 }
 
@@ -290,8 +290,14 @@ impl Store {
                 if ns.is_some_and(|n| n != o_ns) {
                     continue;
                 }
-                let rendered = Self::render(def, &stored.object);
-                if !labels.matches(&rendered) || !fields.matches(&rendered) {
+                // Only the events.k8s.io shape differs in the fields a selector reads.
+                let selected = if def.special == Special::EventsV1 {
+                    let rendered = Self::render(def, &stored.object);
+                    labels.matches(&rendered) && fields.matches(&rendered)
+                } else {
+                    labels.matches(&stored.object) && fields.matches(&stored.object)
+                };
+                if !selected {
                     continue;
                 }
                 if limit.is_some_and(|l| items.len() >= l) {
@@ -301,7 +307,7 @@ impl Store {
                 if limit.is_some_and(|l| items.len() + 1 == l) {
                     next = Some(encode_continue(o_ns, o_name));
                 }
-                items.push(rendered);
+                items.push(Self::render(def, &stored.object));
             }
         }
         if remaining == 0 {
@@ -966,10 +972,21 @@ impl Store {
                 }
             }
         }
-        if causes.is_empty() {
-            let key = format!("{}/{}", def.storage, def.version);
-            let compiled =
-                self.compiled.entry(key).or_insert_with(|| Arc::new(compile_schema(schema))).clone();
+        let key = format!("{}/{}", def.storage, def.version);
+        let (compiled, status_rules) = self
+            .compiled
+            .entry(key)
+            .or_insert_with(|| {
+                let status = schema.pointer("/properties/status").map(Value::to_string).unwrap_or_default();
+                let rules = schema.get("x-kubernetes-validations").is_some()
+                    || status.contains("x-kubernetes-validations");
+                (Arc::new(compile_schema(schema)), rules)
+            })
+            .clone();
+        // Ratcheting, as the API server does: rules over an unchanged spec cannot newly fail, so a
+        // write that changes only status and metadata skips them (unless rules read status).
+        let only_status = old.is_some_and(|o| generation_part(o, true) == generation_part(&defaulted, true));
+        if causes.is_empty() && !(only_status && !status_rules) {
             if let Err(errors) = self.validator.validate_compiled(&compiled, &defaulted, old) {
                 for e in errors.into_vec() {
                     let field = e.field_path.trim_start_matches('.').to_string();

@@ -986,12 +986,14 @@ impl Store {
         // Ratcheting, as the API server does: rules over an unchanged spec cannot newly fail, so a
         // write that changes only status and metadata skips them (unless rules read status).
         let only_status = old.is_some_and(|o| generation_part(o, true) == generation_part(&defaulted, true));
-        if causes.is_empty() && !(only_status && !status_rules) {
-            if let Err(errors) = self.validator.validate_compiled(&compiled, &defaulted, old) {
-                for e in errors.into_vec() {
-                    let field = e.field_path.trim_start_matches('.').to_string();
-                    causes.push((field, "FieldValueInvalid", e.message.clone()));
-                }
+        let run_rules = status_rules || !only_status;
+        if causes.is_empty()
+            && run_rules
+            && let Err(errors) = self.validator.validate_compiled(&compiled, &defaulted, old)
+        {
+            for e in errors.into_vec() {
+                let field = e.field_path.trim_start_matches('.').to_string();
+                causes.push((field, "FieldValueInvalid", e.message.clone()));
             }
         }
         if !causes.is_empty() {

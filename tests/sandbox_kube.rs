@@ -671,3 +671,30 @@ async fn lists_page_with_continue_tokens_and_selector_watches_see_objects_enter_
     }
     assert_eq!(seen, ["added d1", "deleted d1"], "a selector watch sees objects enter and leave it");
 }
+
+#[tokio::test]
+async fn metadata_watchers_get_partial_object_metadata() {
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].metadata.name.as_deref(), Some("web"));
+    let raw: Value = sb
+        .client()
+        .request(
+            http::Request::get("/apis/apps/v1/namespaces/default/deployments")
+                .header("Accept", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw["kind"], "PartialObjectMetadataList");
+    assert!(raw["items"][0].get("spec").is_none());
+    let metas: Api<kube::core::PartialObjectMeta<Deployment>> = Api::default_namespaced(sb.client());
+    let mut events = watcher(metas, watcher::Config::default()).boxed();
+    assert!(matches!(next(&mut events).await, watcher::Event::Init));
+    let watcher::Event::InitApply(meta) = next(&mut events).await else { panic!("expected InitApply") };
+    assert_eq!(meta.metadata.name.as_deref(), Some("web"));
+}

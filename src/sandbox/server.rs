@@ -440,6 +440,7 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
     let ns = t.namespace.clone().unwrap_or_default();
     let name = t.name.clone().unwrap_or_default();
     let table = req.accept.contains("as=Table");
+    let metadata_only = !table && req.accept.contains("as=PartialObjectMetadata");
     let labels = LabelSelector::parse(req.param("labelSelector").unwrap_or_default())?;
     let mut fields = FieldSelector::parse(req.param("fieldSelector").unwrap_or_default())?;
     if req.verb == "watch" && !collection {
@@ -467,6 +468,15 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
                 meta["continue"] = json!(next);
                 meta["remainingItemCount"] = json!(page.remaining);
             }
+            if metadata_only {
+                let items: Vec<Value> = page.items.iter().map(partial_metadata).collect();
+                return ok(json!({
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": items,
+                }));
+            }
             return ok(json!({
                 "kind": format!("{}List", def.kind),
                 "apiVersion": def.api_version(),
@@ -487,6 +497,9 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
                     .to_string();
                 let v = table::table(&def, std::slice::from_ref(&obj), &rv, true, req.at);
                 return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
+            }
+            if metadata_only {
+                return ok(partial_metadata(&obj));
             }
             return ok(obj);
         }
@@ -542,6 +555,15 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
         }
     };
     ok(result)
+}
+
+/// The `PartialObjectMetadata` form metadata-only clients (kube's `metadata_watcher`) ask for.
+fn partial_metadata(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_default(),
+    })
 }
 
 fn text_of(v: &Value, pointer: &str) -> String {
@@ -757,13 +779,18 @@ fn start_watch(
     }
     let interval = shared.bookmark_interval;
     let as_table = req.accept.contains("as=Table");
+    let as_metadata = !as_table && req.accept.contains("as=PartialObjectMetadata");
     let shared = shared.clone();
     tokio::spawn(async move {
         // `kubectl get -w` asks for Tables: each object becomes a one-row Table, headers once.
         let mut header_sent = false;
         let mut send = |v: &Value| {
             let mut v = v.clone();
-            if as_table && matches!(v["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED")) {
+            let object_event = matches!(v["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED"));
+            if as_metadata && object_event {
+                v["object"] = partial_metadata(&v["object"]);
+            }
+            if as_table && object_event {
                 let rv = v
                     .pointer("/object/metadata/resourceVersion")
                     .and_then(Value::as_str)

@@ -698,3 +698,33 @@ async fn metadata_watchers_get_partial_object_metadata() {
     let watcher::Event::InitApply(meta) = next(&mut events).await else { panic!("expected InitApply") };
     assert_eq!(meta.metadata.name.as_deref(), Some("web"));
 }
+
+#[tokio::test]
+async fn events_v1_can_be_applied_and_patched_and_read_back_in_both_shapes() {
+    let sb = sandbox().await;
+    let v1: Api<EventV1> = Api::default_namespaced(sb.client());
+    let event = json!({
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "gscale",
+        "reportingInstance": "gscale-1",
+        "action": "Scale",
+        "reason": "ScaledDown",
+        "type": "Normal",
+        "note": "3 -> 2",
+        "regarding": {"kind": "Deployment", "name": "web", "namespace": "default"},
+    });
+    let created = v1.patch("e1", &PatchParams::apply("gscale"), &Patch::Apply(&event)).await.unwrap();
+    assert_eq!(created.note.as_deref(), Some("3 -> 2"));
+    let patched =
+        v1.patch("e1", &PatchParams::default(), &Patch::Merge(json!({"note": "3 -> 1"}))).await.unwrap();
+    assert_eq!(patched.note.as_deref(), Some("3 -> 1"));
+    assert_eq!(patched.regarding.as_ref().and_then(|r| r.name.as_deref()), Some("web"));
+    let core: Api<CoreEvent> = Api::default_namespaced(sb.client());
+    let e = core.get("e1").await.unwrap();
+    assert_eq!(e.message.as_deref(), Some("3 -> 1"));
+    assert_eq!(e.involved_object.name.as_deref(), Some("web"));
+    assert_eq!(e.reporting_component.as_deref(), Some("gscale"));
+}

@@ -472,7 +472,11 @@ impl Store {
         part: Part,
         ctx: &WriteCtx,
     ) -> Result<Value, ApiError> {
-        self.write(def, ns, name, body, part, ctx, None)
+        if !body.is_object() {
+            return Err(ApiError::bad_request("the request body must be a JSON object"));
+        }
+        check_type(def, &body)?;
+        self.write(def, ns, name, Self::ingest(def, body), part, ctx, None)
     }
 
     /// Server-side apply: create or merge `config` as `ctx.manager`.
@@ -497,6 +501,7 @@ impl Store {
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
+        let raw = config.clone();
         let config = Self::ingest(def, config);
         let config = match part {
             Part::Status => {
@@ -515,7 +520,12 @@ impl Store {
             if part == Part::Status {
                 return Err(ApiError::not_found(&def.group_resource(), name));
             }
-            let mut body = config.clone();
+            let mut body = raw;
+            if def.status
+                && let Some(map) = body.as_object_mut()
+            {
+                map.remove("status");
+            }
             meta_mut(&mut body).insert("name".to_string(), json!(name));
             return self.create_as(def, ns, body, ctx, Some(config));
         };
@@ -571,15 +581,10 @@ impl Store {
         ctx: &WriteCtx,
         applied: Option<Value>,
     ) -> Result<Value, ApiError> {
-        if !body.is_object() {
-            return Err(ApiError::bad_request("the request body must be a JSON object"));
-        }
-        check_type(def, &body)?;
         let Some(existing) = self.stored(def, ns, name).cloned() else {
             return Err(ApiError::not_found(&def.group_resource(), name));
         };
         let old = &existing.object;
-        let body = Self::ingest(def, body);
         let body_name = text(&body, "/metadata/name");
         if !body_name.is_empty() && body_name != name {
             return Err(ApiError::bad_request(format!(

@@ -728,3 +728,24 @@ async fn events_v1_can_be_applied_and_patched_and_read_back_in_both_shapes() {
     assert_eq!(e.involved_object.name.as_deref(), Some("web"));
     assert_eq!(e.reporting_component.as_deref(), Some("gscale"));
 }
+
+#[tokio::test]
+async fn names_and_resource_versions_on_create_are_checked_as_a_real_server_does() {
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    assert_eq!(code(api.create(&PostParams::default(), &deployment("Web_App", 1)).await.unwrap_err()), 422);
+    let created = api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    let mut again = created.clone();
+    again.metadata.name = Some("web2".into());
+    assert_eq!(
+        code(api.create(&PostParams::default(), &again).await.unwrap_err()),
+        500,
+        "resourceVersion set"
+    );
+    let mut generated = deployment("", 1);
+    generated.metadata.name = None;
+    generated.metadata.generate_name = Some("web-".into());
+    let made = api.create(&PostParams::default(), &generated).await.unwrap();
+    let name = made.name_any();
+    assert!(name.starts_with("web-") && name.len() == "web-".len() + 5, "{name}");
+}

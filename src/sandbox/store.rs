@@ -355,6 +355,14 @@ impl Store {
         body: Value,
         ctx: &WriteCtx,
     ) -> Result<Value, ApiError> {
+        if !text(&body, "/metadata/resourceVersion").is_empty() {
+            // What etcd storage answers, as a 500, on a real server.
+            return Err(ApiError::new(
+                500,
+                "InternalError",
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         self.create_as(def, ns, body, ctx, None)
     }
 
@@ -370,6 +378,7 @@ impl Store {
             return Err(ApiError::bad_request("the request body must be a JSON object"));
         }
         check_type(def, &body)?;
+        let request_fields = managed_part(&body);
         let mut obj = Self::ingest(def, body);
         let meta = meta_mut(&mut obj);
         let body_ns = meta.get("namespace").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -398,6 +407,17 @@ impl Store {
                 ));
             }
             name = format!("{prefix}{}", self.suffix());
+        }
+        if let Some(problem) = name_problem(&name, def.special == Special::Namespace) {
+            return Err(ApiError::invalid(
+                &def.group_kind(),
+                &name,
+                vec![(
+                    "metadata.name".into(),
+                    "FieldValueInvalid",
+                    format!("Invalid value: \"{name}\": {problem}"),
+                )],
+            ));
         }
         if def.namespaced && !self.namespace_exists(ns) {
             return Err(ApiError::not_found("namespaces", ns));
@@ -446,10 +466,9 @@ impl Store {
                 stored.applied.insert((ctx.manager.clone(), String::new()), config);
             }
             None => {
-                stored.updaters.insert(
-                    (ctx.manager.clone(), String::new()),
-                    (stamp(ctx.now), managed_part(&stored.object)),
-                );
+                stored
+                    .updaters
+                    .insert((ctx.manager.clone(), String::new()), (stamp(ctx.now), request_fields));
             }
         }
         if ctx.dry_run {
@@ -596,6 +615,10 @@ impl Store {
         if !wanted_rv.is_empty() && wanted_rv != current_rv {
             return Err(ApiError::conflict(&def.group_resource(), name));
         }
+        let request_fields = match part {
+            Part::Main => managed_part(&body),
+            Part::Status => managed_part(&json!({"status": body.get("status").cloned().unwrap_or_default()})),
+        };
         let mut obj = match part {
             Part::Status => {
                 let mut o = old.clone();
@@ -659,7 +682,7 @@ impl Store {
                 stored.applied.insert(key.clone(), config);
             }
             None => {
-                stored.updaters.insert(key.clone(), (stamp(ctx.now), managed_part(&obj)));
+                stored.updaters.insert(key.clone(), (stamp(ctx.now), request_fields));
             }
         }
         // A field changed away from what its applier set now belongs to the writer.
@@ -1131,6 +1154,25 @@ fn set_path(obj: &mut Value, path: &str, value: Value) {
         }
         at = map.entry(part.to_string()).or_insert_with(|| json!({}));
     }
+}
+
+/// Why a name is not a valid RFC 1123 subdomain (or label, for namespaces), if it is not.
+fn name_problem(name: &str, label: bool) -> Option<String> {
+    let max = if label { 63 } else { 253 };
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (c == '.' && !label);
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid = name.len() <= max
+        && name.chars().all(allowed)
+        && edge(name.chars().next())
+        && edge(name.chars().last());
+    (!valid).then(|| {
+        let what = if label { "RFC 1123 label" } else { "RFC 1123 subdomain" };
+        format!(
+            "a lowercase {what} must consist of lower case alphanumeric characters, '-'{} and must start and \
+             end with an alphanumeric character (at most {max} characters)",
+            if label { "" } else { " or '.'" }
+        )
+    })
 }
 
 fn stamp(now: Timestamp) -> String {

@@ -749,3 +749,42 @@ async fn names_and_resource_versions_on_create_are_checked_as_a_real_server_does
     let name = made.name_any();
     assert!(name.starts_with("web-") && name.len() == "web-".len() + 5, "{name}");
 }
+
+#[tokio::test]
+async fn finalizers_hold_deletion_and_namespaces_take_their_contents_along() {
+    let sb = sandbox().await;
+    let namespaces: Api<Namespace> = Api::all(sb.client());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "team-b"}})).unwrap();
+    namespaces.create(&PostParams::default(), &ns).await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(sb.client(), "team-b");
+    let mut held = deployment("held", 1);
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &held).await.unwrap();
+    api.delete("held", &DeleteParams::default()).await.unwrap();
+    let marked = api.get("held").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some(), "a finalizer holds the object, marked");
+    api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+        .await
+        .unwrap();
+    assert_eq!(code(api.get("held").await.unwrap_err()), 404, "gone once the finalizer is removed");
+
+    api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    namespaces.delete("team-b", &DeleteParams::default()).await.unwrap();
+    assert_eq!(code(api.get("web").await.unwrap_err()), 404);
+    assert_eq!(code(namespaces.delete("default", &DeleteParams::default()).await.unwrap_err()), 403);
+}
+
+#[tokio::test]
+async fn a_dropped_sandbox_stops_serving_and_removes_its_kubeconfig() {
+    let sb = sandbox().await;
+    let (address, kubeconfig) = (sb.address(), sb.kubeconfig_path().to_path_buf());
+    assert!(std::fs::read_to_string(&kubeconfig).unwrap().contains(&sb.url()));
+    drop(sb);
+    let refused = async {
+        while tokio::net::TcpStream::connect(address).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(DEADLINE, refused).await.expect("the port closes");
+    assert!(!kubeconfig.exists());
+}

@@ -138,7 +138,7 @@ async fn reqwest_free_post(sb: &Sandbox, path: &str, body: &str) -> String {
 #[tokio::test]
 async fn scale_subresource_reads_and_writes_replicas_and_status_follows() {
     let sb = sandbox().await;
-    sb.set_replica_delay(Duration::from_millis(300));
+    sb.set_replica_delay(Duration::from_secs(1));
     let api: Api<Deployment> = Api::default_namespaced(sb.client());
     api.create(&PostParams::default(), &deployment("web", 2)).await.unwrap();
 
@@ -787,4 +787,42 @@ async fn a_dropped_sandbox_stops_serving_and_removes_its_kubeconfig() {
     };
     tokio::time::timeout(DEADLINE, refused).await.expect("the port closes");
     assert!(!kubeconfig.exists());
+}
+
+#[tokio::test]
+async fn denied_permissions_answer_403_and_access_reviews_agree() {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    sb.faults().forbid("patch", "apps", "deployments/scale");
+
+    let err = api
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await;
+    let kube::Error::Api(status) = err.unwrap_err() else { panic!("expected a Status") };
+    assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+    assert!(
+        status.message.contains("cannot patch resource \"deployments/scale\" in API group \"apps\""),
+        "{}",
+        status.message
+    );
+    api.get_scale("web").await.expect("get is still allowed");
+
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(sb.client());
+    let ask = |verb: &str, sub: &str| -> SelfSubjectAccessReview {
+        serde_json::from_value(json!({"spec": {"resourceAttributes": {
+            "verb": verb, "group": "apps", "resource": "deployments", "subresource": sub, "namespace": "default"
+        }}}))
+        .unwrap()
+    };
+    let denied = reviews.create(&PostParams::default(), &ask("patch", "scale")).await.unwrap();
+    assert!(!denied.status.unwrap().allowed);
+    let allowed = reviews.create(&PostParams::default(), &ask("get", "scale")).await.unwrap();
+    assert!(allowed.status.unwrap().allowed);
+
+    sb.faults().allow_all();
+    api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use gscale::sandbox::{FaultMatch, Sandbox, SandboxOptions};
+use gscale::sandbox::{Sandbox, SandboxOptions};
 use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -222,13 +222,14 @@ async fn install_crd_applies_and_waits_for_established() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_crd_explains_a_403() {
     let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
-    sb.faults().error(FaultMatch::any().path("/customresourcedefinitions"), 403);
+    sb.faults().forbid("patch", "apiextensions.k8s.io", "customresourcedefinitions");
     let mut command = gscale();
     command.arg("--kubeconfig").arg(sb.kubeconfig_path()).args(["install-crd", "--wait", "5"]);
     let out = run(command).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("forbidden"), "{stderr}");
+    assert!(stderr.contains("cannot patch resource \"customresourcedefinitions\""), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
 }
 

@@ -11,7 +11,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{Value, json};
 
-use super::registry::ResourceDef;
+use super::registry::{ResourceDef, Special};
 
 /// `/version`.
 pub fn version() -> Value {
@@ -76,12 +76,16 @@ pub fn group(defs: &[ResourceDef], name: &str) -> Option<Value> {
 pub fn resource_list(defs: &[ResourceDef], group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
     for def in defs.iter().filter(|d| d.group == group && d.version == version) {
+        let verbs: &[&str] = match def.special {
+            Special::AccessReview => &["create"],
+            _ => &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        };
         resources.push(json!({
             "name": def.plural,
             "singularName": def.singular,
             "namespaced": def.namespaced,
             "kind": def.kind,
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+            "verbs": verbs,
             "shortNames": def.short_names,
             "categories": def.categories,
         }));

@@ -11,7 +11,8 @@
 //! paged lists, tables. Test controls: fault rules, dropped watches, a request log.
 //!
 //! Known approximations (see `patch` for patch and apply details): no pods or controllers beyond
-//! workload replica counts; no authentication or RBAC (use a 403 fault); lists always serve the
+//! workload replica counts; no authentication, and authorization only as test denials
+//! (`Faults::forbid`, also answered by SelfSubjectAccessReview); lists always serve the
 //! latest state (`resourceVersion` on a list is accepted and ignored; continue tokens resume after the
 //! last key, not from a snapshot); deleting a namespace removes its contents at once; no aggregated
 //! discovery and no OpenAPI v2; built-in kinds are not schema-validated.
@@ -36,7 +37,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use faults::{FaultAction, FaultId, FaultMatch, Faults, RequestRecord};
+pub use faults::{FaultAction, FaultId, FaultMatch, Faults, Permission, RequestRecord};
 pub use status::ApiError;
 
 use server::Shared;

@@ -25,6 +25,8 @@ pub enum Special {
     Crd,
     /// A custom resource: defaulted and validated from its CRD's schema.
     Custom,
+    /// SelfSubjectAccessReview: create-only, answered from the denied permissions, never stored.
+    AccessReview,
 }
 
 /// Where a kind keeps its replica count, for `/scale`.
@@ -163,6 +165,16 @@ pub fn builtins() -> Vec<ResourceDef> {
         builtin("apps", "v1", "StatefulSet", "statefulsets", true, &["sts"], true, Special::Workload),
         builtin("events.k8s.io", "v1", "Event", "events", true, &["ev"], false, Special::EventsV1),
         builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[], false, Special::Plain),
+        builtin(
+            "authorization.k8s.io",
+            "v1",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+            false,
+            &[],
+            false,
+            Special::AccessReview,
+        ),
         builtin(
             "apiextensions.k8s.io",
             "v1",

@@ -278,9 +278,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let response = match fault {
-        Some(FaultAction::Error(code)) => Err(fault_error(code, &record)),
-        Some(FaultAction::Throttle { retry_after_secs }) => {
+    let denied = match &route {
+        Some(Route::Object(t)) => forbidden(&shared.faults, &verb, t),
+        _ => None,
+    };
+    let response = match (denied, fault) {
+        (Some(err), _) => Err(err),
+        (None, Some(FaultAction::Error(code))) => Err(fault_error(code, &record)),
+        (None, Some(FaultAction::Throttle { retry_after_secs })) => {
             let mut err = ApiError::new(
                 429,
                 "TooManyRequests",
@@ -312,6 +317,59 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     record.status = response.status().as_u16();
     shared.log.push(record);
     Ok(response)
+}
+
+/// The 403 an RBAC denial earns, in the API server's words.
+fn forbidden(faults: &Faults, verb: &str, t: &Target) -> Option<ApiError> {
+    let resource = match &t.sub {
+        Some(sub) => format!("{}/{sub}", t.plural),
+        None => t.plural.clone(),
+    };
+    if faults.allows(verb, &t.group, &resource) {
+        return None;
+    }
+    let subject = if t.group.is_empty() { t.plural.clone() } else { format!("{}.{}", t.plural, t.group) };
+    let mut message = match &t.name {
+        Some(name) => format!("{subject} \"{name}\" is forbidden: "),
+        None => format!("{subject} is forbidden: "),
+    };
+    message.push_str(&format!(
+        "User \"system:serviceaccount:default:gscale\" cannot {verb} resource \"{resource}\" in API group \"{}\"",
+        t.group
+    ));
+    match &t.namespace {
+        Some(ns) => message.push_str(&format!(" in the namespace \"{ns}\"")),
+        None => message.push_str(" at the cluster scope"),
+    }
+    let mut err = ApiError::new(403, "Forbidden", message);
+    err.details =
+        Some(json!({"name": t.name.clone().unwrap_or_default(), "group": t.group, "kind": t.plural}));
+    Some(err)
+}
+
+/// Answer a SelfSubjectAccessReview from the denied permissions.
+fn access_review(faults: &Faults, mut review: Value) -> Result<Value, ApiError> {
+    let Some(attrs) = review.pointer("/spec/resourceAttributes").cloned() else {
+        return Err(ApiError::invalid(
+            "SelfSubjectAccessReview.authorization.k8s.io",
+            "",
+            vec![("spec.resourceAttributes".into(), "FieldValueRequired", "Required value".into())],
+        ));
+    };
+    let field = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let resource = match field("subresource").as_str() {
+        "" => field("resource"),
+        sub => format!("{}/{sub}", field("resource")),
+    };
+    let allowed = faults.allows(&field("verb"), &field("group"), &resource);
+    review["status"] = if allowed {
+        json!({"allowed": true, "reason": "the gscale sandbox allows everything not denied by a test"})
+    } else {
+        json!({"allowed": false, "reason": "denied by a test (Faults::forbid)"})
+    };
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!("SelfSubjectAccessReview");
+    Ok(review)
 }
 
 fn fault_error(code: u16, record: &RequestRecord) -> ApiError {
@@ -502,6 +560,16 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
                 return ok(partial_metadata(&obj));
             }
             return ok(obj);
+        }
+        "create" if def.special == Special::AccessReview => {
+            return created(access_review(&shared.faults, req.json_body()?)?);
+        }
+        _ if def.special == Special::AccessReview => {
+            return Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "selfsubjectaccessreviews only support create",
+            ));
         }
         "create" => {
             let body = req.json_body()?;

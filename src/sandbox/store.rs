@@ -952,7 +952,7 @@ impl Store {
             }
             Special::Crd => prepare_crd(obj, ctx.now)?,
             Special::Custom => self.admit_custom(def, obj, old, ctx.strict)?,
-            Special::CoreEvent | Special::EventsV1 | Special::Plain => {}
+            Special::CoreEvent | Special::EventsV1 | Special::Plain | Special::AccessReview => {}
         }
         Ok(())
     }

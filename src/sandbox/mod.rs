@@ -2,20 +2,36 @@
 //! tests and `gscale demo`. The real kube client (watchers, controllers, server-side apply, /scale)
 //! and the real `kubectl` work against it.
 //!
-//! Served: discovery and OpenAPI v3, CRDs and their custom resources (defaulting, structural and
-//! CEL validation, status and scale subresources, printer columns), apps/v1 Deployments and
-//! StatefulSets (replicas follow spec after a configurable delay), core/v1 Namespaces, Secrets,
-//! ConfigMaps and Events, events.k8s.io/v1 Events, coordination.k8s.io/v1 Leases. Generic
-//! semantics: one resourceVersion counter, conflicts, generation, merge/JSON/strategic patches,
-//! server-side apply, watches with resume, 410 Gone and bookmarks, label and field selectors,
-//! paged lists, tables. Test controls: fault rules, dropped watches, a request log.
+//! Served: discovery and OpenAPI v3, CRDs and their custom resources (defaulting, pruning or strict
+//! unknown-field errors, structural and CEL validation, status and scale subresources, printer
+//! columns), apps/v1 Deployments and StatefulSets (replicas follow spec after a configurable delay),
+//! core/v1 Namespaces, Secrets, ConfigMaps, Events (and plain Pods), apps/v1 ReplicaSets (plain),
+//! events.k8s.io/v1 Events (one store with core/v1 Events), coordination.k8s.io/v1 Leases and
+//! SelfSubjectAccessReviews. Generic semantics: one resourceVersion counter, 409 on stale versions,
+//! generation on spec changes only, merge/JSON/strategic patches, server-side apply, watches with
+//! resume, 410 Gone, bookmarks and streaming lists, label and field selectors, paged lists, Tables
+//! and PartialObjectMetadata. Test controls: fault rules, RBAC-style denials, dropped watches,
+//! history compaction, a request log.
 //!
-//! Known approximations (see `patch` for patch and apply details): no pods or controllers beyond
-//! workload replica counts; no authentication, and authorization only as test denials
-//! (`Faults::forbid`, also answered by SelfSubjectAccessReview); lists always serve the
-//! latest state (`resourceVersion` on a list is accepted and ignored; continue tokens resume after the
-//! last key, not from a snapshot); deleting a namespace removes its contents at once; no aggregated
-//! discovery and no OpenAPI v2; built-in kinds are not schema-validated.
+//! Known approximations (patch and apply details are in `patch`): no controllers beyond workload
+//! replica counts (no pods are made, no garbage collection of owned objects); no authentication,
+//! and authorization only as test denials; lists always serve the latest state (a list's
+//! `resourceVersion` is accepted and ignored; continue tokens resume after the last key, not from a
+//! snapshot); deleting a namespace removes its contents at once; no aggregated discovery and no
+//! OpenAPI v2; built-in kinds are defaulted lightly and not schema-validated; request bodies must be
+//! JSON or YAML (protobuf, which `kubectl create <generator>` sends, is answered 415).
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use gscale::sandbox::{FaultMatch, Sandbox, SandboxOptions};
+//! let sandbox = Sandbox::start(SandboxOptions::default()).await?;
+//! let client = sandbox.client(); // or pass sandbox.kubeconfig_path() to a binary
+//! sandbox.faults().throttle(FaultMatch::any().verb("patch").path("/scale").times(1), 2);
+//! let scale_patches = sandbox.count_requests(|r| r.verb == "patch" && r.subresource == "scale");
+//! # let _ = (client, scale_patches);
+//! # Ok(())
+//! # }
+//! ```
 
 mod discovery;
 mod faults;

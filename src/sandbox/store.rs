@@ -1423,3 +1423,108 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
     let (ns, name) = text.split_once('\u{0}').ok_or_else(bad)?;
     Ok((ns.to_string(), name.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> WriteCtx {
+        WriteCtx { now: Timestamp::UNIX_EPOCH, manager: "test".into(), dry_run: false, strict: false }
+    }
+
+    fn crd(status_subresource: bool) -> Value {
+        let subresources = if status_subresource { json!({"status": {}}) } else { json!({}) };
+        json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "widgets", "kind": "Widget"},
+                "versions": [{"name": "v1", "served": true, "storage": true, "subresources": subresources,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                        "spec": {"type": "object", "properties": {"size": {"type": "integer", "default": 1}}},
+                        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}],
+            },
+        })
+    }
+
+    fn with_crd(status_subresource: bool) -> (Store, ResourceDef) {
+        let mut store = Store::new(100, Timestamp::UNIX_EPOCH);
+        let crds = store.def("apiextensions.k8s.io", "v1", "customresourcedefinitions").cloned().unwrap();
+        let created = store.create(&crds, "", crd(status_subresource), &ctx()).unwrap();
+        assert_eq!(created["status"]["conditions"][1]["type"], "Established");
+        let def = store.def("example.com", "v1", "widgets").cloned().unwrap();
+        (store, def)
+    }
+
+    #[test]
+    fn without_a_status_subresource_any_change_but_metadata_bumps_generation() {
+        let (mut store, def) = with_crd(false);
+        let w = store.create(
+            &def,
+            "default",
+            json!({"metadata": {"name": "w"}, "spec": {}, "status": {"x": 1}}),
+            &ctx(),
+        );
+        let w = w.unwrap();
+        assert_eq!(w["status"]["x"], 1, "status is plain data without the subresource");
+        assert_eq!(w["spec"]["size"], 1, "defaults apply");
+        let mut next = w.clone();
+        next["status"]["x"] = json!(2);
+        let out = store.update(&def, "default", "w", next, Part::Main, &ctx()).unwrap();
+        assert_eq!(out["metadata"]["generation"], 2);
+        let mut labelled = out.clone();
+        labelled["metadata"]["labels"] = json!({"a": "b"});
+        let out = store.update(&def, "default", "w", labelled, Part::Main, &ctx()).unwrap();
+        assert_eq!(out["metadata"]["generation"], 2);
+    }
+
+    #[test]
+    fn history_serves_events_after_a_version_until_compacted() {
+        let (mut store, def) = with_crd(true);
+        let start = store.rv();
+        store.create(&def, "default", json!({"metadata": {"name": "a"}}), &ctx()).unwrap();
+        store.create(&def, "default", json!({"metadata": {"name": "b"}}), &ctx()).unwrap();
+        let events = store.events_since(start).unwrap();
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e.change == Change::Added));
+        assert!(store.events_since(store.rv()).unwrap().is_empty());
+        store.compact();
+        assert!(store.events_since(start).is_none(), "too old: 410");
+        assert!(store.events_since(store.rv()).is_some());
+    }
+
+    #[test]
+    fn deleting_a_crd_deletes_its_objects_and_stops_serving_it() {
+        let (mut store, def) = with_crd(true);
+        store.create(&def, "default", json!({"metadata": {"name": "a"}}), &ctx()).unwrap();
+        let crds = store.def("apiextensions.k8s.io", "v1", "customresourcedefinitions").cloned().unwrap();
+        let before = store.rv();
+        store.delete(&crds, "", "widgets.example.com", &Value::Null, &ctx()).unwrap();
+        assert!(store.def("example.com", "v1", "widgets").is_none());
+        let events = store.events_since(before).unwrap();
+        assert!(events.iter().any(|e| e.change == Change::Deleted && e.storage == def.storage));
+    }
+
+    #[test]
+    fn events_convert_between_the_two_apis_without_loss() {
+        let v1 = json!({
+            "metadata": {"name": "e"},
+            "regarding": {"kind": "Deployment", "name": "web"},
+            "note": "scaled",
+            "reason": "ScaledUp",
+            "type": "Normal",
+            "reportingController": "gscale",
+            "series": {"count": 3, "lastObservedTime": "2026-01-01T00:00:00.000000Z"},
+        });
+        let core = events_v1_to_core(&v1);
+        assert_eq!(core["involvedObject"]["name"], "web");
+        assert_eq!(core["message"], "scaled");
+        assert_eq!(core["count"], 3);
+        assert_eq!(core["source"]["component"], "gscale");
+        let back = core_to_events_v1(&core);
+        for key in ["regarding", "note", "reason", "type", "reportingController", "series"] {
+            assert_eq!(back[key], v1[key], "{key}");
+        }
+    }
+}

@@ -80,6 +80,8 @@ fn scaler(name: &str) -> DynamicObject {
 #[tokio::test]
 async fn crud_conflicts_and_not_found_are_faithful() {
     let sb = sandbox().await;
+    // No status write may move resourceVersion between our read and our replace.
+    sb.set_replica_delay(Duration::from_secs(600));
     let api: Api<Deployment> = Api::default_namespaced(sb.client());
     let created = api.create(&PostParams::default(), &deployment("web", 2)).await.unwrap();
     let meta = &created.metadata;
@@ -165,6 +167,12 @@ async fn scale_subresource_reads_and_writes_replicas_and_status_follows() {
     let patched =
         api.patch_scale("web", &PatchParams::default(), &Patch::<()>::Json(json_patch)).await.unwrap();
     assert_eq!(patched.spec.unwrap().replicas, Some(4));
+    // Status writes move resourceVersion too; let this one land before reading the Scale to PUT.
+    let followed = await_condition(api.clone(), "web", |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref()).is_some_and(|s| s.replicas == Some(4))
+    });
+    tokio::time::timeout(DEADLINE, followed).await.unwrap().unwrap();
+    sb.set_replica_delay(Duration::from_secs(600));
 
     let mut scale = api.get_scale("web").await.unwrap();
     scale.spec.as_mut().unwrap().replicas = Some(5);
@@ -825,4 +833,30 @@ async fn denied_permissions_answer_403_and_access_reviews_agree() {
     api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn new_events_and_workloads_are_validated_as_a_real_server_does() {
+    let sb = sandbox().await;
+    let v1: Api<EventV1> = Api::default_namespaced(sb.client());
+    let event = |note: String| -> EventV1 {
+        serde_json::from_value(json!({
+            "metadata": {"name": "e"},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "gscale", "reportingInstance": "gscale-1",
+            "action": "Scale", "reason": "ScaledUp", "type": "Normal", "note": note,
+            "regarding": {"kind": "Deployment", "name": "web", "namespace": "default"},
+        }))
+        .unwrap()
+    };
+    let err = v1.create(&PostParams::default(), &event("x".repeat(1025))).await.unwrap_err();
+    let kube::Error::Api(status) = err else { panic!("expected a Status") };
+    assert_eq!(status.code, 422);
+    assert!(status.message.contains("note"), "{}", status.message);
+    v1.create(&PostParams::default(), &event("x".repeat(1024))).await.expect("1024 bytes is the limit");
+
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    let mut mismatched = deployment("web", 1);
+    mismatched.spec.selector.match_labels = Some([("app".to_string(), "other".to_string())].into());
+    assert_eq!(code(api.create(&PostParams::default(), &mismatched).await.unwrap_err()), 422);
 }

@@ -934,6 +934,22 @@ impl Store {
                         vec![("spec.selector".into(), "FieldValueRequired", "Required value".into())],
                     ));
                 }
+                let selector = LabelSelector::from_object(&obj["spec"]["selector"]);
+                let template = json!({"metadata": {"labels": obj.pointer("/spec/template/metadata/labels")}});
+                if !selector.matches(&template) {
+                    return Err(ApiError::invalid(
+                        &def.group_kind(),
+                        &text(obj, "/metadata/name"),
+                        vec![(
+                            "spec.template.metadata.labels".into(),
+                            "FieldValueInvalid",
+                            format!(
+                                "Invalid value: selector does not match template labels ({})",
+                                selector.to_query()
+                            ),
+                        )],
+                    ));
+                }
                 if def.kind == "Deployment" {
                     let spec = &mut obj["spec"];
                     for (k, v) in [
@@ -952,6 +968,8 @@ impl Store {
             }
             Special::Crd => prepare_crd(obj, ctx.now)?,
             Special::Custom => self.admit_custom(def, obj, old, ctx.strict)?,
+            // events.k8s.io/v1 validates new Events strictly; core/v1 keeps its legacy leniency.
+            Special::EventsV1 if old.is_none() => validate_new_event(obj)?,
             Special::CoreEvent | Special::EventsV1 | Special::Plain | Special::AccessReview => {}
         }
         Ok(())
@@ -1154,6 +1172,53 @@ fn set_path(obj: &mut Value, path: &str, value: Value) {
         }
         at = map.entry(part.to_string()).or_insert_with(|| json!({}));
     }
+}
+
+/// The checks events.k8s.io/v1 makes on a new Event (seen here in its stored core/v1 shape).
+fn validate_new_event(core: &Value) -> Result<(), ApiError> {
+    let field = |k: &str| core.get(k).and_then(Value::as_str).unwrap_or_default();
+    let mut causes = Vec::new();
+    let mut required = |name: &str, value: &str| {
+        if value.is_empty() {
+            causes.push((name.to_string(), "FieldValueRequired", "Required value".to_string()));
+        }
+    };
+    required("eventTime", field("eventTime"));
+    required("reportingController", field("reportingComponent"));
+    required("reportingInstance", field("reportingInstance"));
+    required("action", field("action"));
+    required("reason", field("reason"));
+    for (name, key, max) in [
+        ("action", "action", 128),
+        ("reason", "reason", 128),
+        ("reportingInstance", "reportingInstance", 128),
+    ] {
+        if field(key).len() > max {
+            causes.push((
+                name.to_string(),
+                "FieldValueTooLong",
+                format!("Too long: may not be more than {max} bytes"),
+            ));
+        }
+    }
+    if field("message").len() > 1024 {
+        causes.push((
+            "note".to_string(),
+            "FieldValueTooLong",
+            "Too long: may not be more than 1024 bytes".to_string(),
+        ));
+    }
+    if !matches!(field("type"), "Normal" | "Warning") {
+        causes.push((
+            "type".to_string(),
+            "FieldValueNotSupported",
+            format!("Unsupported value: \"{}\": supported values: \"Normal\", \"Warning\"", field("type")),
+        ));
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid("Event.events.k8s.io", &text(core, "/metadata/name"), causes))
 }
 
 /// Why a name is not a valid RFC 1123 subdomain (or label, for namespaces), if it is not.

@@ -6,9 +6,9 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::api::{
-    Behavior, CostAwarePolicy, Fallback, FallbackAction, GeneralScalerSpec, HttpSource, MetricSpec, MetricType,
-    PolicySpec, PolicyType, Recommendation, ScaleDirection, ScaleDownRules, ScaleUpRules, SloPolicy, TargetRef,
-    TargetType,
+    Behavior, CostAwarePolicy, Fallback, FallbackAction, GeneralScalerSpec, HttpSource, MetricSpec,
+    MetricType, PolicySpec, PolicyType, Recommendation, ScaleDirection, ScaleDownRules, ScaleUpRules,
+    SloPolicy, TargetRef, TargetType,
 };
 
 fn t0() -> Timestamp {
@@ -46,7 +46,11 @@ fn metric(target: f64, target_type: TargetType) -> MetricSpec {
 /// A spec with no rails: no cooldowns, no windows, no limits, bounds [1, 100].
 fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
     GeneralScalerSpec {
-        target_ref: TargetRef { api_version: "apps/v1".into(), kind: "Deployment".into(), name: "app".into() },
+        target_ref: TargetRef {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            name: "app".into(),
+        },
         min_replicas: 1,
         max_replicas: 100,
         metric: Some(metric(target, target_type)),
@@ -54,8 +58,16 @@ fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
         policy: PolicySpec::default(),
         behavior: Behavior {
             tolerance: 0.1,
-            scale_up: ScaleUpRules { max_increment: None, cooldown_seconds: 0, stabilization_window_seconds: 0 },
-            scale_down: ScaleDownRules { max_decrement: None, cooldown_seconds: 0, stabilization_window_seconds: 0 },
+            scale_up: ScaleUpRules {
+                max_increment: None,
+                cooldown_seconds: 0,
+                stabilization_window_seconds: 0,
+            },
+            scale_down: ScaleDownRules {
+                max_decrement: None,
+                cooldown_seconds: 0,
+                stabilization_window_seconds: 0,
+            },
         },
         sync_interval_seconds: 30,
         fallback: Fallback::default(),
@@ -64,7 +76,13 @@ fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
     }
 }
 
-fn run(spec: &GeneralScalerSpec, current: i32, readings: &[Reading], history: &History, now: Timestamp) -> Decision {
+fn run(
+    spec: &GeneralScalerSpec,
+    current: i32,
+    readings: &[Reading],
+    history: &History,
+    now: Timestamp,
+) -> Decision {
     let slo = SloReadings::default();
     decide(&Input { spec, current_replicas: current, readings, slo: &slo, history, now })
 }
@@ -78,15 +96,15 @@ fn hpa_formula_documented_examples() {
     // kubernetes.io HPA: desiredReplicas = ceil(currentReplicas * currentMetricValue / desiredMetricValue).
     let cases = [
         // (current, value, target, expected)
-        (1, 200.0, 100.0, 2),  // 200m vs 100m: doubled
-        (4, 50.0, 100.0, 2),   // 50m vs 100m: halved
-        (1, 305.0, 50.0, 7),   // walkthrough: 305% CPU vs 50% target -> 7 replicas
-        (7, 40.0, 50.0, 6),    // ceil(7 * 0.8) = ceil(5.6) = 6
+        (1, 200.0, 100.0, 2),   // 200m vs 100m: doubled
+        (4, 50.0, 100.0, 2),    // 50m vs 100m: halved
+        (1, 305.0, 50.0, 7),    // walkthrough: 305% CPU vs 50% target -> 7 replicas
+        (7, 40.0, 50.0, 6),     // ceil(7 * 0.8) = ceil(5.6) = 6
         (10, 105.0, 100.0, 10), // ratio 1.05 within tolerance 0.1: no change
-        (10, 95.0, 100.0, 10), // ratio 0.95 within tolerance
+        (10, 95.0, 100.0, 10),  // ratio 0.95 within tolerance
         (10, 111.0, 100.0, 12), // ratio 1.11 outside tolerance: ceil(11.1) = 12
         (10, 110.0, 100.0, 10), // ratio exactly 1.1: |1.1 - 1| <= 0.1 within (float noise forgiven)
-        (3, 0.0, 100.0, 1),    // no load: down to minReplicas 1
+        (3, 0.0, 100.0, 1),     // no load: down to minReplicas 1
     ];
     for (current, value, target, expected) in cases {
         let spec = open_spec(target, TargetType::Value);
@@ -244,7 +262,10 @@ fn cooldowns_hold_and_say_how_long() {
     let history = History { last_scale_up_time: Some(at(-20)), ..History::default() };
     let d = run(&spec, 4, &[Ok(200.0)], &history, at(0));
     assert_eq!(d.desired, 4);
-    assert_eq!(d.step(Stage::Cooldown).why, Why::CoolingDown { direction: Direction::Up, remaining_ms: 40_000 });
+    assert_eq!(
+        d.step(Stage::Cooldown).why,
+        Why::CoolingDown { direction: Direction::Up, remaining_ms: 40_000 }
+    );
     assert!(d.verdict(&spec).contains("scale-up cooldown, 40s left"), "{}", d.verdict(&spec));
     // Scale-down counts from the last scale in either direction.
     let d = run(&spec, 4, &[Ok(10.0)], &history, at(200));
@@ -312,7 +333,13 @@ fn slo_spec() -> GeneralScalerSpec {
     spec
 }
 
-fn slo_run(spec: &GeneralScalerSpec, current: i32, value: f64, latency: Reading, errors: Reading) -> Decision {
+fn slo_run(
+    spec: &GeneralScalerSpec,
+    current: i32,
+    value: f64,
+    latency: Reading,
+    errors: Reading,
+) -> Decision {
     let slo = SloReadings { latency_ms: Some(latency), error_rate: Some(errors) };
     decide(&Input {
         spec,
@@ -463,34 +490,50 @@ fn arb_spec() -> impl Strategy<Value = GeneralScalerSpec> {
         (1u32..3, 0.0f64..0.3, any::<bool>(), any::<bool>(), 0usize..3),
         (1.0f64..200.0, 1.0f64..200.0),
     )
-        .prop_map(|((min, span), (inc, dec), (upc, upw, downc, downw), (metrics, tol, paused, dry, policy), (t1, t2))| {
-            let mut spec = open_spec(t1, TargetType::Value);
-            spec.min_replicas = min;
-            spec.max_replicas = (min + span).max(1);
-            spec.behavior = Behavior {
-                tolerance: tol,
-                scale_up: ScaleUpRules { max_increment: inc, cooldown_seconds: upc, stabilization_window_seconds: upw },
-                scale_down: ScaleDownRules {
-                    max_decrement: dec,
-                    cooldown_seconds: downc,
-                    stabilization_window_seconds: downw,
-                },
-            };
-            if metrics == 2 {
-                spec.metric = None;
-                spec.metrics = vec![metric(t1, TargetType::Value), metric(t2, TargetType::AverageValue)];
-                spec.metrics[1].name = Some("second".into());
-            }
-            spec.paused = paused && dry;
-            spec.dry_run = dry && !paused;
-            spec.policy = match policy {
-                0 => PolicySpec::default(),
-                1 => slo_spec().policy,
-                _ => cost_spec(ScaleDirection::Down).policy,
-            };
-            spec.fallback = Fallback { failure_threshold: 2, action: FallbackAction::SetReplicas, replicas: Some(min + 1) };
-            spec
-        })
+        .prop_map(
+            |(
+                (min, span),
+                (inc, dec),
+                (upc, upw, downc, downw),
+                (metrics, tol, paused, dry, policy),
+                (t1, t2),
+            )| {
+                let mut spec = open_spec(t1, TargetType::Value);
+                spec.min_replicas = min;
+                spec.max_replicas = (min + span).max(1);
+                spec.behavior = Behavior {
+                    tolerance: tol,
+                    scale_up: ScaleUpRules {
+                        max_increment: inc,
+                        cooldown_seconds: upc,
+                        stabilization_window_seconds: upw,
+                    },
+                    scale_down: ScaleDownRules {
+                        max_decrement: dec,
+                        cooldown_seconds: downc,
+                        stabilization_window_seconds: downw,
+                    },
+                };
+                if metrics == 2 {
+                    spec.metric = None;
+                    spec.metrics = vec![metric(t1, TargetType::Value), metric(t2, TargetType::AverageValue)];
+                    spec.metrics[1].name = Some("second".into());
+                }
+                spec.paused = paused && dry;
+                spec.dry_run = dry && !paused;
+                spec.policy = match policy {
+                    0 => PolicySpec::default(),
+                    1 => slo_spec().policy,
+                    _ => cost_spec(ScaleDirection::Down).policy,
+                };
+                spec.fallback = Fallback {
+                    failure_threshold: 2,
+                    action: FallbackAction::SetReplicas,
+                    replicas: Some(min + 1),
+                };
+                spec
+            },
+        )
 }
 
 proptest! {

@@ -860,3 +860,14 @@ async fn new_events_and_workloads_are_validated_as_a_real_server_does() {
     mismatched.spec.selector.match_labels = Some([("app".to_string(), "other".to_string())].into());
     assert_eq!(code(api.create(&PostParams::default(), &mismatched).await.unwrap_err()), 422);
 }
+
+#[tokio::test]
+async fn watches_end_cleanly_at_their_timeout() {
+    let sb = sandbox().await;
+    let api: Api<Namespace> = Api::all(sb.client());
+    let rv = sb.resource_version().to_string();
+    let stream = api.watch(&WatchParams::default().timeout(1), &rv).await.unwrap();
+    futures::pin_mut!(stream);
+    let ended = tokio::time::timeout(DEADLINE, stream.try_next()).await.expect("the server ends the watch");
+    assert!(ended.unwrap().is_none(), "a clean end, not an error");
+}

@@ -871,3 +871,33 @@ async fn watches_end_cleanly_at_their_timeout() {
     let ended = tokio::time::timeout(DEADLINE, stream.try_next()).await.expect("the server ends the watch");
     assert!(ended.unwrap().is_none(), "a clean end, not an error");
 }
+
+#[tokio::test]
+async fn tests_can_await_requests_and_objects_without_polling_or_logging() {
+    let sb = sandbox().await;
+    sb.set_replica_delay(Duration::from_millis(200));
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    let patcher = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+            api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}})))
+                .await
+                .unwrap();
+        })
+    };
+    let scaled = sb.wait_for_request(DEADLINE, |r| r.verb == "patch" && r.subresource == "scale").await;
+    assert_eq!(scaled.expect("the scale patch is seen").name, "web");
+    patcher.await.unwrap();
+    let logged = sb.requests().len();
+    let ready = sb
+        .wait_for_object("apps", "v1", "deployments", "default", "web", DEADLINE, |d| {
+            d.and_then(|d| d.pointer("/status/readyReplicas")) == Some(&json!(4))
+        })
+        .await;
+    assert!(ready.unwrap().is_some());
+    assert_eq!(sb.peek_list("apps", "v1", "deployments", Some("default")).len(), 1);
+    assert_eq!(sb.requests().len(), logged, "waiting and peeking send no requests");
+    let never = sb.wait_for_request(Duration::from_millis(50), |r| r.verb == "deletecollection").await;
+    assert!(never.is_none());
+}

@@ -244,28 +244,49 @@ pub struct RequestRecord {
     pub user_agent: String,
 }
 
-/// The request log, shared by the server and the test handle.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RequestLog(Arc<Mutex<Vec<RequestRecord>>>);
+/// The request log, shared by the server and the test handle; `pushed` counts records ever logged
+/// so waiters wake on each new one.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestLog {
+    records: Arc<Mutex<Vec<RequestRecord>>>,
+    pushed: Arc<watch::Sender<u64>>,
+}
+
+impl Default for RequestLog {
+    fn default() -> Self {
+        RequestLog { records: Arc::default(), pushed: Arc::new(watch::channel(0).0) }
+    }
+}
 
 /// Most records kept; older ones are dropped first.
 const LOG_LIMIT: usize = 500_000;
 
 impl RequestLog {
     pub(crate) fn push(&self, record: RequestRecord) {
-        let mut log = lock(&self.0);
-        if log.len() >= LOG_LIMIT {
-            log.drain(..LOG_LIMIT / 10);
+        {
+            let mut log = lock(&self.records);
+            if log.len() >= LOG_LIMIT {
+                log.drain(..LOG_LIMIT / 10);
+            }
+            log.push(record);
         }
-        log.push(record);
+        self.pushed.send_modify(|n| *n += 1);
     }
 
     pub(crate) fn snapshot(&self) -> Vec<RequestRecord> {
-        lock(&self.0).clone()
+        lock(&self.records).clone()
     }
 
     pub(crate) fn clear(&self) {
-        lock(&self.0).clear();
+        lock(&self.records).clear();
+    }
+
+    pub(crate) fn first(&self, pred: &dyn Fn(&RequestRecord) -> bool) -> Option<RequestRecord> {
+        lock(&self.records).iter().find(|r| pred(r)).cloned()
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.pushed.subscribe()
     }
 }
 

@@ -179,6 +179,68 @@ impl Sandbox {
         self.shared.log.clear();
     }
 
+    /// Wait until a logged request (already logged, or logged later) satisfies `pred`; `None` after
+    /// `timeout`. For tests that await what a daemon asks, without polling.
+    pub async fn wait_for_request(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&RequestRecord) -> bool,
+    ) -> Option<RequestRecord> {
+        let mut pushed = self.shared.log.subscribe();
+        let waiting = async {
+            loop {
+                if let Some(found) = self.shared.log.first(&pred) {
+                    return Some(found);
+                }
+                if pushed.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, waiting).await.ok().flatten()
+    }
+
+    /// Wait until an object satisfies `pred` (given `None` while it does not exist), reading the
+    /// store directly so the request log is untouched; returns the object (or `None` if absent)
+    /// once `pred` holds, or `Err(last seen)` after `timeout`. Group "" is core.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn wait_for_object(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+        pred: impl Fn(Option<&Value>) -> bool,
+    ) -> Result<Option<Value>, Option<Value>> {
+        let mut changed = self.shared.changed.subscribe();
+        let mut last = None;
+        let waiting = async {
+            loop {
+                last = self.peek(group, version, plural, namespace, name);
+                if pred(last.as_ref()) {
+                    return true;
+                }
+                if changed.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, waiting).await {
+            Ok(true) => Ok(last),
+            _ => Err(last),
+        }
+    }
+
+    /// Every object of a resource (in one namespace, or all), read without HTTP (not logged).
+    pub fn peek_list(&self, group: &str, version: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
+        let store = self.shared.store();
+        let Some(def) = store.def(group, version, plural).cloned() else { return Vec::new() };
+        let none = (select::LabelSelector::default(), select::FieldSelector::default());
+        store.list(&def, namespace, &none.0, &none.1, None, None).map(|page| page.items).unwrap_or_default()
+    }
+
     /// Change how long workload status takes to follow `spec.replicas`.
     pub fn set_replica_delay(&self, delay: Duration) {
         *self.shared.replica_delay.lock().unwrap_or_else(|e| e.into_inner()) = delay;

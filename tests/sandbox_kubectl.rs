@@ -274,3 +274,28 @@ async fn the_sandbox_subcommand_writes_a_working_kubeconfig() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(result.unwrap() >= 2, "default and kube-system exist");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_generators_work_for_namespaces_configmaps_and_secrets() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let dir = scratch("create");
+    assert!(
+        kubectl(&sb, &dir, &["create", "namespace", "team-a"]).await.contains("namespace/team-a created")
+    );
+    kubectl(
+        &sb,
+        &dir,
+        &["create", "secret", "generic", "creds", "-n", "team-a", "--from-literal=password=hunter2"],
+    )
+    .await;
+    kubectl(&sb, &dir, &["create", "configmap", "settings", "-n", "team-a", "--from-literal=mode=fast"])
+        .await;
+    let secret = sb.peek("", "v1", "secrets", "team-a", "creds").expect("the secret is stored");
+    assert_eq!(secret["data"]["password"], "aHVudGVyMg==");
+    let config = sb.peek("", "v1", "configmaps", "team-a", "settings").expect("the configmap is stored");
+    assert_eq!(config["data"]["mode"], "fast");
+    let _ = std::fs::remove_dir_all(&dir);
+}

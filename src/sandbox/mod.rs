@@ -19,7 +19,8 @@
 //! `resourceVersion` is accepted and ignored; continue tokens resume after the last key, not from a
 //! snapshot); deleting a namespace removes its contents at once; no aggregated discovery and no
 //! OpenAPI v2; built-in kinds are defaulted lightly and not schema-validated; request bodies must be
-//! JSON or YAML (protobuf, which `kubectl create <generator>` sends, is answered 415).
+//! JSON or YAML, or protobuf only for Namespaces, ConfigMaps and Secrets (what `kubectl create
+//! namespace|configmap|secret` send); other protobuf bodies are answered 415.
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
@@ -36,6 +37,7 @@
 mod discovery;
 mod faults;
 mod patch;
+mod protobuf;
 mod registry;
 mod select;
 mod server;

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use super::discovery;
 use super::faults::{FaultAction, Faults, RequestLog, RequestRecord};
 use super::patch;
+use super::protobuf;
 use super::registry::{ResourceDef, Special};
 use super::select::{FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -421,13 +422,18 @@ impl Req {
             return Ok(Value::Null);
         }
         let media = self.content_type.to_ascii_lowercase();
+        if media.contains("protobuf")
+            && let Some(value) = protobuf::decode(&self.body)
+        {
+            return Ok(value);
+        }
         if media.contains("protobuf") || media.contains("cbor") {
             return Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
                 format!(
-                    "the gscale sandbox reads JSON and YAML bodies only, not {media}; \
-                     use `kubectl apply -f` (JSON) instead of generators such as `kubectl create secret`"
+                    "the gscale sandbox reads JSON and YAML bodies (and protobuf only for Namespaces, \
+                     ConfigMaps and Secrets), not this {media} body; use `kubectl apply -f` instead"
                 ),
             ));
         }

@@ -901,3 +901,19 @@ async fn tests_can_await_requests_and_objects_without_polling_or_logging() {
     let never = sb.wait_for_request(Duration::from_millis(50), |r| r.verb == "deletecollection").await;
     assert!(never.is_none());
 }
+
+#[tokio::test]
+async fn aggregated_discovery_lists_every_group_with_subresources() {
+    let sb = sandbox().await;
+    let client = sb.client();
+    install_crd(&client).await;
+    let discovery = kube::discovery::Discovery::new(client.clone()).run_aggregated().await.unwrap();
+    let gvk = GroupVersionKind::gvk(gscale::api::GROUP, gscale::api::VERSION, gscale::api::KIND);
+    let (resource, caps) = discovery.resolve_gvk(&gvk).expect("the CRD's kind is in aggregated discovery");
+    assert_eq!(resource.plural, "generalscalers");
+    assert!(caps.subresources.iter().any(|(r, _)| r.plural.ends_with("status")), "{:?}", caps.subresources);
+    let deployments = GroupVersionKind::gvk("apps", "v1", "Deployment");
+    let (_, caps) = discovery.resolve_gvk(&deployments).unwrap();
+    assert!(caps.subresources.iter().any(|(r, _)| r.plural.ends_with("scale")));
+    assert!(discovery.resolve_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")).is_some());
+}

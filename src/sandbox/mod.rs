@@ -2,7 +2,7 @@
 //! tests and `gscale demo`. The real kube client (watchers, controllers, server-side apply, /scale)
 //! and the real `kubectl` work against it.
 //!
-//! Served: discovery and OpenAPI v3, CRDs and their custom resources (defaulting, pruning or strict
+//! Served: discovery (legacy and aggregated v2) and OpenAPI v3, CRDs and their custom resources (defaulting, pruning or strict
 //! unknown-field errors, structural and CEL validation, status and scale subresources, printer
 //! columns), apps/v1 Deployments and StatefulSets (replicas follow spec after a configurable delay),
 //! core/v1 Namespaces, Secrets, ConfigMaps, Events (and plain Pods), apps/v1 ReplicaSets (plain),
@@ -17,8 +17,7 @@
 //! replica counts (no pods are made, no garbage collection of owned objects); no authentication,
 //! and authorization only as test denials; lists always serve the latest state (a list's
 //! `resourceVersion` is accepted and ignored; continue tokens resume after the last key, not from a
-//! snapshot); deleting a namespace removes its contents at once; no aggregated discovery and no
-//! OpenAPI v2; built-in kinds are defaulted lightly and not schema-validated; request bodies must be
+//! snapshot); deleting a namespace removes its contents at once; no OpenAPI v2; built-in kinds are defaulted lightly and not schema-validated; request bodies must be
 //! JSON or YAML, or protobuf only for Namespaces, ConfigMaps and Secrets (what `kubectl create
 //! namespace|configmap|secret` send); other protobuf bodies are answered 415.
 //!

@@ -460,6 +460,10 @@ async fn dispatch(shared: &Arc<Shared>, req: Req) -> Result<Response<Body>, ApiE
             Ok(Response::new(body))
         }
         Route::Version => ok(discovery::version()),
+        Route::Api | Route::Apis if discovery::wants_aggregated(&req.accept) => {
+            let v = discovery::aggregated(shared.store().defs(), route == Route::Api);
+            Ok(json_response(200, &v, discovery::AGGREGATED_V2))
+        }
         Route::Api => ok(discovery::core_versions(&shared.address)),
         Route::Apis => ok(discovery::group_list(shared.store().defs())),
         Route::Group(g) => {

@@ -131,11 +131,15 @@ pub fn wants_aggregated(accept: &str) -> bool {
     })
 }
 
+/// A version and its resources' discovery entries.
+type VersionResources = (String, Vec<Value>);
+
 /// The aggregated discovery list of the core group (`core`) or of every other group.
 pub fn aggregated(defs: &[ResourceDef], core: bool) -> Value {
     let gvk =
         |group: &str, version: &str, kind: &str| json!({"group": group, "version": version, "kind": kind});
-    let mut groups: Vec<(String, Vec<(String, Vec<Value>)>)> = Vec::new();
+    // Group -> version -> resources, in first-seen order (the first version is preferred).
+    let mut groups: Vec<(String, Vec<VersionResources>)> = Vec::new();
     for def in defs.iter().filter(|d| d.group.is_empty() == core) {
         let mut subresources = Vec::new();
         if def.status {

@@ -4,6 +4,7 @@
 //! - [`api`]: the GeneralScaler resource (spec, status, CRD, checks);
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
 //! - [`output`]: printing (tables, YAML, JSON); the one place that touches the YAML crate;
+//! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand.
 //!
 //! The engine never imports kube, reqwest or tokio; sources and the controller never decide.
@@ -16,3 +17,4 @@ pub mod cli;
 pub mod cmd;
 pub mod decision;
 pub mod output;
+pub mod sim;

@@ -4,6 +4,7 @@
 //! invalid manifest returns 1); errors go up to `main`, which prints them and maps the exit code.
 
 mod install_crd;
+mod simulate;
 mod validate;
 
 use std::fmt;
@@ -32,7 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(_) => not_built("run"),
         Command::Plan(_) => not_built("plan"),
         Command::Status(_) => not_built("status"),
-        Command::Simulate(_) => not_built("simulate"),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Demo(_) => not_built("demo"),
         Command::Completions(_) => not_built("completions"),
         Command::Man => not_built("man"),

@@ -1,0 +1,319 @@
+//! The decision-quality benchmark: every policy and the Kubernetes HPA reference, over a sweep of
+//! targets, on every trace of ../shared/traces/, as a Pareto table of pod-hours against
+//! SLO-violation minutes. Not timed by a test: run it, read it, commit what it writes.
+//!
+//! `cargo bench --bench quality -- [--traces DIR] [--write BENCHMARKS.md]`
+//! (`GSCALE_TRACES` also sets the directory). Without `--write` the section goes to stdout.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gscale::api::GeneralScalerSpec;
+use gscale::sim::{self, Gscale, Settings, Summary, Trace, hpa::Hpa};
+use serde_json::{Value, json};
+
+/// Units one pod serves per second.
+const CAPACITY: f64 = 100.0;
+/// Demand is scaled so that the trace's mean needs this many pods at full capacity.
+const MEAN_PODS: f64 = 20.0;
+/// Every trace step is replayed in this many seconds.
+const STEP_SECONDS: f64 = 15.0;
+/// Seconds before a new pod serves.
+const POD_START_SECONDS: i64 = 30;
+/// Target utilisations swept: the metric target is this share of a pod's capacity.
+const TARGETS: [f64; 6] = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9];
+/// gscale must save at least this share of the HPA's pod-hours at no more violation.
+const GOAL: f64 = 0.15;
+
+const BEGIN: &str = "<!-- gscale-sim-quality:begin -->";
+const END: &str = "<!-- gscale-sim-quality:end -->";
+
+/// A gscale configuration under test: the spec fields besides the metric.
+struct Config {
+    name: &'static str,
+    about: &'static str,
+    spec: fn() -> Value,
+}
+
+fn configs() -> Vec<Config> {
+    vec![
+        Config {
+            name: "proportional",
+            about: "the metric stage alone; gscale's default rails (scale-down window 300 s, cooldown 300 s)",
+            spec: || json!({"policy": {"type": "proportional"}}),
+        },
+        Config {
+            name: "slo",
+            about: "latency objective 50 ms (a pod's M/M/1 response time passes it at 80% load), error rate 1%",
+            spec: || json!({"policy": {"type": "slo", "slo": {"targetLatencyMs": 50, "targetErrorRate": 0.01}}}),
+        },
+        Config {
+            name: "costAware down",
+            about: "budget far above the spend, preferredScaleDirection down",
+            spec: || {
+                json!({"policy": {"type": "costAware", "costAware": {
+                    "maxMonthlyCost": 1.0e9, "costPerPodPerHour": 0.05, "preferredScaleDirection": "down"}}})
+            },
+        },
+    ]
+}
+
+fn spec(config: &Config, target: f64) -> GeneralScalerSpec {
+    let mut value = json!({
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "minReplicas": 1,
+        "maxReplicas": 1000,
+        "syncIntervalSeconds": 15,
+        "metric": {"type": "prometheus", "targetValue": target * CAPACITY,
+                   "prometheus": {"serverUrl": "http://prometheus:9090", "query": "rps per pod"}}
+    });
+    if let (Some(base), Value::Object(extra)) = (value.as_object_mut(), (config.spec)()) {
+        base.extend(extra);
+    }
+    serde_json::from_value(value).expect("benchmark specs are valid")
+}
+
+fn hpa_spec(target: f64) -> GeneralScalerSpec {
+    spec(&Config { name: "hpa", about: "", spec: || json!({}) }, target)
+}
+
+struct TraceRun {
+    name: String,
+    points: usize,
+    settings: Settings,
+    hpa: Vec<(f64, Summary)>,
+    gscale: BTreeMap<&'static str, Vec<(f64, Summary)>>,
+    seconds_per_run: f64,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut dir = std::env::var_os("GSCALE_TRACES").map(PathBuf::from);
+    let mut write: Option<PathBuf> = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--traces" => dir = args.next().map(PathBuf::from),
+            "--write" => write = args.next().map(PathBuf::from),
+            // `cargo bench` passes --bench to harness-less benches.
+            "--bench" => {}
+            other => {
+                eprintln!(
+                    "quality: unknown argument {other:?}\nusage: cargo bench --bench quality -- [--traces DIR] [--write FILE]"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from("../shared/traces"));
+    let runs = match run_all(&dir) {
+        Ok(runs) => runs,
+        Err(e) => {
+            eprintln!("quality: {e}");
+            std::process::exit(1);
+        }
+    };
+    let section = render(&runs);
+    match write {
+        Some(path) => {
+            let old = std::fs::read_to_string(&path).unwrap_or_default();
+            let new = splice(&old, &section);
+            if let Err(e) = std::fs::write(&path, new) {
+                eprintln!("quality: cannot write {}: {e}", path.display());
+                std::process::exit(1);
+            }
+            eprintln!("quality: wrote {}", path.display());
+        }
+        None => print!("{section}"),
+    }
+}
+
+fn run_all(dir: &Path) -> Result<Vec<TraceRun>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            format!("cannot read trace directory {}: {e} (set --traces or GSCALE_TRACES)", dir.display())
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no .csv trace in {}", dir.display()));
+    }
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let trace = Trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let settings = Settings {
+            capacity_per_pod: CAPACITY,
+            pod_start_ms: POD_START_SECONDS * 1000,
+            compress: trace.step_ms() as f64 / 1000.0 / STEP_SECONDS,
+            scale_demand: MEAN_PODS * CAPACITY / trace.mean(),
+        };
+        let started = Instant::now();
+        let mut count = 0;
+        let hpa: Vec<(f64, Summary)> = TARGETS
+            .iter()
+            .map(|&t| {
+                let s = hpa_spec(t);
+                count += 1;
+                (t, sim::run(&trace, &s, &settings, &mut Hpa::from_spec(&s)).summary)
+            })
+            .collect();
+        let mut gscale = BTreeMap::new();
+        for config in configs() {
+            let results = TARGETS
+                .iter()
+                .map(|&t| {
+                    let s = spec(&config, t);
+                    count += 1;
+                    (t, sim::run(&trace, &s, &settings, &mut Gscale::new(&s)).summary)
+                })
+                .collect();
+            gscale.insert(config.name, results);
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let seconds_per_run = started.elapsed().as_secs_f64() / f64::from(count);
+        eprintln!("quality: {name}: {count} runs, {:.1} ms per run", seconds_per_run * 1000.0);
+        out.push(TraceRun { name, points: trace.points.len(), settings, hpa, gscale, seconds_per_run });
+    }
+    Ok(out)
+}
+
+/// The cheapest point of `points` with no more violation than `limit`.
+fn cheapest_within(points: &[(f64, Summary)], limit: f64) -> Option<&(f64, Summary)> {
+    points
+        .iter()
+        .filter(|(_, s)| s.slo_violation_minutes <= limit + 1e-9)
+        .min_by(|a, b| a.1.pod_hours.total_cmp(&b.1.pod_hours))
+}
+
+fn render(runs: &[TraceRun]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "{BEGIN}");
+    let _ = writeln!(md, "## Decision quality: gscale against the Kubernetes HPA (`gscale simulate`)\n");
+    let _ = writeln!(md, "Reproduce (from the repository root, with `shared/` beside it):\n");
+    let _ = writeln!(
+        md,
+        "```sh\ncargo bench --bench quality -- --traces ../shared/traces --write BENCHMARKS.md\n```\n"
+    );
+    let _ = writeln!(
+        md,
+        "Model (DESIGN §7, `src/sim/`): each pod serves {CAPACITY}/s once started, {POD_START_SECONDS} s after it is created; \
+demand above capacity queues and the time a queue exists is SLO violation. Each trace is scaled so that its mean \
+needs {MEAN_PODS} pods at full capacity, and each trace step is replayed in {STEP_SECONDS} s (nyc_taxi 30 min = 15 s, \
+the others 5 min = 15 s). The metric is a Prometheus-style Value metric: requests per second per serving pod, \
+target = utilisation x {CAPACITY}. minReplicas 1, maxReplicas 1000, every scaler syncs every 15 s. The HPA is \
+`src/sim/hpa.rs` with its documented defaults (tolerance 0.1, up max(4 pods, 100%) per 15 s, down 100% per 15 s \
+after a 300 s window). Pod-hours and minutes are simulated time.\n"
+    );
+    let _ = writeln!(md, "gscale configurations:\n");
+    for c in configs() {
+        let _ = writeln!(md, "- `{}`: {}", c.name, c.about);
+    }
+    let _ = writeln!(md);
+
+    let mut verdicts = Vec::new();
+    for r in runs {
+        let _ = writeln!(
+            md,
+            "### {} ({} points, demand x{:.4}, compress x{}, {:.2} ms per simulation)\n",
+            r.name,
+            r.points,
+            r.settings.scale_demand,
+            r.settings.compress,
+            r.seconds_per_run * 1000.0
+        );
+        let _ = write!(md, "| target | HPA pod-h | HPA viol min |");
+        for name in r.gscale.keys() {
+            let _ = write!(md, " {name} pod-h | {name} viol min |");
+        }
+        let _ = write!(md, "\n|---|---|---|");
+        for _ in r.gscale.keys() {
+            let _ = write!(md, "---|---|");
+        }
+        let _ = writeln!(md);
+        for (i, (t, h)) in r.hpa.iter().enumerate() {
+            let _ = write!(md, "| {:.0}% | {:.1} | {:.1} |", t * 100.0, h.pod_hours, h.slo_violation_minutes);
+            for points in r.gscale.values() {
+                let s = &points[i].1;
+                let _ = write!(md, " {:.1} | {:.1} |", s.pod_hours, s.slo_violation_minutes);
+            }
+            let _ = writeln!(md);
+        }
+        let _ = writeln!(
+            md,
+            "\nFor each HPA point, the cheapest point of each gscale sweep with no more violation minutes, and the \
+pod-hours it saves (a dash: no gscale point is that good on violation):\n"
+        );
+        let _ = write!(md, "| HPA target | HPA pod-h | HPA viol min |");
+        for name in r.gscale.keys() {
+            let _ = write!(md, " {name} |");
+        }
+        let _ = write!(md, "\n|---|---|---|");
+        for _ in r.gscale.keys() {
+            let _ = write!(md, "---|");
+        }
+        let _ = writeln!(md);
+        for (t, h) in &r.hpa {
+            let _ = write!(md, "| {:.0}% | {:.1} | {:.1} |", t * 100.0, h.pod_hours, h.slo_violation_minutes);
+            for (name, points) in &r.gscale {
+                let cell = match cheapest_within(points, h.slo_violation_minutes) {
+                    Some((gt, g)) => {
+                        let saving = 1.0 - g.pod_hours / h.pod_hours;
+                        verdicts.push((r.name.clone(), *name, *t, Some(saving)));
+                        format!(
+                            "{:+.1}% ({:.0}%: {:.1} pod-h, {:.1} min)",
+                            -saving * 100.0,
+                            gt * 100.0,
+                            g.pod_hours,
+                            g.slo_violation_minutes
+                        )
+                    }
+                    None => {
+                        verdicts.push((r.name.clone(), *name, *t, None));
+                        "-".to_string()
+                    }
+                };
+                let _ = write!(md, " {cell} |");
+            }
+            let _ = writeln!(md);
+        }
+        let _ = writeln!(md);
+    }
+
+    let _ = writeln!(
+        md,
+        "### Verdict (goal: at least {:.0}% fewer pod-hours at no more violation, every trace, every HPA point)\n",
+        GOAL * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "| configuration | worst saving over all traces and HPA targets | HPA points met / total |\n|---|---|---|"
+    );
+    for c in configs() {
+        let mine: Vec<_> = verdicts.iter().filter(|v| v.1 == c.name).collect();
+        let met = mine.iter().filter(|v| v.3.is_some_and(|s| s >= GOAL)).count();
+        let worst = mine.iter().map(|v| v.3.unwrap_or(f64::NEG_INFINITY)).fold(f64::INFINITY, f64::min);
+        let worst = if worst.is_finite() {
+            format!("{:.1}%", worst * 100.0)
+        } else {
+            "no point as good on violation".into()
+        };
+        let _ = writeln!(md, "| {} | {} | {} / {} |", c.name, worst, met, mine.len());
+    }
+    let _ = writeln!(md, "\n{END}");
+    md
+}
+
+/// Replace this benchmark's section in `old`, or append it; other sections stay as they are.
+fn splice(old: &str, section: &str) -> String {
+    match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if e > b => {
+            format!("{}{}{}", &old[..b], section.trim_end(), &old[e + END.len()..])
+        }
+        _ if old.trim().is_empty() => format!("# Benchmarks\n\n{section}"),
+        _ => format!("{}\n\n{section}", old.trim_end()),
+    }
+}

@@ -5,7 +5,6 @@
 //! `cargo bench --bench quality -- [--traces DIR] [--write BENCHMARKS.md]`
 //! (`GSCALE_TRACES` also sets the directory). Without `--write` the section goes to stdout.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,7 +22,7 @@ const STEP_SECONDS: f64 = 15.0;
 /// Seconds before a new pod serves.
 const POD_START_SECONDS: i64 = 30;
 /// Target utilisations swept: the metric target is this share of a pod's capacity.
-const TARGETS: [f64; 6] = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9];
+const TARGETS: [f64; 10] = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 /// gscale must save at least this share of the HPA's pod-hours at no more violation.
 const GOAL: f64 = 0.15;
 
@@ -34,30 +33,46 @@ const END: &str = "<!-- gscale-sim-quality:end -->";
 struct Config {
     name: &'static str,
     about: &'static str,
-    spec: fn() -> Value,
+    spec: fn(f64) -> Value,
 }
 
 fn configs() -> Vec<Config> {
     vec![
         Config {
             name: "proportional",
-            about: "the metric stage alone; gscale's default rails (scale-down window 300 s, cooldown 300 s)",
-            spec: || json!({"policy": {"type": "proportional"}}),
+            about: "the metric stage alone, with gscale's default rails (scale-down window 300 s and a 300 s \
+cooldown after any scale)",
+            spec: |_| json!({"policy": {"type": "proportional"}}),
+        },
+        Config {
+            name: "proportional, HPA-like rails",
+            about: "the metric stage alone; scale-down window 300 s and no scale-down cooldown (as the HPA), \
+scale-up cooldown 30 s (new pods serve before the next scale-up is judged)",
+            spec: |_| json!({"policy": {"type": "proportional"}, "behavior": hpa_like_rails()}),
         },
         Config {
             name: "slo",
-            about: "latency objective 50 ms (a pod's M/M/1 response time passes it at 80% load), error rate 1%",
-            spec: || json!({"policy": {"type": "slo", "slo": {"targetLatencyMs": 50, "targetErrorRate": 0.01}}}),
+            about: "HPA-like rails; latency objective = a pod's M/M/1 response time at the target load / 0.8 (so \
+scale-down needs the load below the target), error rate 1%",
+            spec: |u| {
+                json!({"policy": {"type": "slo", "slo": {
+                    "targetLatencyMs": 1000.0 / CAPACITY / (1.0 - u.min(0.99)) / 0.8, "targetErrorRate": 0.01}},
+                    "behavior": hpa_like_rails()})
+            },
         },
         Config {
             name: "costAware down",
-            about: "budget far above the spend, preferredScaleDirection down",
-            spec: || {
+            about: "gscale's default rails, a budget far above the spend, preferredScaleDirection down",
+            spec: |_| {
                 json!({"policy": {"type": "costAware", "costAware": {
                     "maxMonthlyCost": 1.0e9, "costPerPodPerHour": 0.05, "preferredScaleDirection": "down"}}})
             },
         },
     ]
+}
+
+fn hpa_like_rails() -> Value {
+    json!({"scaleUp": {"cooldownSeconds": 30}, "scaleDown": {"stabilizationWindowSeconds": 300, "cooldownSeconds": 0}})
 }
 
 fn spec(config: &Config, target: f64) -> GeneralScalerSpec {
@@ -69,14 +84,14 @@ fn spec(config: &Config, target: f64) -> GeneralScalerSpec {
         "metric": {"type": "prometheus", "targetValue": target * CAPACITY,
                    "prometheus": {"serverUrl": "http://prometheus:9090", "query": "rps per pod"}}
     });
-    if let (Some(base), Value::Object(extra)) = (value.as_object_mut(), (config.spec)()) {
+    if let (Some(base), Value::Object(extra)) = (value.as_object_mut(), (config.spec)(target)) {
         base.extend(extra);
     }
     serde_json::from_value(value).expect("benchmark specs are valid")
 }
 
 fn hpa_spec(target: f64) -> GeneralScalerSpec {
-    spec(&Config { name: "hpa", about: "", spec: || json!({}) }, target)
+    spec(&Config { name: "hpa", about: "", spec: |_| json!({}) }, target)
 }
 
 struct TraceRun {
@@ -84,7 +99,7 @@ struct TraceRun {
     points: usize,
     settings: Settings,
     hpa: Vec<(f64, Summary)>,
-    gscale: BTreeMap<&'static str, Vec<(f64, Summary)>>,
+    gscale: Vec<(&'static str, Vec<(f64, Summary)>)>,
     seconds_per_run: f64,
 }
 
@@ -161,7 +176,7 @@ fn run_all(dir: &Path) -> Result<Vec<TraceRun>, String> {
                 (t, sim::run(&trace, &s, &settings, &mut Hpa::from_spec(&s)).summary)
             })
             .collect();
-        let mut gscale = BTreeMap::new();
+        let mut gscale = Vec::new();
         for config in configs() {
             let results = TARGETS
                 .iter()
@@ -171,7 +186,7 @@ fn run_all(dir: &Path) -> Result<Vec<TraceRun>, String> {
                     (t, sim::run(&trace, &s, &settings, &mut Gscale::new(&s)).summary)
                 })
                 .collect();
-            gscale.insert(config.name, results);
+            gscale.push((config.name, results));
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let seconds_per_run = started.elapsed().as_secs_f64() / f64::from(count);
@@ -226,17 +241,17 @@ after a 300 s window). Pod-hours and minutes are simulated time.\n"
             r.seconds_per_run * 1000.0
         );
         let _ = write!(md, "| target | HPA pod-h | HPA viol min |");
-        for name in r.gscale.keys() {
+        for (name, _) in &r.gscale {
             let _ = write!(md, " {name} pod-h | {name} viol min |");
         }
         let _ = write!(md, "\n|---|---|---|");
-        for _ in r.gscale.keys() {
+        for _ in &r.gscale {
             let _ = write!(md, "---|---|");
         }
         let _ = writeln!(md);
         for (i, (t, h)) in r.hpa.iter().enumerate() {
             let _ = write!(md, "| {:.0}% | {:.1} | {:.1} |", t * 100.0, h.pod_hours, h.slo_violation_minutes);
-            for points in r.gscale.values() {
+            for (_, points) in &r.gscale {
                 let s = &points[i].1;
                 let _ = write!(md, " {:.1} | {:.1} |", s.pod_hours, s.slo_violation_minutes);
             }
@@ -248,11 +263,11 @@ after a 300 s window). Pod-hours and minutes are simulated time.\n"
 pod-hours it saves (a dash: no gscale point is that good on violation):\n"
         );
         let _ = write!(md, "| HPA target | HPA pod-h | HPA viol min |");
-        for name in r.gscale.keys() {
+        for (name, _) in &r.gscale {
             let _ = write!(md, " {name} |");
         }
         let _ = write!(md, "\n|---|---|---|");
-        for _ in r.gscale.keys() {
+        for _ in &r.gscale {
             let _ = write!(md, "---|");
         }
         let _ = writeln!(md);

@@ -356,7 +356,7 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
                         "add targetErrorRate, the error-rate objective as a fraction such as 0.01",
                     ));
                 }
-                if slo.target_latency_ms.is_some_and(|t| !(t > 0.0)) {
+                if slo.target_latency_ms.is_some_and(|t| t.is_nan() || t <= 0.0) {
                     out.push(Finding::error(
                         "spec.policy.slo.targetLatencyMs",
                         "targetLatencyMs must be greater than 0",
@@ -391,14 +391,14 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
         PolicyType::CostAware => {
             match &policy.cost_aware {
                 Some(cost) => {
-                    if !(cost.max_monthly_cost > 0.0) {
+                    if cost.max_monthly_cost.is_nan() || cost.max_monthly_cost <= 0.0 {
                         out.push(Finding::error(
                             "spec.policy.costAware.maxMonthlyCost",
                             "maxMonthlyCost must be greater than 0",
                             "set the monthly budget, e.g. 1000",
                         ));
                     }
-                    if !(cost.cost_per_pod_per_hour > 0.0) {
+                    if cost.cost_per_pod_per_hour.is_nan() || cost.cost_per_pod_per_hour <= 0.0 {
                         out.push(Finding::error(
                             "spec.policy.costAware.costPerPodPerHour",
                             "costPerPodPerHour must be greater than 0",

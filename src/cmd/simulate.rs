@@ -201,6 +201,9 @@ pub fn parse_compress(text: &str) -> Option<f64> {
     (from > 0 && to > 0).then(|| from as f64 / to as f64)
 }
 
+/// Reads one figure of a summary.
+type Figure = fn(&Summary) -> Option<f64>;
+
 fn print_table(r: &Report<'_>, wide: bool) {
     println!(
         "scaler {}, trace {} ({} points, step {}s), compress x{}, demand x{}, capacity {}/s per pod, pod start {}s",
@@ -221,7 +224,7 @@ fn print_table(r: &Report<'_>, wide: bool) {
         header.push("gscale vs hpa".to_string());
     }
     table.set_header(header);
-    let rows: Vec<(&str, fn(&Summary) -> Option<f64>, bool)> = vec![
+    let rows: Vec<(&str, Figure, bool)> = vec![
         ("pod-hours", |s| Some(s.pod_hours), true),
         ("cost", |s| s.cost, true),
         ("SLO-violation minutes", |s| Some(s.slo_violation_minutes), true),

@@ -82,30 +82,27 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
 }
 
 fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
-    let (name, spec) = read_scaler(&args.file)?;
-    let trace = read_trace(&args.trace)?;
-
+    // Flags first: a typo is reported before any file is read.
     let capacity = match args.capacity_per_pod {
         Some(c) if !(c.is_finite() && c > 0.0) => {
             return Err(usage(format!("--capacity-per-pod must be a number above 0, got {c}")));
         }
         other => other,
     };
-    let mut settings = Settings::for_spec(&spec, capacity);
-    settings.pod_start_ms = parse_duration_ms(&args.pod_start).ok_or_else(|| {
+    let pod_start_ms = parse_duration_ms(&args.pod_start).ok_or_else(|| {
         usage(format!("--pod-start {:?} is not a duration\nhint: write e.g. 30s, 2m or 0s", args.pod_start))
     })?;
-    if let Some(text) = &args.compress {
-        settings.compress = parse_compress(text).ok_or_else(|| {
+    let compress = match &args.compress {
+        None => 1.0,
+        Some(text) => parse_compress(text).ok_or_else(|| {
             usage(format!(
                 "--compress {text:?} is not FROM=TO\nhint: e.g. --compress 5m=15s replays each 5 minutes of the trace in 15 s"
             ))
-        })?;
-    }
+        })?,
+    };
     if !(args.scale_demand.is_finite() && args.scale_demand > 0.0) {
         return Err(usage(format!("--scale-demand must be a number above 0, got {}", args.scale_demand)));
     }
-    settings.scale_demand = args.scale_demand;
     let against_hpa = match args.against.as_deref() {
         None => false,
         Some(r) if r.eq_ignore_ascii_case("hpa") => true,
@@ -115,6 +112,13 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
             )));
         }
     };
+
+    let (name, spec) = read_scaler(&args.file)?;
+    let trace = read_trace(&args.trace)?;
+    let mut settings = Settings::for_spec(&spec, capacity);
+    settings.pod_start_ms = pod_start_ms;
+    settings.compress = compress;
+    settings.scale_demand = args.scale_demand;
     Ok(Resolved { name, spec, trace, settings, against_hpa })
 }
 

@@ -100,13 +100,6 @@ scale-down needs the load below the target), error rate 1%",
                     "behavior": hpa_like_rails()})
             },
         },
-        Config { name: "Pr w120 z2 d0", about: "", spec: |_| json!({"policy": {"type": "predictive", "predictive": {"warmupSeconds": 30, "windowSeconds": 120, "deviations": 2.0}}, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0, "cooldownSeconds": 0}}}) },
-        Config { name: "Pr w120 z1 d0", about: "", spec: |_| json!({"policy": {"type": "predictive", "predictive": {"warmupSeconds": 30, "windowSeconds": 120, "deviations": 1.0}}, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0, "cooldownSeconds": 0}}}) },
-        Config { name: "Pr w120 z2 d60", about: "", spec: |_| json!({"policy": {"type": "predictive", "predictive": {"warmupSeconds": 30, "windowSeconds": 120, "deviations": 2.0}}, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60, "cooldownSeconds": 0}}}) },
-        Config { name: "Pr w300 z2 d0", about: "", spec: |_| json!({"policy": {"type": "predictive", "predictive": {"warmupSeconds": 30, "windowSeconds": 300, "deviations": 2.0}}, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0, "cooldownSeconds": 0}}}) },
-        Config { name: "Pr w60 z3 d0", about: "", spec: |_| json!({"policy": {"type": "predictive", "predictive": {"warmupSeconds": 30, "windowSeconds": 60, "deviations": 3.0}}, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0, "cooldownSeconds": 0}}}) },
-        Config { name: "Pr w120 z2 d120", about: "", spec: |_| json!({"policy": {"type": "predictive", "predictive": {"warmupSeconds": 30, "windowSeconds": 120, "deviations": 2.0}}, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 120, "cooldownSeconds": 0}}}) },
-        Config { name: "Pr w120 z0 d300", about: "", spec: |_| json!({"policy": {"type": "predictive", "predictive": {"warmupSeconds": 30, "windowSeconds": 120, "deviations": 0.0}}, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300, "cooldownSeconds": 0}}}) },
         cost_down(),
     ]
 }

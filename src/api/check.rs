@@ -422,7 +422,7 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
                 )),
             }
         }
-        PolicyType::Proportional | PolicyType::Predictive => {}
+        PolicyType::Proportional => {}
     }
 }
 

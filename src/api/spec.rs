@@ -379,9 +379,6 @@ pub struct PolicySpec {
     /// Settings of the costAware policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_aware: Option<CostAwarePolicy>,
-    /// (ext) Settings of the predictive policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub predictive: Option<PredictivePolicy>,
 }
 
 /// The policies.
@@ -395,8 +392,6 @@ pub enum PolicyType {
     Slo,
     /// Paced against a monthly budget.
     CostAware,
-    /// (ext) The recent demand plus its recent variability, on the pods that actually serve.
-    Predictive,
 }
 
 impl PolicyType {
@@ -406,7 +401,6 @@ impl PolicyType {
             Self::Proportional => "proportional",
             Self::Slo => "slo",
             Self::CostAware => "costAware",
-            Self::Predictive => "predictive",
         }
     }
 }
@@ -437,47 +431,6 @@ pub struct SloPolicy {
 
 fn default_scale_down_below() -> f64 {
     0.8
-}
-
-/// (ext) Provision for where the load may be by the time a new pod serves: the current demand plus
-/// `deviations` times its recent step-to-step variability, counted on the pods that already serve.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PredictivePolicy {
-    /// Seconds a new pod takes to serve: pods younger than this do not count for a per-pod metric.
-    #[serde(default = "default_warmup_seconds")]
-    #[schemars(range(max = 3600))]
-    pub warmup_seconds: u32,
-    /// Seconds of recent readings the variability is measured over.
-    #[serde(default = "default_predictive_window_seconds")]
-    #[schemars(range(min = 1, max = 3600))]
-    pub window_seconds: u32,
-    /// Headroom, in standard deviations of the step-to-step change of the demand.
-    #[serde(default = "default_deviations")]
-    #[schemars(range(min = 0.0, max = 10.0))]
-    pub deviations: f64,
-}
-
-fn default_warmup_seconds() -> u32 {
-    30
-}
-
-fn default_predictive_window_seconds() -> u32 {
-    120
-}
-
-fn default_deviations() -> f64 {
-    2.0
-}
-
-impl Default for PredictivePolicy {
-    fn default() -> Self {
-        Self {
-            warmup_seconds: default_warmup_seconds(),
-            window_seconds: default_predictive_window_seconds(),
-            deviations: default_deviations(),
-        }
-    }
 }
 
 /// A monthly budget paced over the calendar month (UTC).

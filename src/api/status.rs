@@ -97,21 +97,6 @@ pub struct History {
     /// Spend this calendar month, for costAware.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend: Option<Spend>,
-    /// (ext) Recent demand readings, oldest first, for the predictive policy.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub demand: Vec<DemandSample>,
-}
-
-/// One reading of the deciding metric for the predictive policy.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DemandSample {
-    /// When it was read.
-    pub time: Timestamp,
-    /// The demand as an unrounded replica count (value / target, per serving pod for a Value metric).
-    pub replicas: f64,
-    /// The target's replicas at that decision.
-    pub current: i32,
 }
 
 /// One recommendation of the stabilization window.

@@ -61,10 +61,6 @@ pub enum Why {
     SloBlocksScaleDown { latency: bool, errors: bool },
     /// slo: objectives met; the count stands.
     SloWithin,
-    /// predictive: demand (on `serving` pods) plus headroom for its recent variability.
-    Predicted { demand: f64, headroom: f64, serving: i32 },
-    /// predictive: no healthy reading; the metric count stands.
-    PredictionNoData,
     /// costAware: the budget capped the count.
     BudgetCap { cap: i32, spent: f64, budget: f64 },
     /// costAware: within budget.
@@ -204,13 +200,6 @@ impl Why {
                 });
             }
             Self::SloWithin => s.push_str("slo: objectives met, the metric count stands"),
-            Self::Predicted { demand, headroom, serving } => {
-                let _ = write!(
-                    s,
-                    "predictive: demand {demand:.2} replicas on {serving} serving, headroom {headroom:.2} for its recent swings"
-                );
-            }
-            Self::PredictionNoData => s.push_str("predictive: no healthy reading, the metric count stands"),
             Self::BudgetCap { cap, spent, budget } => {
                 let _ = write!(
                     s,

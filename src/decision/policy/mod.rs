@@ -4,7 +4,6 @@
 //! the clock or the network.
 
 mod cost;
-mod predictive;
 mod slo;
 
 use crate::api::{GeneralScalerSpec, History, PolicyType};
@@ -22,14 +21,9 @@ pub(super) fn apply(
     history: &mut History,
     flags: &mut Flags,
 ) -> (i32, Why) {
-    if spec.policy.kind != PolicyType::Predictive {
-        // Only the predictive policy reads the demand samples: never carry stale ones in status.
-        history.demand.clear();
-    }
     match spec.policy.kind {
         PolicyType::Proportional => (stage.count, Why::Proportional),
         PolicyType::Slo => slo::apply(spec, current, stage.count, input.slo, flags),
         PolicyType::CostAware => cost::apply(spec, current, stage, healthy, input, history, flags),
-        PolicyType::Predictive => predictive::apply(spec, current, stage, healthy, input.now, history),
     }
 }

@@ -399,7 +399,7 @@ HPA point of the sweep, on every trace.\n",
     );
     let _ = writeln!(
         md,
-        "| workload | configuration | worst saving | HPA points met / total |\n|---|---|---|---|"
+        "| workload | configuration | worst pod-hour saving (negative: gscale costs more) | HPA points where gscale saves >= 15% / all |\n|---|---|---|---|"
     );
     let mut keys: Vec<(&str, &str)> = Vec::new();
     for v in verdicts {

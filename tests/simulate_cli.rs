@@ -102,6 +102,9 @@ fn bad_input_is_a_usage_error_with_the_line() {
     let (d, scaler, csv) = files("bad-trace", "timestamp,value\n0,1\n15,oops\n");
     let s = scaler.to_str().unwrap();
     let c = csv.to_str().unwrap();
+    let long_path = d.join("long.csv");
+    std::fs::write(&long_path, STEP).unwrap();
+    let long = long_path.to_str().unwrap().to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["simulate", "-f", s, "--trace", c], ":3: cannot read value \"oops\""),
         (vec!["simulate", "-f", s, "--trace", "/nonexistent.csv"], "cannot read trace"),
@@ -111,6 +114,7 @@ fn bad_input_is_a_usage_error_with_the_line() {
         (vec!["simulate", "-f", s, "--trace", c, "--capacity-per-pod", "0"], "--capacity-per-pod"),
         (vec!["simulate", "-f", s, "--trace", c, "--scale-demand", "0"], "--scale-demand"),
         (vec!["simulate", "-f", s, "--trace", c, "--against", "keda"], "--against"),
+        (vec!["simulate", "-f", s, "--trace", &long, "--compress", "1ms=1h"], "decisions"),
     ];
     for (args, needle) in cases {
         let out = gscale(&args);

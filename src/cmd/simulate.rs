@@ -119,6 +119,14 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
     settings.pod_start_ms = pod_start_ms;
     settings.compress = compress;
     settings.scale_demand = args.scale_demand;
+    let interval_ms = i64::from(spec.sync_interval_seconds.max(1)).min(sim::hpa::SYNC_PERIOD_SECONDS) * 1000;
+    let decisions = sim::simulated_ms(&trace, &settings) / interval_ms as f64;
+    if decisions > sim::MAX_DECISIONS {
+        return Err(usage(format!(
+            "this would replay {decisions:.0} decisions, more than {:.0}\nhint: compress the trace (e.g. --compress 5m=15s)",
+            sim::MAX_DECISIONS
+        )));
+    }
     Ok(Resolved { name, spec, trace, settings, against_hpa })
 }
 

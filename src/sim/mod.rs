@@ -173,6 +173,17 @@ pub struct Run {
     pub timeline: Vec<Sample>,
 }
 
+/// Most decisions one run may take: beyond this the flags are almost certainly a mistake.
+pub const MAX_DECISIONS: f64 = 20_000_000.0;
+
+/// Simulated milliseconds a run of `trace` under `settings` covers (the last step included).
+pub fn simulated_ms(trace: &Trace, settings: &Settings) -> f64 {
+    let compress =
+        if settings.compress > 0.0 && settings.compress.is_finite() { settings.compress } else { 1.0 };
+    let span = trace.points[trace.points.len() - 1].0 - trace.points[0].0;
+    (span as f64 + trace.step_ms() as f64) / compress
+}
+
 /// The replica count both sides start from: what the first demand needs at the first metric's target.
 pub fn initial_replicas(spec: &GeneralScalerSpec, settings: &Settings, first_demand: f64) -> i32 {
     let per_pod = match spec.metrics().first() {
@@ -194,7 +205,7 @@ pub fn run(trace: &Trace, spec: &GeneralScalerSpec, settings: &Settings, scaler:
         trace.points.iter().map(|p| ((p.0 - t0) as f64 / compress).round() as i64).collect();
     let demands: Vec<f64> = trace.points.iter().map(|p| p.1 * settings.scale_demand).collect();
     let step = ((trace.step_ms() as f64 / compress).round() as i64).max(1);
-    let end = times[times.len() - 1] + step;
+    let end = times[times.len() - 1].saturating_add(step);
     let interval = scaler.interval_ms().max(1);
 
     let mut model = Model::new(settings.capacity_per_pod, initial_replicas(spec, settings, demands[0]));
@@ -223,7 +234,7 @@ pub fn run(trace: &Trace, spec: &GeneralScalerSpec, settings: &Settings, scaler:
                 ready: model.ready(t),
                 backlog: model.backlog(),
             });
-            next_tick += interval;
+            next_tick = next_tick.saturating_add(interval);
         }
         let next_point = times.get(i + 1).copied().unwrap_or(end);
         let mut t1 = next_tick.min(next_point).min(end);

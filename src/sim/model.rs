@@ -14,8 +14,9 @@ const EMPTY: f64 = 1e-9;
 pub struct Model {
     /// Units one ready pod serves per second.
     capacity_per_pod: f64,
-    /// When each pod starts serving (simulated ms), ascending: the newest pods last.
-    ready_at: Vec<i64>,
+    /// Cohorts of pods created together: when they start serving (simulated ms) and how many,
+    /// oldest first. Cohorts keep a large count cheap: one entry per scale-up, not per pod.
+    cohorts: Vec<(i64, i32)>,
     /// Units waiting.
     backlog: f64,
     /// Integral of replicas over time, in pod-milliseconds.
@@ -29,24 +30,18 @@ pub struct Model {
 impl Model {
     /// A model with `replicas` pods, all serving from time 0.
     pub fn new(capacity_per_pod: f64, replicas: i32) -> Self {
-        Model {
-            capacity_per_pod,
-            ready_at: vec![i64::MIN; replicas.max(0) as usize],
-            backlog: 0.0,
-            pod_ms: 0.0,
-            violation_ms: 0.0,
-            arrived: 0.0,
-        }
+        let cohorts = if replicas > 0 { vec![(i64::MIN, replicas)] } else { Vec::new() };
+        Model { capacity_per_pod, cohorts, backlog: 0.0, pod_ms: 0.0, violation_ms: 0.0, arrived: 0.0 }
     }
 
     /// Pods that exist (serving or starting): what the workload's `/scale` reports.
     pub fn replicas(&self) -> i32 {
-        self.ready_at.len() as i32
+        self.cohorts.iter().map(|c| c.1).sum()
     }
 
     /// Pods serving at `t`.
     pub fn ready(&self, t: i64) -> i32 {
-        self.ready_at.partition_point(|&r| r <= t) as i32
+        self.cohorts.iter().filter(|c| c.0 <= t).map(|c| c.1).sum()
     }
 
     /// Units per second the ready pods serve at `t`.
@@ -81,18 +76,25 @@ impl Model {
 
     /// The first time after `t` at which a starting pod becomes ready.
     pub fn next_ready_after(&self, t: i64) -> Option<i64> {
-        self.ready_at.get(self.ready(t) as usize).copied()
+        self.cohorts.iter().map(|c| c.0).filter(|&r| r > t).min()
     }
 
     /// Scale to `replicas` at `t`: new pods serve after `start_ms`; removal takes the newest
     /// pods first (those still starting), as a ReplicaSet does.
     pub fn scale_to(&mut self, replicas: i32, t: i64, start_ms: i64) {
-        let replicas = replicas.max(0) as usize;
-        if replicas > self.ready_at.len() {
-            let ready = t.saturating_add(start_ms.max(0));
-            self.ready_at.resize(replicas, ready);
-        } else {
-            self.ready_at.truncate(replicas);
+        let mut excess = self.replicas() - replicas.max(0);
+        if excess < 0 {
+            self.cohorts.push((t.saturating_add(start_ms.max(0)), -excess));
+            return;
+        }
+        while excess > 0 {
+            let Some(last) = self.cohorts.last_mut() else { break };
+            let take = last.1.min(excess);
+            last.1 -= take;
+            excess -= take;
+            if last.1 == 0 {
+                self.cohorts.pop();
+            }
         }
     }
 
@@ -160,5 +162,8 @@ mod tests {
         m.scale_to(0, 3_000, 30_000);
         assert_eq!(m.replicas(), 0);
         assert_eq!(m.next_ready_after(3_000), None);
+        // A huge count is one cohort, not a billion entries.
+        m.scale_to(i32::MAX, 4_000, 30_000);
+        assert_eq!((m.replicas(), m.ready(34_000)), (i32::MAX, i32::MAX));
     }
 }

@@ -146,3 +146,61 @@ fn large_trace_is_linear() {
     let r = run(&trace(&points), &spec, &s, &mut Gscale::new(&spec));
     assert_eq!(r.summary.decisions, 15_000);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::hpa::Hpa;
+    use super::super::*;
+
+    fn spec(min: i32, max: i32, target: f64, sync: u32, queue: bool) -> GeneralScalerSpec {
+        let metric = if queue {
+            serde_json::json!({"type": "redis", "targetValue": target, "redis": {"host": "r", "queueName": "q"}})
+        } else {
+            serde_json::json!({"type": "http", "targetValue": target, "http": {"url": "http://m"}})
+        };
+        serde_json::from_value(serde_json::json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "w"},
+            "minReplicas": min, "maxReplicas": max, "syncIntervalSeconds": sync, "metric": metric
+        }))
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        // Whatever the load and the settings, both sides stay within their bounds, and the figures
+        // are finite and consistent with the simulated time.
+        #[test]
+        fn runs_stay_in_bounds_and_figures_make_sense(
+            values in proptest::collection::vec(0.0_f64..5_000.0, 2..40),
+            step_s in 1_i64..900,
+            min in 0_i32..4,
+            extra in 0_i32..30,
+            target in 1.0_f64..500.0,
+            sync in 1_u32..60,
+            queue in any::<bool>(),
+            capacity in 0.5_f64..400.0,
+            start_s in 0_i64..120,
+            compress in 0.5_f64..40.0,
+        ) {
+            let spec = spec(min, min + extra.max(1), target, sync, queue);
+            let trace = Trace { points: values.iter().enumerate().map(|(i, v)| (i as i64 * step_s * 1000, *v)).collect() };
+            let settings = Settings { capacity_per_pod: capacity, pod_start_ms: start_s * 1000, compress, scale_demand: 1.0 };
+            let g = run(&trace, &spec, &settings, &mut Gscale::new(&spec));
+            let h = run(&trace, &spec, &settings, &mut Hpa::from_spec(&spec));
+            for sample in &g.timeline {
+                prop_assert!(sample.replicas >= spec.min_replicas && sample.replicas <= spec.max_replicas, "{sample:?}");
+            }
+            for sample in &h.timeline {
+                prop_assert!(sample.replicas >= spec.min_replicas.max(1) && sample.replicas <= spec.max_replicas, "{sample:?}");
+            }
+            for s in [&g.summary, &h.summary] {
+                prop_assert!(s.pod_hours.is_finite() && s.pod_hours >= 0.0);
+                prop_assert!(s.slo_violation_minutes >= 0.0 && s.slo_violation_minutes <= s.hours * 60.0 + 1e-9);
+                prop_assert!(s.pod_hours <= s.hours * f64::from(s.peak_replicas) + 1e-9);
+                prop_assert!(s.final_backlog.is_finite());
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! targets, on every trace of ../shared/traces/, as a Pareto table of pod-hours against
 //! SLO-violation minutes. Not timed by a test: run it, read it, commit what it writes.
 //!
-//! `cargo bench --bench quality -- [--traces DIR] [--write BENCHMARKS.md]`
+//! `cargo bench --bench quality -- [--traces DIR] [--write BENCHMARKS.md] [--real-time]`
 //! (`GSCALE_TRACES` also sets the directory). Without `--write` the section goes to stdout.
 
 use std::fmt::Write as _;
@@ -91,6 +91,14 @@ scale-up cooldown 30 s (new pods serve before the next scale-up is judged)",
             spec: |_| json!({"policy": {"type": "proportional"}, "behavior": hpa_like_rails()}),
         },
         Config {
+            name: "proportional, 60 s window",
+            about: "as HPA-like rails, with a 60 s scale-down window",
+            spec: |_| {
+                json!({"policy": {"type": "proportional"}, "behavior": {"scaleUp": {"cooldownSeconds": 30},
+                    "scaleDown": {"stabilizationWindowSeconds": 60, "cooldownSeconds": 0}}})
+            },
+        },
+        Config {
             name: "slo",
             about: "HPA-like rails; latency objective = a pod's M/M/1 response time at the target load / 0.8 (so \
 scale-down needs the load below the target), error rate 1%",
@@ -164,15 +172,17 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut dir = std::env::var_os("GSCALE_TRACES").map(PathBuf::from);
     let mut write: Option<PathBuf> = None;
+    let mut real_time = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--traces" => dir = args.next().map(PathBuf::from),
             "--write" => write = args.next().map(PathBuf::from),
+            "--real-time" => real_time = true,
             // `cargo bench` passes --bench to harness-less benches.
             "--bench" => {}
             other => {
                 eprintln!(
-                    "quality: unknown argument {other:?}\nusage: cargo bench --bench quality -- [--traces DIR] [--write FILE]"
+                    "quality: unknown argument {other:?}\nusage: cargo bench --bench quality -- [--traces DIR] [--write FILE] [--real-time]"
                 );
                 std::process::exit(2);
             }
@@ -186,15 +196,19 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let mut section = header();
+    let mut section = header(real_time);
     let mut verdicts = Vec::new();
     for scenario in scenarios() {
         let runs: Vec<TraceRun> =
-            traces.iter().map(|(name, trace)| run_trace(&scenario, name, trace)).collect();
+            traces.iter().map(|(name, trace)| run_trace(&scenario, name, trace, real_time)).collect();
         section.push_str(&render(&scenario, &runs, &mut verdicts));
     }
     section.push_str(&verdict(&verdicts));
     match write {
+        Some(_) if real_time => {
+            eprintln!("quality: --real-time prints to stdout; BENCHMARKS.md holds the compressed run");
+            std::process::exit(2);
+        }
         Some(path) => {
             let old = std::fs::read_to_string(&path).unwrap_or_default();
             let new = splice(&old, &section);
@@ -231,11 +245,11 @@ fn read_traces(dir: &Path) -> Result<Vec<(String, Trace)>, String> {
         .collect()
 }
 
-fn run_trace(scenario: &Scenario, name: &str, trace: &Trace) -> TraceRun {
+fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, real_time: bool) -> TraceRun {
     let settings = Settings {
         capacity_per_pod: CAPACITY,
         pod_start_ms: POD_START_SECONDS * 1000,
-        compress: trace.step_ms() as f64 / 1000.0 / STEP_SECONDS,
+        compress: if real_time { 1.0 } else { trace.step_ms() as f64 / 1000.0 / STEP_SECONDS },
         scale_demand: MEAN_PODS * CAPACITY / trace.mean(),
     };
     let started = Instant::now();
@@ -275,7 +289,7 @@ fn cheapest_within(points: &[(f64, Summary)], limit: f64) -> Option<&(f64, Summa
         .min_by(|a, b| a.1.pod_hours.total_cmp(&b.1.pod_hours))
 }
 
-fn header() -> String {
+fn header(real_time: bool) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "{BEGIN}");
     let _ = writeln!(md, "## Decision quality: gscale against the Kubernetes HPA (`gscale simulate`)\n");
@@ -287,6 +301,10 @@ fn header() -> String {
         md,
         "```sh\ncargo bench --bench quality -- --traces ../shared/traces --write BENCHMARKS.md\n```\n"
     );
+    if real_time {
+        let _ =
+            writeln!(md, "**This run replays the traces in real time (`--real-time`): no compression.**\n");
+    }
     let _ = writeln!(
         md,
         "Model (DESIGN §7, `src/sim/`): each pod serves {CAPACITY}/s once started, {POD_START_SECONDS} s after it \

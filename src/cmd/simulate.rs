@@ -76,7 +76,24 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         OutputFormat::Yaml => print!("{}", yaml::to_string(&serde_json::to_value(&report)?)),
-        OutputFormat::Table | OutputFormat::Wide => print_table(&report, args.output == OutputFormat::Wide),
+        OutputFormat::Table | OutputFormat::Wide => {
+            print_table(&report, args.output == OutputFormat::Wide);
+            let width = if args.output == OutputFormat::Wide { 100 } else { 60 };
+            let top = gscale
+                .timeline
+                .iter()
+                .chain(hpa.iter().flat_map(|h| h.timeline.iter()))
+                .map(|s| s.replicas)
+                .max()
+                .unwrap_or(0);
+            println!(
+                "replicas over time (each mark: the mean count over 1/{width} of the run, scale 0-{top})"
+            );
+            println!("  gscale {}", sparkline(&gscale.timeline, width, top));
+            if let Some(h) = &hpa {
+                println!("  hpa    {}", sparkline(&h.timeline, width, top));
+            }
+        }
     }
     Ok(exit::OK)
 }
@@ -268,6 +285,22 @@ fn print_table(r: &Report<'_>, wide: bool) {
         table.add_row(row);
     }
     println!("{table}");
+}
+
+/// The timeline's replicas in `width` marks, each the mean of its share of the samples.
+fn sparkline(timeline: &[sim::Sample], width: usize, top: i32) -> String {
+    const MARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if timeline.is_empty() || top <= 0 {
+        return String::new();
+    }
+    let per = timeline.len().div_ceil(width.max(1));
+    timeline
+        .chunks(per)
+        .map(|c| {
+            let mean = c.iter().map(|s| f64::from(s.replicas)).sum::<f64>() / c.len() as f64;
+            MARKS[((mean / f64::from(top)).clamp(0.0, 1.0) * 7.0).round() as usize]
+        })
+        .collect()
 }
 
 fn num(v: f64) -> String {

@@ -21,7 +21,7 @@ use super::UsageError;
 /// The largest trace file read.
 const MAX_TRACE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// A scaler file or a trace larger than this is not what the user meant.
+/// The largest scaler manifest read (as `validate`).
 const MAX_SCALER_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Everything a simulation needs, resolved from the flags.

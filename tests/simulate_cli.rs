@@ -125,3 +125,51 @@ fn bad_input_is_a_usage_error_with_the_line() {
     }
     let _ = std::fs::remove_dir_all(d);
 }
+
+// The examples' scalers on every shared trace (../shared/traces beside the repository, as in CI):
+// each run succeeds and reports both sides. Skipped, visibly, where the traces are not there.
+#[test]
+fn example_scalers_on_the_shared_traces() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let traces = root.join("../shared/traces");
+    let Ok(entries) = std::fs::read_dir(&traces) else {
+        eprintln!("skipped: no trace directory at {}", traces.display());
+        return;
+    };
+    let mut csvs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    csvs.sort();
+    assert!(!csvs.is_empty(), "no .csv in {}", traces.display());
+    let examples = [("http-service.yaml", "10"), ("worker-service.yaml", "1")];
+    for csv in &csvs {
+        for (example, demand) in examples {
+            let scaler = root.join("examples/simulate").join(example);
+            let out = gscale(&[
+                "simulate",
+                "-f",
+                scaler.to_str().unwrap(),
+                "--trace",
+                csv.to_str().unwrap(),
+                "--compress",
+                "5m=15s",
+                "--scale-demand",
+                demand,
+                "--against",
+                "hpa",
+                "-o",
+                "json",
+            ]);
+            assert!(
+                out.status.success(),
+                "{example} on {}: {}",
+                csv.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(report["gscale"]["podHours"].as_f64().unwrap() > 0.0);
+            assert!(report["hpa"]["podHours"].as_f64().unwrap() > 0.0);
+        }
+    }
+}

@@ -136,6 +136,42 @@ fn gscale_carries_history_between_ticks() {
     assert_eq!(at(165.0), Some(6));
 }
 
+/// gscale with its history written to JSON and read back between decisions, as the daemon does
+/// through the scaler's status.
+struct Persisted<'a>(Gscale<'a>);
+
+impl Autoscaler for Persisted<'_> {
+    fn interval_ms(&self) -> i64 {
+        self.0.interval_ms()
+    }
+
+    fn decide(&mut self, now: Timestamp, observed: &Observation) -> i32 {
+        let desired = self.0.decide(now, observed);
+        let json = serde_json::to_string(&self.0.history).unwrap();
+        self.0.history = serde_json::from_str(&json).unwrap();
+        desired
+    }
+}
+
+// Carrying the history in memory or through status JSON gives the same run: nothing the engine
+// needs lives outside what the daemon persists.
+#[test]
+fn history_through_status_json_changes_nothing() {
+    for extra in [
+        serde_json::json!({}),
+        serde_json::json!({"behavior": {"scaleUp": {"cooldownSeconds": 45, "stabilizationWindowSeconds": 30}}}),
+        serde_json::json!({"policy": {"type": "costAware", "costAware": {"maxMonthlyCost": 50, "costPerPodPerHour": 0.5}}}),
+    ] {
+        let spec = spec(extra);
+        let points: Vec<(i64, f64)> =
+            (0..300).map(|i| (i * 60, 100.0 + ((i * 37) % 23) as f64 * 40.0)).collect();
+        let t = trace(&points);
+        let memory = run(&t, &spec, &settings(), &mut Gscale::new(&spec));
+        let status = run(&t, &spec, &settings(), &mut Persisted(Gscale::new(&spec)));
+        assert_eq!(memory, status);
+    }
+}
+
 // A 15,000-point trace replays in well under a second (checked loosely here; the benchmark
 // measures it): the run is linear in points and ticks.
 #[test]

@@ -5,6 +5,7 @@
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, YAML, JSON); the one place that touches the YAML crate;
+//! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
 //! - [`sandbox`]: an in-memory Kubernetes API over real HTTP, for tests and `gscale demo`.
 //!
@@ -21,3 +22,4 @@ pub mod decision;
 pub mod metrics;
 pub mod output;
 pub mod sandbox;
+pub mod sim;

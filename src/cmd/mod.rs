@@ -6,6 +6,7 @@
 mod install_crd;
 mod run;
 mod sandbox;
+mod simulate;
 mod validate;
 
 use std::fmt;
@@ -34,7 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(&args, &cli.kube).await,
         Command::Plan(_) => not_built("plan"),
         Command::Status(_) => not_built("status"),
-        Command::Simulate(_) => not_built("simulate"),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Demo(_) => not_built("demo"),
         Command::Completions(_) => not_built("completions"),
         Command::Man => not_built("man"),

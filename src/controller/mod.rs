@@ -116,12 +116,16 @@ pub struct Schedule {
 pub type ScalerKey = (String, String);
 
 impl Schedule {
-    /// How long until the scaler is due, if it is not due yet and its spec did not change.
-    pub fn not_due(&self, key: &ScalerKey, generation: Option<i64>) -> Option<Duration> {
+    /// `Err(wait)` while the scaler is not due and its spec did not change; otherwise `Ok` with how
+    /// late this reconcile is against its tick (`None` for a first or spec-triggered reconcile).
+    pub fn due(&self, key: &ScalerKey, generation: Option<i64>) -> Result<Option<Duration>, Duration> {
         let due = self.due.lock().expect("a poisoned lock means a panic elsewhere");
-        let (seen_generation, at) = due.get(key)?;
+        let Some((seen_generation, at)) = due.get(key) else { return Ok(None) };
+        if *seen_generation != generation {
+            return Ok(None);
+        }
         let now = Instant::now();
-        (*seen_generation == generation && *at > now).then(|| *at - now)
+        if *at > now { Err(*at - now) } else { Ok(Some(now - *at)) }
     }
 
     /// Record a reconcile and return the wait until the next one: the scaler's tick, at a phase

@@ -117,9 +117,11 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
     }
     let interval = Duration::from_secs(u64::from(scaler.spec.sync_interval_seconds.max(1)));
     let key = (namespace.clone(), name.clone());
-    if let Some(wait) = ctx.schedule.not_due(&key, scaler.metadata.generation) {
+    match ctx.schedule.due(&key, scaler.metadata.generation) {
         // A status write of ours, or an event before the next tick: nothing new to decide.
-        return Ok(Action::requeue(wait));
+        Err(wait) => return Ok(Action::requeue(wait)),
+        Ok(Some(late)) => ctx.telemetry.lateness.observe(late.as_secs_f64()),
+        Ok(None) => {}
     }
 
     let observation = observe(&ctx, &scaler).await;

@@ -63,8 +63,15 @@ fn bench(c: &mut Criterion) {
     };
     let readings: [Reading; 3] = [Ok(2350.0), Ok(1180.0), Ok(410.0)];
     let slo = SloReadings { latency_ms: Some(Ok(170.0)), error_rate: Some(Ok(0.002)) };
-    let input =
-        Input { spec: &spec, current_replicas: 22, readings: &readings, slo: &slo, history: &history, now };
+    let input = Input {
+        spec: &spec,
+        current_replicas: 22,
+        ready_replicas: Some(22),
+        readings: &readings,
+        slo: &slo,
+        history: &history,
+        now,
+    };
     assert_eq!(decide(&input).steps.len(), 8);
 
     let mut group = c.benchmark_group("decide");

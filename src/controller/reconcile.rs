@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 
 use super::events::EventType;
 use super::status::{self, Outcome};
-use super::targets::TargetError;
+use super::targets::{Replicas, TargetError};
 use super::{Context, FIELD_MANAGER};
 use crate::api::check::{Severity, check_spec};
 use crate::api::{GeneralScaler, names};
@@ -57,7 +57,7 @@ impl ReconcileError {
 /// What was observed for one scaler.
 pub struct Observation {
     /// The target's replicas, or why they are unknown.
-    pub current: Result<i32, TargetError>,
+    pub current: Result<Replicas, TargetError>,
     /// The metric readings.
     pub readings: Readings,
 }
@@ -93,7 +93,8 @@ pub fn decide_outcome(
     let readings = &observation.readings;
     let decision = decide(&Input {
         spec: &spec,
-        current_replicas: current,
+        current_replicas: current.replicas,
+        ready_replicas: current.ready,
         readings: &readings.metrics,
         slo: &readings.slo,
         history: &history,

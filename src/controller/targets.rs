@@ -55,10 +55,19 @@ pub enum TargetError {
     },
 }
 
+/// A target's replica counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replicas {
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// `status.readyReplicas`, when the kind reports it.
+    pub ready: Option<i32>,
+}
+
 /// One watched kind: replicas by (namespace, name), and whether the first list arrived.
 struct Watched {
     resource: ApiResource,
-    replicas: RwLock<HashMap<(String, String), i32>>,
+    replicas: RwLock<HashMap<(String, String), Replicas>>,
     synced: watch::Receiver<bool>,
 }
 
@@ -78,7 +87,7 @@ impl Targets {
     }
 
     /// The target's replicas as last seen by the watch of its kind.
-    pub async fn replicas(&self, namespace: &str, target: &TargetRef) -> Result<i32, TargetError> {
+    pub async fn replicas(&self, namespace: &str, target: &TargetRef) -> Result<Replicas, TargetError> {
         let watched = self.watched(target).await?;
         let mut synced = watched.synced.clone();
         if !*synced.borrow() {
@@ -115,11 +124,11 @@ impl Targets {
                 }
             },
         )?;
-        watched
-            .replicas
-            .write()
-            .expect("a poisoned lock means a panic elsewhere")
-            .insert((namespace.to_string(), target.name.clone()), replicas);
+        let mut map = watched.replicas.write().expect("a poisoned lock means a panic elsewhere");
+        let entry = map
+            .entry((namespace.to_string(), target.name.clone()))
+            .or_insert(Replicas { replicas, ready: None });
+        entry.replicas = replicas;
         Ok(())
     }
 
@@ -170,7 +179,7 @@ async fn discover(
 
 /// Keep `watched` in step with the watch of its kind, forever; the watcher retries with backoff.
 async fn follow(api: Api<DynamicObject>, watched: Arc<Watched>, synced: watch::Sender<bool>) {
-    let mut pending: HashMap<(String, String), i32> = HashMap::new();
+    let mut pending: HashMap<(String, String), Replicas> = HashMap::new();
     let mut events =
         watcher::watcher(api, watcher::Config::default().any_semantic()).default_backoff().boxed();
     while let Some(event) = events.next().await {
@@ -202,11 +211,12 @@ fn key_of(obj: &DynamicObject) -> (String, String) {
     (obj.metadata.namespace.clone().unwrap_or_default(), obj.metadata.name.clone().unwrap_or_default())
 }
 
-/// `spec.replicas`, which Kubernetes defaults to 1 for the workload kinds.
-fn replicas_of(obj: &DynamicObject) -> i32 {
-    obj.data
-        .pointer("/spec/replicas")
-        .and_then(serde_json::Value::as_i64)
-        .and_then(|r| i32::try_from(r).ok())
-        .unwrap_or(1)
+/// `spec.replicas` (which Kubernetes defaults to 1 for the workload kinds) and
+/// `status.readyReplicas` (omitted when 0, so a status with `replicas` and no `readyReplicas` is 0).
+fn replicas_of(obj: &DynamicObject) -> Replicas {
+    let int = |path: &str| {
+        obj.data.pointer(path).and_then(serde_json::Value::as_i64).and_then(|r| i32::try_from(r).ok())
+    };
+    let ready = int("/status/readyReplicas").or_else(|| int("/status/replicas").map(|_| 0));
+    Replicas { replicas: int("/spec/replicas").unwrap_or(1), ready }
 }

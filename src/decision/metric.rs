@@ -52,7 +52,12 @@ pub(crate) fn floor_count(x: f64) -> i32 {
 }
 
 /// Each metric's count on its own.
-pub(super) fn evaluate(spec: &GeneralScalerSpec, current: i32, readings: &[Reading]) -> Vec<MetricOutcome> {
+pub(super) fn evaluate(
+    spec: &GeneralScalerSpec,
+    current: i32,
+    ready: Option<i32>,
+    readings: &[Reading],
+) -> Vec<MetricOutcome> {
     let tolerance = spec.behavior.tolerance;
     spec.metrics()
         .iter()
@@ -78,7 +83,7 @@ pub(super) fn evaluate(spec: &GeneralScalerSpec, current: i32, readings: &[Readi
             };
             // A per-pod value has no meaning at zero pods: read it as one pod's worth.
             let (ratio, raw) = match target_type {
-                TargetType::Value => (value / target, f64::from(current.max(1)) * value / target),
+                TargetType::Value => (value / target, per_pod_count(current, ready, value / target)),
                 TargetType::AverageValue => {
                     let raw = value / target;
                     (if current > 0 { raw / f64::from(current) } else { f64::INFINITY }, raw)
@@ -98,6 +103,27 @@ pub(super) fn evaluate(spec: &GeneralScalerSpec, current: i32, readings: &[Readi
             }
         })
         .collect()
+}
+
+/// The unrounded count for a per-pod metric at `ratio` = value / target. With pods not ready yet,
+/// the serving pods decide a scale-up (the starting ones will take their share: counting them
+/// would scale up twice for one rise) and all pods a scale-down (never shrink because pods are
+/// still starting); in between, the count holds.
+fn per_pod_count(current: i32, ready: Option<i32>, ratio: f64) -> f64 {
+    let all = f64::from(current.max(1)) * ratio;
+    match ready {
+        Some(ready) if ready < current => {
+            let serving = f64::from(ready.max(0)) * ratio;
+            if serving > f64::from(current) {
+                serving
+            } else if all < f64::from(current) {
+                all
+            } else {
+                f64::from(current)
+            }
+        }
+        _ => all,
+    }
 }
 
 /// The highest count over the metrics; a failure blocks scale-down; all failed: count, then fallback.

@@ -40,6 +40,9 @@ pub struct Input<'a> {
     pub spec: &'a GeneralScalerSpec,
     /// The target's replicas as observed.
     pub current_replicas: i32,
+    /// Of those, the ones ready to serve, when known. A per-pod (Value) metric is the average over
+    /// serving pods, so scale-ups count only these: pods still starting are not counted twice.
+    pub ready_replicas: Option<i32>,
     /// One reading per metric of `spec.metrics()`, in the same order.
     pub readings: &'a [Reading],
     /// The slo policy's readings.
@@ -165,7 +168,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
     let mut steps = Vec::with_capacity(Stage::ALL.len());
 
     // 1. metrics
-    let metrics = metric::evaluate(spec, current, input.readings);
+    let metrics = metric::evaluate(spec, current, input.ready_replicas, input.readings);
     let stage1 = metric::combine(spec, current, &metrics, &mut history, &mut flags);
     steps.push(Step { stage: Stage::Metrics, input: current, output: stage1.count, why: stage1.why });
 

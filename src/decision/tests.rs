@@ -84,7 +84,15 @@ fn run(
     now: Timestamp,
 ) -> Decision {
     let slo = SloReadings::default();
-    decide(&Input { spec, current_replicas: current, readings, slo: &slo, history, now })
+    decide(&Input {
+        spec,
+        current_replicas: current,
+        ready_replicas: None,
+        readings,
+        slo: &slo,
+        history,
+        now,
+    })
 }
 
 fn once(spec: &GeneralScalerSpec, current: i32, value: f64) -> Decision {
@@ -344,6 +352,7 @@ fn slo_run(
     decide(&Input {
         spec,
         current_replicas: current,
+        ready_replicas: None,
         readings: &[Ok(value)],
         slo: &slo,
         history: &History::default(),
@@ -545,6 +554,7 @@ proptest! {
         start in 0i32..80,
         ticks in prop::collection::vec((prop::collection::vec(arb_reading(), 2), 1i64..120), 1..12),
         latency in prop::option::of(arb_reading()),
+        ready in prop::option::of(0i32..80),
     ) {
         let mut history = History::default();
         let mut current = start;
@@ -553,7 +563,15 @@ proptest! {
             now += SignedDuration::from_secs(gap);
             let readings = &readings[..spec.metrics().len()];
             let slo = SloReadings { latency_ms: latency.clone(), error_rate: Some(Ok(0.0)) };
-            let input = Input { spec: &spec, current_replicas: current, readings, slo: &slo, history: &history, now };
+            let input = Input {
+                spec: &spec,
+                current_replicas: current,
+                ready_replicas: ready.map(|r| r.min(current)),
+                readings,
+                slo: &slo,
+                history: &history,
+                now,
+            };
             let d = decide(&input);
             let again = decide(&input);
             // Debug text, not ==: a ratio of infinity (AverageValue at 0 replicas) is equal to itself, NaN would not be.
@@ -602,4 +620,33 @@ proptest! {
             history = d.history;
         }
     }
+}
+
+#[test]
+fn pods_still_starting_are_not_counted_twice() {
+    let spec = open_spec(100.0, TargetType::Value);
+    let run_ready = |current: i32, ready: i32, value: f64| {
+        let slo = SloReadings::default();
+        let history = History::default();
+        decide(&Input {
+            spec: &spec,
+            current_replicas: current,
+            ready_replicas: Some(ready),
+            readings: &[Ok(value)],
+            slo: &slo,
+            history: &history,
+            now: t0(),
+        })
+        .desired
+    };
+    // 4 serving at 200% asked for 8; 8 exist, 4 still starting: hold, not 16.
+    assert_eq!(run_ready(8, 4, 200.0), 8);
+    // The serving pods alone need more than exist: scale up on their count.
+    assert_eq!(run_ready(8, 4, 300.0), 12);
+    // Scale-down counts every pod: 8 x 50% = 4, not 4 x 50% = 2.
+    assert_eq!(run_ready(8, 4, 50.0), 4);
+    // All ready: the plain rule.
+    assert_eq!(run_ready(8, 8, 200.0), 16);
+    // None ready yet: the serving pods ask for nothing more, the others may not shrink: hold.
+    assert_eq!(run_ready(8, 0, 150.0), 8);
 }

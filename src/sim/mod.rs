@@ -111,6 +111,7 @@ impl Autoscaler for Gscale<'_> {
         let input = Input {
             spec: self.spec,
             current_replicas: observed.current,
+            ready_replicas: Some(observed.ready),
             readings: &observed.readings,
             slo: &observed.slo,
             history: &self.history,

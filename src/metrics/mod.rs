@@ -129,6 +129,14 @@ pub struct Readings {
     pub slo: SloReadings,
 }
 
+/// What an HTTP-based source (Prometheus, HTTP) takes from its spec.
+struct HttpParts {
+    client: reqwest::Client,
+    headers: reqwest::header::HeaderMap,
+    token: Option<SecretString>,
+    tls: TlsSettings,
+}
+
 /// A source built for one fetch, with what the fetcher needs around it.
 struct Resolved {
     source: Source,
@@ -364,17 +372,16 @@ impl Fetcher {
             }
             MetricType::Http => {
                 let spec = metric.http.as_ref().expect("checked by target_of");
-                let token = match &spec.bearer_token_secret_ref {
-                    Some(reference) => Some(secrets.get(namespace, reference).await?),
-                    None => None,
-                };
-                let ca_pem = match &spec.ca_secret_ref {
-                    Some(reference) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
-                    None => None,
-                };
-                let tls = TlsSettings { ca_pem, insecure_skip_verify: spec.insecure_skip_verify };
-                let client = self.inner.http.get("http", &tls)?;
-                let headers = transport::header_map("http", &spec.headers)?;
+                let HttpParts { client, headers, token, tls } = self
+                    .http_parts(
+                        namespace,
+                        "http",
+                        &spec.headers,
+                        spec.bearer_token_secret_ref.as_ref(),
+                        spec.ca_secret_ref.as_ref(),
+                        spec.insecure_skip_verify,
+                    )
+                    .await?;
                 let dedup_key = hash_of(&(
                     "http",
                     &spec.url,
@@ -471,24 +478,47 @@ impl Fetcher {
         }
     }
 
+    /// The HTTP client (by TLS settings), headers and bearer token an HTTP-based source needs.
+    async fn http_parts(
+        &self,
+        namespace: &str,
+        kind: &'static str,
+        headers: &std::collections::BTreeMap<String, String>,
+        bearer_token: Option<&crate::api::SecretKeyRef>,
+        ca: Option<&crate::api::SecretKeyRef>,
+        insecure_skip_verify: bool,
+    ) -> Result<HttpParts, MetricError> {
+        let secrets = &self.inner.secrets;
+        let token = match bearer_token {
+            Some(reference) => Some(secrets.get(namespace, reference).await?),
+            None => None,
+        };
+        let ca_pem = match ca {
+            Some(reference) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
+            None => None,
+        };
+        let tls = TlsSettings { ca_pem, insecure_skip_verify };
+        let client = self.inner.http.get(kind, &tls)?;
+        let headers = transport::header_map(kind, headers)?;
+        Ok(HttpParts { client, headers, token, tls })
+    }
+
     async fn resolve_prometheus(
         &self,
         namespace: &str,
         spec: &PrometheusSource,
         target: Target,
     ) -> Result<Resolved, MetricError> {
-        let secrets = &self.inner.secrets;
-        let token = match &spec.bearer_token_secret_ref {
-            Some(reference) => Some(secrets.get(namespace, reference).await?),
-            None => None,
-        };
-        let ca_pem = match &spec.ca_secret_ref {
-            Some(reference) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
-            None => None,
-        };
-        let tls = TlsSettings { ca_pem, insecure_skip_verify: spec.insecure_skip_verify };
-        let client = self.inner.http.get("prometheus", &tls)?;
-        let headers = transport::header_map("prometheus", &spec.headers)?;
+        let HttpParts { client, headers, token, tls } = self
+            .http_parts(
+                namespace,
+                "prometheus",
+                &spec.headers,
+                spec.bearer_token_secret_ref.as_ref(),
+                spec.ca_secret_ref.as_ref(),
+                spec.insecure_skip_verify,
+            )
+            .await?;
         let dedup_key = hash_of(&(
             "prometheus",
             spec.server_url.trim_end_matches('/'),

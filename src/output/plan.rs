@@ -3,7 +3,7 @@
 //!
 //! Replays are printed by [`crate::output::replay`]; the data itself is `decision::DecisionReport`.
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, presets};
 
 use crate::decision::{DecisionReport, num};
 
@@ -23,7 +23,7 @@ pub struct PlanView<'a> {
     pub report: &'a DecisionReport,
 }
 
-/// A kubectl-like borderless table of at most `width` columns.
+/// A kubectl-like borderless table of at most `width` columns (three spaces between columns).
 pub fn table(width: u16) -> Table {
     let mut table = Table::new();
     table
@@ -34,15 +34,26 @@ pub fn table(width: u16) -> Table {
     table
 }
 
+/// Lay out `table`: columns not in `flexible` keep their whole content; the flexible ones wrap.
+/// Call after the header and rows are in.
+pub fn fit(table: &mut Table, flexible: &[usize]) {
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, 2));
+        if !flexible.contains(&i) {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
+}
+
 /// The plan in words: a header, the metrics, the stages, the verdict.
 pub fn render(view: &PlanView<'_>, width: u16) -> String {
     let report = view.report;
     let mut out = format!(
-        "plan for {} -> {}: {} replicas now, bounds {}..{}, policy {}\n",
+        "plan for {} -> {}\n{} replicas now, bounds {}..{}, policy {}\n",
         view.scaler, view.target, report.current, view.bounds.0, view.bounds.1, view.policy
     );
     for note in view.notes {
-        out.push_str(&format!("note: {note}\n"));
+        out.push_str(&wrap(&format!("note: {note}"), usize::from(width), "  "));
     }
     out.push('\n');
 
@@ -66,6 +77,7 @@ pub fn render(view: &PlanView<'_>, width: u16) -> String {
                 .set_alignment(CellAlignment::Right),
         ]);
     }
+    fit(&mut metrics, &[1]);
     out.push_str(&trimmed(&metrics));
     out.push_str("\n\n");
 
@@ -80,6 +92,7 @@ pub fn render(view: &PlanView<'_>, width: u16) -> String {
             Cell::new(&s.why),
         ]);
     }
+    fit(&mut steps, &[3]);
     out.push_str(&trimmed(&steps));
     out.push_str("\n\n");
     out.push_str(&verdict(view.target, report));
@@ -100,7 +113,37 @@ pub fn verdict(target: &str, report: &DecisionReport) -> String {
     }
 }
 
+/// `text` wrapped at spaces to `width` columns, continuation lines indented; ends with a newline.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.to_string();
+        } else if !line.is_empty() && line != indent {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 /// A table's lines without trailing blanks (the NOTHING preset pads every cell).
 pub fn trimmed(table: &Table) -> String {
     table.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_indents() {
+        assert_eq!(wrap("note: aaa bbb ccc", 10, "  "), "note: aaa\n  bbb ccc\n");
+        assert_eq!(wrap("short", 10, "  "), "short\n");
+    }
 }

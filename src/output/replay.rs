@@ -4,7 +4,7 @@
 use comfy_table::{Cell, CellAlignment};
 
 use super::chart::steps;
-use super::plan::{table, trimmed};
+use super::plan::{fit, table, trimmed};
 use crate::decision::num;
 use crate::replay::Replay;
 
@@ -34,6 +34,7 @@ pub fn render(title: &str, replay: &Replay, max_replicas: i32, width: u16) -> St
     for (k, v) in rows {
         summary.add_row([Cell::new(k), Cell::new(v)]);
     }
+    fit(&mut summary, &[1]);
     out.push_str(&trimmed(&summary));
     out.push_str("\n\nreplicas over time:\n");
     let replicas: Vec<i32> = replay.ticks.iter().map(|t| t.replicas).collect();
@@ -52,6 +53,7 @@ pub fn render(title: &str, replay: &Replay, max_replicas: i32, width: u16) -> St
                 Cell::new(e.reason.split_once(": ").map_or(e.reason.as_str(), |(_, why)| why)),
             ]);
         }
+        fit(&mut events, &[2]);
         out.push_str(&trimmed(&events));
         out.push('\n');
         if replay.events.len() > EVENTS_SHOWN {

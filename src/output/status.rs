@@ -9,7 +9,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 
 use super::chart::sparkline;
-use super::plan::{table as plain_table, trimmed};
+use super::plan::{fit, table as plain_table, trimmed};
 use crate::api::{GeneralScaler, names};
 use crate::decision::{duration_text, num};
 
@@ -45,6 +45,18 @@ pub fn replicas_text(scaler: &GeneralScaler) -> String {
         (None, Some(d)) => format!("? -> {d}"),
         (None, None) => "-".to_string(),
     }
+}
+
+/// The target as kubectl abbreviates it: `deploy/web`, `sts/db`, else `Kind/name`.
+pub fn target_text(target: &crate::api::TargetRef) -> String {
+    let kind = match target.kind.as_str() {
+        "Deployment" => "deploy",
+        "StatefulSet" => "sts",
+        "ReplicaSet" => "rs",
+        "ReplicationController" => "rc",
+        other => other,
+    };
+    format!("{kind}/{}", target.name)
 }
 
 /// Each metric's value against its target: `rps 130/100, queue err`.
@@ -85,7 +97,7 @@ fn ready(scaler: &GeneralScaler) -> (String, String, Option<bool>) {
     match condition {
         Some(c) => {
             let ok = c.status == "True";
-            let text = if ok { "True".to_string() } else { format!("{} {}", c.status, c.reason) };
+            let text = if ok { "True".to_string() } else { format!("{} ({})", c.status, c.reason) };
             (text, c.message.clone(), Some(ok))
         }
         None => {
@@ -107,7 +119,7 @@ pub fn render_table(scalers: &[GeneralScaler], options: &TableOptions) -> String
     if options.namespaces {
         header.push("NAMESPACE");
     }
-    header.extend(["NAME", "TARGET", "REPLICAS", "MIN/MAX", "METRICS", "POLICY", "LAST SCALE", "READY"]);
+    header.extend(["NAME", "TARGET", "REPLICAS", "MIN/MAX", "METRICS", "POLICY", "SCALED", "READY"]);
     if options.wide {
         header.extend(["LAST DECISION", "MESSAGE"]);
     }
@@ -129,7 +141,7 @@ pub fn render_table(scalers: &[GeneralScaler], options: &TableOptions) -> String
         }
         row.extend([
             Cell::new(scaler.name_any()),
-            Cell::new(format!("{}/{}", spec.target_ref.kind, spec.target_ref.name)),
+            Cell::new(target_text(&spec.target_ref)),
             Cell::new(replicas_text(scaler)).set_alignment(CellAlignment::Right),
             Cell::new(format!("{}/{}", spec.min_replicas, spec.max_replicas)),
             Cell::new(metrics_text(scaler)),
@@ -147,6 +159,12 @@ pub fn render_table(scalers: &[GeneralScaler], options: &TableOptions) -> String
         }
         table.add_row(row);
     }
+    let first = usize::from(options.namespaces);
+    let mut flexible = vec![first + 4, first + 7];
+    if options.wide {
+        flexible.extend([first + 8, first + 9]);
+    }
+    fit(&mut table, &flexible);
     let mut out = trimmed(&table);
     out.push('\n');
     out
@@ -199,7 +217,8 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
                 &c.message,
             ]);
         }
-        out.push_str(&trimmed(&table));
+        fit(&mut table, &[4]);
+        out.push_str(&indent(&trimmed(&table)));
         out.push('\n');
     }
 
@@ -217,7 +236,8 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
         for d in status.recent_decisions.iter().rev() {
             table.add_row([ago(Some(d.time), now), format!("{} -> {}", d.from, d.to), d.reason.clone()]);
         }
-        out.push_str(&trimmed(&table));
+        fit(&mut table, &[2]);
+        out.push_str(&indent(&trimmed(&table)));
         out.push('\n');
     }
 
@@ -238,10 +258,15 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
                 e.note.clone().unwrap_or_default(),
             ]);
         }
-        out.push_str(&trimmed(&table));
+        fit(&mut table, &[3]);
+        out.push_str(&indent(&trimmed(&table)));
         out.push('\n');
     }
     out
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
 }
 
 fn event_time(e: &Event) -> Option<Timestamp> {

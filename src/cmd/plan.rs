@@ -128,9 +128,7 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
         }
         (Ok(n), None) => Ok(n),
         (Err(TargetError::NotFound { .. }), Some(given)) => {
-            notes.push(format!(
-                "{target} does not exist in namespace {namespace}; planning from --current {given}"
-            ));
+            notes.push(format!("{target} does not exist; planning from --current {given}"));
             Ok(given)
         }
         (Err(e), _) => Err(e),
@@ -308,10 +306,11 @@ async fn run_replay(
         let mut values = vec![None; times.len()];
         for (t, v) in points {
             let offset = t.duration_since(start).as_secs();
-            if offset >= 0 && offset % step.as_secs() == 0 {
-                if let Some(slot) = values.get_mut((offset / step.as_secs()) as usize) {
-                    *slot = Some(v);
-                }
+            if offset >= 0
+                && offset % step.as_secs() == 0
+                && let Some(slot) = values.get_mut((offset / step.as_secs()) as usize)
+            {
+                *slot = Some(v);
             }
         }
         series.push(values);

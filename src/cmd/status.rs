@@ -70,7 +70,7 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                 params = params.labels(selector);
             }
             let mut scalers = api.list(&params).await.map_err(explain)?.items;
-            scalers.sort_by(|a, b| (a.namespace(), a.name_any()).cmp(&(b.namespace(), b.name_any())));
+            scalers.sort_by_key(|a| (a.namespace(), a.name_any()));
             match args.output {
                 OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&list(&scalers))?),
                 OutputFormat::Yaml => yaml::to_string(&list(&scalers)),

@@ -41,7 +41,7 @@ pub fn steps(values: &[i32], width: usize, height: usize) -> String {
     let row_of = |v: i32| (((v - lo) as f64 / span) * (height - 1) as f64).round() as usize;
     let mut out = String::new();
     for row in (0..height).rev() {
-        let label = if row == height - 1 {
+        let label = if row == height - 1 && hi != lo {
             hi.to_string()
         } else if row == 0 {
             lo.to_string()
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn sparkline_spans_lowest_to_highest() {
-        assert_eq!(sparkline(&[1, 2, 3, 8]), "▁▁▃█");
+        assert_eq!(sparkline(&[1, 2, 3, 8]), "▁▂▃█");
         assert_eq!(sparkline(&[4, 4]), "▄▄");
         assert_eq!(sparkline(&[]), "");
     }

@@ -40,7 +40,7 @@ fn main() {
     let mut events = 0;
     for _ in 0..20 {
         let t = Instant::now();
-        let result = replay(&spec, 4, Default::default(), &times, &series, step);
+        let result = replay(&spec, 4, Default::default(), &times, &series, &Default::default(), step);
         runs.push(t.elapsed());
         events = result.events.len();
     }

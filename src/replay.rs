@@ -58,6 +58,22 @@ pub struct Replay {
     pub ticks_missing_data: usize,
 }
 
+/// The slo policy's signals over the replay, aligned with the ticks; `None` where not configured.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SloSeries {
+    /// Latency in milliseconds.
+    pub latency_ms: Option<Vec<Option<f64>>>,
+    /// Error rate as a fraction.
+    pub error_rate: Option<Vec<Option<f64>>>,
+}
+
+fn sample(series: &[Option<f64>], i: usize) -> Reading {
+    series.get(i).copied().flatten().ok_or_else(|| NO_SAMPLE.to_string())
+}
+
+/// What a tick without a sample reads as: an error, as the daemon would see a failed read.
+pub const NO_SAMPLE: &str = "no sample in history at this time";
+
 /// Step `decide` over `times`, metric `i` reading `series[i][tick]` (`None`: no sample, an error
 /// as the daemon would see it), starting from `replicas` and `history`. `paused` and `dryRun` are
 /// ignored: a replay shows what scaling would have done. Each tick lasts until the next one; the
@@ -68,13 +84,13 @@ pub fn replay(
     history: History,
     times: &[Timestamp],
     series: &[Vec<Option<f64>>],
+    slo_series: &SloSeries,
     step: SignedDuration,
 ) -> Replay {
     let mut spec = spec.clone();
     spec.paused = false;
     spec.dry_run = false;
     let cost_per_hour = spec.policy.cost_aware.as_ref().map(|c| c.cost_per_pod_per_hour);
-    let slo = SloReadings::default();
     let mut history = history;
     let mut current = replicas;
     let mut ticks = Vec::with_capacity(times.len());
@@ -84,10 +100,11 @@ pub fn replay(
     let (mut lo, mut hi) = (replicas, replicas);
     for (i, &now) in times.iter().enumerate() {
         readings.clear();
-        readings.extend(series.iter().map(|s| match s.get(i).copied().flatten() {
-            Some(v) => Ok(v),
-            None => Err("no sample in history at this time".to_string()),
-        }));
+        readings.extend(series.iter().map(|s| sample(s, i)));
+        let slo = SloReadings {
+            latency_ms: slo_series.latency_ms.as_ref().map(|s| sample(s, i)),
+            error_rate: slo_series.error_rate.as_ref().map(|s| sample(s, i)),
+        };
         if readings.iter().any(Result::is_err) {
             missing += 1;
         }
@@ -184,7 +201,15 @@ mod tests {
         let times: Vec<Timestamp> = (0..120).map(|i| start + step * i).collect();
         let load: Vec<Option<f64>> =
             (0..120).map(|i| if i == 50 { None } else { Some(f64::from((i * 7) % 150)) }).collect();
-        let result = replay(&spec, 2, History::default(), &times, std::slice::from_ref(&load), step);
+        let result = replay(
+            &spec,
+            2,
+            History::default(),
+            &times,
+            std::slice::from_ref(&load),
+            &SloSeries::default(),
+            step,
+        );
 
         let mut by_hand = spec.clone();
         by_hand.dry_run = false;

@@ -567,3 +567,43 @@ async fn replay_over_prometheus_history_equals_stepping_decide() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("load (http) keep no history to replay"), "{err}");
 }
+
+#[test]
+fn replay_output_snapshot_at_80_columns() {
+    let spec: gscale::api::GeneralScalerSpec = serde_json::from_value(json!({
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "worker"},
+        "minReplicas": 2,
+        "maxReplicas": 12,
+        "metric": {"type": "prometheus", "name": "queue", "targetValue": 50, "targetType": "AverageValue",
+                   "prometheus": {"serverUrl": "http://prom:9090", "query": "sum(queue)"}},
+        "policy": {"type": "costAware", "costAware": {"maxMonthlyCost": 100000, "costPerPodPerHour": 0.25}},
+        "behavior": {"scaleUp": {"maxIncrement": 4, "cooldownSeconds": 120},
+                     "scaleDown": {"cooldownSeconds": 300, "stabilizationWindowSeconds": 600}}
+    }))
+    .unwrap();
+    let step = SignedDuration::from_mins(1);
+    let start: Timestamp = "2026-11-02T00:00:00Z".parse().unwrap();
+    let times: Vec<Timestamp> = (0..24 * 60 + 1).map(|i| start + step * i).collect();
+    // A day: quiet night, a morning ramp to a peak above capacity, an evening decline, a gap.
+    let load: Vec<Option<f64>> = (0..times.len())
+        .map(|i| {
+            let hour = i as f64 / 60.0;
+            if (15.0..15.5).contains(&hour) {
+                None
+            } else {
+                Some(if hour < 7.0 {
+                    80.0
+                } else if hour < 12.0 {
+                    80.0 + (hour - 7.0) * 140.0
+                } else {
+                    780.0 - (hour - 12.0) * 55.0
+                })
+            }
+        })
+        .collect();
+    let replay =
+        gscale::replay::replay(&spec, 2, Default::default(), &times, &[load], &Default::default(), step);
+    let text =
+        gscale::output::replay::render("replay of default/worker over 24h at 1m steps", &replay, 12, 80);
+    assert_snapshot("replay_day.txt", &text);
+}

@@ -13,7 +13,7 @@ use kube::api::Api;
 use kube::runtime::events::{Recorder, Reporter};
 
 use super::{UsageError, client, explain_kube_error, validate};
-use crate::api::{GeneralScaler, MetricType, check};
+use crate::api::{GeneralScaler, GeneralScalerSpec, MetricType, PolicyType, PrometheusSource, check};
 use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
 use crate::controller::{
     self, Context, Observation, Outcome, RunSettings, Schedule, Shard, targets::TargetError,
@@ -285,20 +285,33 @@ async fn run_replay(
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
-    let mut series = Vec::with_capacity(metrics.len());
-    for m in metrics {
-        let source = m.prometheus.as_ref().expect("checked above: every metric is prometheus");
+    // What to fetch: each metric, then the slo policy's signals when it has them.
+    let mut wanted: Vec<(String, PrometheusSource, u32)> = metrics
+        .iter()
+        .map(|m| {
+            let source = m.prometheus.clone().expect("checked above: every metric is prometheus");
+            (format!("metric {}", m.display_name()), source, m.timeout_seconds)
+        })
+        .collect();
+    let slo_queries = slo_sources(&scaler.spec);
+    let slo_count = slo_queries.len();
+    wanted.extend(slo_queries);
+    if let Some(bar) = &bar {
+        bar.set_length(wanted.len() as u64);
+    }
+    let mut series = Vec::with_capacity(wanted.len());
+    for (what, source, timeout_seconds) in &wanted {
         if let Some(bar) = &bar {
-            bar.set_message(m.display_name().to_string());
+            bar.set_message(what.clone());
         }
-        let timeout = Duration::from_secs(u64::from(m.timeout_seconds.max(1)) * 6);
+        let timeout = Duration::from_secs(u64::from((*timeout_seconds).max(1)) * 6);
         let points = ctx
             .fetcher
             .query_range(&namespace, source, start, end, step_std, timeout)
             .await
             .map_err(|e| {
                 super::failed(
-                    format_args!("cannot fetch the history of metric {}", m.display_name()),
+                    format_args!("cannot fetch the history of {what}"),
                     &e,
                     "check that Prometheus is reachable and keeps this much history (--storage.tsdb.retention.time)",
                 )
@@ -318,11 +331,21 @@ async fn run_replay(
             bar.inc(1);
         }
     }
+    let mut slo = replay::SloSeries::default();
+    for ((what, _, _), values) in wanted.iter().zip(&series).skip(metrics.len()) {
+        if what.contains("latency") {
+            slo.latency_ms = Some(values.clone());
+        } else {
+            slo.error_rate = Some(values.clone());
+        }
+    }
+    debug_assert_eq!(series.len(), metrics.len() + slo_count);
+    series.truncate(metrics.len());
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
 
-    let result = replay::replay(&scaler.spec, current, Default::default(), &times, &series, step);
+    let result = replay::replay(&scaler.spec, current, Default::default(), &times, &series, &slo, step);
     if let Some(path) = &args.plot {
         let points: Vec<Vec<(f64, f64)>> = series
             .iter()
@@ -378,4 +401,44 @@ async fn run_replay(
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(exit::OK)
+}
+
+/// The slo policy's latency and error-rate queries as Prometheus sources, as the daemon reads
+/// them: on `slo.serverUrl`, else on the first prometheus metric's server (with its credentials).
+fn slo_sources(spec: &GeneralScalerSpec) -> Vec<(String, PrometheusSource, u32)> {
+    let Some(slo) = spec.policy.slo.as_ref().filter(|_| spec.policy.kind == PolicyType::Slo) else {
+        return Vec::new();
+    };
+    let first = spec.metrics().iter().find(|m| m.prometheus.is_some());
+    let base = first.and_then(|m| m.prometheus.as_ref());
+    let timeout = first.map_or(5, |m| m.timeout_seconds);
+    let source = |query: &str| match (base, &slo.server_url) {
+        (Some(base), Some(url)) if base.server_url.trim_end_matches('/') != url.trim_end_matches('/') => {
+            Some(PrometheusSource { server_url: url.clone(), query: query.to_string(), ..plain() })
+        }
+        (Some(base), _) => Some(PrometheusSource { query: query.to_string(), ..base.clone() }),
+        (None, Some(url)) => {
+            Some(PrometheusSource { server_url: url.clone(), query: query.to_string(), ..plain() })
+        }
+        (None, None) => None,
+    };
+    let mut out = Vec::new();
+    if let Some(source) = slo.latency_query.as_deref().and_then(source) {
+        out.push(("slo latency".to_string(), source, timeout));
+    }
+    if let Some(source) = slo.error_rate_query.as_deref().and_then(source) {
+        out.push(("slo error rate".to_string(), source, timeout));
+    }
+    out
+}
+
+fn plain() -> PrometheusSource {
+    PrometheusSource {
+        server_url: String::new(),
+        query: String::new(),
+        headers: Default::default(),
+        bearer_token_secret_ref: None,
+        ca_secret_ref: None,
+        insecure_skip_verify: false,
+    }
 }

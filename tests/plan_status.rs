@@ -565,7 +565,7 @@ async fn replay_over_prometheus_history_equals_stepping_decide() {
     let out = gscale(&cluster, &["plan", "http", "--replay", "1h"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("load (http) keep no history to replay"), "{err}");
+    assert!(err.contains("load (http) has no history to replay"), "{err}");
 }
 
 #[test]

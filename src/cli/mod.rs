@@ -172,17 +172,12 @@ pub struct RunArgs {
 
 /// `gscale plan`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scaler").required(true).args(["name", "file"])))]
 pub struct PlanArgs {
     /// The scaler's name in the cluster.
     pub name: Option<String>,
     /// A scaler manifest not applied yet.
-    #[arg(
-        short = 'f',
-        long = "filename",
-        value_name = "FILE",
-        conflicts_with = "name",
-        required_unless_present = "name"
-    )]
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Namespace of the scaler.
     #[arg(short = 'n', long)]

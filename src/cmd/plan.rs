@@ -264,9 +264,10 @@ async fn run_replay(
         .collect();
     if !without.is_empty() {
         return Err(anyhow::anyhow!(
-            "cannot replay {}: {} keep no history to replay\nhint: replay needs every metric from Prometheus; `gscale simulate -f FILE --trace CSV` replays a recorded trace instead",
+            "cannot replay {}: {} {} no history to replay (only Prometheus keeps one)\nhint: `gscale simulate -f FILE --trace CSV` replays a recorded load trace instead",
             scaler.name_any(),
-            without.join(", ")
+            without.join(", "),
+            if without.len() == 1 { "has" } else { "have" }
         ));
     }
     let end = Timestamp::now().round(jiff::Unit::Second)?;

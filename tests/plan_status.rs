@@ -452,6 +452,7 @@ fn normalize_ages(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_watch_redraws_under_a_pty_and_prints_lines_otherwise() {
     let Some(script) = common::require("script", "status --watch under a pty") else { return };
+    let script = script.as_path();
     let cluster = Cluster::start().await;
     let load = Load::new(30.0);
     cluster.deployment("app", 3).await;
@@ -467,9 +468,20 @@ async fn status_watch_redraws_under_a_pty_and_prints_lines_otherwise() {
         .output()
         .unwrap();
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(screen.contains("\x1b[H\x1b[2J"), "no redraw on a terminal: {screen:?}");
-    assert!(screen.matches("\x1b[H\x1b[2J").count() >= 2, "redrawn only once in 5s: {screen:?}");
+    assert!(screen.starts_with("\x1b[H\x1b[2J"), "the screen is not cleared first: {screen:?}");
+    assert!(screen.matches("\x1b[H").count() >= 2, "redrawn only once in 5s: {screen:?}");
+    assert_eq!(screen.matches("\x1b[2J").count(), 1, "later frames should overwrite, not clear: {screen:?}");
+    assert!(screen.contains("\x1b[38;5;11mUnknown"), "no colour on a terminal: {screen:?}");
     assert!(screen.contains("app") && screen.contains("Ctrl-C to stop"), "{screen:?}");
+
+    // NO_COLOR on a terminal: no colour.
+    let out = Command::new(script)
+        .args(["-qfec", &command.replace(" --watch", ""), "/dev/null"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("Unknown") && !screen.contains("\x1b[38"), "{screen:?}");
 
     // Not a terminal: plain blocks, no escape sequences, a new block only on change.
     let child = Command::new(BIN)

@@ -49,6 +49,7 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     let color = output::color_stdout();
 
     let mut last = String::new();
+    let mut first_frame = true;
     loop {
         let text = if let Some(name) = &args.name {
             let scaler = api.get_opt(name).await.map_err(explain)?.ok_or_else(|| {
@@ -103,9 +104,12 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
             // Redraw in place: home, the frame, then clear whatever the last frame left below.
             let stamp = Timestamp::now().strftime("%H:%M:%S");
             let frame = text.replace('\n', "\x1b[K\n");
+            // The screen is cleared once; later frames overwrite in place (no flicker).
+            let clear = if first_frame { "\x1b[2J" } else { "" };
+            first_frame = false;
             write!(
                 stdout,
-                "\x1b[H\x1b[2J{frame}\x1b[J\nevery {}s, {stamp}; Ctrl-C to stop\x1b[K",
+                "\x1b[H{clear}{frame}\x1b[J\nevery {}s, {stamp}; Ctrl-C to stop\x1b[K",
                 WATCH_INTERVAL.as_secs()
             )?;
             stdout.flush()?;

@@ -3,7 +3,7 @@
 //!
 //! Replays are printed by [`crate::output::replay`]; the data itself is `decision::DecisionReport`.
 
-use comfy_table::{Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width, presets};
 
 use crate::decision::{DecisionReport, num};
 
@@ -34,13 +34,22 @@ pub fn table(width: u16) -> Table {
     table
 }
 
-/// Lay out `table`: columns not in `flexible` keep their whole content; the flexible ones wrap.
-/// Call after the header and rows are in.
-pub fn fit(table: &mut Table, flexible: &[usize]) {
+/// Lay out `table`: columns not in `flexible` keep their whole content; the flexible ones,
+/// given as (index, narrowest), wrap but never below their narrowest width, so a short word such
+/// as `Unknown` is never cut. Call after the header and rows are in.
+pub fn fit(table: &mut Table, flexible: &[(usize, u16)]) {
+    let content = table.column_max_content_widths();
+    let last = content.len().saturating_sub(1);
     for (i, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((0, 2));
-        if !flexible.contains(&i) {
-            column.set_constraint(ColumnConstraint::ContentWidth);
+        column.set_padding((0, if i == last { 0 } else { 2 }));
+        match flexible.iter().find(|(index, _)| *index == i) {
+            Some((_, narrowest)) => {
+                let narrowest = (*narrowest).min(content.get(i).copied().unwrap_or(0));
+                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(narrowest)));
+            }
+            None => {
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
         }
     }
 }
@@ -77,7 +86,7 @@ pub fn render(view: &PlanView<'_>, width: u16) -> String {
                 .set_alignment(CellAlignment::Right),
         ]);
     }
-    fit(&mut metrics, &[1]);
+    fit(&mut metrics, &[(1, 16)]);
     out.push_str(&trimmed(&metrics));
     out.push_str("\n\n");
 
@@ -92,7 +101,7 @@ pub fn render(view: &PlanView<'_>, width: u16) -> String {
             Cell::new(&s.why),
         ]);
     }
-    fit(&mut steps, &[3]);
+    fit(&mut steps, &[(3, 24)]);
     out.push_str(&trimmed(&steps));
     out.push_str("\n\n");
     out.push_str(&verdict(view.target, report));

@@ -34,7 +34,7 @@ pub fn render(title: &str, replay: &Replay, max_replicas: i32, width: u16) -> St
     for (k, v) in rows {
         summary.add_row([Cell::new(k), Cell::new(v)]);
     }
-    fit(&mut summary, &[1]);
+    fit(&mut summary, &[(1, 24)]);
     out.push_str(&trimmed(&summary));
     out.push_str("\n\nreplicas over time:\n");
     let replicas: Vec<i32> = replay.ticks.iter().map(|t| t.replicas).collect();
@@ -53,7 +53,7 @@ pub fn render(title: &str, replay: &Replay, max_replicas: i32, width: u16) -> St
                 Cell::new(e.reason.split_once(": ").map_or(e.reason.as_str(), |(_, why)| why)),
             ]);
         }
-        fit(&mut events, &[2]);
+        fit(&mut events, &[(2, 24)]);
         out.push_str(&trimmed(&events));
         out.push('\n');
         if replay.events.len() > EVENTS_SHOWN {

@@ -160,9 +160,9 @@ pub fn render_table(scalers: &[GeneralScaler], options: &TableOptions) -> String
         table.add_row(row);
     }
     let first = usize::from(options.namespaces);
-    let mut flexible = vec![first + 4, first + 7];
+    let mut flexible = vec![(first + 4, 12), (first + 7, 9)];
     if options.wide {
-        flexible.extend([first + 8, first + 9]);
+        flexible.extend([(first + 8, 24), (first + 9, 24)]);
     }
     fit(&mut table, &flexible);
     let mut out = trimmed(&table);
@@ -217,7 +217,7 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
                 &c.message,
             ]);
         }
-        fit(&mut table, &[4]);
+        fit(&mut table, &[(4, 20)]);
         out.push_str(&indent(&trimmed(&table)));
         out.push('\n');
     }
@@ -236,7 +236,7 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
         for d in status.recent_decisions.iter().rev() {
             table.add_row([ago(Some(d.time), now), format!("{} -> {}", d.from, d.to), d.reason.clone()]);
         }
-        fit(&mut table, &[2]);
+        fit(&mut table, &[(2, 20)]);
         out.push_str(&indent(&trimmed(&table)));
         out.push('\n');
     }
@@ -258,7 +258,7 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
                 e.note.clone().unwrap_or_default(),
             ]);
         }
-        fit(&mut table, &[3]);
+        fit(&mut table, &[(3, 20)]);
         out.push_str(&indent(&trimmed(&table)));
         out.push('\n');
     }

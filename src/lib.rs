@@ -6,6 +6,7 @@
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, charts, YAML, JSON); the one place that touches the YAML crate;
 //! - [`replay`]: metric history stepped through `decide` (`gscale plan --replay`);
+//! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
 //! - [`sandbox`]: an in-memory Kubernetes API over real HTTP, for tests and `gscale demo`.
 //!
@@ -23,3 +24,4 @@ pub mod metrics;
 pub mod output;
 pub mod replay;
 pub mod sandbox;
+pub mod sim;

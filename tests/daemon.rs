@@ -492,3 +492,96 @@ async fn once_and_preflight() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_the_scalers_with_a_lease_each() {
+    let cluster = Cluster::start().await;
+    let load = Load::new(200.0);
+    let names: Vec<String> = (0..6).map(|i| format!("svc{i}")).collect();
+    for name in &names {
+        cluster.deployment(name, 1).await;
+        let mut spec = base_spec(&load, 50.0);
+        spec["targetRef"]["name"] = json!(name);
+        cluster.apply_scaler(name, spec).await;
+    }
+    let _zero = cluster.daemon("zero", &["--shard", "0/2", "--lease-duration", "3"]);
+    let _one = cluster.daemon("one", &["--shard", "1/2", "--lease-duration", "3"]);
+    for name in &names {
+        wait_replicas(&cluster, name, 4, SECONDS(15)).await;
+    }
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client.clone(), "default");
+    for (shard, holder) in [("gscale-shard-0-of-2", "zero"), ("gscale-shard-1-of-2", "one")] {
+        let lease = leases.get(shard).await.unwrap();
+        let identity = lease.spec.unwrap().holder_identity.unwrap();
+        assert!(identity.starts_with(holder), "{shard} held by {identity}");
+    }
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(cluster.client.clone(), "default");
+    let events = events.list(&Default::default()).await.unwrap().items;
+    let zero = gscale::controller::Shard::parse("0/2").unwrap();
+    let mut per_shard = [0, 0];
+    for name in &names {
+        let scaled: Vec<String> = events
+            .iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some("ScaledUp")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+            })
+            .filter_map(|e| e.reporting_instance.clone())
+            .collect();
+        assert_eq!(scaled.len(), 1, "{name} scaled once: {scaled:?}");
+        let expected = if zero.owns("default", name) { "zero" } else { "one" };
+        assert!(
+            scaled[0].starts_with(expected),
+            "{name} belongs to shard {expected}, scaled by {}",
+            scaled[0]
+        );
+        per_shard[usize::from(expected == "one")] += 1;
+    }
+    assert!(per_shard[0] > 0 && per_shard[1] > 0, "both shards had work: {per_shard:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_bad_reading_holds_says_why_and_recovers() {
+    use common::cluster::Reply;
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 6).await;
+    let load = Load::new(300.0);
+    let mut spec = base_spec(&load, 50.0);
+    spec["metric"]["timeoutSeconds"] = json!(1);
+    cluster.apply_scaler("app", spec).await;
+    let _daemon = cluster.daemon("d", &["--no-leader-election"]);
+    eventually("a first status", SECONDS(10), || async { cluster.scaler("app").await.status.is_some() })
+        .await;
+
+    for (reply, says) in [
+        (Reply::Down, "503"),
+        (Reply::Slow(SECONDS(3)), "no answer within 1s"),
+        (Reply::Garbage, "not JSON"),
+        (Reply::Empty, "$.value"),
+    ] {
+        load.answer(reply.clone());
+        eventually(&format!("{reply:?} reported"), SECONDS(10), || async {
+            cluster
+                .condition("app", "MetricsAvailable")
+                .await
+                .is_some_and(|c| c.0 == "False" && c.2.contains(says))
+        })
+        .await;
+        assert_eq!(cluster.replicas("app").await, 6, "{reply:?}: holds, no scale-down on missing data");
+        load.set(300.0);
+        eventually(&format!("recovered from {reply:?}"), SECONDS(10), || async {
+            cluster.condition("app", "MetricsAvailable").await.is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    }
+    let reasons = cluster.event_reasons("app").await;
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "MetricUnavailable").count(),
+        4,
+        "one Event per new error: {reasons:?}"
+    );
+    load.set(50.0);
+    wait_replicas(&cluster, "app", 1, SECONDS(5)).await;
+}

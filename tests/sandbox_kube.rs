@@ -80,6 +80,8 @@ fn scaler(name: &str) -> DynamicObject {
 #[tokio::test]
 async fn crud_conflicts_and_not_found_are_faithful() {
     let sb = sandbox().await;
+    // No status write may move resourceVersion between our read and our replace.
+    sb.set_replica_delay(Duration::from_secs(600));
     let api: Api<Deployment> = Api::default_namespaced(sb.client());
     let created = api.create(&PostParams::default(), &deployment("web", 2)).await.unwrap();
     let meta = &created.metadata;
@@ -138,7 +140,7 @@ async fn reqwest_free_post(sb: &Sandbox, path: &str, body: &str) -> String {
 #[tokio::test]
 async fn scale_subresource_reads_and_writes_replicas_and_status_follows() {
     let sb = sandbox().await;
-    sb.set_replica_delay(Duration::from_millis(300));
+    sb.set_replica_delay(Duration::from_secs(1));
     let api: Api<Deployment> = Api::default_namespaced(sb.client());
     api.create(&PostParams::default(), &deployment("web", 2)).await.unwrap();
 
@@ -165,6 +167,12 @@ async fn scale_subresource_reads_and_writes_replicas_and_status_follows() {
     let patched =
         api.patch_scale("web", &PatchParams::default(), &Patch::<()>::Json(json_patch)).await.unwrap();
     assert_eq!(patched.spec.unwrap().replicas, Some(4));
+    // Status writes move resourceVersion too; let this one land before reading the Scale to PUT.
+    let followed = await_condition(api.clone(), "web", |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref()).is_some_and(|s| s.replicas == Some(4))
+    });
+    tokio::time::timeout(DEADLINE, followed).await.unwrap().unwrap();
+    sb.set_replica_delay(Duration::from_secs(600));
 
     let mut scale = api.get_scale("web").await.unwrap();
     scale.spec.as_mut().unwrap().replicas = Some(5);
@@ -630,4 +638,282 @@ async fn statefulsets_scale_and_dry_runs_store_nothing() {
         s.and_then(|s| s.status.as_ref()).is_some_and(|st| st.ready_replicas == Some(3))
     });
     tokio::time::timeout(DEADLINE, ready).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn lists_page_with_continue_tokens_and_selector_watches_see_objects_enter_and_leave() {
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    for i in 0..5 {
+        api.create(&PostParams::default(), &deployment(&format!("d{i}"), 1)).await.unwrap();
+    }
+    let first = api.list(&ListParams::default().limit(2)).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    assert_eq!(first.metadata.remaining_item_count, Some(3));
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    let second = api.list(&ListParams::default().limit(2).continue_token(&token)).await.unwrap();
+    let third = api
+        .list(&ListParams::default().limit(2).continue_token(second.metadata.continue_.as_deref().unwrap()))
+        .await
+        .unwrap();
+    assert!(third.metadata.continue_.is_none());
+    let names: Vec<String> =
+        first.items.iter().chain(&second.items).chain(&third.items).map(|d| d.name_any()).collect();
+    assert_eq!(names, ["d0", "d1", "d2", "d3", "d4"]);
+
+    let rv = sb.resource_version().to_string();
+    let stream = api.watch(&WatchParams::default().labels("tier=web"), &rv).await.unwrap();
+    futures::pin_mut!(stream);
+    let label = |v: Option<&str>| Patch::Merge(json!({"metadata": {"labels": {"tier": v}}}));
+    api.patch("d1", &PatchParams::default(), &label(Some("web"))).await.unwrap();
+    api.patch("d1", &PatchParams::default(), &label(Some("db"))).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match tokio::time::timeout(DEADLINE, stream.try_next()).await.unwrap().unwrap().unwrap() {
+            WatchEvent::Added(d) => seen.push(format!("added {}", d.name_any())),
+            WatchEvent::Deleted(d) => seen.push(format!("deleted {}", d.name_any())),
+            WatchEvent::Modified(d) => seen.push(format!("modified {}", d.name_any())),
+            WatchEvent::Bookmark(_) => {}
+            WatchEvent::Error(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(seen, ["added d1", "deleted d1"], "a selector watch sees objects enter and leave it");
+}
+
+#[tokio::test]
+async fn metadata_watchers_get_partial_object_metadata() {
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].metadata.name.as_deref(), Some("web"));
+    let raw: Value = sb
+        .client()
+        .request(
+            http::Request::get("/apis/apps/v1/namespaces/default/deployments")
+                .header("Accept", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw["kind"], "PartialObjectMetadataList");
+    assert!(raw["items"][0].get("spec").is_none());
+    let metas: Api<kube::core::PartialObjectMeta<Deployment>> = Api::default_namespaced(sb.client());
+    let mut events = watcher(metas, watcher::Config::default()).boxed();
+    assert!(matches!(next(&mut events).await, watcher::Event::Init));
+    let watcher::Event::InitApply(meta) = next(&mut events).await else { panic!("expected InitApply") };
+    assert_eq!(meta.metadata.name.as_deref(), Some("web"));
+}
+
+#[tokio::test]
+async fn events_v1_can_be_applied_and_patched_and_read_back_in_both_shapes() {
+    let sb = sandbox().await;
+    let v1: Api<EventV1> = Api::default_namespaced(sb.client());
+    let event = json!({
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "gscale",
+        "reportingInstance": "gscale-1",
+        "action": "Scale",
+        "reason": "ScaledDown",
+        "type": "Normal",
+        "note": "3 -> 2",
+        "regarding": {"kind": "Deployment", "name": "web", "namespace": "default"},
+    });
+    let created = v1.patch("e1", &PatchParams::apply("gscale"), &Patch::Apply(&event)).await.unwrap();
+    assert_eq!(created.note.as_deref(), Some("3 -> 2"));
+    let patched =
+        v1.patch("e1", &PatchParams::default(), &Patch::Merge(json!({"note": "3 -> 1"}))).await.unwrap();
+    assert_eq!(patched.note.as_deref(), Some("3 -> 1"));
+    assert_eq!(patched.regarding.as_ref().and_then(|r| r.name.as_deref()), Some("web"));
+    let core: Api<CoreEvent> = Api::default_namespaced(sb.client());
+    let e = core.get("e1").await.unwrap();
+    assert_eq!(e.message.as_deref(), Some("3 -> 1"));
+    assert_eq!(e.involved_object.name.as_deref(), Some("web"));
+    assert_eq!(e.reporting_component.as_deref(), Some("gscale"));
+}
+
+#[tokio::test]
+async fn names_and_resource_versions_on_create_are_checked_as_a_real_server_does() {
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    assert_eq!(code(api.create(&PostParams::default(), &deployment("Web_App", 1)).await.unwrap_err()), 422);
+    let created = api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    let mut again = created.clone();
+    again.metadata.name = Some("web2".into());
+    assert_eq!(
+        code(api.create(&PostParams::default(), &again).await.unwrap_err()),
+        500,
+        "resourceVersion set"
+    );
+    let mut generated = deployment("", 1);
+    generated.metadata.name = None;
+    generated.metadata.generate_name = Some("web-".into());
+    let made = api.create(&PostParams::default(), &generated).await.unwrap();
+    let name = made.name_any();
+    assert!(name.starts_with("web-") && name.len() == "web-".len() + 5, "{name}");
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion_and_namespaces_take_their_contents_along() {
+    let sb = sandbox().await;
+    let namespaces: Api<Namespace> = Api::all(sb.client());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "team-b"}})).unwrap();
+    namespaces.create(&PostParams::default(), &ns).await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(sb.client(), "team-b");
+    let mut held = deployment("held", 1);
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &held).await.unwrap();
+    api.delete("held", &DeleteParams::default()).await.unwrap();
+    let marked = api.get("held").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some(), "a finalizer holds the object, marked");
+    api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+        .await
+        .unwrap();
+    assert_eq!(code(api.get("held").await.unwrap_err()), 404, "gone once the finalizer is removed");
+
+    api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    namespaces.delete("team-b", &DeleteParams::default()).await.unwrap();
+    assert_eq!(code(api.get("web").await.unwrap_err()), 404);
+    assert_eq!(code(namespaces.delete("default", &DeleteParams::default()).await.unwrap_err()), 403);
+}
+
+#[tokio::test]
+async fn a_dropped_sandbox_stops_serving_and_removes_its_kubeconfig() {
+    let sb = sandbox().await;
+    let (address, kubeconfig) = (sb.address(), sb.kubeconfig_path().to_path_buf());
+    assert!(std::fs::read_to_string(&kubeconfig).unwrap().contains(&sb.url()));
+    drop(sb);
+    let refused = async {
+        while tokio::net::TcpStream::connect(address).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(DEADLINE, refused).await.expect("the port closes");
+    assert!(!kubeconfig.exists());
+}
+
+#[tokio::test]
+async fn denied_permissions_answer_403_and_access_reviews_agree() {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let sb = sandbox().await;
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    sb.faults().forbid("patch", "apps", "deployments/scale");
+
+    let err = api
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await;
+    let kube::Error::Api(status) = err.unwrap_err() else { panic!("expected a Status") };
+    assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+    assert!(
+        status.message.contains("cannot patch resource \"deployments/scale\" in API group \"apps\""),
+        "{}",
+        status.message
+    );
+    api.get_scale("web").await.expect("get is still allowed");
+
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(sb.client());
+    let ask = |verb: &str, sub: &str| -> SelfSubjectAccessReview {
+        serde_json::from_value(json!({"spec": {"resourceAttributes": {
+            "verb": verb, "group": "apps", "resource": "deployments", "subresource": sub, "namespace": "default"
+        }}}))
+        .unwrap()
+    };
+    let denied = reviews.create(&PostParams::default(), &ask("patch", "scale")).await.unwrap();
+    assert!(!denied.status.unwrap().allowed);
+    let allowed = reviews.create(&PostParams::default(), &ask("get", "scale")).await.unwrap();
+    assert!(allowed.status.unwrap().allowed);
+
+    sb.faults().allow_all();
+    api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn new_events_and_workloads_are_validated_as_a_real_server_does() {
+    let sb = sandbox().await;
+    let v1: Api<EventV1> = Api::default_namespaced(sb.client());
+    let event = |note: String| -> EventV1 {
+        serde_json::from_value(json!({
+            "metadata": {"name": "e"},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "gscale", "reportingInstance": "gscale-1",
+            "action": "Scale", "reason": "ScaledUp", "type": "Normal", "note": note,
+            "regarding": {"kind": "Deployment", "name": "web", "namespace": "default"},
+        }))
+        .unwrap()
+    };
+    let err = v1.create(&PostParams::default(), &event("x".repeat(1025))).await.unwrap_err();
+    let kube::Error::Api(status) = err else { panic!("expected a Status") };
+    assert_eq!(status.code, 422);
+    assert!(status.message.contains("note"), "{}", status.message);
+    v1.create(&PostParams::default(), &event("x".repeat(1024))).await.expect("1024 bytes is the limit");
+
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    let mut mismatched = deployment("web", 1);
+    mismatched.spec.selector.match_labels = Some([("app".to_string(), "other".to_string())].into());
+    assert_eq!(code(api.create(&PostParams::default(), &mismatched).await.unwrap_err()), 422);
+}
+
+#[tokio::test]
+async fn watches_end_cleanly_at_their_timeout() {
+    let sb = sandbox().await;
+    let api: Api<Namespace> = Api::all(sb.client());
+    let rv = sb.resource_version().to_string();
+    let stream = api.watch(&WatchParams::default().timeout(1), &rv).await.unwrap();
+    futures::pin_mut!(stream);
+    let ended = tokio::time::timeout(DEADLINE, stream.try_next()).await.expect("the server ends the watch");
+    assert!(ended.unwrap().is_none(), "a clean end, not an error");
+}
+
+#[tokio::test]
+async fn tests_can_await_requests_and_objects_without_polling_or_logging() {
+    let sb = sandbox().await;
+    sb.set_replica_delay(Duration::from_millis(200));
+    let api: Api<Deployment> = Api::default_namespaced(sb.client());
+    let patcher = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+            api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}})))
+                .await
+                .unwrap();
+        })
+    };
+    let scaled = sb.wait_for_request(DEADLINE, |r| r.verb == "patch" && r.subresource == "scale").await;
+    assert_eq!(scaled.expect("the scale patch is seen").name, "web");
+    patcher.await.unwrap();
+    let logged = sb.requests().len();
+    let ready = sb
+        .wait_for_object("apps", "v1", "deployments", "default", "web", DEADLINE, |d| {
+            d.and_then(|d| d.pointer("/status/readyReplicas")) == Some(&json!(4))
+        })
+        .await;
+    assert!(ready.unwrap().is_some());
+    assert_eq!(sb.peek_list("apps", "v1", "deployments", Some("default")).len(), 1);
+    assert_eq!(sb.requests().len(), logged, "waiting and peeking send no requests");
+    let never = sb.wait_for_request(Duration::from_millis(50), |r| r.verb == "deletecollection").await;
+    assert!(never.is_none());
+}
+
+#[tokio::test]
+async fn aggregated_discovery_lists_every_group_with_subresources() {
+    let sb = sandbox().await;
+    let client = sb.client();
+    install_crd(&client).await;
+    let discovery = kube::discovery::Discovery::new(client.clone()).run_aggregated().await.unwrap();
+    let gvk = GroupVersionKind::gvk(gscale::api::GROUP, gscale::api::VERSION, gscale::api::KIND);
+    let (resource, caps) = discovery.resolve_gvk(&gvk).expect("the CRD's kind is in aggregated discovery");
+    assert_eq!(resource.plural, "generalscalers");
+    assert!(caps.subresources.iter().any(|(r, _)| r.plural.ends_with("status")), "{:?}", caps.subresources);
+    let deployments = GroupVersionKind::gvk("apps", "v1", "Deployment");
+    let (_, caps) = discovery.resolve_gvk(&deployments).unwrap();
+    assert!(caps.subresources.iter().any(|(r, _)| r.plural.ends_with("scale")));
+    assert!(discovery.resolve_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")).is_some());
 }

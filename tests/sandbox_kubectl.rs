@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use gscale::sandbox::{FaultMatch, Sandbox, SandboxOptions};
+use gscale::sandbox::{Sandbox, SandboxOptions};
 use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -222,13 +222,14 @@ async fn install_crd_applies_and_waits_for_established() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_crd_explains_a_403() {
     let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
-    sb.faults().error(FaultMatch::any().path("/customresourcedefinitions"), 403);
+    sb.faults().forbid("patch", "apiextensions.k8s.io", "customresourcedefinitions");
     let mut command = gscale();
     command.arg("--kubeconfig").arg(sb.kubeconfig_path()).args(["install-crd", "--wait", "5"]);
     let out = run(command).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("forbidden"), "{stderr}");
+    assert!(stderr.contains("cannot patch resource \"customresourcedefinitions\""), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
 }
 
@@ -272,4 +273,29 @@ async fn the_sandbox_subcommand_writes_a_working_kubeconfig() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(result.unwrap() >= 2, "default and kube-system exist");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_generators_work_for_namespaces_configmaps_and_secrets() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let dir = scratch("create");
+    assert!(
+        kubectl(&sb, &dir, &["create", "namespace", "team-a"]).await.contains("namespace/team-a created")
+    );
+    kubectl(
+        &sb,
+        &dir,
+        &["create", "secret", "generic", "creds", "-n", "team-a", "--from-literal=password=hunter2"],
+    )
+    .await;
+    kubectl(&sb, &dir, &["create", "configmap", "settings", "-n", "team-a", "--from-literal=mode=fast"])
+        .await;
+    let secret = sb.peek("", "v1", "secrets", "team-a", "creds").expect("the secret is stored");
+    assert_eq!(secret["data"]["password"], "aHVudGVyMg==");
+    let config = sb.peek("", "v1", "configmaps", "team-a", "settings").expect("the configmap is stored");
+    assert_eq!(config["data"]["mode"], "fast");
+    let _ = std::fs::remove_dir_all(&dir);
 }

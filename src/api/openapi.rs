@@ -155,10 +155,10 @@ fn walk(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>, dep
             let child = join(path, name);
             if let Some(field_schema) = properties.and_then(|p| p.get(name)) {
                 walk(field_schema, field, &child, out, depth + 1);
+            } else if depth == 0 && matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
+                // The API server accepts these at the root of every object; CRD schemas leave them out.
             } else if let Some(additional) = additional {
                 walk(additional, field, &child, out, depth + 1);
-            } else if depth == 0 && matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
-                // The API server validates these itself at the root of every object.
             } else if !preserve
                 && (properties.is_some() || schema.get("additionalProperties") == Some(&Value::Bool(false)))
             {
@@ -241,6 +241,15 @@ mod tests {
         assert_eq!(paths, ["a", "aa", "b[1]", "b[2]", "m.k"], "{v:#?}");
         assert!(v[1].message.contains("did you mean \"a\""), "{}", v[1].message);
         assert!(check(&schema, &json!({"a": 0})).iter().any(|v| v.kind == ViolationKind::Range));
+    }
+
+    #[test]
+    fn object_root_fields_are_always_known() {
+        let schema =
+            json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"x": {}}}}});
+        let doc = json!({"apiVersion": "v1", "kind": "K", "metadata": {"name": "x"}, "spec": {}});
+        assert!(check(&schema, &doc).is_empty());
+        assert_eq!(check(&schema, &json!({"spec": {"kind": 1}}))[0].path, "spec.kind");
     }
 
     #[test]

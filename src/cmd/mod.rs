@@ -8,6 +8,7 @@ mod install_crd;
 mod plan;
 mod run;
 mod sandbox;
+mod simulate;
 mod status;
 mod validate;
 
@@ -37,7 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(&args, &cli.kube).await,
         Command::Plan(args) => plan::run(&args, &cli.kube).await,
         Command::Status(args) => status::run(&args, &cli.kube).await,
-        Command::Simulate(_) => not_built("simulate"),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Demo(_) => not_built("demo"),
         Command::Completions(args) => generate::print_completions(args.shell),
         Command::Man => generate::print_man(),

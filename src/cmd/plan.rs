@@ -10,14 +10,11 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::events::{Recorder, Reporter};
 
 use super::{UsageError, client, explain_kube_error, validate};
 use crate::api::{GeneralScaler, GeneralScalerSpec, MetricType, PolicyType, PrometheusSource, check};
 use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
-use crate::controller::{
-    self, Context, Observation, Outcome, RunSettings, Schedule, Shard, targets::TargetError,
-};
+use crate::controller::{self, Observation, Outcome, targets::TargetError};
 use crate::metrics::Fetcher;
 use crate::output::{self, plan::PlanView, yaml};
 use crate::replay;
@@ -93,32 +90,14 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     let namespace = scaler.namespace().unwrap_or_default();
     let target = format!("{}/{}", scaler.spec.target_ref.kind, scaler.spec.target_ref.name);
 
+    // The daemon's own target reader and metric fetcher (what `controller::observe` joins), so plan
+    // sees what `gscale run` sees; observed separately here so `--current` can stand in for a target
+    // that does not exist yet.
     let fetcher = Fetcher::new(Some(client.clone()), crate::metrics::Settings::default());
-    let ctx = Context {
-        targets: controller::targets::Targets::new(client.clone(), Some(namespace.clone())),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter { controller: "gscale-plan".into(), instance: None },
-        ),
-        client,
-        fetcher,
-        telemetry: Default::default(),
-        schedule: Schedule::default(),
-        leading: tokio::sync::watch::channel(false).1,
-        settings: RunSettings {
-            namespace: Some(namespace.clone()),
-            selector: None,
-            once: true,
-            dry_run: true,
-            metrics_addr: None,
-            shard: Shard::default(),
-            lease: None,
-            status_heartbeat: Duration::from_secs(600),
-        },
-    };
+    let targets = controller::targets::Targets::new(client, Some(namespace.clone()));
 
     let mut notes = Vec::new();
-    let current = match (ctx.targets.replicas(&namespace, &scaler.spec.target_ref).await, args.current) {
+    let current = match (targets.replicas(&namespace, &scaler.spec.target_ref).await, args.current) {
         (_, Some(n)) if n < 0 => {
             return Err(UsageError(format!("--current {n}: a replica count is 0 or more")).into());
         }
@@ -153,10 +132,10 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     }
 
     if let Some((span, step)) = replay_settings {
-        return run_replay(args, &ctx, &scaler, current, span, step).await;
+        return run_replay(args, &fetcher, &scaler, current, span, step).await;
     }
 
-    let readings = ctx.fetcher.fetch(&namespace, &scaler.spec).await;
+    let readings = fetcher.fetch(&namespace, &scaler.spec).await;
     let observation = Observation { current: Ok(current), readings };
     let outcome = controller::decide_outcome(&scaler, &observation, Timestamp::now(), false);
     let (report, warnings) = match outcome {
@@ -249,7 +228,7 @@ pub fn terminal_width() -> u16 {
 /// `--replay`: fetch each metric's history with query_range, then step `decide` over it.
 async fn run_replay(
     args: &PlanArgs,
-    ctx: &Context,
+    fetcher: &Fetcher,
     scaler: &GeneralScaler,
     current: i32,
     span: SignedDuration,
@@ -306,8 +285,7 @@ async fn run_replay(
             bar.set_message(what.clone());
         }
         let timeout = Duration::from_secs(u64::from((*timeout_seconds).max(1)) * 6);
-        let points = ctx
-            .fetcher
+        let points = fetcher
             .query_range(&namespace, source, start, end, step_std, timeout)
             .await
             .map_err(|e| {
@@ -357,10 +335,10 @@ async fn run_replay(
                     .collect()
             })
             .collect();
-        let load: Vec<output::chart::Series<'_>> = metrics
+        let load: Vec<output::plot::Series<'_>> = metrics
             .iter()
             .zip(&points)
-            .map(|(m, p)| output::chart::Series { label: m.display_name(), points: p })
+            .map(|(m, p)| output::plot::Series { label: m.display_name(), points: p })
             .collect();
         let replicas: Vec<(f64, f64)> = result
             .ticks
@@ -369,11 +347,11 @@ async fn run_replay(
             .collect();
         let title =
             format!("gscale plan {} --replay {}", scaler.name_any(), args.replay.as_deref().unwrap_or(""));
-        output::chart::plot_svg(
+        output::plot::plot_svg(
             path,
             &title,
             &load,
-            &output::chart::Series { label: "replicas", points: &replicas },
+            &output::plot::Series { label: "replicas", points: &replicas },
         )
         .map_err(|e| {
             anyhow::anyhow!(

@@ -9,6 +9,7 @@
 //! The controller never decides: it hands plain data to `decision::decide`. All memory lives in
 //! status, so a restarted daemon honours cooldowns and windows.
 
+pub mod events;
 pub mod leader;
 pub mod reconcile;
 pub mod status;
@@ -25,7 +26,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
 use tokio::sync::watch;
 
@@ -116,12 +116,16 @@ pub struct Schedule {
 pub type ScalerKey = (String, String);
 
 impl Schedule {
-    /// How long until the scaler is due, if it is not due yet and its spec did not change.
-    pub fn not_due(&self, key: &ScalerKey, generation: Option<i64>) -> Option<Duration> {
+    /// `Err(wait)` while the scaler is not due and its spec did not change; otherwise `Ok` with how
+    /// late this reconcile is against its tick (`None` for a first or spec-triggered reconcile).
+    pub fn due(&self, key: &ScalerKey, generation: Option<i64>) -> Result<Option<Duration>, Duration> {
         let due = self.due.lock().expect("a poisoned lock means a panic elsewhere");
-        let (seen_generation, at) = due.get(key)?;
+        let Some((seen_generation, at)) = due.get(key) else { return Ok(None) };
+        if *seen_generation != generation {
+            return Ok(None);
+        }
         let now = Instant::now();
-        (*seen_generation == generation && *at > now).then(|| *at - now)
+        if *at > now { Err(*at - now) } else { Ok(Some(now - *at)) }
     }
 
     /// Record a reconcile and return the wait until the next one: the scaler's tick, at a phase
@@ -164,7 +168,7 @@ pub struct Context {
     /// Metric readings.
     pub fetcher: Fetcher,
     /// Events.
-    pub recorder: Recorder,
+    pub events: events::Publisher,
     /// Counters.
     pub telemetry: Arc<telemetry::Telemetry>,
     /// Due times.
@@ -213,10 +217,7 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
     let identity = settings.lease.as_ref().map_or_else(|| "gscale".to_string(), |l| l.identity.clone());
     let ctx = Arc::new(Context {
         targets: targets::Targets::new(client.clone(), settings.namespace.clone()),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter { controller: "gscale".into(), instance: Some(identity) },
-        ),
+        events: events::Publisher::new(client.clone(), identity),
         client,
         fetcher,
         telemetry: telemetry.clone(),

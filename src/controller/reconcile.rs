@@ -7,9 +7,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
+use super::events::EventType;
 use super::status::{self, Outcome};
 use super::targets::TargetError;
 use super::{Context, FIELD_MANAGER};
@@ -117,9 +117,11 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
     }
     let interval = Duration::from_secs(u64::from(scaler.spec.sync_interval_seconds.max(1)));
     let key = (namespace.clone(), name.clone());
-    if let Some(wait) = ctx.schedule.not_due(&key, scaler.metadata.generation) {
+    match ctx.schedule.due(&key, scaler.metadata.generation) {
         // A status write of ours, or an event before the next tick: nothing new to decide.
-        return Ok(Action::requeue(wait));
+        Err(wait) => return Ok(Action::requeue(wait)),
+        Ok(Some(late)) => ctx.telemetry.lateness.observe(late.as_secs_f64()),
+        Ok(None) => {}
     }
 
     let observation = observe(&ctx, &scaler).await;
@@ -156,7 +158,7 @@ pub async fn act(
             let target = &scaler.spec.target_ref;
             tracing::info!(%namespace, scaler = %name, from = decision.current, to = decision.desired, "{}", report.verdict);
             let note = format!("{}/{}: {}", target.kind, target.name, report.verdict);
-            publish(ctx, scaler, EventType::Normal, reason, "Scale", note).await;
+            publish(ctx, scaler, EventType::Normal, reason, "Scale", &note).await;
         } else {
             tracing::debug!(%namespace, scaler = %name, "{}", report.verdict);
         }
@@ -213,7 +215,7 @@ async fn announce_new_errors(ctx: &Context, scaler: &GeneralScaler, new: &crate:
             if c.type_ == names::READY && c.reason == names::METRIC_UNAVAILABLE {
                 continue;
             }
-            publish(ctx, scaler, EventType::Warning, &c.reason, "Reconcile", c.message.clone()).await;
+            publish(ctx, scaler, EventType::Warning, &c.reason, "Reconcile", &c.message).await;
         }
     }
 }
@@ -221,21 +223,12 @@ async fn announce_new_errors(ctx: &Context, scaler: &GeneralScaler, new: &crate:
 async fn publish(
     ctx: &Context,
     scaler: &GeneralScaler,
-    type_: EventType,
+    event_type: EventType,
     reason: &str,
     action: &str,
-    note: String,
+    note: &str,
 ) {
-    // Event notes stay under 1 kB.
-    let note: String = note.chars().take(1000).collect();
-    let event = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note),
-        action: action.to_string(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &scaler.object_ref(&())).await {
+    if let Err(e) = ctx.events.publish(&scaler.object_ref(&()), event_type, reason, action, note).await {
         tracing::warn!(scaler = %scaler.name_any(), error = %e, "could not publish an Event");
     }
 }

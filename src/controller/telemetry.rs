@@ -35,7 +35,45 @@ pub struct Telemetry {
     pub leading: AtomicBool,
     /// Whether the first pass over the scalers is done.
     pub ready: AtomicBool,
+    /// How late reconciles start against their tick.
+    pub lateness: Histogram,
     replicas: Mutex<BTreeMap<(String, String), (i32, i32)>>,
+}
+
+/// Upper bounds of the lateness histogram, in seconds.
+pub const LATENESS_BUCKETS: [f64; 9] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// A Prometheus histogram of durations, lock-free.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENESS_BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum in microseconds.
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Count one observation of `seconds`.
+    pub fn observe(&self, seconds: f64) {
+        for (bound, bucket) in LATENESS_BUCKETS.iter().zip(&self.buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, bucket) in LATENESS_BUCKETS.iter().zip(&self.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed));
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {count}");
+    }
 }
 
 impl Telemetry {
@@ -90,6 +128,12 @@ impl Telemetry {
             out,
             "# HELP gscale_leader Whether this daemon is acting (leads its Lease).\n# TYPE gscale_leader gauge\ngscale_leader {}",
             u8::from(self.leading.load(Ordering::Relaxed))
+        );
+
+        self.lateness.render(
+            &mut out,
+            "gscale_reconcile_lateness_seconds",
+            "How late a scheduled reconcile started against its tick.",
         );
 
         let stats = fetcher.stats();

@@ -1,128 +1,137 @@
-//! Charts: a one-line sparkline, a small terminal line chart, and an SVG plot (plotters, SVG
-//! backend only) of load and replicas over time.
+//! SVG line charts written by hand: a few polylines on axes, no plotting crate.
 //!
-//! Pure functions from numbers to text; nothing here reads a terminal or a clock.
+//! Used by `simulate --plot` (demand and replicas over time). Long series are reduced to at most
+//! [`MAX_POINTS`] per line by keeping each bucket's highest value, so peaks stay visible.
 
-use std::path::Path;
+use std::fmt::Write as _;
 
-const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Most points drawn per series.
+pub const MAX_POINTS: usize = 2000;
 
-/// One character per value, scaled between the smallest and largest.
-pub fn sparkline(values: &[i32]) -> String {
-    let (Some(&lo), Some(&hi)) = (values.iter().min(), values.iter().max()) else {
-        return String::new();
-    };
-    values
-        .iter()
-        .map(|&v| {
-            if hi == lo { BARS[3] } else { BARS[((v - lo) as usize * (BARS.len() - 1)) / (hi - lo) as usize] }
-        })
-        .collect()
+/// One line of a chart.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// An SVG colour.
+    pub color: &'static str,
+    /// `(x, y)` in increasing x.
+    pub points: Vec<(f64, f64)>,
 }
 
-/// A step chart of `values` in `width` columns and `height` rows, with the y axis labelled.
-/// Each column shows the largest value of the samples it covers, so a short peak stays visible.
-pub fn steps(values: &[i32], width: usize, height: usize) -> String {
-    if values.is_empty() || width < 12 || height < 2 {
-        return String::new();
+const WIDTH: f64 = 1000.0;
+const HEIGHT: f64 = 420.0;
+const LEFT: f64 = 60.0;
+const RIGHT: f64 = 20.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 50.0;
+
+/// An SVG document with the series drawn as step lines over shared axes.
+pub fn svg(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    let all = series.iter().flat_map(|s| s.points.iter());
+    let (mut x_max, mut y_max) = (0.0_f64, 0.0_f64);
+    let mut x_min = f64::INFINITY;
+    for &(x, y) in all {
+        x_min = x_min.min(x);
+        x_max = x_max.max(x);
+        y_max = y_max.max(y);
     }
-    let hi = *values.iter().max().unwrap_or(&0);
-    let lo = (*values.iter().min().unwrap_or(&0)).min(hi);
-    let label_width = hi.to_string().len().max(lo.to_string().len());
-    let columns = (width - label_width - 2).min(values.len()).max(1);
-    let sampled: Vec<i32> = (0..columns)
-        .map(|c| {
-            let from = c * values.len() / columns;
-            let to = ((c + 1) * values.len() / columns).max(from + 1);
-            values[from..to].iter().copied().max().unwrap_or(0)
-        })
-        .collect();
-    let span = (hi - lo).max(1) as f64;
-    let row_of = |v: i32| (((v - lo) as f64 / span) * (height - 1) as f64).round() as usize;
+    if !x_min.is_finite() {
+        x_min = 0.0;
+    }
+    if x_max <= x_min {
+        x_max = x_min + 1.0;
+    }
+    let y_max = if y_max > 0.0 { y_max * 1.05 } else { 1.0 };
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let sx = |x: f64| LEFT + (x - x_min) / (x_max - x_min) * plot_w;
+    let sy = |y: f64| TOP + plot_h - y / y_max * plot_h;
+
     let mut out = String::new();
-    for row in (0..height).rev() {
-        let label = if row == height - 1 && hi != lo {
-            hi.to_string()
-        } else if row == 0 {
-            lo.to_string()
-        } else {
-            String::new()
-        };
-        out.push_str(&format!("{label:>label_width$} │"));
-        for &v in &sampled {
-            let r = row_of(v);
-            out.push(if r == row {
-                '▀'
-            } else if r > row {
-                '│'
-            } else {
-                ' '
-            });
-        }
-        out.truncate(out.trim_end().len());
-        out.push('\n');
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = write!(out, r#"<text x="{LEFT}" y="22" font-size="15">{}</text>"#, escape(title));
+    for i in 0..=5 {
+        let y = y_max * f64::from(i) / 5.0;
+        let py = sy(y);
+        let _ = write!(
+            out,
+            r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            WIDTH - RIGHT,
+            LEFT - 6.0,
+            py + 4.0,
+            tick(y)
+        );
+        let x = x_min + (x_max - x_min) * f64::from(i) / 5.0;
+        let _ = write!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            sx(x),
+            HEIGHT - BOTTOM + 18.0,
+            tick(x)
+        );
     }
-    out.push_str(&format!("{:>label_width$} └{}\n", "", "─".repeat(sampled.len())));
+    let _ = write!(
+        out,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text><text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})" text-anchor="middle">{}</text>"#,
+        LEFT + plot_w / 2.0,
+        HEIGHT - 12.0,
+        escape(x_label),
+        TOP + plot_h / 2.0,
+        TOP + plot_h / 2.0,
+        escape(y_label)
+    );
+    for (n, s) in series.iter().enumerate() {
+        let mut path = String::new();
+        let mut last_y = None;
+        for (x, y) in reduce(&s.points) {
+            let (px, py) = (sx(x), sy(y));
+            match last_y {
+                None => {
+                    let _ = write!(path, "{px:.1},{py:.1}");
+                }
+                Some(ly) => {
+                    let _ = write!(path, " {px:.1},{ly:.1} {px:.1},{py:.1}");
+                }
+            }
+            last_y = Some(py);
+        }
+        let _ =
+            write!(out, r#"<polyline fill="none" stroke="{}" stroke-width="1.3" points="{path}"/>"#, s.color);
+        let lx = LEFT + 10.0 + 190.0 * n as f64;
+        let _ = write!(
+            out,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="14" height="3" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            TOP - 12.0,
+            s.color,
+            lx + 18.0,
+            TOP - 7.0,
+            escape(&s.name)
+        );
+    }
+    out.push_str("</svg>\n");
     out
 }
 
-/// One series of an SVG plot.
-pub struct Series<'a> {
-    /// Its legend.
-    pub label: &'a str,
-    /// (seconds from the start, value).
-    pub points: &'a [(f64, f64)],
+/// At most [`MAX_POINTS`] points: each bucket keeps its first x and its highest y.
+fn reduce(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    if points.len() <= MAX_POINTS {
+        return points.to_vec();
+    }
+    let per = points.len().div_ceil(MAX_POINTS);
+    points.chunks(per).map(|c| (c[0].0, c.iter().map(|p| p.1).fold(f64::MIN, f64::max))).collect()
 }
 
-/// Write an SVG with `load` on the top panel and `replicas` on the bottom one, x in hours.
-pub fn plot_svg(path: &Path, title: &str, load: &[Series<'_>], replicas: &Series<'_>) -> anyhow::Result<()> {
-    use plotters::prelude::*;
+fn tick(v: f64) -> String {
+    if v.abs() >= 100.0 || v == v.trunc() { format!("{v:.0}") } else { format!("{v:.1}") }
+}
 
-    let root = SVGBackend::new(path, (960, 600)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let root = root.titled(title, ("sans-serif", 18))?;
-    let (top, bottom) = root.split_vertically(300);
-    let end = load
-        .iter()
-        .flat_map(|s| s.points.iter())
-        .chain(replicas.points)
-        .map(|p| p.0 / 3600.0)
-        .fold(0.0_f64, f64::max)
-        .max(1.0 / 60.0);
-    let load_max = load.iter().flat_map(|s| s.points.iter()).map(|p| p.1).fold(0.0_f64, f64::max).max(1.0);
-    let mut chart = ChartBuilder::on(&top)
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..end, 0.0..load_max * 1.1)?;
-    chart.configure_mesh().x_desc("hours").y_desc("load").draw()?;
-    for (i, series) in load.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(series.points.iter().map(|p| (p.0 / 3600.0, p.1)), color))?
-            .label(series.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-    let replicas_max = replicas.points.iter().map(|p| p.1).fold(0.0_f64, f64::max).max(1.0);
-    let mut chart = ChartBuilder::on(&bottom)
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..end, 0.0..replicas_max * 1.1)?;
-    chart.configure_mesh().x_desc("hours").y_desc(replicas.label).draw()?;
-    // Replicas change in steps: draw each value until the next sample.
-    let mut stepped = Vec::with_capacity(replicas.points.len() * 2);
-    for pair in replicas.points.windows(2) {
-        stepped.push((pair[0].0 / 3600.0, pair[0].1));
-        stepped.push((pair[1].0 / 3600.0, pair[0].1));
-    }
-    if let Some(last) = replicas.points.last() {
-        stepped.push((last.0 / 3600.0, last.1));
-    }
-    chart.draw_series(LineSeries::new(stepped, BLUE.stroke_width(2)))?;
-    root.present()?;
-    Ok(())
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -130,15 +139,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sparkline_spans_lowest_to_highest() {
-        assert_eq!(sparkline(&[1, 2, 3, 8]), "▁▂▃█");
-        assert_eq!(sparkline(&[4, 4]), "▄▄");
-        assert_eq!(sparkline(&[]), "");
-    }
-
-    #[test]
-    fn steps_keeps_peaks_and_labels_the_axis() {
-        let chart = steps(&[1, 1, 9, 1, 1, 1], 20, 3);
-        assert_eq!(chart, "9 │  ▀\n  │  │\n1 │▀▀│▀▀▀\n  └──────\n");
+    fn draws_every_series_and_escapes_text() {
+        let s = vec![
+            Series { name: "a<b".into(), color: "red", points: vec![(0.0, 1.0), (1.0, 2.0)] },
+            Series {
+                name: "c".into(),
+                color: "blue",
+                points: (0..10_000).map(|i| (i as f64, 1.0)).collect(),
+            },
+        ];
+        let out = svg("t & t", "x", "y", &s);
+        assert!(out.starts_with("<svg") && out.ends_with("</svg>\n"));
+        assert_eq!(out.matches("<polyline").count(), 2);
+        assert!(out.contains("a&lt;b") && out.contains("t &amp; t"));
+        assert!(reduce(&s[1].points).len() <= MAX_POINTS);
     }
 }

@@ -1,9 +1,10 @@
-//! Printing: YAML and JSON documents, tables, and whether the terminal wants colour.
+//! Printing: YAML and JSON documents, tables, SVG charts, and whether the terminal wants colour.
 //!
 //! All YAML goes through [`yaml`] so the YAML crate can be swapped in one place.
 
 pub mod chart;
 pub mod plan;
+pub mod plot;
 pub mod replay;
 pub mod status;
 pub mod yaml;

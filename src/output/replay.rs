@@ -3,8 +3,8 @@
 
 use comfy_table::{Cell, CellAlignment};
 
-use super::chart::steps;
 use super::plan::{fit, table, trimmed};
+use super::plot::steps;
 use crate::decision::num;
 use crate::replay::Replay;
 

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 
-use super::chart::sparkline;
 use super::plan::{fit, table as plain_table, trimmed};
+use super::plot::sparkline;
 use crate::api::{GeneralScaler, names};
 use crate::decision::{duration_text, num};
 

@@ -2,8 +2,9 @@
 //! discovery documents (`/api`, `/api/v1`, `/apis`, `/apis/<group>[/<version>]`) and the OpenAPI v3
 //! documents kubectl reads to validate and patch (`/openapi/v3` and one document per group-version).
 //!
-//! Aggregated discovery is not served: clients ask for it and fall back to these documents, as
-//! they do against older servers. `/openapi/v2` answers 404, which kubectl tolerates once v3 works.
+//! Aggregated discovery (`apidiscovery.k8s.io/v2`, one `APIGroupDiscoveryList` from `/api` and one
+//! from `/apis`) is served when asked for by Accept, as kubectl and kube's `run_aggregated` do.
+//! `/openapi/v2` answers 404, which kubectl tolerates once v3 works.
 //! Built-in schemas are shallow (objects that keep unknown fields); CRD schemas are served in full.
 
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{Value, json};
 
-use super::registry::ResourceDef;
+use super::registry::{ResourceDef, Special};
 
 /// `/version`.
 pub fn version() -> Value {
@@ -76,12 +77,16 @@ pub fn group(defs: &[ResourceDef], name: &str) -> Option<Value> {
 pub fn resource_list(defs: &[ResourceDef], group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
     for def in defs.iter().filter(|d| d.group == group && d.version == version) {
+        let verbs: &[&str] = match def.special {
+            Special::AccessReview => &["create"],
+            _ => &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        };
         resources.push(json!({
             "name": def.plural,
             "singularName": def.singular,
             "namespaced": def.namespaced,
             "kind": def.kind,
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+            "verbs": verbs,
             "shortNames": def.short_names,
             "categories": def.categories,
         }));
@@ -113,6 +118,81 @@ pub fn resource_list(defs: &[ResourceDef], group: &str, version: &str) -> Option
     Some(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
     )
+}
+
+/// The Content-Type of an aggregated discovery answer.
+pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether an Accept header asks for aggregated discovery v2.
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|media| {
+        let params: Vec<&str> = media.split(';').map(str::trim).collect();
+        ["g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"].iter().all(|p| params.contains(p))
+    })
+}
+
+/// A version and its resources' discovery entries.
+type VersionResources = (String, Vec<Value>);
+
+/// The aggregated discovery list of the core group (`core`) or of every other group.
+pub fn aggregated(defs: &[ResourceDef], core: bool) -> Value {
+    let gvk =
+        |group: &str, version: &str, kind: &str| json!({"group": group, "version": version, "kind": kind});
+    // Group -> version -> resources, in first-seen order (the first version is preferred).
+    let mut groups: Vec<(String, Vec<VersionResources>)> = Vec::new();
+    for def in defs.iter().filter(|d| d.group.is_empty() == core) {
+        let mut subresources = Vec::new();
+        if def.status {
+            subresources.push(json!({
+                "subresource": "status",
+                "responseKind": gvk(&def.group, &def.version, &def.kind),
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        if def.scale.is_some() {
+            subresources.push(json!({
+                "subresource": "scale",
+                "responseKind": gvk("autoscaling", "v1", "Scale"),
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        let verbs: &[&str] = match def.special {
+            Special::AccessReview => &["create"],
+            _ => &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        };
+        let resource = json!({
+            "resource": def.plural,
+            "responseKind": gvk(&def.group, &def.version, &def.kind),
+            "scope": if def.namespaced { "Namespaced" } else { "Cluster" },
+            "singularResource": def.singular,
+            "verbs": verbs,
+            "shortNames": def.short_names,
+            "categories": def.categories,
+            "subresources": subresources,
+        });
+        let group = match groups.iter_mut().find(|(g, _)| *g == def.group) {
+            Some(group) => group,
+            None => {
+                groups.push((def.group.clone(), Vec::new()));
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        match group.1.iter_mut().find(|(v, _)| *v == def.version) {
+            Some(version) => version.1.push(resource),
+            None => group.1.push((def.version.clone(), vec![resource])),
+        }
+    }
+    let items: Vec<Value> = groups
+        .into_iter()
+        .map(|(name, versions)| {
+            let versions: Vec<Value> = versions
+                .into_iter()
+                .map(|(version, resources)| json!({"version": version, "resources": resources, "freshness": "Current"}))
+                .collect();
+            json!({"metadata": {"name": name, "creationTimestamp": null}, "versions": versions})
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }
 
 /// The OpenAPI path key of a group-version: `api/v1` or `apis/<group>/<version>`.

@@ -92,6 +92,26 @@ struct Rule {
 struct Rules {
     next: u64,
     list: Vec<Rule>,
+    forbidden: Vec<Permission>,
+}
+
+/// A permission, as RBAC names one: verb, API group ("" for core) and resource (`deployments/scale`
+/// for a subresource); `*` matches anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permission {
+    /// Verb.
+    pub verb: String,
+    /// API group.
+    pub group: String,
+    /// Resource, or `resource/subresource`.
+    pub resource: String,
+}
+
+impl Permission {
+    fn covers(&self, verb: &str, group: &str, resource: &str) -> bool {
+        let one = |rule: &str, value: &str| rule == "*" || rule == value;
+        one(&self.verb, verb) && one(&self.group, group) && one(&self.resource, resource)
+    }
 }
 
 /// The fault switches of one sandbox. Cheap to clone.
@@ -139,9 +159,29 @@ impl Faults {
         lock(&self.rules).list.retain(|r| r.id != id.0);
     }
 
-    /// Remove every rule.
+    /// Remove every rule, including denied permissions.
     pub fn clear(&self) {
-        lock(&self.rules).list.clear();
+        let mut rules = lock(&self.rules);
+        rules.list.clear();
+        rules.forbidden.clear();
+    }
+
+    /// Deny a permission as RBAC would: matching requests get 403 Forbidden with the API server's
+    /// wording, and SelfSubjectAccessReviews answer `allowed: false`. `*` matches anything.
+    pub fn forbid(&self, verb: &str, group: &str, resource: &str) {
+        let permission =
+            Permission { verb: verb.to_string(), group: group.to_string(), resource: resource.to_string() };
+        lock(&self.rules).forbidden.push(permission);
+    }
+
+    /// Allow again everything `forbid` denied.
+    pub fn allow_all(&self) {
+        lock(&self.rules).forbidden.clear();
+    }
+
+    /// Whether RBAC-style rules allow a verb on a group's resource (`resource/subresource`).
+    pub fn allows(&self, verb: &str, group: &str, resource: &str) -> bool {
+        !lock(&self.rules).forbidden.iter().any(|p| p.covers(verb, group, resource))
     }
 
     /// Cut every open watch now (the connection breaks mid-stream, as when an API server restarts).
@@ -204,28 +244,49 @@ pub struct RequestRecord {
     pub user_agent: String,
 }
 
-/// The request log, shared by the server and the test handle.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RequestLog(Arc<Mutex<Vec<RequestRecord>>>);
+/// The request log, shared by the server and the test handle; `pushed` counts records ever logged
+/// so waiters wake on each new one.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestLog {
+    records: Arc<Mutex<Vec<RequestRecord>>>,
+    pushed: Arc<watch::Sender<u64>>,
+}
+
+impl Default for RequestLog {
+    fn default() -> Self {
+        RequestLog { records: Arc::default(), pushed: Arc::new(watch::channel(0).0) }
+    }
+}
 
 /// Most records kept; older ones are dropped first.
 const LOG_LIMIT: usize = 500_000;
 
 impl RequestLog {
     pub(crate) fn push(&self, record: RequestRecord) {
-        let mut log = lock(&self.0);
-        if log.len() >= LOG_LIMIT {
-            log.drain(..LOG_LIMIT / 10);
+        {
+            let mut log = lock(&self.records);
+            if log.len() >= LOG_LIMIT {
+                log.drain(..LOG_LIMIT / 10);
+            }
+            log.push(record);
         }
-        log.push(record);
+        self.pushed.send_modify(|n| *n += 1);
     }
 
     pub(crate) fn snapshot(&self) -> Vec<RequestRecord> {
-        lock(&self.0).clone()
+        lock(&self.records).clone()
     }
 
     pub(crate) fn clear(&self) {
-        lock(&self.0).clear();
+        lock(&self.records).clear();
+    }
+
+    pub(crate) fn first(&self, pred: &dyn Fn(&RequestRecord) -> bool) -> Option<RequestRecord> {
+        lock(&self.records).iter().find(|r| pred(r)).cloned()
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.pushed.subscribe()
     }
 }
 

@@ -2,23 +2,42 @@
 //! tests and `gscale demo`. The real kube client (watchers, controllers, server-side apply, /scale)
 //! and the real `kubectl` work against it.
 //!
-//! Served: discovery and OpenAPI v3, CRDs and their custom resources (defaulting, structural and
-//! CEL validation, status and scale subresources, printer columns), apps/v1 Deployments and
-//! StatefulSets (replicas follow spec after a configurable delay), core/v1 Namespaces, Secrets,
-//! ConfigMaps and Events, events.k8s.io/v1 Events, coordination.k8s.io/v1 Leases. Generic
-//! semantics: one resourceVersion counter, conflicts, generation, merge/JSON/strategic patches,
-//! server-side apply, watches with resume, 410 Gone and bookmarks, label and field selectors,
-//! paged lists, tables. Test controls: fault rules, dropped watches, a request log.
+//! Served: discovery (legacy and aggregated v2) and OpenAPI v3, CRDs and their custom resources (defaulting, pruning or strict
+//! unknown-field errors, structural and CEL validation, status and scale subresources, printer
+//! columns), apps/v1 Deployments and StatefulSets (replicas follow spec after a configurable delay),
+//! core/v1 Namespaces, Secrets, ConfigMaps, Events (and plain Pods), apps/v1 ReplicaSets (plain),
+//! events.k8s.io/v1 Events (one store with core/v1 Events), coordination.k8s.io/v1 Leases and
+//! SelfSubjectAccessReviews. Generic semantics: one resourceVersion counter, 409 on stale versions,
+//! generation on spec changes only, merge/JSON/strategic patches, server-side apply, watches with
+//! resume, 410 Gone, bookmarks and streaming lists, label and field selectors, paged lists, Tables
+//! and PartialObjectMetadata. Test controls: fault rules, RBAC-style denials, dropped watches,
+//! history compaction, a request log.
 //!
-//! Known approximations (see `patch` for patch and apply details): no pods or controllers beyond
-//! workload replica counts; no authentication or RBAC (use a 403 fault); lists always serve the
-//! latest state (`resourceVersion` on a list is accepted and ignored; continue tokens resume after the
-//! last key, not from a snapshot); deleting a namespace removes its contents at once; no aggregated
-//! discovery and no OpenAPI v2; built-in kinds are not schema-validated.
+//! Known approximations (patch and apply details are in `patch`): no controllers beyond workload
+//! replica counts (no pods are made, no garbage collection of owned objects); no authentication,
+//! and authorization only as test denials; lists always serve the latest state (a list's
+//! `resourceVersion` is accepted and ignored; continue tokens resume after the last key, not from a
+//! snapshot); deleting a namespace removes its contents at once; no OpenAPI v2; built-in kinds are
+//! defaulted lightly and not schema-validated; request bodies must be
+//! JSON or YAML, or protobuf only for Namespaces, ConfigMaps and Secrets (what `kubectl create
+//! namespace|configmap|secret` send); other protobuf bodies are answered 415.
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use gscale::sandbox::{FaultMatch, Sandbox, SandboxOptions};
+//! let sandbox = Sandbox::start(SandboxOptions::default()).await?;
+//! let client = sandbox.client(); // or pass sandbox.kubeconfig_path() to a binary
+//! sandbox.faults().throttle(FaultMatch::any().verb("patch").path("/scale").times(1), 2);
+//! let scale_patches = sandbox.count_requests(|r| r.verb == "patch" && r.subresource == "scale");
+//! # let _ = (client, scale_patches);
+//! # Ok(())
+//! # }
+//! ```
 
 mod discovery;
 mod faults;
 mod patch;
+mod protobuf;
 mod registry;
 mod select;
 mod server;
@@ -36,7 +55,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use faults::{FaultAction, FaultId, FaultMatch, Faults, RequestRecord};
+pub use faults::{FaultAction, FaultId, FaultMatch, Faults, Permission, RequestRecord};
 pub use status::ApiError;
 
 use server::Shared;
@@ -160,6 +179,68 @@ impl Sandbox {
     /// Empty the request log.
     pub fn clear_requests(&self) {
         self.shared.log.clear();
+    }
+
+    /// Wait until a logged request (already logged, or logged later) satisfies `pred`; `None` after
+    /// `timeout`. For tests that await what a daemon asks, without polling.
+    pub async fn wait_for_request(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&RequestRecord) -> bool,
+    ) -> Option<RequestRecord> {
+        let mut pushed = self.shared.log.subscribe();
+        let waiting = async {
+            loop {
+                if let Some(found) = self.shared.log.first(&pred) {
+                    return Some(found);
+                }
+                if pushed.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, waiting).await.ok().flatten()
+    }
+
+    /// Wait until an object satisfies `pred` (given `None` while it does not exist), reading the
+    /// store directly so the request log is untouched; returns the object (or `None` if absent)
+    /// once `pred` holds, or `Err(last seen)` after `timeout`. Group "" is core.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn wait_for_object(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+        pred: impl Fn(Option<&Value>) -> bool,
+    ) -> Result<Option<Value>, Option<Value>> {
+        let mut changed = self.shared.changed.subscribe();
+        let mut last = None;
+        let waiting = async {
+            loop {
+                last = self.peek(group, version, plural, namespace, name);
+                if pred(last.as_ref()) {
+                    return true;
+                }
+                if changed.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, waiting).await {
+            Ok(true) => Ok(last),
+            _ => Err(last),
+        }
+    }
+
+    /// Every object of a resource (in one namespace, or all), read without HTTP (not logged).
+    pub fn peek_list(&self, group: &str, version: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
+        let store = self.shared.store();
+        let Some(def) = store.def(group, version, plural).cloned() else { return Vec::new() };
+        let none = (select::LabelSelector::default(), select::FieldSelector::default());
+        store.list(&def, namespace, &none.0, &none.1, None, None).map(|page| page.items).unwrap_or_default()
     }
 
     /// Change how long workload status takes to follow `spec.replicas`.

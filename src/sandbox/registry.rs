@@ -25,6 +25,8 @@ pub enum Special {
     Crd,
     /// A custom resource: defaulted and validated from its CRD's schema.
     Custom,
+    /// SelfSubjectAccessReview: create-only, answered from the denied permissions, never stored.
+    AccessReview,
 }
 
 /// Where a kind keeps its replica count, for `/scale`.
@@ -131,7 +133,11 @@ fn builtin(
         singular: kind.to_ascii_lowercase(),
         namespaced,
         short_names: short.iter().map(|s| s.to_string()).collect(),
-        categories: if workload { vec!["all".to_string()] } else { Vec::new() },
+        categories: if workload || matches!(plural, "pods" | "replicasets") {
+            vec!["all".to_string()]
+        } else {
+            Vec::new()
+        },
         status,
         scale: workload.then(|| ScalePaths {
             spec: ".spec.replicas".to_string(),
@@ -153,10 +159,22 @@ pub fn builtins() -> Vec<ResourceDef> {
         builtin("", "v1", "Secret", "secrets", true, &[], false, Special::Secret),
         builtin("", "v1", "ConfigMap", "configmaps", true, &["cm"], false, Special::Plain),
         builtin("", "v1", "Event", "events", true, &["ev"], false, Special::CoreEvent),
+        builtin("", "v1", "Pod", "pods", true, &["po"], true, Special::Plain),
+        builtin("apps", "v1", "ReplicaSet", "replicasets", true, &["rs"], true, Special::Plain),
         builtin("apps", "v1", "Deployment", "deployments", true, &["deploy"], true, Special::Workload),
         builtin("apps", "v1", "StatefulSet", "statefulsets", true, &["sts"], true, Special::Workload),
         builtin("events.k8s.io", "v1", "Event", "events", true, &["ev"], false, Special::EventsV1),
         builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[], false, Special::Plain),
+        builtin(
+            "authorization.k8s.io",
+            "v1",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+            false,
+            &[],
+            false,
+            Special::AccessReview,
+        ),
         builtin(
             "apiextensions.k8s.io",
             "v1",

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use super::discovery;
 use super::faults::{FaultAction, Faults, RequestLog, RequestRecord};
 use super::patch;
+use super::protobuf;
 use super::registry::{ResourceDef, Special};
 use super::select::{FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -278,9 +279,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let response = match fault {
-        Some(FaultAction::Error(code)) => Err(fault_error(code, &record)),
-        Some(FaultAction::Throttle { retry_after_secs }) => {
+    let denied = match &route {
+        Some(Route::Object(t)) => forbidden(&shared.faults, &verb, t),
+        _ => None,
+    };
+    let response = match (denied, fault) {
+        (Some(err), _) => Err(err),
+        (None, Some(FaultAction::Error(code))) => Err(fault_error(code, &record)),
+        (None, Some(FaultAction::Throttle { retry_after_secs })) => {
             let mut err = ApiError::new(
                 429,
                 "TooManyRequests",
@@ -312,6 +318,59 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     record.status = response.status().as_u16();
     shared.log.push(record);
     Ok(response)
+}
+
+/// The 403 an RBAC denial earns, in the API server's words.
+fn forbidden(faults: &Faults, verb: &str, t: &Target) -> Option<ApiError> {
+    let resource = match &t.sub {
+        Some(sub) => format!("{}/{sub}", t.plural),
+        None => t.plural.clone(),
+    };
+    if faults.allows(verb, &t.group, &resource) {
+        return None;
+    }
+    let subject = if t.group.is_empty() { t.plural.clone() } else { format!("{}.{}", t.plural, t.group) };
+    let mut message = match &t.name {
+        Some(name) => format!("{subject} \"{name}\" is forbidden: "),
+        None => format!("{subject} is forbidden: "),
+    };
+    message.push_str(&format!(
+        "User \"system:serviceaccount:default:gscale\" cannot {verb} resource \"{resource}\" in API group \"{}\"",
+        t.group
+    ));
+    match &t.namespace {
+        Some(ns) => message.push_str(&format!(" in the namespace \"{ns}\"")),
+        None => message.push_str(" at the cluster scope"),
+    }
+    let mut err = ApiError::new(403, "Forbidden", message);
+    err.details =
+        Some(json!({"name": t.name.clone().unwrap_or_default(), "group": t.group, "kind": t.plural}));
+    Some(err)
+}
+
+/// Answer a SelfSubjectAccessReview from the denied permissions.
+fn access_review(faults: &Faults, mut review: Value) -> Result<Value, ApiError> {
+    let Some(attrs) = review.pointer("/spec/resourceAttributes").cloned() else {
+        return Err(ApiError::invalid(
+            "SelfSubjectAccessReview.authorization.k8s.io",
+            "",
+            vec![("spec.resourceAttributes".into(), "FieldValueRequired", "Required value".into())],
+        ));
+    };
+    let field = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let resource = match field("subresource").as_str() {
+        "" => field("resource"),
+        sub => format!("{}/{sub}", field("resource")),
+    };
+    let allowed = faults.allows(&field("verb"), &field("group"), &resource);
+    review["status"] = if allowed {
+        json!({"allowed": true, "reason": "the gscale sandbox allows everything not denied by a test"})
+    } else {
+        json!({"allowed": false, "reason": "denied by a test (Faults::forbid)"})
+    };
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!("SelfSubjectAccessReview");
+    Ok(review)
 }
 
 fn fault_error(code: u16, record: &RequestRecord) -> ApiError {
@@ -362,6 +421,22 @@ impl Req {
         if self.body.is_empty() {
             return Ok(Value::Null);
         }
+        let media = self.content_type.to_ascii_lowercase();
+        if media.contains("protobuf")
+            && let Some(value) = protobuf::decode(&self.body)
+        {
+            return Ok(value);
+        }
+        if media.contains("protobuf") || media.contains("cbor") {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the gscale sandbox reads JSON and YAML bodies (and protobuf only for Namespaces, \
+                     ConfigMaps and Secrets), not this {media} body; use `kubectl apply -f` instead"
+                ),
+            ));
+        }
         serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
     }
@@ -385,6 +460,10 @@ async fn dispatch(shared: &Arc<Shared>, req: Req) -> Result<Response<Body>, ApiE
             Ok(Response::new(body))
         }
         Route::Version => ok(discovery::version()),
+        Route::Api | Route::Apis if discovery::wants_aggregated(&req.accept) => {
+            let v = discovery::aggregated(shared.store().defs(), route == Route::Api);
+            Ok(json_response(200, &v, discovery::AGGREGATED_V2))
+        }
         Route::Api => ok(discovery::core_versions(&shared.address)),
         Route::Apis => ok(discovery::group_list(shared.store().defs())),
         Route::Group(g) => {
@@ -429,6 +508,7 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
     let ns = t.namespace.clone().unwrap_or_default();
     let name = t.name.clone().unwrap_or_default();
     let table = req.accept.contains("as=Table");
+    let metadata_only = !table && req.accept.contains("as=PartialObjectMetadata");
     let labels = LabelSelector::parse(req.param("labelSelector").unwrap_or_default())?;
     let mut fields = FieldSelector::parse(req.param("fieldSelector").unwrap_or_default())?;
     if req.verb == "watch" && !collection {
@@ -456,6 +536,15 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
                 meta["continue"] = json!(next);
                 meta["remainingItemCount"] = json!(page.remaining);
             }
+            if metadata_only {
+                let items: Vec<Value> = page.items.iter().map(partial_metadata).collect();
+                return ok(json!({
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": items,
+                }));
+            }
             return ok(json!({
                 "kind": format!("{}List", def.kind),
                 "apiVersion": def.api_version(),
@@ -477,7 +566,20 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
                 let v = table::table(&def, std::slice::from_ref(&obj), &rv, true, req.at);
                 return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
             }
+            if metadata_only {
+                return ok(partial_metadata(&obj));
+            }
             return ok(obj);
+        }
+        "create" if def.special == Special::AccessReview => {
+            return created(access_review(&shared.faults, req.json_body()?)?);
+        }
+        _ if def.special == Special::AccessReview => {
+            return Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "selfsubjectaccessreviews only support create",
+            ));
         }
         "create" => {
             let body = req.json_body()?;
@@ -531,6 +633,15 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
         }
     };
     ok(result)
+}
+
+/// The `PartialObjectMetadata` form metadata-only clients (kube's `metadata_watcher`) ask for.
+fn partial_metadata(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_default(),
+    })
 }
 
 fn text_of(v: &Value, pointer: &str) -> String {
@@ -651,8 +762,13 @@ struct WatchFilter {
 }
 
 impl WatchFilter {
-    fn selects(&self, obj: &Value) -> bool {
-        self.labels.matches(obj) && self.fields.matches(obj)
+    fn selects(&self, stored: &Value) -> bool {
+        // Only the events.k8s.io shape differs in the fields a selector reads.
+        if self.def.special == Special::EventsV1 {
+            let rendered = Store::render(&self.def, stored);
+            return self.labels.matches(&rendered) && self.fields.matches(&rendered);
+        }
+        self.labels.matches(stored) && self.fields.matches(stored)
     }
 
     /// The watch line for a recorded change, if this watch sees it.
@@ -661,11 +777,10 @@ impl WatchFilter {
         if self.namespace.as_deref().is_some_and(|n| n != ns) {
             return None;
         }
-        let new = Store::render(&self.def, object);
-        let now_in = self.selects(&new);
+        let now_in = self.selects(object);
         let kind = match (change, old) {
             (Change::Modified, Some(old)) => {
-                let was_in = self.selects(&Store::render(&self.def, old));
+                let was_in = self.selects(old);
                 match (was_in, now_in) {
                     (true, true) => "MODIFIED",
                     (false, true) => "ADDED",
@@ -676,7 +791,7 @@ impl WatchFilter {
             _ if now_in => change.as_str(),
             _ => return None,
         };
-        Some(json!({"type": kind, "object": new}))
+        Some(json!({"type": kind, "object": Store::render(&self.def, object)}))
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Value {
@@ -742,13 +857,18 @@ fn start_watch(
     }
     let interval = shared.bookmark_interval;
     let as_table = req.accept.contains("as=Table");
+    let as_metadata = !as_table && req.accept.contains("as=PartialObjectMetadata");
     let shared = shared.clone();
     tokio::spawn(async move {
         // `kubectl get -w` asks for Tables: each object becomes a one-row Table, headers once.
         let mut header_sent = false;
         let mut send = |v: &Value| {
             let mut v = v.clone();
-            if as_table && matches!(v["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED")) {
+            let object_event = matches!(v["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED"));
+            if as_metadata && object_event {
+                v["object"] = partial_metadata(&v["object"]);
+            }
+            if as_table && object_event {
                 let rv = v
                     .pointer("/object/metadata/resourceVersion")
                     .and_then(Value::as_str)

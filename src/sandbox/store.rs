@@ -7,6 +7,7 @@
 //! and rendered per served version on the way out.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -108,7 +109,7 @@ pub struct Store {
     history_limit: usize,
     compacted: u64,
     defs: Vec<ResourceDef>,
-    compiled: HashMap<String, Arc<CompiledSchema>>,
+    compiled: HashMap<String, (Arc<CompiledSchema>, bool)>,
     validator: Validator,
 }
 
@@ -281,17 +282,22 @@ impl Store {
         let mut next = None;
         let mut remaining = 0;
         if let Some(objects) = self.data.get(&def.storage) {
-            for ((o_ns, o_name), stored) in objects {
+            let from = match start {
+                Some(key) => Bound::Excluded(key),
+                None => Bound::Unbounded,
+            };
+            for ((o_ns, o_name), stored) in objects.range((from, Bound::Unbounded)) {
                 if ns.is_some_and(|n| n != o_ns) {
                     continue;
                 }
-                if let Some((s_ns, s_name)) = &start
-                    && (o_ns, o_name) <= (s_ns, s_name)
-                {
-                    continue;
-                }
-                let rendered = Self::render(def, &stored.object);
-                if !labels.matches(&rendered) || !fields.matches(&rendered) {
+                // Only the events.k8s.io shape differs in the fields a selector reads.
+                let selected = if def.special == Special::EventsV1 {
+                    let rendered = Self::render(def, &stored.object);
+                    labels.matches(&rendered) && fields.matches(&rendered)
+                } else {
+                    labels.matches(&stored.object) && fields.matches(&stored.object)
+                };
+                if !selected {
                     continue;
                 }
                 if limit.is_some_and(|l| items.len() >= l) {
@@ -301,7 +307,7 @@ impl Store {
                 if limit.is_some_and(|l| items.len() + 1 == l) {
                     next = Some(encode_continue(o_ns, o_name));
                 }
-                items.push(rendered);
+                items.push(Self::render(def, &stored.object));
             }
         }
         if remaining == 0 {
@@ -349,6 +355,14 @@ impl Store {
         body: Value,
         ctx: &WriteCtx,
     ) -> Result<Value, ApiError> {
+        if !text(&body, "/metadata/resourceVersion").is_empty() {
+            // What etcd storage answers, as a 500, on a real server.
+            return Err(ApiError::new(
+                500,
+                "InternalError",
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         self.create_as(def, ns, body, ctx, None)
     }
 
@@ -364,6 +378,7 @@ impl Store {
             return Err(ApiError::bad_request("the request body must be a JSON object"));
         }
         check_type(def, &body)?;
+        let request_fields = managed_part(&body);
         let mut obj = Self::ingest(def, body);
         let meta = meta_mut(&mut obj);
         let body_ns = meta.get("namespace").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -392,6 +407,17 @@ impl Store {
                 ));
             }
             name = format!("{prefix}{}", self.suffix());
+        }
+        if let Some(problem) = name_problem(&name, def.special == Special::Namespace) {
+            return Err(ApiError::invalid(
+                &def.group_kind(),
+                &name,
+                vec![(
+                    "metadata.name".into(),
+                    "FieldValueInvalid",
+                    format!("Invalid value: \"{name}\": {problem}"),
+                )],
+            ));
         }
         if def.namespaced && !self.namespace_exists(ns) {
             return Err(ApiError::not_found("namespaces", ns));
@@ -440,10 +466,9 @@ impl Store {
                 stored.applied.insert((ctx.manager.clone(), String::new()), config);
             }
             None => {
-                stored.updaters.insert(
-                    (ctx.manager.clone(), String::new()),
-                    (stamp(ctx.now), managed_part(&stored.object)),
-                );
+                stored
+                    .updaters
+                    .insert((ctx.manager.clone(), String::new()), (stamp(ctx.now), request_fields));
             }
         }
         if ctx.dry_run {
@@ -466,7 +491,11 @@ impl Store {
         part: Part,
         ctx: &WriteCtx,
     ) -> Result<Value, ApiError> {
-        self.write(def, ns, name, body, part, ctx, None)
+        if !body.is_object() {
+            return Err(ApiError::bad_request("the request body must be a JSON object"));
+        }
+        check_type(def, &body)?;
+        self.write(def, ns, name, Self::ingest(def, body), part, ctx, None)
     }
 
     /// Server-side apply: create or merge `config` as `ctx.manager`.
@@ -491,6 +520,7 @@ impl Store {
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
+        let raw = config.clone();
         let config = Self::ingest(def, config);
         let config = match part {
             Part::Status => {
@@ -509,7 +539,12 @@ impl Store {
             if part == Part::Status {
                 return Err(ApiError::not_found(&def.group_resource(), name));
             }
-            let mut body = config.clone();
+            let mut body = raw;
+            if def.status
+                && let Some(map) = body.as_object_mut()
+            {
+                map.remove("status");
+            }
             meta_mut(&mut body).insert("name".to_string(), json!(name));
             return self.create_as(def, ns, body, ctx, Some(config));
         };
@@ -565,15 +600,10 @@ impl Store {
         ctx: &WriteCtx,
         applied: Option<Value>,
     ) -> Result<Value, ApiError> {
-        if !body.is_object() {
-            return Err(ApiError::bad_request("the request body must be a JSON object"));
-        }
-        check_type(def, &body)?;
         let Some(existing) = self.stored(def, ns, name).cloned() else {
             return Err(ApiError::not_found(&def.group_resource(), name));
         };
         let old = &existing.object;
-        let body = Self::ingest(def, body);
         let body_name = text(&body, "/metadata/name");
         if !body_name.is_empty() && body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -585,6 +615,10 @@ impl Store {
         if !wanted_rv.is_empty() && wanted_rv != current_rv {
             return Err(ApiError::conflict(&def.group_resource(), name));
         }
+        let request_fields = match part {
+            Part::Main => managed_part(&body),
+            Part::Status => managed_part(&json!({"status": body.get("status").cloned().unwrap_or_default()})),
+        };
         let mut obj = match part {
             Part::Status => {
                 let mut o = old.clone();
@@ -648,7 +682,7 @@ impl Store {
                 stored.applied.insert(key.clone(), config);
             }
             None => {
-                stored.updaters.insert(key.clone(), (stamp(ctx.now), managed_part(&obj)));
+                stored.updaters.insert(key.clone(), (stamp(ctx.now), request_fields));
             }
         }
         // A field changed away from what its applier set now belongs to the writer.
@@ -900,6 +934,22 @@ impl Store {
                         vec![("spec.selector".into(), "FieldValueRequired", "Required value".into())],
                     ));
                 }
+                let selector = LabelSelector::from_object(&obj["spec"]["selector"]);
+                let template = json!({"metadata": {"labels": obj.pointer("/spec/template/metadata/labels")}});
+                if !selector.matches(&template) {
+                    return Err(ApiError::invalid(
+                        &def.group_kind(),
+                        &text(obj, "/metadata/name"),
+                        vec![(
+                            "spec.template.metadata.labels".into(),
+                            "FieldValueInvalid",
+                            format!(
+                                "Invalid value: selector does not match template labels ({})",
+                                selector.to_query()
+                            ),
+                        )],
+                    ));
+                }
                 if def.kind == "Deployment" {
                     let spec = &mut obj["spec"];
                     for (k, v) in [
@@ -918,7 +968,9 @@ impl Store {
             }
             Special::Crd => prepare_crd(obj, ctx.now)?,
             Special::Custom => self.admit_custom(def, obj, old, ctx.strict)?,
-            Special::CoreEvent | Special::EventsV1 | Special::Plain => {}
+            // events.k8s.io/v1 validates new Events strictly; core/v1 keeps its legacy leniency.
+            Special::EventsV1 if old.is_none() => validate_new_event(obj)?,
+            Special::CoreEvent | Special::EventsV1 | Special::Plain | Special::AccessReview => {}
         }
         Ok(())
     }
@@ -966,15 +1018,28 @@ impl Store {
                 }
             }
         }
-        if causes.is_empty() {
-            let key = format!("{}/{}", def.storage, def.version);
-            let compiled =
-                self.compiled.entry(key).or_insert_with(|| Arc::new(compile_schema(schema))).clone();
-            if let Err(errors) = self.validator.validate_compiled(&compiled, &defaulted, old) {
-                for e in errors.into_vec() {
-                    let field = e.field_path.trim_start_matches('.').to_string();
-                    causes.push((field, "FieldValueInvalid", e.message.clone()));
-                }
+        let key = format!("{}/{}", def.storage, def.version);
+        let (compiled, status_rules) = self
+            .compiled
+            .entry(key)
+            .or_insert_with(|| {
+                let status = schema.pointer("/properties/status").map(Value::to_string).unwrap_or_default();
+                let rules = schema.get("x-kubernetes-validations").is_some()
+                    || status.contains("x-kubernetes-validations");
+                (Arc::new(compile_schema(schema)), rules)
+            })
+            .clone();
+        // Ratcheting, as the API server does: rules over an unchanged spec cannot newly fail, so a
+        // write that changes only status and metadata skips them (unless rules read status).
+        let only_status = old.is_some_and(|o| generation_part(o, true) == generation_part(&defaulted, true));
+        let run_rules = status_rules || !only_status;
+        if causes.is_empty()
+            && run_rules
+            && let Err(errors) = self.validator.validate_compiled(&compiled, &defaulted, old)
+        {
+            for e in errors.into_vec() {
+                let field = e.field_path.trim_start_matches('.').to_string();
+                causes.push((field, "FieldValueInvalid", e.message.clone()));
             }
         }
         if !causes.is_empty() {
@@ -1107,6 +1172,72 @@ fn set_path(obj: &mut Value, path: &str, value: Value) {
         }
         at = map.entry(part.to_string()).or_insert_with(|| json!({}));
     }
+}
+
+/// The checks events.k8s.io/v1 makes on a new Event (seen here in its stored core/v1 shape).
+fn validate_new_event(core: &Value) -> Result<(), ApiError> {
+    let field = |k: &str| core.get(k).and_then(Value::as_str).unwrap_or_default();
+    let mut causes = Vec::new();
+    let mut required = |name: &str, value: &str| {
+        if value.is_empty() {
+            causes.push((name.to_string(), "FieldValueRequired", "Required value".to_string()));
+        }
+    };
+    required("eventTime", field("eventTime"));
+    required("reportingController", field("reportingComponent"));
+    required("reportingInstance", field("reportingInstance"));
+    required("action", field("action"));
+    required("reason", field("reason"));
+    for (name, key, max) in [
+        ("action", "action", 128),
+        ("reason", "reason", 128),
+        ("reportingInstance", "reportingInstance", 128),
+    ] {
+        if field(key).len() > max {
+            causes.push((
+                name.to_string(),
+                "FieldValueTooLong",
+                format!("Too long: may not be more than {max} bytes"),
+            ));
+        }
+    }
+    if field("message").len() > 1024 {
+        causes.push((
+            "note".to_string(),
+            "FieldValueTooLong",
+            "Too long: may not be more than 1024 bytes".to_string(),
+        ));
+    }
+    if !matches!(field("type"), "Normal" | "Warning") {
+        causes.push((
+            "type".to_string(),
+            "FieldValueNotSupported",
+            format!("Unsupported value: \"{}\": supported values: \"Normal\", \"Warning\"", field("type")),
+        ));
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid("Event.events.k8s.io", &text(core, "/metadata/name"), causes))
+}
+
+/// Why a name is not a valid RFC 1123 subdomain (or label, for namespaces), if it is not.
+fn name_problem(name: &str, label: bool) -> Option<String> {
+    let max = if label { 63 } else { 253 };
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (c == '.' && !label);
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid = name.len() <= max
+        && name.chars().all(allowed)
+        && edge(name.chars().next())
+        && edge(name.chars().last());
+    (!valid).then(|| {
+        let what = if label { "RFC 1123 label" } else { "RFC 1123 subdomain" };
+        format!(
+            "a lowercase {what} must consist of lower case alphanumeric characters, '-'{} and must start and \
+             end with an alphanumeric character (at most {max} characters)",
+            if label { "" } else { " or '.'" }
+        )
+    })
 }
 
 fn stamp(now: Timestamp) -> String {
@@ -1356,4 +1487,109 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (ns, name) = text.split_once('\u{0}').ok_or_else(bad)?;
     Ok((ns.to_string(), name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> WriteCtx {
+        WriteCtx { now: Timestamp::UNIX_EPOCH, manager: "test".into(), dry_run: false, strict: false }
+    }
+
+    fn crd(status_subresource: bool) -> Value {
+        let subresources = if status_subresource { json!({"status": {}}) } else { json!({}) };
+        json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "widgets", "kind": "Widget"},
+                "versions": [{"name": "v1", "served": true, "storage": true, "subresources": subresources,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                        "spec": {"type": "object", "properties": {"size": {"type": "integer", "default": 1}}},
+                        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}],
+            },
+        })
+    }
+
+    fn with_crd(status_subresource: bool) -> (Store, ResourceDef) {
+        let mut store = Store::new(100, Timestamp::UNIX_EPOCH);
+        let crds = store.def("apiextensions.k8s.io", "v1", "customresourcedefinitions").cloned().unwrap();
+        let created = store.create(&crds, "", crd(status_subresource), &ctx()).unwrap();
+        assert_eq!(created["status"]["conditions"][1]["type"], "Established");
+        let def = store.def("example.com", "v1", "widgets").cloned().unwrap();
+        (store, def)
+    }
+
+    #[test]
+    fn without_a_status_subresource_any_change_but_metadata_bumps_generation() {
+        let (mut store, def) = with_crd(false);
+        let w = store.create(
+            &def,
+            "default",
+            json!({"metadata": {"name": "w"}, "spec": {}, "status": {"x": 1}}),
+            &ctx(),
+        );
+        let w = w.unwrap();
+        assert_eq!(w["status"]["x"], 1, "status is plain data without the subresource");
+        assert_eq!(w["spec"]["size"], 1, "defaults apply");
+        let mut next = w.clone();
+        next["status"]["x"] = json!(2);
+        let out = store.update(&def, "default", "w", next, Part::Main, &ctx()).unwrap();
+        assert_eq!(out["metadata"]["generation"], 2);
+        let mut labelled = out.clone();
+        labelled["metadata"]["labels"] = json!({"a": "b"});
+        let out = store.update(&def, "default", "w", labelled, Part::Main, &ctx()).unwrap();
+        assert_eq!(out["metadata"]["generation"], 2);
+    }
+
+    #[test]
+    fn history_serves_events_after_a_version_until_compacted() {
+        let (mut store, def) = with_crd(true);
+        let start = store.rv();
+        store.create(&def, "default", json!({"metadata": {"name": "a"}}), &ctx()).unwrap();
+        store.create(&def, "default", json!({"metadata": {"name": "b"}}), &ctx()).unwrap();
+        let events = store.events_since(start).unwrap();
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e.change == Change::Added));
+        assert!(store.events_since(store.rv()).unwrap().is_empty());
+        store.compact();
+        assert!(store.events_since(start).is_none(), "too old: 410");
+        assert!(store.events_since(store.rv()).is_some());
+    }
+
+    #[test]
+    fn deleting_a_crd_deletes_its_objects_and_stops_serving_it() {
+        let (mut store, def) = with_crd(true);
+        store.create(&def, "default", json!({"metadata": {"name": "a"}}), &ctx()).unwrap();
+        let crds = store.def("apiextensions.k8s.io", "v1", "customresourcedefinitions").cloned().unwrap();
+        let before = store.rv();
+        store.delete(&crds, "", "widgets.example.com", &Value::Null, &ctx()).unwrap();
+        assert!(store.def("example.com", "v1", "widgets").is_none());
+        let events = store.events_since(before).unwrap();
+        assert!(events.iter().any(|e| e.change == Change::Deleted && e.storage == def.storage));
+    }
+
+    #[test]
+    fn events_convert_between_the_two_apis_without_loss() {
+        let v1 = json!({
+            "metadata": {"name": "e"},
+            "regarding": {"kind": "Deployment", "name": "web"},
+            "note": "scaled",
+            "reason": "ScaledUp",
+            "type": "Normal",
+            "reportingController": "gscale",
+            "series": {"count": 3, "lastObservedTime": "2026-01-01T00:00:00.000000Z"},
+        });
+        let core = events_v1_to_core(&v1);
+        assert_eq!(core["involvedObject"]["name"], "web");
+        assert_eq!(core["message"], "scaled");
+        assert_eq!(core["count"], 3);
+        assert_eq!(core["source"]["component"], "gscale");
+        let back = core_to_events_v1(&core);
+        for key in ["regarding", "note", "reason", "type", "reportingController", "series"] {
+            assert_eq!(back[key], v1[key], "{key}");
+        }
+    }
 }

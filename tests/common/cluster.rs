@@ -118,6 +118,11 @@ impl Cluster {
 
     /// Start `gscale run` against this cluster with extra flags; it logs to a file.
     pub fn daemon(&self, name: &str, args: &[&str]) -> Daemon {
+        self.daemon_with_env(name, args, &[])
+    }
+
+    /// [`Cluster::daemon`] with extra environment variables (endpoint overrides).
+    pub fn daemon_with_env(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let log = self.dir.path().join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_gscale"))
@@ -127,6 +132,7 @@ impl Cluster {
             .args(args)
             .env("RUST_LOG", "gscale=debug")
             .env("HOSTNAME", name)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -166,9 +172,24 @@ impl Daemon {
     }
 }
 
+/// What a [`Load`] answers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// `{"value": N}`.
+    Value(f64),
+    /// 503.
+    Down,
+    /// A reply after this long (past a scaler's timeout).
+    Slow(Duration),
+    /// Not JSON at all.
+    Garbage,
+    /// JSON without the value.
+    Empty,
+}
+
 /// An HTTP metric whose value the test sets: `{"value": N}` at `/metric`.
 pub struct Load {
-    value: Arc<Mutex<Option<f64>>>,
+    reply: Arc<Mutex<Reply>>,
     /// The server (its request count).
     pub server: HttpServer,
 }
@@ -176,23 +197,31 @@ pub struct Load {
 impl Load {
     /// Serve `initial`.
     pub fn new(initial: f64) -> Self {
-        let value = Arc::new(Mutex::new(Some(initial)));
-        let shared = value.clone();
-        let server = serve(move |_| match *shared.lock().unwrap() {
-            Some(v) => Response::json(200, &json!({"value": v})),
-            None => Response::text(503, "text/plain", "down"),
+        let reply = Arc::new(Mutex::new(Reply::Value(initial)));
+        let shared = reply.clone();
+        let server = serve(move |_| match shared.lock().unwrap().clone() {
+            Reply::Value(v) => Response::json(200, &json!({"value": v})),
+            Reply::Down => Response::text(503, "text/plain", "down"),
+            Reply::Slow(delay) => Response::json(200, &json!({"value": 1})).delayed(delay),
+            Reply::Garbage => Response::text(200, "application/json", "<html>oops</html>"),
+            Reply::Empty => Response::json(200, &json!({})),
         });
-        Self { value, server }
+        Self { reply, server }
     }
 
     /// Change the value.
     pub fn set(&self, value: f64) {
-        *self.value.lock().unwrap() = Some(value);
+        self.answer(Reply::Value(value));
     }
 
     /// Answer 503 from now on (a backend that is down).
     pub fn fail(&self) {
-        *self.value.lock().unwrap() = None;
+        self.answer(Reply::Down);
+    }
+
+    /// Answer this from now on.
+    pub fn answer(&self, reply: Reply) {
+        *self.reply.lock().unwrap() = reply;
     }
 
     /// The URL of the metric.

@@ -1,0 +1,454 @@
+//! The decision-quality benchmark: every policy and the Kubernetes HPA reference, over a sweep of
+//! targets, on every trace of ../shared/traces/, as a Pareto table of pod-hours against
+//! SLO-violation minutes. Not timed by a test: run it, read it, commit what it writes.
+//!
+//! `cargo bench --bench quality -- [--traces DIR] [--write BENCHMARKS.md] [--real-time]`
+//! (`GSCALE_TRACES` also sets the directory). Without `--write` the section goes to stdout.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gscale::api::GeneralScalerSpec;
+use gscale::sim::{self, Gscale, Settings, Summary, Trace, hpa::Hpa};
+use serde_json::{Value, json};
+
+/// Units one pod serves per second.
+const CAPACITY: f64 = 100.0;
+/// Demand is scaled so that the trace's mean needs this many pods at full capacity.
+const MEAN_PODS: f64 = 20.0;
+/// Every trace step is replayed in this many seconds.
+const STEP_SECONDS: f64 = 15.0;
+/// Seconds before a new pod serves.
+const POD_START_SECONDS: i64 = 30;
+/// gscale must save at least this share of the HPA's pod-hours at no more violation.
+const GOAL: f64 = 0.15;
+
+const BEGIN: &str = "<!-- gscale-sim-quality:begin -->";
+const END: &str = "<!-- gscale-sim-quality:end -->";
+
+/// A gscale configuration under test: the spec fields besides the metric.
+struct Config {
+    name: &'static str,
+    about: &'static str,
+    spec: fn(f64) -> Value,
+}
+
+/// A workload: how its metric reads the model, the targets swept, the configurations compared.
+struct Scenario {
+    title: &'static str,
+    about: &'static str,
+    target_name: &'static str,
+    targets: &'static [f64],
+    label: fn(f64) -> String,
+    metric: fn(f64) -> Value,
+    configs: fn() -> Vec<Config>,
+}
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            title: "web service: a rate metric (Prometheus requests per second per pod, Value)",
+            about: "The metric is the arrival rate per serving pod; the target is a share of a pod's capacity \
+(target utilisation). Both sides see the same readings.",
+            target_name: "target utilisation",
+            targets: &[0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95],
+            label: |u| format!("{:.0}%", u * 100.0),
+            metric: |u| {
+                json!({"type": "prometheus", "targetValue": u * CAPACITY,
+                       "prometheus": {"serverUrl": "http://prometheus:9090", "query": "rps per pod"}})
+            },
+            configs: web_configs,
+        },
+        Scenario {
+            title: "queue worker: a backlog metric (Redis list length, AverageValue)",
+            about: "The metric is the queue length; the target is the backlog per pod, written here as the \
+seconds of work it holds (items = seconds x capacity). Both sides see the same readings.",
+            target_name: "target backlog per pod",
+            targets: &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 90.0, 120.0],
+            label: |k| format!("{k:.0} s"),
+            metric: |k| {
+                json!({"type": "redis", "targetValue": k * CAPACITY,
+                       "redis": {"host": "redis", "queueName": "jobs"}})
+            },
+            configs: worker_configs,
+        },
+    ]
+}
+
+fn web_configs() -> Vec<Config> {
+    vec![
+        Config {
+            name: "proportional",
+            about: "the metric stage alone, with gscale's default rails (scale-down window 300 s and a 300 s \
+cooldown after any scale)",
+            spec: |_| json!({"policy": {"type": "proportional"}}),
+        },
+        Config {
+            name: "proportional, HPA-like rails",
+            about: "the metric stage alone; scale-down window 300 s and no scale-down cooldown (as the HPA), \
+scale-up cooldown 30 s (new pods serve before the next scale-up is judged)",
+            spec: |_| json!({"policy": {"type": "proportional"}, "behavior": hpa_like_rails()}),
+        },
+        Config {
+            name: "proportional, 60 s window",
+            about: "as HPA-like rails, with a 60 s scale-down window",
+            spec: |_| {
+                json!({"policy": {"type": "proportional"}, "behavior": {"scaleUp": {"cooldownSeconds": 30},
+                    "scaleDown": {"stabilizationWindowSeconds": 60, "cooldownSeconds": 0}}})
+            },
+        },
+        Config {
+            name: "slo",
+            about: "HPA-like rails; latency objective = a pod's M/M/1 response time at the target load / 0.8 (so \
+scale-down needs the load below the target), error rate 1%",
+            spec: |u| {
+                json!({"policy": {"type": "slo", "slo": {
+                    "targetLatencyMs": 1000.0 / CAPACITY / (1.0 - u.min(0.99)) / 0.8, "targetErrorRate": 0.01}},
+                    "behavior": hpa_like_rails()})
+            },
+        },
+        cost_down(),
+    ]
+}
+
+fn worker_configs() -> Vec<Config> {
+    vec![
+        Config {
+            name: "proportional",
+            about: "the metric stage alone, with gscale's default rails",
+            spec: |_| json!({"policy": {"type": "proportional"}}),
+        },
+        Config {
+            name: "proportional, HPA-like rails",
+            about: "as for the web service",
+            spec: |_| json!({"policy": {"type": "proportional"}, "behavior": hpa_like_rails()}),
+        },
+        cost_down(),
+    ]
+}
+
+fn cost_down() -> Config {
+    Config {
+        name: "costAware down",
+        about: "gscale's default rails, a budget far above the spend, preferredScaleDirection down",
+        spec: |_| {
+            json!({"policy": {"type": "costAware", "costAware": {
+                "maxMonthlyCost": 1.0e9, "costPerPodPerHour": 0.05, "preferredScaleDirection": "down"}}})
+        },
+    }
+}
+
+fn hpa_like_rails() -> Value {
+    json!({"scaleUp": {"cooldownSeconds": 30}, "scaleDown": {"stabilizationWindowSeconds": 300, "cooldownSeconds": 0}})
+}
+
+fn spec(scenario: &Scenario, config: Option<&Config>, target: f64) -> GeneralScalerSpec {
+    let mut value = json!({
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "minReplicas": 1,
+        "maxReplicas": 1000,
+        "syncIntervalSeconds": 15,
+        "metric": (scenario.metric)(target)
+    });
+    if let (Some(base), Some(Value::Object(extra))) =
+        (value.as_object_mut(), config.map(|c| (c.spec)(target)))
+    {
+        base.extend(extra);
+    }
+    serde_json::from_value(value).expect("benchmark specs are valid")
+}
+
+struct TraceRun {
+    name: String,
+    points: usize,
+    settings: Settings,
+    hpa: Vec<(f64, Summary)>,
+    gscale: Vec<(&'static str, Vec<(f64, Summary)>)>,
+    seconds_per_run: f64,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut dir = std::env::var_os("GSCALE_TRACES").map(PathBuf::from);
+    let mut write: Option<PathBuf> = None;
+    let mut real_time = false;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--traces" => dir = args.next().map(PathBuf::from),
+            "--write" => write = args.next().map(PathBuf::from),
+            "--real-time" => real_time = true,
+            // `cargo bench` passes --bench to harness-less benches.
+            "--bench" => {}
+            other => {
+                eprintln!(
+                    "quality: unknown argument {other:?}\nusage: cargo bench --bench quality -- [--traces DIR] [--write FILE] [--real-time]"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from("../shared/traces"));
+    let traces = match read_traces(&dir) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("quality: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut section = header(real_time);
+    let mut verdicts = Vec::new();
+    for scenario in scenarios() {
+        let runs: Vec<TraceRun> =
+            traces.iter().map(|(name, trace)| run_trace(&scenario, name, trace, real_time)).collect();
+        section.push_str(&render(&scenario, &runs, &mut verdicts));
+    }
+    section.push_str(&verdict(&verdicts));
+    match write {
+        Some(_) if real_time => {
+            eprintln!("quality: --real-time prints to stdout; BENCHMARKS.md holds the compressed run");
+            std::process::exit(2);
+        }
+        Some(path) => {
+            let old = std::fs::read_to_string(&path).unwrap_or_default();
+            let new = splice(&old, &section);
+            if let Err(e) = std::fs::write(&path, new) {
+                eprintln!("quality: cannot write {}: {e}", path.display());
+                std::process::exit(1);
+            }
+            eprintln!("quality: wrote {}", path.display());
+        }
+        None => print!("{section}"),
+    }
+}
+
+fn read_traces(dir: &Path) -> Result<Vec<(String, Trace)>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            format!("cannot read trace directory {}: {e} (set --traces or GSCALE_TRACES)", dir.display())
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no .csv trace in {}", dir.display()));
+    }
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let trace = Trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok((name, trace))
+        })
+        .collect()
+}
+
+fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, real_time: bool) -> TraceRun {
+    let settings = Settings {
+        capacity_per_pod: CAPACITY,
+        pod_start_ms: POD_START_SECONDS * 1000,
+        compress: if real_time { 1.0 } else { trace.step_ms() as f64 / 1000.0 / STEP_SECONDS },
+        scale_demand: MEAN_PODS * CAPACITY / trace.mean(),
+    };
+    let started = Instant::now();
+    let mut count = 0;
+    let hpa: Vec<(f64, Summary)> = scenario
+        .targets
+        .iter()
+        .map(|&t| {
+            let s = spec(scenario, None, t);
+            count += 1;
+            (t, sim::run(trace, &s, &settings, &mut Hpa::from_spec(&s)).summary)
+        })
+        .collect();
+    let mut gscale = Vec::new();
+    for config in (scenario.configs)() {
+        let results = scenario
+            .targets
+            .iter()
+            .map(|&t| {
+                let s = spec(scenario, Some(&config), t);
+                count += 1;
+                (t, sim::run(trace, &s, &settings, &mut Gscale::new(&s)).summary)
+            })
+            .collect();
+        gscale.push((config.name, results));
+    }
+    let seconds_per_run = started.elapsed().as_secs_f64() / f64::from(count);
+    eprintln!("quality: {name}: {count} runs, {:.1} ms per run", seconds_per_run * 1000.0);
+    TraceRun { name: name.to_string(), points: trace.points.len(), settings, hpa, gscale, seconds_per_run }
+}
+
+/// The cheapest point of `points` with no more violation than `limit`.
+fn cheapest_within(points: &[(f64, Summary)], limit: f64) -> Option<&(f64, Summary)> {
+    points
+        .iter()
+        .filter(|(_, s)| s.slo_violation_minutes <= limit + 1e-9)
+        .min_by(|a, b| a.1.pod_hours.total_cmp(&b.1.pod_hours))
+}
+
+fn header(real_time: bool) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "{BEGIN}");
+    let _ = writeln!(md, "## Decision quality: gscale against the Kubernetes HPA (`gscale simulate`)\n");
+    let _ = writeln!(
+        md,
+        "Generated by the benchmark; reproduce from the repository root, with `shared/` beside it:\n"
+    );
+    let _ = writeln!(
+        md,
+        "```sh\ncargo bench --bench quality -- --traces ../shared/traces --write BENCHMARKS.md\n```\n"
+    );
+    if real_time {
+        let _ =
+            writeln!(md, "**This run replays the traces in real time (`--real-time`): no compression.**\n");
+    }
+    let _ = writeln!(
+        md,
+        "Model (DESIGN §7, `src/sim/`): each pod serves {CAPACITY}/s once started, {POD_START_SECONDS} s after it \
+is created; demand above capacity queues, and the time a queue exists is SLO violation. Each trace is scaled so \
+that its mean needs {MEAN_PODS} pods at full capacity, and each trace step is replayed in {STEP_SECONDS} s \
+(nyc_taxi: 30 min = 15 s; the others: 5 min = 15 s). minReplicas 1, maxReplicas 1000; every scaler syncs every \
+15 s. The HPA is `src/sim/hpa.rs` with its documented defaults (tolerance 0.1, up max(4 pods, 100%) per 15 s, \
+down 100% per 15 s after a 300 s window; Value targets use ready pods). Pod-hours and minutes are simulated time. \
+For each HPA point the comparison tables give the cheapest point of each gscale sweep with no more violation \
+minutes, and its pod-hours against the HPA's (negative: gscale is cheaper; a dash: no gscale point is that \
+good on violation).\n"
+    );
+    md
+}
+
+fn render(scenario: &Scenario, runs: &[TraceRun], verdicts: &mut Vec<Verdict>) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "### {}\n\n{}\n", scenario.title, scenario.about);
+    for c in (scenario.configs)() {
+        let _ = writeln!(md, "- `{}`: {}", c.name, c.about);
+    }
+    let _ = writeln!(md);
+    for r in runs {
+        let _ = writeln!(
+            md,
+            "#### {} ({} points, demand x{:.4}, compress x{}, {:.2} ms per simulation)\n",
+            r.name,
+            r.points,
+            r.settings.scale_demand,
+            r.settings.compress,
+            r.seconds_per_run * 1000.0
+        );
+        let _ = write!(md, "| {} | HPA pod-h | HPA viol min |", scenario.target_name);
+        for (name, _) in &r.gscale {
+            let _ = write!(md, " {name} pod-h | viol min |");
+        }
+        let _ = write!(md, "\n|---|---|---|");
+        for _ in &r.gscale {
+            let _ = write!(md, "---|---|");
+        }
+        let _ = writeln!(md);
+        for (i, (t, h)) in r.hpa.iter().enumerate() {
+            let _ = write!(
+                md,
+                "| {} | {:.1} | {:.1} |",
+                (scenario.label)(*t),
+                h.pod_hours,
+                h.slo_violation_minutes
+            );
+            for (_, points) in &r.gscale {
+                let s = &points[i].1;
+                let _ = write!(md, " {:.1} | {:.1} |", s.pod_hours, s.slo_violation_minutes);
+            }
+            let _ = writeln!(md);
+        }
+        let _ = write!(md, "\n| HPA at | HPA pod-h | HPA viol min |");
+        for (name, _) in &r.gscale {
+            let _ = write!(md, " {name}: best point within the HPA's violation |");
+        }
+        let _ = write!(md, "\n|---|---|---|");
+        for _ in &r.gscale {
+            let _ = write!(md, "---|");
+        }
+        let _ = writeln!(md);
+        for (t, h) in &r.hpa {
+            let _ = write!(
+                md,
+                "| {} | {:.1} | {:.1} |",
+                (scenario.label)(*t),
+                h.pod_hours,
+                h.slo_violation_minutes
+            );
+            for (name, points) in &r.gscale {
+                let found = cheapest_within(points, h.slo_violation_minutes);
+                let saving = found.map(|(_, g)| 1.0 - g.pod_hours / h.pod_hours);
+                verdicts.push(Verdict { scenario: scenario.title, config: name, saving });
+                let cell = match found {
+                    Some((gt, g)) => format!(
+                        "{:+.1}% (at {}: {:.1} pod-h, {:.1} min)",
+                        (g.pod_hours / h.pod_hours - 1.0) * 100.0,
+                        (scenario.label)(*gt),
+                        g.pod_hours,
+                        g.slo_violation_minutes
+                    ),
+                    None => "-".to_string(),
+                };
+                let _ = write!(md, " {cell} |");
+            }
+            let _ = writeln!(md);
+        }
+        let _ = writeln!(md);
+    }
+    md
+}
+
+/// One comparison at one HPA point: the share of the HPA's pod-hours gscale saves, if it can match.
+struct Verdict {
+    scenario: &'static str,
+    config: &'static str,
+    saving: Option<f64>,
+}
+
+fn verdict(verdicts: &[Verdict]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "### Verdict\n\nGoal: at least {:.0}% fewer pod-hours than the HPA at no more violation minutes, at every \
+HPA point of the sweep, on every trace.\n",
+        GOAL * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "| workload | configuration | worst pod-hour saving (negative: gscale costs more) | HPA points where gscale saves >= 15% / all |\n|---|---|---|---|"
+    );
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for v in verdicts {
+        if !keys.contains(&(v.scenario, v.config)) {
+            keys.push((v.scenario, v.config));
+        }
+    }
+    for (scenario, config) in keys {
+        let mine: Vec<&Verdict> =
+            verdicts.iter().filter(|v| v.scenario == scenario && v.config == config).collect();
+        let met = mine.iter().filter(|v| v.saving.is_some_and(|s| s >= GOAL)).count();
+        let worst = if mine.iter().any(|v| v.saving.is_none()) {
+            "no point as good on violation at some HPA point".to_string()
+        } else {
+            let w = mine.iter().filter_map(|v| v.saving).fold(f64::INFINITY, f64::min);
+            format!("{:.1}%", w * 100.0)
+        };
+        let workload = scenario.split(':').next().unwrap_or(scenario);
+        let _ = writeln!(md, "| {workload} | {config} | {worst} | {met} / {} |", mine.len());
+    }
+    let _ = writeln!(md, "\n{END}");
+    md
+}
+
+/// Replace this benchmark's section in `old`, or append it; other sections stay as they are.
+fn splice(old: &str, section: &str) -> String {
+    match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if e > b => {
+            format!("{}{}{}", &old[..b], section.trim_end(), &old[e + END.len()..])
+        }
+        _ if old.trim().is_empty() => format!("# Benchmarks\n\n{section}"),
+        _ => format!("{}\n\n{section}", old.trim_end()),
+    }
+}

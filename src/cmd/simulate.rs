@@ -1,0 +1,359 @@
+//! `gscale simulate -f SCALER.yaml --trace CSV`: replay a load trace through the scaler's decisions
+//! (and, with `--against hpa`, through the Kubernetes HPA reference) with no cluster at all.
+//!
+//! Flags are resolved into [`sim::Settings`] first; every bad flag or unreadable input is a usage
+//! error naming what to fix. The simulation itself lives in `sim`; this file reads, runs, prints.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+
+use crate::api::GeneralScalerSpec;
+use crate::api::check::{self, Severity};
+use crate::cli::{OutputFormat, SimulateArgs, exit};
+use crate::output::{chart, yaml};
+use crate::sim::{self, Gscale, Run, Settings, Summary, Trace, hpa::Hpa};
+
+use super::UsageError;
+
+/// The largest trace file read.
+const MAX_TRACE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The largest scaler manifest read (as `validate`).
+const MAX_SCALER_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Everything a simulation needs, resolved from the flags.
+struct Resolved {
+    name: String,
+    spec: GeneralScalerSpec,
+    trace: Trace,
+    settings: Settings,
+    against_hpa: bool,
+}
+
+/// The document printed by `-o json` and `-o yaml`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    scaler: &'a str,
+    trace: String,
+    points: usize,
+    trace_step_seconds: f64,
+    compress: f64,
+    scale_demand: f64,
+    capacity_per_pod: f64,
+    pod_start_seconds: f64,
+    gscale: &'a Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hpa: Option<&'a Summary>,
+}
+
+pub fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
+    let r = resolve(args)?;
+    let gscale = sim::run(&r.trace, &r.spec, &r.settings, &mut Gscale::new(&r.spec));
+    let hpa = r.against_hpa.then(|| sim::run(&r.trace, &r.spec, &r.settings, &mut Hpa::from_spec(&r.spec)));
+
+    if let Some(path) = &args.plot {
+        let svg = plot(&r, &gscale, hpa.as_ref());
+        std::fs::write(path, svg)
+            .map_err(|e| UsageError(format!("cannot write the plot to {}: {e}", path.display())))?;
+    }
+
+    let report = Report {
+        scaler: &r.name,
+        trace: args.trace.display().to_string(),
+        points: r.trace.points.len(),
+        trace_step_seconds: r.trace.step_ms() as f64 / 1000.0,
+        compress: r.settings.compress,
+        scale_demand: r.settings.scale_demand,
+        capacity_per_pod: r.settings.capacity_per_pod,
+        pod_start_seconds: r.settings.pod_start_ms as f64 / 1000.0,
+        gscale: &gscale.summary,
+        hpa: hpa.as_ref().map(|h| &h.summary),
+    };
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Yaml => print!("{}", yaml::to_string(&serde_json::to_value(&report)?)),
+        OutputFormat::Table | OutputFormat::Wide => {
+            print_table(&report, args.output == OutputFormat::Wide);
+            let width = if args.output == OutputFormat::Wide { 100 } else { 60 };
+            let top = gscale
+                .timeline
+                .iter()
+                .chain(hpa.iter().flat_map(|h| h.timeline.iter()))
+                .map(|s| s.replicas)
+                .max()
+                .unwrap_or(0);
+            println!(
+                "replicas over time (each mark: the mean count over 1/{width} of the run, scale 0-{top})"
+            );
+            println!("  gscale {}", sparkline(&gscale.timeline, width, top));
+            if let Some(h) = &hpa {
+                println!("  hpa    {}", sparkline(&h.timeline, width, top));
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
+    // Flags first: a typo is reported before any file is read.
+    let capacity = match args.capacity_per_pod {
+        Some(c) if !(c.is_finite() && c > 0.0) => {
+            return Err(usage(format!("--capacity-per-pod must be a number above 0, got {c}")));
+        }
+        other => other,
+    };
+    let pod_start_ms = parse_duration_ms(&args.pod_start).ok_or_else(|| {
+        usage(format!("--pod-start {:?} is not a duration\nhint: write e.g. 30s, 2m or 0s", args.pod_start))
+    })?;
+    let compress = match &args.compress {
+        None => 1.0,
+        Some(text) => parse_compress(text).ok_or_else(|| {
+            usage(format!(
+                "--compress {text:?} is not FROM=TO\nhint: e.g. --compress 5m=15s replays each 5 minutes of the trace in 15 s"
+            ))
+        })?,
+    };
+    if !(args.scale_demand.is_finite() && args.scale_demand > 0.0) {
+        return Err(usage(format!("--scale-demand must be a number above 0, got {}", args.scale_demand)));
+    }
+    let against_hpa = match args.against.as_deref() {
+        None => false,
+        Some(r) if r.eq_ignore_ascii_case("hpa") => true,
+        Some(other) => {
+            return Err(usage(format!(
+                "--against {other:?} is not a known reference\nhint: the reference is `hpa`"
+            )));
+        }
+    };
+
+    let (name, spec) = read_scaler(&args.file)?;
+    let trace = read_trace(&args.trace)?;
+    let mut settings = Settings::for_spec(&spec, capacity);
+    settings.pod_start_ms = pod_start_ms;
+    settings.compress = compress;
+    settings.scale_demand = args.scale_demand;
+    let interval_ms = i64::from(spec.sync_interval_seconds.max(1)).min(sim::hpa::SYNC_PERIOD_SECONDS) * 1000;
+    let decisions = sim::simulated_ms(&trace, &settings) / interval_ms as f64;
+    if decisions > sim::MAX_DECISIONS {
+        return Err(usage(format!(
+            "this would replay {decisions:.0} decisions, more than {:.0}\nhint: compress the trace (e.g. --compress 5m=15s)",
+            sim::MAX_DECISIONS
+        )));
+    }
+    Ok(Resolved { name, spec, trace, settings, against_hpa })
+}
+
+fn usage(message: String) -> anyhow::Error {
+    UsageError(message).into()
+}
+
+fn read_limited(path: &Path, limit: u64, what: &str) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|e| usage(format!("cannot read {what} {}: {e}\nhint: check the path", path.display())))?;
+    if bytes.len() as u64 > limit {
+        return Err(usage(format!("{what} {} is larger than {} MiB", path.display(), limit / 1024 / 1024)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        usage(format!(
+            "{what} {} is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// The first GeneralScaler of the file, checked as `validate` checks it.
+fn read_scaler(path: &Path) -> anyhow::Result<(String, GeneralScalerSpec)> {
+    let text = read_limited(path, MAX_SCALER_BYTES, "scaler file")?;
+    let name = path.display();
+    let documents = yaml::parse_documents(&text).map_err(|e| {
+        usage(format!("{name}:{}: not valid YAML: {} (column {})", e.line, e.message, e.column))
+    })?;
+    let doc = documents
+        .iter()
+        .find(|d| d.value.get("kind").and_then(|k| k.as_str()) == Some(crate::api::KIND))
+        .ok_or_else(|| {
+            usage(format!(
+                "{name}: no GeneralScaler in this file\nhint: a GeneralScaler has apiVersion: {} and kind: {}",
+                crate::api::API_VERSION,
+                crate::api::KIND
+            ))
+        })?;
+    let checked = check::check(&doc.value);
+    if let Some(f) = checked.findings.iter().find(|f| f.severity == Severity::Error) {
+        let line = if f.path.is_empty() { doc.line } else { doc.line_of(&f.path) };
+        let path = if f.path.is_empty() { String::new() } else { format!("{}: ", f.path) };
+        return Err(usage(format!(
+            "{name}:{line}: {path}{}\nhint: {} (`gscale validate -f {name}` lists every problem)",
+            f.message, f.hint
+        )));
+    }
+    let scaler = checked.scaler.with_context(|| format!("{name}: the GeneralScaler cannot be read"))?;
+    let scaler_name = scaler.metadata.name.clone().unwrap_or_else(|| "?".to_string());
+    Ok((scaler_name, scaler.spec))
+}
+
+fn read_trace(path: &Path) -> anyhow::Result<Trace> {
+    let text = read_limited(path, MAX_TRACE_BYTES, "trace")?;
+    Trace::parse(&text).map_err(|e| {
+        let at = if e.line == 0 { String::new() } else { format!(":{}", e.line) };
+        usage(format!(
+            "trace {}{at}: {}\nhint: a trace is CSV `timestamp,value`, one point per line, timestamps increasing",
+            path.display(),
+            e.message
+        ))
+    })
+}
+
+/// `30s`, `2m`, `1h30m`, `500ms`, `0`: a non-negative duration in milliseconds.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if text == "0" {
+        return Some(0);
+    }
+    let d: jiff::SignedDuration = text.parse().ok()?;
+    let ms = d.as_millis();
+    (ms >= 0 && ms <= i128::from(i64::MAX)).then_some(ms as i64)
+}
+
+/// `5m=15s`: trace time per simulated time, above 0.
+pub fn parse_compress(text: &str) -> Option<f64> {
+    let (from, to) = text.split_once('=')?;
+    let (from, to) = (parse_duration_ms(from)?, parse_duration_ms(to)?);
+    (from > 0 && to > 0).then(|| from as f64 / to as f64)
+}
+
+/// Reads one figure of a summary.
+type Figure = fn(&Summary) -> Option<f64>;
+
+fn print_table(r: &Report<'_>, wide: bool) {
+    println!(
+        "scaler {}, trace {} ({} points, step {}s), compress x{}, demand x{}, capacity {}/s per pod, pod start {}s",
+        r.scaler,
+        r.trace,
+        r.points,
+        r.trace_step_seconds,
+        num(r.compress),
+        num(r.scale_demand),
+        num(r.capacity_per_pod),
+        num(r.pod_start_seconds)
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec!["".to_string(), "gscale".to_string()];
+    if r.hpa.is_some() {
+        header.push("hpa".to_string());
+        header.push("gscale vs hpa".to_string());
+    }
+    table.set_header(header);
+    let rows: Vec<(&str, Figure, bool)> = vec![
+        ("pod-hours", |s| Some(s.pod_hours), true),
+        ("cost", |s| s.cost, true),
+        ("SLO-violation minutes", |s| Some(s.slo_violation_minutes), true),
+        ("scale events", |s| Some(f64::from(s.scale_events)), true),
+        ("peak replicas", |s| Some(f64::from(s.peak_replicas)), true),
+        ("mean replicas", |s| Some(s.mean_replicas), wide),
+        ("simulated hours", |s| Some(s.hours), wide),
+        ("decisions", |s| Some(f64::from(s.decisions)), wide),
+        ("backlog at end", |s| Some(s.final_backlog), wide),
+    ];
+    for (label, get, show) in rows {
+        if !show {
+            continue;
+        }
+        let g = get(r.gscale);
+        if g.is_none() && label == "cost" {
+            continue;
+        }
+        let mut row = vec![label.to_string(), g.map_or("-".into(), num)];
+        if let Some(h) = r.hpa {
+            let h = get(h);
+            row.push(h.map_or("-".into(), num));
+            row.push(match (g, h) {
+                (Some(g), Some(h)) if h != 0.0 => format!("{:+.1}%", (g - h) / h * 100.0),
+                (Some(g), Some(h)) if g == h => "=".to_string(),
+                _ => "-".to_string(),
+            });
+        }
+        table.add_row(row);
+    }
+    println!("{table}");
+}
+
+/// The timeline's replicas in `width` marks, each the mean of its share of the samples.
+fn sparkline(timeline: &[sim::Sample], width: usize, top: i32) -> String {
+    const MARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if timeline.is_empty() || top <= 0 {
+        return String::new();
+    }
+    let per = timeline.len().div_ceil(width.max(1));
+    timeline
+        .chunks(per)
+        .map(|c| {
+            let mean = c.iter().map(|s| f64::from(s.replicas)).sum::<f64>() / c.len() as f64;
+            MARKS[((mean / f64::from(top)).clamp(0.0, 1.0) * 7.0).round() as usize]
+        })
+        .collect()
+}
+
+fn num(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn plot(r: &Resolved, gscale: &Run, hpa: Option<&Run>) -> String {
+    let hours = |t: f64| t / 3600.0;
+    let mut series = vec![chart::Series {
+        name: "demand (pods at capacity)".into(),
+        color: "#999999",
+        points: gscale
+            .timeline
+            .iter()
+            .map(|s| (hours(s.t), s.demand / r.settings.capacity_per_pod))
+            .collect(),
+    }];
+    series.push(chart::Series {
+        name: "gscale replicas".into(),
+        color: "#1f77b4",
+        points: gscale.timeline.iter().map(|s| (hours(s.t), f64::from(s.replicas))).collect(),
+    });
+    if let Some(h) = hpa {
+        series.push(chart::Series {
+            name: "hpa replicas".into(),
+            color: "#d62728",
+            points: h.timeline.iter().map(|s| (hours(s.t), f64::from(s.replicas))).collect(),
+        });
+    }
+    chart::svg(&format!("gscale simulate: {}", r.name), "simulated hours", "pods", &series)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_compression() {
+        assert_eq!(parse_duration_ms("30s"), Some(30_000));
+        assert_eq!(parse_duration_ms("2m"), Some(120_000));
+        assert_eq!(parse_duration_ms("1h30m"), Some(5_400_000));
+        assert_eq!(parse_duration_ms("0"), Some(0));
+        assert_eq!(parse_duration_ms("soon"), None);
+        assert_eq!(parse_duration_ms("-5s"), None);
+        assert_eq!(parse_compress("5m=15s"), Some(20.0));
+        assert_eq!(parse_compress("30m=15s"), Some(120.0));
+        assert_eq!(parse_compress("5m"), None);
+        assert_eq!(parse_compress("0s=15s"), None);
+    }
+}

@@ -1,0 +1,315 @@
+//! Replaying load through the decision engine, with no cluster: the simulator of DESIGN §7.
+//!
+//! A [`Trace`] becomes demand (scaled by `scale_demand`, its time axis divided by `compress`); the
+//! capacity [`model`] turns replicas into capacity, backlog and SLO-violation time; an
+//! [`Autoscaler`] decides every sync interval from what the model's metrics would report. Two
+//! autoscalers exist: [`Gscale`], the same `decide` the daemon calls with its [`History`] carried
+//! from tick to tick as the daemon persists it in status, and [`hpa::Hpa`], the Kubernetes HPA
+//! reference. Everything here is pure computation: no clock, no I/O, no printing.
+
+pub mod hpa;
+pub mod model;
+pub mod trace;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::api::{GeneralScalerSpec, History, MetricSpec, MetricType, PolicyType, PubSubMode, TargetType};
+use crate::decision::{Input, Reading, SloReadings, decide};
+
+pub use model::Model;
+pub use trace::{Trace, TraceError};
+
+/// Utilisation at which a rate metric's target sits when no capacity per pod is given: the target is
+/// 80% of what a pod can serve.
+pub const DEFAULT_TARGET_UTILISATION: f64 = 0.8;
+
+/// Seconds a pod takes to clear its target backlog when no capacity per pod is given (queue metrics).
+pub const DEFAULT_QUEUE_CLEAR_SECONDS: f64 = 10.0;
+
+/// How the trace is replayed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Units one ready pod serves per (simulated) second.
+    pub capacity_per_pod: f64,
+    /// Simulated milliseconds before a new pod serves.
+    pub pod_start_ms: i64,
+    /// Trace time per simulated time: 20 replays a 5-minute step in 15 s.
+    pub compress: f64,
+    /// Demand per second is the trace value times this.
+    pub scale_demand: f64,
+}
+
+impl Settings {
+    /// Settings for a spec: capacity from the first metric's target unless given.
+    pub fn for_spec(spec: &GeneralScalerSpec, capacity_per_pod: Option<f64>) -> Self {
+        Settings {
+            capacity_per_pod: capacity_per_pod.unwrap_or_else(|| default_capacity(spec)),
+            pod_start_ms: 30_000,
+            compress: 1.0,
+            scale_demand: 1.0,
+        }
+    }
+}
+
+/// The capacity per pod assumed when none is given: a rate metric's target at 80% of a pod's
+/// capacity; a queue metric's target backlog cleared by one pod in 10 s.
+pub fn default_capacity(spec: &GeneralScalerSpec) -> f64 {
+    match spec.metrics().first() {
+        Some(m) if is_queue(m) => m.target_value / DEFAULT_QUEUE_CLEAR_SECONDS,
+        Some(m) => m.target_value / DEFAULT_TARGET_UTILISATION,
+        None => 1.0,
+    }
+}
+
+/// Whether a metric reads a queue (Redis, Pub/Sub) rather than a rate (Prometheus, HTTP).
+fn is_queue(metric: &MetricSpec) -> bool {
+    matches!(metric.kind, MetricType::Redis | MetricType::Pubsub)
+}
+
+/// What an autoscaler sees at a decision: the target's replicas and its metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// Replicas of the target (serving or starting).
+    pub current: i32,
+    /// Replicas serving.
+    pub ready: i32,
+    /// One reading per metric of the spec.
+    pub readings: Vec<Reading>,
+    /// Latency and error rate, for the slo policy.
+    pub slo: SloReadings,
+}
+
+/// Something that decides a replica count every sync interval.
+pub trait Autoscaler {
+    /// Milliseconds between two decisions.
+    fn interval_ms(&self) -> i64;
+    /// The replica count to scale to, given what is observed at `now`.
+    fn decide(&mut self, now: Timestamp, observed: &Observation) -> i32;
+}
+
+/// gscale itself: [`decide`] with the status memory carried from one decision to the next.
+#[derive(Clone, Debug)]
+pub struct Gscale<'a> {
+    spec: &'a GeneralScalerSpec,
+    history: History,
+}
+
+impl<'a> Gscale<'a> {
+    /// A scaler with empty history, as a newly created GeneralScaler.
+    pub fn new(spec: &'a GeneralScalerSpec) -> Self {
+        Gscale { spec, history: History::default() }
+    }
+}
+
+impl Autoscaler for Gscale<'_> {
+    fn interval_ms(&self) -> i64 {
+        i64::from(self.spec.sync_interval_seconds.max(1)) * 1000
+    }
+
+    fn decide(&mut self, now: Timestamp, observed: &Observation) -> i32 {
+        let input = Input {
+            spec: self.spec,
+            current_replicas: observed.current,
+            readings: &observed.readings,
+            slo: &observed.slo,
+            history: &self.history,
+            now,
+        };
+        let decision = decide(&input);
+        // The daemon persists the returned history whether or not it scales.
+        self.history = decision.history;
+        if decision.apply { decision.desired } else { observed.current }
+    }
+}
+
+/// The figures of one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Simulated hours replayed.
+    pub hours: f64,
+    /// Replicas integrated over time.
+    pub pod_hours: f64,
+    /// pod-hours times costPerPodPerHour, when the spec sets it.
+    pub cost: Option<f64>,
+    /// Minutes during which demand exceeded capacity or a backlog remained.
+    pub slo_violation_minutes: f64,
+    /// Decisions that changed the replica count.
+    pub scale_events: u32,
+    /// Highest replica count.
+    pub peak_replicas: i32,
+    /// pod-hours / hours.
+    pub mean_replicas: f64,
+    /// Units still queued at the end.
+    pub final_backlog: f64,
+    /// Decisions taken.
+    pub decisions: u32,
+}
+
+/// The state after one decision, for the timeline and the plot.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sample {
+    /// Simulated seconds since the start.
+    pub t: f64,
+    /// Demand, units per second.
+    pub demand: f64,
+    /// Replicas after the decision.
+    pub replicas: i32,
+    /// Replicas serving.
+    pub ready: i32,
+    /// Units queued.
+    pub backlog: f64,
+}
+
+/// A run: its figures and its timeline (one sample per decision).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Run {
+    /// The figures.
+    pub summary: Summary,
+    /// One sample per decision.
+    #[serde(skip)]
+    pub timeline: Vec<Sample>,
+}
+
+/// Most decisions one run may take: beyond this the flags are almost certainly a mistake.
+pub const MAX_DECISIONS: f64 = 20_000_000.0;
+
+/// Simulated milliseconds a run of `trace` under `settings` covers (the last step included).
+pub fn simulated_ms(trace: &Trace, settings: &Settings) -> f64 {
+    let compress =
+        if settings.compress > 0.0 && settings.compress.is_finite() { settings.compress } else { 1.0 };
+    let span = trace.points[trace.points.len() - 1].0 - trace.points[0].0;
+    (span as f64 + trace.step_ms() as f64) / compress
+}
+
+/// The replica count both sides start from: what the first demand needs at the first metric's target.
+pub fn initial_replicas(spec: &GeneralScalerSpec, settings: &Settings, first_demand: f64) -> i32 {
+    let per_pod = match spec.metrics().first() {
+        Some(m) if !is_queue(m) => m.target_value,
+        _ => settings.capacity_per_pod,
+    };
+    let need = if per_pod > 0.0 { (first_demand / per_pod).ceil() } else { 1.0 };
+    let min = spec.min_replicas.max(1);
+    let max = spec.max_replicas.max(min);
+    (need.min(f64::from(max)) as i32).clamp(min, max)
+}
+
+/// Replay `trace` through `scaler` under `settings`. The spec gives the metrics to report and the cost.
+pub fn run(trace: &Trace, spec: &GeneralScalerSpec, settings: &Settings, scaler: &mut dyn Autoscaler) -> Run {
+    let compress =
+        if settings.compress > 0.0 && settings.compress.is_finite() { settings.compress } else { 1.0 };
+    let t0 = trace.points[0].0;
+    let times: Vec<i64> =
+        trace.points.iter().map(|p| ((p.0 - t0) as f64 / compress).round() as i64).collect();
+    let demands: Vec<f64> = trace.points.iter().map(|p| p.1 * settings.scale_demand).collect();
+    let step = ((trace.step_ms() as f64 / compress).round() as i64).max(1);
+    let end = times[times.len() - 1].saturating_add(step);
+    let interval = scaler.interval_ms().max(1);
+
+    let mut model = Model::new(settings.capacity_per_pod, initial_replicas(spec, settings, demands[0]));
+    let mut summary = Summary { peak_replicas: model.replicas(), ..Summary::default() };
+    let mut timeline = Vec::with_capacity((end / interval + 1) as usize);
+    let (mut t, mut i, mut next_tick) = (0_i64, 0_usize, 0_i64);
+    while t < end {
+        while i + 1 < times.len() && times[i + 1] <= t {
+            i += 1;
+        }
+        let demand = demands[i];
+        if t >= next_tick {
+            let observed = observe(spec, &model, demand, t);
+            let now = Timestamp::from_millisecond(t0.saturating_add(t)).unwrap_or(Timestamp::UNIX_EPOCH);
+            let desired = scaler.decide(now, &observed).clamp(0, i32::MAX);
+            summary.decisions += 1;
+            if desired != model.replicas() {
+                summary.scale_events += 1;
+                model.scale_to(desired, t, settings.pod_start_ms);
+                summary.peak_replicas = summary.peak_replicas.max(desired);
+            }
+            timeline.push(Sample {
+                t: t as f64 / 1000.0,
+                demand,
+                replicas: model.replicas(),
+                ready: model.ready(t),
+                backlog: model.backlog(),
+            });
+            next_tick = next_tick.saturating_add(interval);
+        }
+        let next_point = times.get(i + 1).copied().unwrap_or(end);
+        let mut t1 = next_tick.min(next_point).min(end);
+        if let Some(ready) = model.next_ready_after(t) {
+            t1 = t1.min(ready);
+        }
+        model.advance(t, t1, demand);
+        t = t1;
+    }
+
+    summary.hours = end as f64 / 3_600_000.0;
+    summary.pod_hours = model.pod_hours();
+    summary.mean_replicas = if summary.hours > 0.0 { summary.pod_hours / summary.hours } else { 0.0 };
+    summary.slo_violation_minutes = model.violation_minutes();
+    summary.final_backlog = model.backlog();
+    summary.cost = spec.policy.cost_aware.as_ref().map(|c| summary.pod_hours * c.cost_per_pod_per_hour);
+    Run { summary, timeline }
+}
+
+/// What the spec's metrics would read from the model at `t`: a rate source (Prometheus, HTTP)
+/// reports the arrival rate, a queue source (Redis, Pub/Sub) the backlog (or the oldest item's age);
+/// a Value metric is that per serving pod, an AverageValue metric the total.
+pub fn observe(spec: &GeneralScalerSpec, model: &Model, demand: f64, t: i64) -> Observation {
+    let current = model.replicas();
+    let ready = model.ready(t);
+    let capacity = model.capacity(t);
+    let backlog = model.backlog();
+    let readings = spec
+        .metrics()
+        .iter()
+        .map(|m| {
+            let total = match (m.kind, m.pubsub.as_ref().map(|p| p.mode)) {
+                (MetricType::Pubsub, Some(PubSubMode::OldestUnackedAge)) => {
+                    if backlog > 0.0 {
+                        backlog / capacity.max(model.capacity_per_pod())
+                    } else {
+                        0.0
+                    }
+                }
+                _ if is_queue(m) => backlog,
+                _ => demand,
+            };
+            match m.effective_target_type() {
+                TargetType::AverageValue => Ok(total),
+                TargetType::Value if ready > 0 => Ok(total / f64::from(ready)),
+                // At zero replicas the engine reads a per-pod value as one pod's worth.
+                TargetType::Value if current == 0 => Ok(total),
+                TargetType::Value => Err("no serving pod reports the metric yet".to_string()),
+            }
+        })
+        .collect();
+    Observation { current, ready, readings, slo: slo_readings(spec, model, demand, t) }
+}
+
+/// The slo policy's signals from the model: latency is the M/M/1 response time of one pod at its
+/// share of the demand plus the time to clear the backlog; the error rate is the share of demand
+/// above capacity. Only the objectives the spec sets are reported.
+fn slo_readings(spec: &GeneralScalerSpec, model: &Model, demand: f64, t: i64) -> SloReadings {
+    let Some(slo) = spec.policy.slo.as_ref().filter(|_| spec.policy.kind == PolicyType::Slo) else {
+        return SloReadings::default();
+    };
+    let capacity = model.capacity(t);
+    let latency = slo.target_latency_ms.map(|_| {
+        if capacity <= 0.0 {
+            return Err("no serving pod".to_string());
+        }
+        let service_ms = 1000.0 / model.capacity_per_pod();
+        let utilisation = (demand / capacity).min(0.95);
+        Ok(service_ms / (1.0 - utilisation) + model.backlog() / capacity * 1000.0)
+    });
+    let error_rate = slo
+        .target_error_rate
+        .map(|_| Ok(if demand > capacity && demand > 0.0 { (demand - capacity) / demand } else { 0.0 }));
+    SloReadings { latency_ms: latency, error_rate }
+}
+
+#[cfg(test)]
+mod tests;

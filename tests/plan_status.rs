@@ -86,6 +86,13 @@ fn ago(seconds: i64) -> String {
     (Timestamp::now() - SignedDuration::from_secs(seconds)).to_string()
 }
 
+/// Every request that was not a read, as `METHOD path`.
+fn writes(cluster: &Cluster) -> Vec<String> {
+    let requests = cluster.sandbox.requests();
+    let writes = requests.iter().filter(|r| !matches!(r.method.as_str(), "GET" | "HEAD"));
+    writes.map(|r| format!("{} {}", r.method, r.path)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_agrees_with_run_once_on_every_stage() {
     let cluster = Cluster::start().await;
@@ -260,6 +267,7 @@ async fn plan_agrees_with_run_once_on_every_stage() {
         }
     }
 
+    let writes_before = writes(&cluster);
     let mut plans = Vec::new();
     for s in &scenarios {
         let out = gscale(&cluster, &["plan", s.name, "-n", "default", "-o", "json"]);
@@ -282,6 +290,12 @@ async fn plan_agrees_with_run_once_on_every_stage() {
         );
         plans.push(plan);
     }
+
+    // Plan changed nothing: no request but reads reached the API while the plans ran.
+    let writes_after = writes(&cluster);
+    assert_eq!(writes_after, writes_before, "plan wrote to the cluster");
+    let reads = cluster.sandbox.count_requests(|r| r.method == "GET" && r.path.contains("/generalscalers/"));
+    assert!(reads >= scenarios.len(), "the request log missed plan's reads ({reads})");
 
     let out = Command::new(BIN)
         .args(["run", "--once", "--no-leader-election", "--kubeconfig"])

@@ -4,7 +4,8 @@
 //! - [`api`]: the GeneralScaler resource (spec, status, CRD, checks);
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
-//! - [`output`]: printing (tables, YAML, JSON); the one place that touches the YAML crate;
+//! - [`output`]: printing (tables, charts, YAML, JSON); the one place that touches the YAML crate;
+//! - [`replay`]: metric history stepped through `decide` (`gscale plan --replay`);
 //! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
 //! - [`sandbox`]: an in-memory Kubernetes API over real HTTP, for tests and `gscale demo`.
@@ -21,5 +22,6 @@ pub mod controller;
 pub mod decision;
 pub mod metrics;
 pub mod output;
+pub mod replay;
 pub mod sandbox;
 pub mod sim;

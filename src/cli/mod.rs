@@ -14,6 +14,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// Usage error, unreadable input, or a subcommand this build does not provide yet.
     pub const USAGE: u8 = 2;
+    /// `plan`: the scaler would change the replica count now (0: it would hold).
+    pub const WOULD_SCALE: u8 = 3;
 }
 
 const AFTER_HELP: &str = "\
@@ -21,6 +23,7 @@ Exit codes:
   0  success (validate: every manifest is valid)
   1  the command ran and found a problem (an invalid manifest, an unreachable cluster, a failed apply)
   2  usage error, unreadable input, or a subcommand this build does not provide yet
+  3  plan: the scaler would change the replica count now (0: it would hold)
 
 Kubeconfig is found as kubectl finds it: --kubeconfig, then $KUBECONFIG, then ~/.kube/config,
 then the in-cluster service account.";
@@ -100,8 +103,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
-    /// Print the man page.
+    /// Print the man page (roff); `man -l -` reads it.
     Man,
+    /// Write every completion script and man page into DIR (for packagers and the committed copies).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
     /// Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE.
     #[command(hide = true)]
     Sandbox(SandboxArgs),
@@ -166,15 +172,19 @@ pub struct RunArgs {
 
 /// `gscale plan`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scaler").required(true).args(["name", "file"])))]
 pub struct PlanArgs {
     /// The scaler's name in the cluster.
     pub name: Option<String>,
     /// A scaler manifest not applied yet.
-    #[arg(short = 'f', long, value_name = "FILE")]
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Namespace of the scaler.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// With -f: the replica count to plan from when the target does not exist yet.
+    #[arg(long, value_name = "N")]
+    pub current: Option<i32>,
     /// Replay this much Prometheus history (e.g. 24h).
     #[arg(long, value_name = "DURATION")]
     pub replay: Option<String>,
@@ -182,7 +192,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "DURATION", default_value = "1m")]
     pub step: String,
     /// Write the replay as an SVG plot.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "replay")]
     pub plot: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
@@ -269,7 +279,16 @@ pub struct DemoArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell.
-    pub shell: String,
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `gscale generate` (hidden).
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory to write `completions/` and `man/` into.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[cfg(test)]

@@ -3,10 +3,13 @@
 //! Commands return the process exit code for outcomes that are not errors (`validate` finding an
 //! invalid manifest returns 1); errors go up to `main`, which prints them and maps the exit code.
 
+pub mod generate;
 mod install_crd;
+mod plan;
 mod run;
 mod sandbox;
 mod simulate;
+mod status;
 mod validate;
 
 use std::fmt;
@@ -33,12 +36,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::run(&args),
         Command::InstallCrd(args) => install_crd::run(&args, &cli.kube).await,
         Command::Run(args) => run::run(&args, &cli.kube).await,
-        Command::Plan(_) => not_built("plan"),
-        Command::Status(_) => not_built("status"),
+        Command::Plan(args) => plan::run(&args, &cli.kube).await,
+        Command::Status(args) => status::run(&args, &cli.kube).await,
         Command::Simulate(args) => simulate::run(&args),
         Command::Demo(_) => not_built("demo"),
-        Command::Completions(_) => not_built("completions"),
-        Command::Man => not_built("man"),
+        Command::Completions(args) => generate::print_completions(args.shell),
+        Command::Man => generate::print_man(),
+        Command::Generate(args) => generate::write_all(&args.dir),
         Command::Sandbox(args) => sandbox::run(&args, &cli.kube).await,
     }
 }

@@ -68,7 +68,7 @@ fn plural(n: usize) -> &'static str {
 
 /// The file's text, or why its content cannot be checked (an invalid-input finding, exit 1).
 /// Failing to read at all is an I/O error (exit 2).
-fn read(path: &Path) -> anyhow::Result<Result<String, String>> {
+pub(super) fn read(path: &Path) -> anyhow::Result<Result<String, String>> {
     let mut bytes = Vec::new();
     let limit = MAX_FILE_BYTES + 1;
     let read = if path.as_os_str() == "-" {

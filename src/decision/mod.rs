@@ -18,8 +18,8 @@ use crate::api::{GeneralScalerSpec, History};
 
 pub use metric::MetricOutcome;
 pub use report::{DecisionReport, MetricReport, StepReport};
-pub(crate) use why::num;
 pub use why::{Direction, Why};
+pub(crate) use why::{duration_text, num};
 
 /// A metric reading: its value, or why it could not be read.
 pub type Reading = Result<f64, String>;

@@ -3,6 +3,10 @@
 //! All YAML goes through [`yaml`] so the YAML crate can be swapped in one place.
 
 pub mod chart;
+pub mod plan;
+pub mod plot;
+pub mod replay;
+pub mod status;
 pub mod yaml;
 
 use std::io::IsTerminal;

@@ -1,0 +1,258 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[gscale] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'gscale'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'gscale'= {
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand install-crd 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
+            cand run 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
+            cand plan 'Show what a scaler would do now and why, stage by stage, changing nothing'
+            cand status 'List scalers: current -> desired, metrics vs targets, last scale, conditions'
+            cand validate 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
+            cand simulate 'Replay a load trace through a scaler''s decisions, with no cluster at all'
+            cand demo 'Watch gscale scale a demo workload on this machine, with no cluster'
+            cand completions 'Print shell completions'
+            cand man 'Print the man page (roff); `man -l -` reads it'
+            cand generate 'Write every completion script and man page into DIR (for packagers and the committed copies)'
+            cand sandbox 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'gscale;install-crd'= {
+            cand --wait 'Seconds to wait for the CRD to become Established (0: do not wait)'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand --print 'Print the CRD as YAML and exit, touching no cluster'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;run'= {
+            cand -n 'Namespace to watch (default: all namespaces)'
+            cand --namespace 'Namespace to watch (default: all namespaces)'
+            cand -l 'Only scalers with these labels (kubectl selector syntax)'
+            cand --selector 'Only scalers with these labels (kubectl selector syntax)'
+            cand --metrics-addr 'Serve the daemon''s own Prometheus metrics, /healthz and /readyz here'
+            cand --shard 'Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2'
+            cand --lease-namespace 'Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)'
+            cand --lease-duration 'Seconds a leader is trusted without renewing; a follower takes over after this'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -A 'Watch every namespace (the default)'
+            cand --all-namespaces 'Watch every namespace (the default)'
+            cand --once 'One pass over every scaler, then exit'
+            cand --dry-run 'Decide and record, never scale'
+            cand --no-leader-election 'Run without leader election (only when one daemon is certain)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;plan'= {
+            cand -f 'A scaler manifest not applied yet'
+            cand --filename 'A scaler manifest not applied yet'
+            cand -n 'Namespace of the scaler'
+            cand --namespace 'Namespace of the scaler'
+            cand --current 'With -f: the replica count to plan from when the target does not exist yet'
+            cand --replay 'Replay this much Prometheus history (e.g. 24h)'
+            cand --step 'Replay step (e.g. 1m)'
+            cand --plot 'Write the replay as an SVG plot'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;status'= {
+            cand -n 'Namespace'
+            cand --namespace 'Namespace'
+            cand -l 'Only scalers with these labels'
+            cand --selector 'Only scalers with these labels'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -A 'Every namespace'
+            cand --all-namespaces 'Every namespace'
+            cand -w 'Keep watching and redraw'
+            cand --watch 'Keep watching and redraw'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;validate'= {
+            cand -f 'Manifests to check (multi-document YAML); `-` reads stdin'
+            cand --filename 'Manifests to check (multi-document YAML); `-` reads stdin'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -q 'Print only problems, not the valid documents'
+            cand --quiet 'Print only problems, not the valid documents'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;simulate'= {
+            cand -f 'The scaler manifest'
+            cand --file 'The scaler manifest'
+            cand --trace 'Load trace, CSV `timestamp,value`'
+            cand --capacity-per-pod 'Units one pod serves per second'
+            cand --pod-start 'Delay before a new pod serves (e.g. 30s)'
+            cand --compress 'Time compression, trace step = simulated step (e.g. 5m=15s)'
+            cand --scale-demand 'Multiply demand by this factor'
+            cand --against 'Compare with a reference autoscaler'
+            cand --plot 'Write an SVG plot'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;demo'= {
+            cand --duration 'Stop after this long (e.g. 60s); default: until Ctrl-C'
+            cand --redis 'Drive a real Redis list at this URL instead of the embedded HTTP metric'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;completions'= {
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;man'= {
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;generate'= {
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;sandbox'= {
+            cand --port 'Port on 127.0.0.1 (default: a free one)'
+            cand --replica-delay-ms 'Milliseconds before a workload''s status follows a change of spec.replicas'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;help'= {
+            cand install-crd 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
+            cand run 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
+            cand plan 'Show what a scaler would do now and why, stage by stage, changing nothing'
+            cand status 'List scalers: current -> desired, metrics vs targets, last scale, conditions'
+            cand validate 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
+            cand simulate 'Replay a load trace through a scaler''s decisions, with no cluster at all'
+            cand demo 'Watch gscale scale a demo workload on this machine, with no cluster'
+            cand completions 'Print shell completions'
+            cand man 'Print the man page (roff); `man -l -` reads it'
+            cand generate 'Write every completion script and man page into DIR (for packagers and the committed copies)'
+            cand sandbox 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'gscale;help;install-crd'= {
+        }
+        &'gscale;help;run'= {
+        }
+        &'gscale;help;plan'= {
+        }
+        &'gscale;help;status'= {
+        }
+        &'gscale;help;validate'= {
+        }
+        &'gscale;help;simulate'= {
+        }
+        &'gscale;help;demo'= {
+        }
+        &'gscale;help;completions'= {
+        }
+        &'gscale;help;man'= {
+        }
+        &'gscale;help;generate'= {
+        }
+        &'gscale;help;sandbox'= {
+        }
+        &'gscale;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

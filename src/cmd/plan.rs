@@ -1,0 +1,423 @@
+//! `gscale plan`: what a scaler would do now and why, stage by stage, changing nothing; and
+//! `--replay`, its decisions over Prometheus history.
+//!
+//! Plan reuses the daemon's own `controller::observe` and `controller::decide_outcome`, so plan
+//! and `gscale run` agree. It never writes to the cluster.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
+use kube::api::Api;
+
+use super::{UsageError, client, explain_kube_error, validate};
+use crate::api::{GeneralScaler, GeneralScalerSpec, MetricType, PolicyType, PrometheusSource, check};
+use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
+use crate::controller::{self, Observation, Outcome, targets::TargetError};
+use crate::metrics::Fetcher;
+use crate::output::{self, plan::PlanView, yaml};
+use crate::replay;
+
+/// Where the scaler to plan comes from.
+enum Origin {
+    Cluster,
+    File(String),
+}
+
+/// Run `gscale plan`.
+pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
+    let replay_settings = match &args.replay {
+        Some(span) => {
+            let span = replay::parse_duration(span).map_err(|e| UsageError(format!("--replay {e}")))?;
+            let step = replay::parse_duration(&args.step).map_err(|e| UsageError(format!("--step {e}")))?;
+            if step > span {
+                return Err(UsageError(format!(
+                    "--step {} is longer than --replay {}\nhint: pick a step shorter than the span, e.g. --step 1m",
+                    args.step,
+                    args.replay.as_deref().unwrap_or_default()
+                ))
+                .into());
+            }
+            if span.as_secs() / step.as_secs().max(1) > 11_000 {
+                return Err(UsageError(format!(
+                    "--replay {} at --step {} is more than 11000 points, Prometheus's limit for one range query\nhint: use a longer --step",
+                    args.replay.as_deref().unwrap_or_default(),
+                    args.step
+                ))
+                .into());
+            }
+            Some((span, step))
+        }
+        None => None,
+    };
+    if matches!(args.output, OutputFormat::Wide) {
+        return Err(
+            UsageError("-o wide is for status\nhint: plan prints -o table, json or yaml".into()).into()
+        );
+    }
+
+    let (client, server) = client(flags).await?;
+    let (mut scaler, origin) = match (&args.name, &args.file) {
+        (Some(name), None) => {
+            let namespace = args.namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
+            let api: Api<GeneralScaler> = Api::namespaced(client.clone(), &namespace);
+            let scaler = api.get_opt(name).await.map_err(|e| match e {
+                kube::Error::Api(s) if s.code == 404 => anyhow::anyhow!(
+                    "generalscaler CRD not found\nhint: run gscale install-crd, or plan a manifest offline with -f FILE --current N"
+                ),
+                other => explain_kube_error(other, "read generalscalers", &server),
+            })?;
+            let scaler = scaler.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "generalscaler {name} not found in namespace {namespace}\nhint: `gscale status -A` lists them; plan a manifest not applied yet with -f FILE"
+                )
+            })?;
+            (scaler, Origin::Cluster)
+        }
+        (None, Some(path)) => {
+            let mut scaler = load_file(path)?;
+            let namespace = args
+                .namespace
+                .clone()
+                .or_else(|| scaler.metadata.namespace.clone())
+                .unwrap_or_else(|| client.default_namespace().to_string());
+            scaler.metadata.namespace = Some(namespace);
+            (scaler, Origin::File(path.display().to_string()))
+        }
+        _ => return Err(UsageError("give a scaler NAME or -f FILE, not both".into()).into()),
+    };
+    let namespace = scaler.namespace().unwrap_or_default();
+    let target = format!("{}/{}", scaler.spec.target_ref.kind, scaler.spec.target_ref.name);
+
+    // The daemon's own target reader and metric fetcher (what `controller::observe` joins), so plan
+    // sees what `gscale run` sees; observed separately here so `--current` can stand in for a target
+    // that does not exist yet.
+    let fetcher = Fetcher::new(Some(client.clone()), crate::metrics::Settings::default());
+    let targets = controller::targets::Targets::new(client, Some(namespace.clone()));
+
+    let mut notes = Vec::new();
+    let current = match (targets.replicas(&namespace, &scaler.spec.target_ref).await, args.current) {
+        (_, Some(n)) if n < 0 => {
+            return Err(UsageError(format!("--current {n}: a replica count is 0 or more")).into());
+        }
+        (Ok(n), Some(given)) => {
+            notes.push(format!("{target} has {n} replicas; planning from --current {given} as asked"));
+            Ok(given)
+        }
+        (Ok(n), None) => Ok(n),
+        (Err(TargetError::NotFound { .. }), Some(given)) => {
+            notes.push(format!("{target} does not exist; planning from --current {given}"));
+            Ok(given)
+        }
+        (Err(e), _) => Err(e),
+    };
+    let current = match current {
+        Ok(n) => n,
+        Err(e @ TargetError::NotFound { .. }) => {
+            return Err(anyhow::anyhow!(
+                "{e}\nhint: create it, fix spec.targetRef, or plan from a replica count with --current N"
+            ));
+        }
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "cannot read the replicas of {target}: {}\nhint: check that the kind has a /scale subresource and that you may list it",
+                super::chain(&e)
+            ));
+        }
+    };
+    if let Origin::File(_) = origin {
+        // A manifest not applied has no memory yet: no cooldowns or windows running.
+        scaler.status = None;
+    }
+
+    if let Some((span, step)) = replay_settings {
+        return run_replay(args, &fetcher, &scaler, current, span, step).await;
+    }
+
+    let readings = fetcher.fetch(&namespace, &scaler.spec).await;
+    let observation = Observation { current: Ok(current), readings };
+    let outcome = controller::decide_outcome(&scaler, &observation, Timestamp::now(), false);
+    let (report, warnings) = match outcome {
+        Outcome::Decided { report, warnings, .. } => (report, warnings),
+        Outcome::InvalidSpec(message) => {
+            return Err(anyhow::anyhow!(
+                "the scaler's spec is invalid: {message}\nhint: `gscale validate -f FILE` lists every problem"
+            ));
+        }
+        Outcome::TargetNotFound(message) => {
+            return Err(anyhow::anyhow!("{message}\nhint: create the target or fix spec.targetRef"));
+        }
+    };
+    notes.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
+    let scaler_name = match &origin {
+        Origin::Cluster => format!("{namespace}/{}", scaler.name_any()),
+        Origin::File(path) => format!("{namespace}/{} ({path})", scaler.name_any()),
+    };
+    let code = if report.apply { exit::WOULD_SCALE } else { exit::OK };
+    let text = match args.output {
+        OutputFormat::Table | OutputFormat::Wide => output::plan::render(
+            &PlanView {
+                scaler: &scaler_name,
+                target: &target,
+                bounds: (scaler.spec.min_replicas, scaler.spec.max_replicas),
+                policy: scaler.spec.policy.kind.as_str(),
+                notes: &notes,
+                report: &report,
+            },
+            terminal_width(),
+        ),
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let mut value = serde_json::to_value(&*report)?;
+            value["scaler"] = scaler_name.clone().into();
+            value["target"] = target.clone().into();
+            value["notes"] = serde_json::to_value(&notes)?;
+            if matches!(args.output, OutputFormat::Json) {
+                format!("{}\n", serde_json::to_string_pretty(&value)?)
+            } else {
+                yaml::to_string(&value)
+            }
+        }
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(code)
+}
+
+/// Read the first GeneralScaler of a manifest, checked as `validate` checks it.
+fn load_file(path: &std::path::Path) -> anyhow::Result<GeneralScaler> {
+    let name = path.display().to_string();
+    let text = validate::read(path)?.map_err(|problem| UsageError(format!("{name}: {problem}")))?;
+    let documents = yaml::parse_documents(&text).map_err(|e| {
+        UsageError(format!("{name}: {e}\nhint: `gscale validate -f {name}` shows the problem"))
+    })?;
+    for document in documents {
+        if document.value.get("kind").and_then(|k| k.as_str()) != Some(crate::api::KIND) {
+            continue;
+        }
+        let checked = check::check(&document.value);
+        if let Some(scaler) = checked.scaler {
+            return Ok(scaler);
+        }
+        let first =
+            checked.findings.first().map_or(String::new(), |f| format!(": {}: {}", f.path, f.message));
+        return Err(UsageError(format!(
+            "{name}: the GeneralScaler at line {} is invalid{first}\nhint: `gscale validate -f {name}` lists every problem",
+            document.line
+        ))
+        .into());
+    }
+    Err(UsageError(format!(
+        "{name}: no GeneralScaler in this file\nhint: plan needs a manifest with kind: GeneralScaler"
+    ))
+    .into())
+}
+
+/// Columns of stdout when it is a terminal, else 80 (snapshots and pipes see the same layout).
+pub fn terminal_width() -> u16 {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return 80;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&c: &u16| c >= 40)
+        .unwrap_or_else(|| comfy_table::Table::new().width().filter(|&w| w >= 40).unwrap_or(80))
+}
+
+/// `--replay`: fetch each metric's history with query_range, then step `decide` over it.
+async fn run_replay(
+    args: &PlanArgs,
+    fetcher: &Fetcher,
+    scaler: &GeneralScaler,
+    current: i32,
+    span: SignedDuration,
+    step: SignedDuration,
+) -> anyhow::Result<u8> {
+    let namespace = scaler.namespace().unwrap_or_default();
+    let metrics = scaler.spec.metrics();
+    let without: Vec<String> = metrics
+        .iter()
+        .filter(|m| m.kind != MetricType::Prometheus || m.prometheus.is_none())
+        .map(|m| format!("{} ({})", m.display_name(), m.kind.as_str()))
+        .collect();
+    if !without.is_empty() {
+        return Err(anyhow::anyhow!(
+            "cannot replay {}: {} {} no history to replay (only Prometheus keeps one)\nhint: `gscale simulate -f FILE --trace CSV` replays a recorded load trace instead",
+            scaler.name_any(),
+            without.join(", "),
+            if without.len() == 1 { "has" } else { "have" }
+        ));
+    }
+    let end = Timestamp::now().round(jiff::Unit::Second)?;
+    let end = end - SignedDuration::from_secs(end.as_second().rem_euclid(step.as_secs().max(1)));
+    let start = end - span;
+    let step_std = Duration::from_secs(step.as_secs() as u64);
+    let count = (span.as_secs() / step.as_secs()) as usize + 1;
+    let times: Vec<Timestamp> = (0..count).map(|i| start + step * i as i32).collect();
+
+    let bar = output::progress_stderr().then(|| {
+        let bar = indicatif::ProgressBar::new(metrics.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} fetching history {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    });
+    // What to fetch: each metric, then the slo policy's signals when it has them.
+    let mut wanted: Vec<(String, PrometheusSource, u32)> = metrics
+        .iter()
+        .map(|m| {
+            let source = m.prometheus.clone().expect("checked above: every metric is prometheus");
+            (format!("metric {}", m.display_name()), source, m.timeout_seconds)
+        })
+        .collect();
+    let slo_queries = slo_sources(&scaler.spec);
+    let slo_count = slo_queries.len();
+    wanted.extend(slo_queries);
+    if let Some(bar) = &bar {
+        bar.set_length(wanted.len() as u64);
+    }
+    let mut series = Vec::with_capacity(wanted.len());
+    for (what, source, timeout_seconds) in &wanted {
+        if let Some(bar) = &bar {
+            bar.set_message(what.clone());
+        }
+        let timeout = Duration::from_secs(u64::from((*timeout_seconds).max(1)) * 6);
+        let points = fetcher
+            .query_range(&namespace, source, start, end, step_std, timeout)
+            .await
+            .map_err(|e| {
+                super::failed(
+                    format_args!("cannot fetch the history of {what}"),
+                    &e,
+                    "check that Prometheus is reachable and keeps this much history (--storage.tsdb.retention.time)",
+                )
+            })?;
+        let mut values = vec![None; times.len()];
+        for (t, v) in points {
+            let offset = t.duration_since(start).as_secs();
+            if offset >= 0
+                && offset % step.as_secs() == 0
+                && let Some(slot) = values.get_mut((offset / step.as_secs()) as usize)
+            {
+                *slot = Some(v);
+            }
+        }
+        series.push(values);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    let mut slo = replay::SloSeries::default();
+    for ((what, _, _), values) in wanted.iter().zip(&series).skip(metrics.len()) {
+        if what.contains("latency") {
+            slo.latency_ms = Some(values.clone());
+        } else {
+            slo.error_rate = Some(values.clone());
+        }
+    }
+    debug_assert_eq!(series.len(), metrics.len() + slo_count);
+    series.truncate(metrics.len());
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+
+    let result = replay::replay(&scaler.spec, current, Default::default(), &times, &series, &slo, step);
+    if let Some(path) = &args.plot {
+        let points: Vec<Vec<(f64, f64)>> = series
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .zip(&times)
+                    .filter_map(|(v, t)| v.map(|v| (t.duration_since(start).as_secs_f64(), v)))
+                    .collect()
+            })
+            .collect();
+        let load: Vec<output::plot::Series<'_>> = metrics
+            .iter()
+            .zip(&points)
+            .map(|(m, p)| output::plot::Series { label: m.display_name(), points: p })
+            .collect();
+        let replicas: Vec<(f64, f64)> = result
+            .ticks
+            .iter()
+            .map(|t| (t.time.duration_since(start).as_secs_f64(), f64::from(t.replicas)))
+            .collect();
+        let title =
+            format!("gscale plan {} --replay {}", scaler.name_any(), args.replay.as_deref().unwrap_or(""));
+        output::plot::plot_svg(
+            path,
+            &title,
+            &load,
+            &output::plot::Series { label: "replicas", points: &replicas },
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the plot to {}: {e}\nhint: check that the directory exists and is writable",
+                path.display()
+            )
+        })?;
+    }
+    let text = match args.output {
+        OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&result)?),
+        OutputFormat::Yaml => yaml::to_string(&serde_json::to_value(&result)?),
+        _ => {
+            let title = format!(
+                "replay of {namespace}/{} over the last {} at {} steps, from {current} replicas (paused and dryRun ignored)",
+                scaler.name_any(),
+                args.replay.as_deref().unwrap_or_default(),
+                args.step
+            );
+            let mut text =
+                output::replay::render(&title, &result, scaler.spec.max_replicas, terminal_width());
+            if let Some(path) = &args.plot {
+                text.push_str(&format!("\nplot written to {}\n", path.display()));
+            }
+            text
+        }
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(exit::OK)
+}
+
+/// The slo policy's latency and error-rate queries as Prometheus sources, as the daemon reads
+/// them: on `slo.serverUrl`, else on the first prometheus metric's server (with its credentials).
+fn slo_sources(spec: &GeneralScalerSpec) -> Vec<(String, PrometheusSource, u32)> {
+    let Some(slo) = spec.policy.slo.as_ref().filter(|_| spec.policy.kind == PolicyType::Slo) else {
+        return Vec::new();
+    };
+    let first = spec.metrics().iter().find(|m| m.prometheus.is_some());
+    let base = first.and_then(|m| m.prometheus.as_ref());
+    let timeout = first.map_or(5, |m| m.timeout_seconds);
+    let source = |query: &str| match (base, &slo.server_url) {
+        (Some(base), Some(url)) if base.server_url.trim_end_matches('/') != url.trim_end_matches('/') => {
+            Some(PrometheusSource { server_url: url.clone(), query: query.to_string(), ..plain() })
+        }
+        (Some(base), _) => Some(PrometheusSource { query: query.to_string(), ..base.clone() }),
+        (None, Some(url)) => {
+            Some(PrometheusSource { server_url: url.clone(), query: query.to_string(), ..plain() })
+        }
+        (None, None) => None,
+    };
+    let mut out = Vec::new();
+    if let Some(source) = slo.latency_query.as_deref().and_then(source) {
+        out.push(("slo latency".to_string(), source, timeout));
+    }
+    if let Some(source) = slo.error_rate_query.as_deref().and_then(source) {
+        out.push(("slo error rate".to_string(), source, timeout));
+    }
+    out
+}
+
+fn plain() -> PrometheusSource {
+    PrometheusSource {
+        server_url: String::new(),
+        query: String::new(),
+        headers: Default::default(),
+        bearer_token_secret_ref: None,
+        ca_secret_ref: None,
+        insecure_skip_verify: false,
+    }
+}

@@ -3,6 +3,7 @@
 //! Commands return the process exit code for outcomes that are not errors (`validate` finding an
 //! invalid manifest returns 1); errors go up to `main`, which prints them and maps the exit code.
 
+mod demo;
 mod install_crd;
 mod run;
 mod sandbox;
@@ -35,7 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(_) => not_built("plan"),
         Command::Status(_) => not_built("status"),
         Command::Simulate(_) => not_built("simulate"),
-        Command::Demo(_) => not_built("demo"),
+        Command::Demo(args) => demo::run(&args).await,
         Command::Completions(_) => not_built("completions"),
         Command::Man => not_built("man"),
         Command::Sandbox(args) => sandbox::run(&args, &cli.kube).await,

@@ -5,10 +5,11 @@
 //! Served: discovery and OpenAPI v3, CRDs and their custom resources (defaulting, structural and
 //! CEL validation, status and scale subresources, printer columns), apps/v1 Deployments and
 //! StatefulSets (replicas follow spec after a configurable delay), core/v1 Namespaces, Secrets,
-//! ConfigMaps and Events, events.k8s.io/v1 Events, coordination.k8s.io/v1 Leases. Generic
-//! semantics: one resourceVersion counter, conflicts, generation, merge/JSON/strategic patches,
-//! server-side apply, watches with resume, 410 Gone and bookmarks, label and field selectors,
-//! paged lists, tables. Test controls: fault rules, dropped watches, a request log.
+//! ConfigMaps and Events, events.k8s.io/v1 Events, coordination.k8s.io/v1 Leases, and, stored as
+//! given and never enforced, Services, ServiceAccounts and rbac.authorization.k8s.io/v1 Roles,
+//! ClusterRoles and their bindings (so in-cluster manifests apply). Generic semantics: one
+//! resourceVersion counter, conflicts, generation, merge/JSON/strategic patches, server-side apply,
+//! watches with resume, 410 Gone and bookmarks, label and field selectors, paged lists, tables. Test controls: fault rules, dropped watches, a request log.
 //!
 //! Known approximations (see `patch` for patch and apply details): no pods or controllers beyond
 //! workload replica counts; no authentication or RBAC (use a 403 fault); lists always serve the

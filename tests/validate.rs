@@ -292,7 +292,7 @@ fn unreadable_files_and_bad_usage_exit_2() {
 
 #[test]
 fn subcommands_not_built_yet_say_so_and_exit_2() {
-    for args in [&["status"][..], &["plan", "x"], &["demo"]] {
+    for args in [&["status"][..], &["plan", "x"]] {
         let out = Command::new(BIN).args(args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");

@@ -153,7 +153,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         lease: None,
         status_heartbeat: Duration::from_secs(600),
     };
-    let daemon = tokio::spawn(controller::run(client.clone(), &sandbox.url(), run_settings));
+    let (daemon_client, server) = (client.clone(), sandbox.url());
+    let daemon = tokio::spawn(async move { controller::run(daemon_client, &server, run_settings).await });
 
     let mut out = std::io::stdout();
     writeln!(
@@ -248,7 +249,7 @@ async fn serve_load(wave: Wave) -> anyhow::Result<String> {
     let url = format!("http://{}/load", listener.local_addr()?);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let service = service_fn(move |_request| async move {
+            let service = service_fn(move |_: hyper::Request<hyper::body::Incoming>| async move {
                 let body = json!({"value": (wave.now() * 10.0).round() / 10.0}).to_string();
                 let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
                 response.headers_mut().insert(
@@ -358,6 +359,8 @@ struct View {
     decisions: Vec<DecisionRecord>,
     printed: usize,
     drawn_lines: usize,
+    ticks: u64,
+    started: jiff::Timestamp,
     last_plain: Option<(Instant, i32, i32)>,
 }
 
@@ -378,6 +381,8 @@ impl View {
             decisions: Vec::new(),
             printed: 0,
             drawn_lines: 0,
+            ticks: 0,
+            started: jiff::Timestamp::now(),
             last_plain: None,
         }
     }
@@ -389,7 +394,7 @@ impl View {
         self.highest_load = self.highest_load.max(load);
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
         if let Ok(deployment) = deployments.get(NAME).await {
-            let desired = deployment.spec.and_then(|s| s.replicas).unwrap_or(1);
+            let desired = deployment.spec.replicas.unwrap_or(1);
             self.ready = deployment.status.and_then(|s| s.ready_replicas).unwrap_or(0);
             match self.replicas {
                 Some(before) if desired > before => self.ups += 1,
@@ -407,8 +412,14 @@ impl View {
                 }
             }
         }
-        self.samples.push_back((load, self.replicas.unwrap_or(0)));
-        if self.samples.len() > 48 {
+        // The sparklines keep one sample a second: 40 columns cover a whole default wave.
+        if self.ticks % 4 == 0 || self.samples.is_empty() {
+            self.samples.push_back((load, self.replicas.unwrap_or(0)));
+        } else if let Some(last) = self.samples.back_mut() {
+            *last = (load, self.replicas.unwrap_or(0));
+        }
+        self.ticks += 1;
+        if self.samples.len() > 40 {
             self.samples.pop_front();
         }
     }
@@ -432,7 +443,7 @@ impl View {
                 self.elapsed(),
                 record.from,
                 record.to,
-                record.reason
+                reason(record)
             )?;
         }
         self.printed = self.decisions.len();
@@ -465,10 +476,10 @@ impl View {
         let _ = writeln!(text, "{:.0}s {until}", self.elapsed());
         let loads: Vec<f64> = self.samples.iter().map(|s| s.0).collect();
         let counts: Vec<f64> = self.samples.iter().map(|s| f64::from(s.1)).collect();
-        let _ = writeln!(text, "load      {}  {load:.0} (target {PER_REPLICA} per replica)", spark(&loads, HIGH));
+        let _ = writeln!(text, "load      {}  {load:.0} (target {PER_REPLICA} a replica)", spark(&loads, HIGH));
         let _ = writeln!(
             text,
-            "replicas  {}  {replicas} desired, {} ready (min 1, max {MAX_REPLICAS})",
+            "replicas  {}  {replicas} ({} ready), max {MAX_REPLICAS}",
             spark(&counts, f64::from(MAX_REPLICAS)),
             self.ready
         );
@@ -478,8 +489,9 @@ impl View {
             let _ = writeln!(text, "  (none yet: waiting for the load to move)");
         }
         for record in recent {
-            let reason: String = record.reason.chars().take(100).collect();
-            let _ = writeln!(text, "  {} {:>2} -> {:<2} {reason}", record.time.strftime("%H:%M:%S"), record.from, record.to);
+            let reason: String = reason(record).chars().take(58).collect();
+            let at = record.time.duration_since(self.started).as_secs_f64();
+            let _ = writeln!(text, "  {at:5.1}s {:>2} -> {:<2} {reason}", record.from, record.to);
         }
         self.drawn_lines = text.lines().count();
         out.write_all(text.as_bytes())?;
@@ -510,6 +522,12 @@ impl View {
     }
 }
 
+/// The reason without the `scale 2 -> 5: ` the view already shows.
+fn reason(record: &DecisionRecord) -> &str {
+    let prefix = format!("scale {} -> {}: ", record.from, record.to);
+    record.reason.strip_prefix(prefix.as_str()).unwrap_or(&record.reason)
+}
+
 /// A sparkline of `values` scaled to `max`.
 fn spark(values: &[f64], max: f64) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -517,7 +535,7 @@ fn spark(values: &[f64], max: f64) -> String {
         .iter()
         .map(|v| BARS[((v / max).clamp(0.0, 1.0) * 7.0).round() as usize])
         .collect();
-    format!("{line:<48}")
+    format!("{line:<40}")
 }
 
 #[cfg(test)]

@@ -118,9 +118,15 @@ impl Cluster {
 
     /// Start `gscale run` against this cluster with extra flags; it logs to a file.
     pub fn daemon(&self, name: &str, args: &[&str]) -> Daemon {
+        self.daemon_with_env(name, args, &[])
+    }
+
+    /// [`Cluster::daemon`] with extra environment variables (backend endpoints).
+    pub fn daemon_with_env(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let log = self.dir.path().join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_gscale"))
+            .envs(env.iter().copied())
             .arg("run")
             .arg("--kubeconfig")
             .arg(self.kubeconfig())

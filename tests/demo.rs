@@ -15,7 +15,8 @@ fn demo(args: &[&str]) -> Output {
 
 /// `(scale events up, down, peak)` from the closing paragraph.
 fn summary(stdout: &str) -> (usize, usize, i32) {
-    let paragraph = stdout.split("demo finished after").nth(1).unwrap_or_else(|| panic!("no summary:\n{stdout}"));
+    let paragraph =
+        stdout.split("demo finished after").nth(1).unwrap_or_else(|| panic!("no summary:\n{stdout}"));
     let counts = paragraph.split(" scale events (").nth(1).unwrap();
     let up: usize = counts.split(" up, ").next().unwrap().parse().unwrap();
     let down: usize = counts.split(" up, ").nth(1).unwrap().split(" down)").next().unwrap().parse().unwrap();

@@ -73,7 +73,8 @@ async fn apply(cluster: &Cluster, docs: &[Value], scaler: &Value) {
         };
         let kind = doc["kind"].as_str().unwrap();
         let plural = format!("{}s", kind.to_ascii_lowercase());
-        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);
+        let resource =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);
         let namespace = doc["metadata"]["namespace"].as_str().unwrap_or("default");
         let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, &resource);
         let name = doc["metadata"]["name"].as_str().unwrap();
@@ -98,7 +99,10 @@ async fn wait_replicas(cluster: &Cluster, daemon: &mut Daemon, name: &str, want:
         daemon.assert_running();
         if start.elapsed() > deadline {
             let status = cluster.scaler_status_json(name).await;
-            panic!("{name} not at {want} replicas after {deadline:?}; status:\n{status}\nlog:\n{}", daemon.log());
+            panic!(
+                "{name} not at {want} replicas after {deadline:?}; status:\n{status}\nlog:\n{}",
+                daemon.log()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -122,8 +126,10 @@ impl Cluster {
 fn every_example_validates() {
     for dir in ["http-service", "worker-service", "custom-metric", "pubsub-worker"] {
         let file = examples().join(dir).join("generalscaler.yaml");
-        let out = Command::new(env!("CARGO_BIN_EXE_gscale")).arg("validate").arg("-f").arg(&file).output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_gscale")).arg("validate").arg("-f").arg(&file).output().unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "examples/{dir} does not validate:\n{text}");
         assert!(text.contains(": ok: GeneralScaler "), "{text}");
         assert!(!text.contains("password"), "examples/{dir}: no plain-text secrets:\n{text}");
@@ -270,9 +276,17 @@ async fn custom_metric_reads_json_with_the_bearer_token_from_its_secret() {
 
     // Everything the daemon asked of the API (it alone used it meanwhile) is granted by examples/deploy.
     let requests = cluster.sandbox.requests();
-    let used: std::collections::BTreeSet<_> = requests.iter().map(permission).filter(|p| !p.1.is_empty()).collect();
-    for want in [("", "secrets", "get"), ("apps", "deployments/scale", "patch"), ("events.k8s.io", "events", "create")] {
-        assert!(used.contains(&(want.0.to_string(), want.1.to_string(), want.2.to_string())), "{want:?} in {used:?}");
+    let used: std::collections::BTreeSet<_> =
+        requests.iter().map(permission).filter(|p| !p.1.is_empty()).collect();
+    for want in [
+        ("", "secrets", "get"),
+        ("apps", "deployments/scale", "patch"),
+        ("events.k8s.io", "events", "create"),
+    ] {
+        assert!(
+            used.contains(&(want.0.to_string(), want.1.to_string(), want.2.to_string())),
+            "{want:?} in {used:?}"
+        );
     }
     let rules = deploy_rules();
     let denied: Vec<_> = used.iter().filter(|p| !allowed(&rules, p)).collect();
@@ -340,7 +354,11 @@ async fn kubectl_applies_every_manifest() {
     tokio::task::spawn_blocking(move || {
         let crd = examples().join("crd.yaml");
         kubectl(&config, &home, &["apply", "-f", crd.to_str().unwrap()]);
-        kubectl(&config, &home, &["wait", "--for=condition=Established", "crd/generalscalers.autoscaling.generalscaler.io"]);
+        kubectl(
+            &config,
+            &home,
+            &["wait", "--for=condition=Established", "crd/generalscalers.autoscaling.generalscaler.io"],
+        );
         for dir in ["deploy", "http-service", "worker-service", "custom-metric", "pubsub-worker"] {
             let path = examples().join(dir);
             let applied = kubectl(&config, &home, &["apply", "-f", path.to_str().unwrap()]);
@@ -358,7 +376,8 @@ async fn kubectl_applies_every_manifest() {
         for name in ["my-app-scaler", "worker-scaler", "order-processor-scaler", "pubsub-worker-scaler"] {
             assert!(scalers.contains(name), "{scalers}");
         }
-        let system = kubectl(&config, &home, &["-n", "gscale-system", "get", "deploy,sa,role,rolebinding,svc"]);
+        let system =
+            kubectl(&config, &home, &["-n", "gscale-system", "get", "deploy,sa,role,rolebinding,svc"]);
         assert!(system.contains("gscale-leader-election") && system.contains("gscale-metrics"), "{system}");
         kubectl(&config, &home, &["get", "clusterrole/gscale", "clusterrolebinding/gscale"]);
     })
@@ -372,8 +391,11 @@ fn permission(r: &gscale::sandbox::RequestRecord) -> (String, String, String) {
         Some(rest) => rest.split('/').next().unwrap_or_default().to_string(),
         None => String::new(),
     };
-    let resource =
-        if r.subresource.is_empty() { r.resource.clone() } else { format!("{}/{}", r.resource, r.subresource) };
+    let resource = if r.subresource.is_empty() {
+        r.resource.clone()
+    } else {
+        format!("{}/{}", r.resource, r.subresource)
+    };
     (group, resource, r.verb.clone())
 }
 
@@ -388,7 +410,9 @@ fn deploy_rules() -> Vec<Value> {
 
 fn allowed(rules: &[Value], (group, resource, verb): &(String, String, String)) -> bool {
     let has = |list: &Value, item: &str| list.as_array().unwrap().iter().any(|v| v == item || v == "*");
-    rules.iter().any(|rule| has(&rule["apiGroups"], group) && has(&rule["resources"], resource) && has(&rule["verbs"], verb))
+    rules.iter().any(|rule| {
+        has(&rule["apiGroups"], group) && has(&rule["resources"], resource) && has(&rule["verbs"], verb)
+    })
 }
 
 #[test]
@@ -397,7 +421,14 @@ fn the_deploy_role_grants_no_more_than_the_daemon_uses() {
     let everything: Vec<String> = rules
         .iter()
         .flat_map(|rule| {
-            let list = |key: &str| rule[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
+            let list = |key: &str| {
+                rule[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            };
             let (groups, resources, verbs) = (list("apiGroups"), list("resources"), list("verbs"));
             groups.into_iter().flat_map(move |g| {
                 let verbs = verbs.clone();
@@ -409,7 +440,9 @@ fn the_deploy_role_grants_no_more_than_the_daemon_uses() {
         })
         .collect();
     assert!(everything.iter().all(|p| !p.contains('*')), "no wildcards: {everything:?}");
-    for forbidden in [":secrets:list", ":secrets:watch", "apps:deployments:patch", "apps:deployments:update", ":pods:"] {
+    for forbidden in
+        [":secrets:list", ":secrets:watch", "apps:deployments:patch", "apps:deployments:update", ":pods:"]
+    {
         assert!(everything.iter().all(|p| !p.contains(forbidden)), "{forbidden} is more than gscale needs");
     }
 }

@@ -225,7 +225,11 @@ async fn readings_are_shared_within_the_window_and_errors_are_not() {
     assert_eq!((http.fetches, http.queries, http.dedup_hits, http.errors), (4, 3, 1, 2));
 
     let defaults = gscale::metrics::Fetcher::new(None, gscale::metrics::Settings::default());
-    assert_eq!(defaults.dedup_window(&spec), Duration::from_millis(7500), "a quarter of the 30 s default interval");
+    assert_eq!(
+        defaults.dedup_window(&spec),
+        Duration::from_millis(7500),
+        "a quarter of the 30 s default interval"
+    );
     let long = gscale::metrics::Fetcher::new(
         None,
         gscale::metrics::Settings { dedup_window: Some(Duration::from_secs(60)), ..Default::default() },

@@ -123,9 +123,9 @@ impl Wave {
 pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
     let settings = settings(args)?;
     let options = SandboxOptions { replica_delay: Duration::from_millis(800), ..SandboxOptions::default() };
-    let sandbox = Sandbox::start(options)
-        .await
-        .map_err(|e| super::failed("cannot start the sandbox API", &e, "check that 127.0.0.1 accepts listeners"))?;
+    let sandbox = Sandbox::start(options).await.map_err(|e| {
+        super::failed("cannot start the sandbox API", &e, "check that 127.0.0.1 accepts listeners")
+    })?;
     let client = sandbox.client();
     let wave = Wave { start: Instant::now(), period: settings.wave_period };
 
@@ -252,10 +252,9 @@ async fn serve_load(wave: Wave) -> anyhow::Result<String> {
             let service = service_fn(move |_: hyper::Request<hyper::body::Incoming>| async move {
                 let body = json!({"value": (wave.now() * 10.0).round() / 10.0}).to_string();
                 let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static("application/json"),
-                );
+                response
+                    .headers_mut()
+                    .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
                 Ok::<_, std::convert::Infallible>(response)
             });
             tokio::spawn(async move {
@@ -413,7 +412,7 @@ impl View {
             }
         }
         // The sparklines keep one sample a second: 40 columns cover a whole default wave.
-        if self.ticks % 4 == 0 || self.samples.is_empty() {
+        if self.ticks.is_multiple_of(4) || self.samples.is_empty() {
             self.samples.push_back((load, self.replicas.unwrap_or(0)));
         } else if let Some(last) = self.samples.back_mut() {
             *last = (load, self.replicas.unwrap_or(0));
@@ -469,14 +468,14 @@ impl View {
             // Back to the first line of the last frame, and clear it all.
             let _ = write!(text, "\x1b[{}F\x1b[J", self.drawn_lines);
         }
-        let until = self.duration.map_or_else(
-            || "Ctrl-C to stop".to_string(),
-            |d| format!("of {}s, Ctrl-C to stop", d.as_secs()),
-        );
+        let until = self
+            .duration
+            .map_or_else(|| "Ctrl-C to stop".to_string(), |d| format!("of {}s, Ctrl-C to stop", d.as_secs()));
         let _ = writeln!(text, "{:.0}s {until}", self.elapsed());
         let loads: Vec<f64> = self.samples.iter().map(|s| s.0).collect();
         let counts: Vec<f64> = self.samples.iter().map(|s| f64::from(s.1)).collect();
-        let _ = writeln!(text, "load      {}  {load:.0} (target {PER_REPLICA} a replica)", spark(&loads, HIGH));
+        let _ =
+            writeln!(text, "load      {}  {load:.0} (target {PER_REPLICA} a replica)", spark(&loads, HIGH));
         let _ = writeln!(
             text,
             "replicas  {}  {replicas} ({} ready), max {MAX_REPLICAS}",
@@ -531,10 +530,8 @@ fn reason(record: &DecisionRecord) -> &str {
 /// A sparkline of `values` scaled to `max`.
 fn spark(values: &[f64], max: f64) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let line: String = values
-        .iter()
-        .map(|v| BARS[((v / max).clamp(0.0, 1.0) * 7.0).round() as usize])
-        .collect();
+    let line: String =
+        values.iter().map(|v| BARS[((v / max).clamp(0.0, 1.0) * 7.0).round() as usize]).collect();
     format!("{line:<40}")
 }
 
@@ -544,8 +541,13 @@ mod tests {
 
     #[test]
     fn durations_parse_as_people_write_them() {
-        for (text, seconds) in [("60s", 60.0), ("90", 90.0), ("1m30s", 90.0), ("500ms", 0.5), ("2h", 7200.0)] {
-            assert_eq!(parse_duration("--duration", text).unwrap(), Duration::from_secs_f64(seconds), "{text}");
+        for (text, seconds) in [("60s", 60.0), ("90", 90.0), ("1m30s", 90.0), ("500ms", 0.5), ("2h", 7200.0)]
+        {
+            assert_eq!(
+                parse_duration("--duration", text).unwrap(),
+                Duration::from_secs_f64(seconds),
+                "{text}"
+            );
         }
         for bad in ["", "s", "10x", "1m3", "-5"] {
             assert!(parse_duration("--duration", bad).is_err(), "{bad}");

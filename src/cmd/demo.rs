@@ -154,7 +154,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         status_heartbeat: Duration::from_secs(600),
     };
     let (daemon_client, server) = (client.clone(), sandbox.url());
-    let daemon = tokio::spawn(async move { controller::run(daemon_client, &server, run_settings).await });
+    let mut daemon = tokio::spawn(async move { controller::run(daemon_client, &server, run_settings).await });
 
     let mut out = std::io::stdout();
     writeln!(
@@ -184,11 +184,12 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
             _ = tick.tick() => {}
         }
         if daemon.is_finished() {
-            let result = daemon.await;
-            return match result {
-                Ok(Err(e)) => Err(e.context("the reconcile loop stopped")),
-                _ => Err(anyhow::anyhow!("the reconcile loop stopped unexpectedly")),
-            };
+            match (&mut daemon).await {
+                // The loop heard Ctrl-C or SIGTERM first and shut down gracefully.
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => return Err(e.context("the reconcile loop stopped")),
+                Err(e) => return Err(anyhow::anyhow!("the reconcile loop stopped unexpectedly: {e}")),
+            }
         }
         view.sample(&client).await;
         view.draw(&mut out)?;

@@ -565,6 +565,29 @@ mod tests {
     }
 
     #[test]
+    fn on_a_terminal_each_frame_replaces_the_last() {
+        let wave = Wave { start: Instant::now(), period: Duration::from_secs(40) };
+        let mut view = View::new(true, Some(Duration::from_secs(60)), wave);
+        view.samples.push_back((30.0, 3));
+        view.decisions.push(DecisionRecord {
+            time: jiff::Timestamp::now(),
+            from: 1,
+            to: 3,
+            reason: "scale 1 -> 3: load 30 / target 10 = 3 -> 3".into(),
+        });
+        let mut first = Vec::new();
+        view.draw(&mut first).unwrap();
+        let first = String::from_utf8(first).unwrap();
+        assert!(!first.contains('\x1b'), "nothing to erase yet:\n{first}");
+        assert!(first.contains("1 -> 3  load 30 / target 10 = 3 -> 3"), "{first}");
+        let mut second = Vec::new();
+        view.draw(&mut second).unwrap();
+        let second = String::from_utf8(second).unwrap();
+        assert!(second.starts_with(&format!("\x1b[{}F\x1b[J", first.lines().count())), "{second:?}");
+        assert!(first.lines().all(|l| l.chars().count() <= 80), "fits 80 columns:\n{first}");
+    }
+
+    #[test]
     fn a_password_never_shows() {
         let url = reqwest::Url::parse("redis://user:hunter2@127.0.0.1:6379/0").unwrap();
         assert!(!redact(&url).contains("hunter2"));

@@ -95,11 +95,14 @@ fn the_printed_kubeconfig_works_while_it_runs_and_ctrl_c_ends_it_with_0() {
 
 #[test]
 fn with_redis_it_drives_a_real_list() {
-    let Some(redis) = common::redis::start() else { return };
-    let out = demo(&["--duration", "10s", "--wave-period", "8s", "--redis", &redis.url]);
+    let options = common::redis::Options { password: Some("s3cret-pw".into()), ..Default::default() };
+    let Some(redis) = common::redis::start_with(options) else { return };
+    let url = format!("redis://:s3cret-pw@127.0.0.1:{}/0", redis.port);
+    let out = demo(&["--duration", "10s", "--wave-period", "8s", "--redis", &url]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("load from Redis list gscale-demo-queue"), "{stdout}");
+    assert!(!stdout.contains("s3cret-pw"), "the password never shows:\n{stdout}");
     let (up, _, peak) = summary(&stdout);
     assert!(up >= 1 && peak >= 4, "the queue drove a scale-up:\n{stdout}");
     assert_eq!(redis.cli(&["EXISTS", "gscale-demo-queue"]), "0", "the demo cleans up its list");

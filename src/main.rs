@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gscale::cli::{Cli, LogFormat};
+use gscale::cli::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    // The demo draws its own view on the terminal: the daemon's per-scale info lines would tear it.
+    let default_filter = if matches!(cli.command, Command::Demo(_)) { "gscale=warn" } else { "gscale=info" };
+    init_tracing(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -26,9 +28,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+fn init_tracing(format: LogFormat, default_filter: &str) {
     // Other crates' failures reach the user as gscale errors; their own logs stay off unless RUST_LOG asks.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("gscale=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

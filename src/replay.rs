@@ -111,6 +111,7 @@ pub fn replay(
         let decision = decide(&Input {
             spec: &spec,
             current_replicas: current,
+            ready_replicas: None,
             readings: &readings,
             slo: &slo,
             history: &history,
@@ -219,6 +220,7 @@ mod tests {
             let d = decide(&Input {
                 spec: &by_hand,
                 current_replicas: current,
+                ready_replicas: None,
                 readings: &[reading],
                 slo: &SloReadings::default(),
                 history: &history,

@@ -561,6 +561,7 @@ async fn replay_over_prometheus_history_equals_stepping_decide() {
         let decision = gscale::decision::decide(&gscale::decision::Input {
             spec: &spec,
             current_replicas: current,
+            ready_replicas: None,
             readings: &[reading],
             slo: &Default::default(),
             history: &history,

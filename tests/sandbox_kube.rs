@@ -917,3 +917,38 @@ async fn aggregated_discovery_lists_every_group_with_subresources() {
     assert!(caps.subresources.iter().any(|(r, _)| r.plural.ends_with("scale")));
     assert!(discovery.resolve_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")).is_some());
 }
+
+#[tokio::test]
+async fn services_service_accounts_and_rbac_kinds_are_stored_as_given() {
+    use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    let sb = sandbox().await;
+    let client = sb.client();
+    let apply = PatchParams::apply("test");
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "reader"},
+        "rules": [{"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]}]});
+    roles.patch("reader", &apply, &Patch::Apply(&role)).await.unwrap();
+    let stored = roles.get("reader").await.unwrap();
+    assert_eq!(stored.rules.unwrap()[0].resources, Some(vec!["deployments/scale".to_string()]));
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "reader"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "default"}]});
+    bindings.patch("reader", &apply, &Patch::Apply(&binding)).await.unwrap();
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}});
+    accounts.patch("bot", &apply, &Patch::Apply(&account)).await.unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
+    services.patch("web", &apply, &Patch::Apply(&service)).await.unwrap();
+    assert_eq!(services.get("web").await.unwrap().spec.unwrap().ports.unwrap()[0].port, 80);
+    let role_api: Api<Role> = Api::namespaced(client.clone(), "default");
+    let binding_api: Api<RoleBinding> = Api::namespaced(client.clone(), "default");
+    assert!(role_api.list(&Default::default()).await.unwrap().items.is_empty());
+    assert!(binding_api.list(&Default::default()).await.unwrap().items.is_empty());
+    // Stored, never enforced: the sandbox has no authorization (a 403 is a fault rule).
+    assert_eq!(accounts.list(&Default::default()).await.unwrap().items.len(), 1);
+}

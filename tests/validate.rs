@@ -289,11 +289,3 @@ fn unreadable_files_and_bad_usage_exit_2() {
     let out = Command::new(BIN).arg("validate").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "no -f is a usage error");
 }
-
-#[test]
-fn subcommands_not_built_yet_say_so_and_exit_2() {
-    let out = Command::new(BIN).arg("demo").output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "demo: {err}");
-    assert!(err.contains("is not built yet"), "demo: {err}");
-}

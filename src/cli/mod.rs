@@ -273,6 +273,9 @@ pub struct DemoArgs {
     /// Drive a real Redis list at this URL instead of the embedded HTTP metric.
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
+    /// Length of one load wave (tests use a short one); the scaler's timings follow it.
+    #[arg(long, value_name = "DURATION", default_value = "40s", hide = true)]
+    pub wave_period: String,
 }
 
 /// `gscale completions`.

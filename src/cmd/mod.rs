@@ -3,6 +3,7 @@
 //! Commands return the process exit code for outcomes that are not errors (`validate` finding an
 //! invalid manifest returns 1); errors go up to `main`, which prints them and maps the exit code.
 
+mod demo;
 pub mod generate;
 mod install_crd;
 mod plan;
@@ -39,19 +40,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(args) => plan::run(&args, &cli.kube).await,
         Command::Status(args) => status::run(&args, &cli.kube).await,
         Command::Simulate(args) => simulate::run(&args),
-        Command::Demo(_) => not_built("demo"),
+        Command::Demo(args) => demo::run(&args).await,
         Command::Completions(args) => generate::print_completions(args.shell),
         Command::Man => generate::print_man(),
         Command::Generate(args) => generate::write_all(&args.dir),
         Command::Sandbox(args) => sandbox::run(&args, &cli.kube).await,
     }
-}
-
-fn not_built(name: &str) -> anyhow::Result<u8> {
-    Err(UsageError(format!(
-        "`gscale {name}` is not built yet in this version\nhint: see the README for what this build provides"
-    ))
-    .into())
 }
 
 /// The exit code for an error that reached `main`.

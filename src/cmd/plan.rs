@@ -14,7 +14,8 @@ use kube::api::Api;
 use super::{UsageError, client, explain_kube_error, validate};
 use crate::api::{GeneralScaler, GeneralScalerSpec, MetricType, PolicyType, PrometheusSource, check};
 use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
-use crate::controller::{self, Observation, Outcome, targets::TargetError};
+use crate::controller::targets::{Replicas, TargetError};
+use crate::controller::{self, Observation, Outcome};
 use crate::metrics::Fetcher;
 use crate::output::{self, plan::PlanView, yaml};
 use crate::replay;
@@ -102,13 +103,16 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
             return Err(UsageError(format!("--current {n}: a replica count is 0 or more")).into());
         }
         (Ok(n), Some(given)) => {
-            notes.push(format!("{target} has {n} replicas; planning from --current {given} as asked"));
-            Ok(given)
+            notes.push(format!(
+                "{target} has {} replicas; planning from --current {given} as asked",
+                n.replicas
+            ));
+            Ok(Replicas { replicas: given, ready: None })
         }
         (Ok(n), None) => Ok(n),
         (Err(TargetError::NotFound { .. }), Some(given)) => {
             notes.push(format!("{target} does not exist; planning from --current {given}"));
-            Ok(given)
+            Ok(Replicas { replicas: given, ready: None })
         }
         (Err(e), _) => Err(e),
     };
@@ -132,7 +136,7 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     }
 
     if let Some((span, step)) = replay_settings {
-        return run_replay(args, &fetcher, &scaler, current, span, step).await;
+        return run_replay(args, &fetcher, &scaler, current.replicas, span, step).await;
     }
 
     let readings = fetcher.fetch(&namespace, &scaler.spec).await;

@@ -37,7 +37,7 @@ pub async fn run(args: &SandboxArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

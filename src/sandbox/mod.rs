@@ -7,7 +7,9 @@
 //! columns), apps/v1 Deployments and StatefulSets (replicas follow spec after a configurable delay),
 //! core/v1 Namespaces, Secrets, ConfigMaps, Events (and plain Pods), apps/v1 ReplicaSets (plain),
 //! events.k8s.io/v1 Events (one store with core/v1 Events), coordination.k8s.io/v1 Leases and
-//! SelfSubjectAccessReviews. Generic semantics: one resourceVersion counter, 409 on stale versions,
+//! SelfSubjectAccessReviews, and, stored as given and never enforced, Services, ServiceAccounts and
+//! rbac.authorization.k8s.io/v1 Roles, ClusterRoles and their bindings (so in-cluster manifests
+//! apply). Generic semantics: one resourceVersion counter, 409 on stale versions,
 //! generation on spec changes only, merge/JSON/strategic patches, server-side apply, watches with
 //! resume, 410 Gone, bookmarks and streaming lists, label and field selectors, paged lists, Tables
 //! and PartialObjectMetadata. Test controls: fault rules, RBAC-style denials, dropped watches,

@@ -126,6 +126,7 @@ impl Cluster {
         let log = self.dir.path().join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_gscale"))
+            .envs(env.iter().copied())
             .arg("run")
             .arg("--kubeconfig")
             .arg(self.kubeconfig())

@@ -169,6 +169,7 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
         'gscale;demo' {
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (e.g. 60s); default: until Ctrl-C')
             [CompletionResult]::new('--redis', '--redis', [CompletionResultType]::ParameterName, 'Drive a real Redis list at this URL instead of the embedded HTTP metric')
+            [CompletionResult]::new('--wave-period', '--wave-period', [CompletionResultType]::ParameterName, 'Length of one load wave (tests use a short one); the scaler''s timings follow it')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
             [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')

@@ -163,7 +163,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__demo)
-            opts="-h -V --duration --redis --kubeconfig --context --cluster --user --log-format --help --version"
+            opts="-h -V --duration --redis --wave-period --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -174,6 +174,10 @@ _gscale() {
                     return 0
                     ;;
                 --redis)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wave-period)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -159,6 +159,7 @@ set edit:completion:arg-completer[gscale] = {|@words|
         &'gscale;demo'= {
             cand --duration 'Stop after this long (e.g. 60s); default: until Ctrl-C'
             cand --redis 'Drive a real Redis list at this URL instead of the embedded HTTP metric'
+            cand --wave-period 'Length of one load wave (tests use a short one); the scaler''s timings follow it'
             cand --kubeconfig 'Path to the kubeconfig file'
             cand --context 'The kubeconfig context to use'
             cand --cluster 'The kubeconfig cluster to use'

@@ -138,6 +138,7 @@ complete -c gscale -n "__fish_gscale_using_subcommand simulate" -s h -l help -d 
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -s V -l version -d 'Print version'
 complete -c gscale -n "__fish_gscale_using_subcommand demo" -l duration -d 'Stop after this long (e.g. 60s); default: until Ctrl-C' -r
 complete -c gscale -n "__fish_gscale_using_subcommand demo" -l redis -d 'Drive a real Redis list at this URL instead of the embedded HTTP metric' -r
+complete -c gscale -n "__fish_gscale_using_subcommand demo" -l wave-period -d 'Length of one load wave (tests use a short one); the scaler\'s timings follow it' -r
 complete -c gscale -n "__fish_gscale_using_subcommand demo" -l kubeconfig -d 'Path to the kubeconfig file' -r -F
 complete -c gscale -n "__fish_gscale_using_subcommand demo" -l context -d 'The kubeconfig context to use' -r
 complete -c gscale -n "__fish_gscale_using_subcommand demo" -l cluster -d 'The kubeconfig cluster to use' -r

@@ -12,7 +12,7 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// The command ran and found a problem: an invalid manifest, a failed operation.
     pub const FAILURE: u8 = 1;
-    /// Usage error, unreadable input, or a subcommand this build does not provide yet.
+    /// Usage error or unreadable input.
     pub const USAGE: u8 = 2;
     /// `plan`: the scaler would change the replica count now (0: it would hold).
     pub const WOULD_SCALE: u8 = 3;
@@ -22,7 +22,7 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  success (validate: every manifest is valid)
   1  the command ran and found a problem (an invalid manifest, an unreachable cluster, a failed apply)
-  2  usage error, unreadable input, or a subcommand this build does not provide yet
+  2  usage error or unreadable input (a missing file, a bad flag)
   3  plan: the scaler would change the replica count now (0: it would hold)
 
 Kubeconfig is found as kubectl finds it: --kubeconfig, then $KUBECONFIG, then ~/.kube/config,

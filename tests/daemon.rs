@@ -427,6 +427,16 @@ async fn steady_state_costs_no_patches_no_gets_and_rare_status_writes() {
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap();
     assert!(hits >= 8, "two of three scalers share each reading: {hits} dedup hits");
+
+    // A deleted scaler leaves no stale gauge behind.
+    let scalers: kube::Api<gscale::api::GeneralScaler> =
+        kube::Api::namespaced(cluster.client.clone(), "default");
+    scalers.delete("app1", &Default::default()).await.unwrap();
+    eventually("the deleted scaler's gauges are gone", SECONDS(15), || async {
+        !get("/metrics").1.contains("scaler=\"app1\"")
+    })
+    .await;
+    assert!(get("/metrics").1.contains("scaler=\"app2\""), "the others stay");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

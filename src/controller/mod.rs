@@ -44,6 +44,9 @@ pub const FIELD_MANAGER: &str = "gscale";
 /// [`Schedule`]), so a short window suffices.
 const DEDUP_WINDOW: Duration = Duration::from_secs(3);
 
+/// How often the memory of deleted scalers is dropped.
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
+
 /// Which scalers this daemon handles: shard `index` of `count`, by a hash of namespace/name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -127,6 +130,11 @@ impl Schedule {
         }
         let now = Instant::now();
         if *at > now { Err(*at - now) } else { Ok(Some(now - *at)) }
+    }
+
+    /// Keep only the scalers that still exist.
+    pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
+        self.due.lock().expect("a poisoned lock means a panic elsewhere").retain(|key, _| live.contains(key));
     }
 
     /// Record a reconcile and return the wait until the next one: the scaler's tick, at a phase
@@ -269,6 +277,17 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
         .applied_objects()
         // Our own status writes change no generation: they need no reconcile.
         .predicate_filter(predicates::generation, Default::default());
+    // Deleted scalers are never reconciled again: forget their schedule and gauges.
+    let (store, pruned) = (reader.clone(), ctx.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PRUNE_EVERY).await;
+            let live =
+                store.state().iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
+            pruned.schedule.retain(&live);
+            pruned.telemetry.retain(&live);
+        }
+    });
     Controller::for_stream(scalers, reader)
         .with_config(ControllerConfig::default().concurrency(256))
         .reconcile_all_on(became_leader)

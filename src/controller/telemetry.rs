@@ -85,12 +85,12 @@ impl Telemetry {
             .insert((namespace.to_string(), name.to_string()), (current, desired));
     }
 
-    /// Forget a deleted scaler.
-    pub fn forget(&self, namespace: &str, name: &str) {
+    /// Keep only the scalers that still exist (deleted ones leave no stale gauges behind).
+    pub fn retain(&self, live: &std::collections::HashSet<super::ScalerKey>) {
         self.replicas
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
-            .remove(&(namespace.to_string(), name.to_string()));
+            .retain(|key, _| live.contains(key));
     }
 
     /// The text exposition of every metric.

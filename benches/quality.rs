@@ -481,46 +481,26 @@ fn render(scenario: &Scenario, runs: &[TraceRun], mode: Mode, verdicts: &mut Vec
             r.settings.compress,
             r.seconds_per_run * 1000.0
         );
-        let _ = write!(md, "| {} | HPA pod-h | HPA viol min |", scenario.target_name);
-        for (name, _) in &r.gscale {
-            let _ = write!(md, " {name} pod-h | viol min |");
-        }
-        let _ = write!(md, "\n|---|---|---|");
-        for _ in &r.gscale {
-            let _ = write!(md, "---|---|");
-        }
-        let _ = writeln!(md);
+        let columns: Vec<String> =
+            r.gscale.iter().flat_map(|(name, _)| [format!("{name} pod-h"), "viol min".to_string()]).collect();
+        table_head(&mut md, scenario.target_name, &columns);
         for (i, (t, h)) in r.hpa.iter().enumerate() {
-            let _ = write!(
-                md,
-                "| {} | {:.1} | {:.1} |",
-                (scenario.label)(*t),
-                h.pod_hours,
-                h.slo_violation_minutes
-            );
+            hpa_cells(&mut md, &(scenario.label)(*t), h);
             for (_, points) in &r.gscale {
                 let s = &points[i].1;
                 let _ = write!(md, " {:.1} | {:.1} |", s.pod_hours, s.slo_violation_minutes);
             }
             let _ = writeln!(md);
         }
-        let _ = write!(md, "\n| HPA at | HPA pod-h | HPA viol min |");
-        for (name, _) in &r.gscale {
-            let _ = write!(md, " {name}: best point within the HPA's violation |");
-        }
-        let _ = write!(md, "\n|---|---|---|");
-        for _ in &r.gscale {
-            let _ = write!(md, "---|");
-        }
         let _ = writeln!(md);
+        let columns: Vec<String> = r
+            .gscale
+            .iter()
+            .map(|(name, _)| format!("{name}: best point within the HPA's violation"))
+            .collect();
+        table_head(&mut md, "HPA at", &columns);
         for (t, h) in &r.hpa {
-            let _ = write!(
-                md,
-                "| {} | {:.1} | {:.1} |",
-                (scenario.label)(*t),
-                h.pod_hours,
-                h.slo_violation_minutes
-            );
+            hpa_cells(&mut md, &(scenario.label)(*t), h);
             for (name, points) in &r.gscale {
                 let found = cheapest_within(points, h.slo_violation_minutes);
                 let saving = found.map(|(_, g)| 1.0 - g.pod_hours / h.pod_hours);
@@ -548,6 +528,20 @@ fn render(scenario: &Scenario, runs: &[TraceRun], mode: Mode, verdicts: &mut Vec
         let _ = writeln!(md);
     }
     md
+}
+
+/// A table's header row and rule: the lead column, the HPA's two, then `columns`.
+fn table_head(md: &mut String, lead: &str, columns: &[String]) {
+    let _ = write!(md, "| {lead} | HPA pod-h | HPA viol min |");
+    for c in columns {
+        let _ = write!(md, " {c} |");
+    }
+    let _ = writeln!(md, "\n|---|---|---|{}", "---|".repeat(columns.len()));
+}
+
+/// A row's first three cells: the HPA point and its figures.
+fn hpa_cells(md: &mut String, label: &str, h: &Summary) {
+    let _ = write!(md, "| {label} | {:.1} | {:.1} |", h.pod_hours, h.slo_violation_minutes);
 }
 
 /// One comparison at one HPA point: the share of the HPA's pod-hours gscale saves, if it can match.

@@ -154,33 +154,6 @@ pub fn replay(
     }
 }
 
-/// Parse `24h`, `90m`, `1m`, `30s`, `2d`, `1h30m`.
-pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
-    let bad = || format!("{text:?} is not a duration: use e.g. 30s, 1m, 24h, 2d or 1h30m");
-    let mut total: i64 = 0;
-    let mut number = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: i64 = number.parse().map_err(|_| bad())?;
-        number.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
-    }
-    if !number.is_empty() || total <= 0 {
-        return Err(bad());
-    }
-    Ok(SignedDuration::from_secs(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,15 +211,5 @@ mod tests {
         let pod_hours: f64 = replicas.iter().map(|&r| f64::from(r) / 60.0).sum();
         assert!((result.pod_hours - pod_hours).abs() < 1e-9);
         assert!(result.cost.is_none());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("24h").unwrap(), SignedDuration::from_hours(24));
-        assert_eq!(parse_duration("1h30m").unwrap(), SignedDuration::from_mins(90));
-        assert_eq!(parse_duration("2d").unwrap(), SignedDuration::from_hours(48));
-        for bad in ["", "5", "1x", "0s", "m"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

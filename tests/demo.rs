@@ -114,7 +114,10 @@ fn a_bad_redis_url_or_duration_is_a_usage_error() {
         let out = demo(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("expected"), "{err}");
+        assert!(
+            err.contains(args[0]) && err.contains(args[1]),
+            "the message names the flag and value: {err}"
+        );
     }
 }
 

@@ -105,6 +105,14 @@ fn bad_input_is_a_usage_error_with_the_line() {
     let long_path = d.join("long.csv");
     std::fs::write(&long_path, STEP).unwrap();
     let long = long_path.to_str().unwrap().to_string();
+    let two_path = d.join("two.yaml");
+    std::fs::write(&two_path, format!("{SCALER}---\n{}", SCALER.replace("name: web\n", "name: other\n")))
+        .unwrap();
+    let two = two_path.to_str().unwrap().to_string();
+    // Two points four years apart: 17 million ticks of 15 s for both sides together.
+    let gap_path = d.join("gap.csv");
+    std::fs::write(&gap_path, "timestamp,value\n2000-01-01 00:00:00,100\n2004-06-01 00:00:00,200\n").unwrap();
+    let gap = gap_path.to_str().unwrap().to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["simulate", "-f", s, "--trace", c], ":3: cannot read value \"oops\""),
         (vec!["simulate", "-f", s, "--trace", "/nonexistent.csv"], "cannot read trace"),
@@ -115,6 +123,28 @@ fn bad_input_is_a_usage_error_with_the_line() {
         (vec!["simulate", "-f", s, "--trace", c, "--scale-demand", "0"], "--scale-demand"),
         (vec!["simulate", "-f", s, "--trace", c, "--against", "keda"], "--against"),
         (vec!["simulate", "-f", s, "--trace", &long, "--compress", "1ms=1h"], "decisions"),
+        (
+            vec!["simulate", "-f", s, "--trace", c, "--compress", "0s=15s"],
+            "--compress FROM \"0s\" must be longer than 0",
+        ),
+        (
+            vec!["simulate", "-f", s, "--trace", c, "--scale-demand", "-1"],
+            "--scale-demand must be a number above 0, got -1",
+        ),
+        (
+            vec!["simulate", "-f", s, "--trace", c, "--capacity-per-pod", "-5"],
+            "--capacity-per-pod must be a number above 0",
+        ),
+        (
+            vec!["simulate", "-f", s, "--trace", c, "--pod-start", "-1s"],
+            "--pod-start \"-1s\" is not a duration",
+        ),
+        (vec!["simulate", "-f", s, "--trace", &long, "--scale-demand", "1e308"], "more than 1e15"),
+        (
+            vec!["simulate", "-f", &two, "--trace", &long],
+            "2 GeneralScalers in this file (web (line 1), other (line",
+        ),
+        (vec!["simulate", "-f", s, "--trace", &gap, "--against", "hpa"], "a gap of years"),
     ];
     for (args, needle) in cases {
         let out = gscale(&args);
@@ -122,6 +152,54 @@ fn bad_input_is_a_usage_error_with_the_line() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn reads_the_scaler_from_stdin_and_unix_milliseconds() {
+    let (d, _, csv) = files("stdin", "1404172800000,100\n1404173100000,400\n1404173400000,400\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gscale"))
+        .args(["simulate", "-f", "-", "--trace", csv.to_str().unwrap(), "-o", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), SCALER.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["scaler"], "web");
+    // Milliseconds since the epoch, told from seconds by size: 5-minute steps, not 83-hour ones.
+    assert_eq!(report["traceStepSeconds"], 300.0);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// A reader that stops early (`| head -1`) ends gscale quietly, not with a panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let (d, scaler, csv) = files("pipe", STEP);
+    for output in ["table", "json"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gscale"))
+            .args([
+                "simulate",
+                "-f",
+                scaler.to_str().unwrap(),
+                "--trace",
+                csv.to_str().unwrap(),
+                "-o",
+                output,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{output}: {err}");
+        assert!(!err.contains("panicked"), "{output}: {err}");
     }
     let _ = std::fs::remove_dir_all(d);
 }

@@ -183,7 +183,7 @@ pub struct PlanArgs {
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     /// With -f: the replica count to plan from when the target does not exist yet.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub current: Option<i32>,
     /// Replay this much Prometheus history (e.g. 24h).
     #[arg(long, value_name = "DURATION")]
@@ -242,16 +242,16 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "CSV")]
     pub trace: PathBuf,
     /// Units one pod serves per second.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub capacity_per_pod: Option<f64>,
     /// Delay before a new pod serves (e.g. 30s).
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    #[arg(long, value_name = "DURATION", default_value = "30s", allow_hyphen_values = true)]
     pub pod_start: String,
     /// Time compression, trace step = simulated step (e.g. 5m=15s).
     #[arg(long, value_name = "FROM=TO")]
     pub compress: Option<String>,
     /// Multiply demand by this factor.
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    #[arg(long, value_name = "X", default_value_t = 1.0, allow_negative_numbers = true)]
     pub scale_demand: f64,
     /// Compare with a reference autoscaler.
     #[arg(long, value_name = "REFERENCE")]

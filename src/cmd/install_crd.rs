@@ -16,7 +16,7 @@ pub const FIELD_MANAGER: &str = "gscale";
 
 pub async fn run(args: &InstallCrdArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
     if args.print {
-        print!("{}", crd_yaml());
+        super::input::print(&crd_yaml())?;
         return Ok(exit::OK);
     }
     let (client, server) = super::client(kube).await?;

@@ -5,6 +5,7 @@
 
 mod demo;
 pub mod generate;
+mod input;
 mod install_crd;
 mod plan;
 mod run;

@@ -11,8 +11,8 @@ use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::{UsageError, client, explain_kube_error, validate};
-use crate::api::{GeneralScaler, GeneralScalerSpec, MetricType, PolicyType, PrometheusSource, check};
+use super::{UsageError, client, explain_kube_error, input};
+use crate::api::{GeneralScaler, GeneralScalerSpec, MetricType, PolicyType, PrometheusSource};
 use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
 use crate::controller::targets::{Replicas, TargetError};
 use crate::controller::{self, Observation, Outcome};
@@ -30,8 +30,8 @@ enum Origin {
 pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     let replay_settings = match &args.replay {
         Some(span) => {
-            let span = replay::parse_duration(span).map_err(|e| UsageError(format!("--replay {e}")))?;
-            let step = replay::parse_duration(&args.step).map_err(|e| UsageError(format!("--step {e}")))?;
+            let span = SignedDuration::from_millis(input::positive_duration_ms("--replay", span)?);
+            let step = SignedDuration::from_millis(input::positive_duration_ms("--step", &args.step)?);
             if step > span {
                 return Err(UsageError(format!(
                     "--step {} is longer than --replay {}\nhint: pick a step shorter than the span, e.g. --step 1m",
@@ -77,7 +77,7 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
             (scaler, Origin::Cluster)
         }
         (None, Some(path)) => {
-            let mut scaler = load_file(path)?;
+            let mut scaler = input::one_scaler(path, "plan")?;
             let namespace = args
                 .namespace
                 .clone()
@@ -185,35 +185,6 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(code)
-}
-
-/// Read the first GeneralScaler of a manifest, checked as `validate` checks it.
-fn load_file(path: &std::path::Path) -> anyhow::Result<GeneralScaler> {
-    let name = path.display().to_string();
-    let text = validate::read(path)?.map_err(|problem| UsageError(format!("{name}: {problem}")))?;
-    let documents = yaml::parse_documents(&text).map_err(|e| {
-        UsageError(format!("{name}: {e}\nhint: `gscale validate -f {name}` shows the problem"))
-    })?;
-    for document in documents {
-        if document.value.get("kind").and_then(|k| k.as_str()) != Some(crate::api::KIND) {
-            continue;
-        }
-        let checked = check::check(&document.value);
-        if let Some(scaler) = checked.scaler {
-            return Ok(scaler);
-        }
-        let first =
-            checked.findings.first().map_or(String::new(), |f| format!(": {}: {}", f.path, f.message));
-        return Err(UsageError(format!(
-            "{name}: the GeneralScaler at line {} is invalid{first}\nhint: `gscale validate -f {name}` lists every problem",
-            document.line
-        ))
-        .into());
-    }
-    Err(UsageError(format!(
-        "{name}: no GeneralScaler in this file\nhint: plan needs a manifest with kind: GeneralScaler"
-    ))
-    .into())
 }
 
 /// Columns of stdout when it is a terminal, else 80 (snapshots and pipes see the same layout).

@@ -6,23 +6,24 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
+use std::fmt::Write as _;
+
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
 use crate::api::GeneralScalerSpec;
-use crate::api::check::{self, Severity};
 use crate::cli::{OutputFormat, SimulateArgs, exit};
 use crate::output::{chart, yaml};
 use crate::sim::{self, Gscale, Run, Settings, Summary, Trace, hpa::Hpa};
 
-use super::UsageError;
+use super::{UsageError, input};
 
 /// The largest trace file read.
 const MAX_TRACE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The largest scaler manifest read (as `validate`).
-const MAX_SCALER_BYTES: u64 = 4 * 1024 * 1024;
+/// The most demand a trace may ask for once scaled, in units per second: beyond it the backlog's
+/// arithmetic loses meaning (and no workload serves a quadrillion requests a second).
+const MAX_DEMAND: f64 = 1e15;
 
 /// Everything a simulation needs, resolved from the flags.
 struct Resolved {
@@ -73,11 +74,12 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
         gscale: &gscale.summary,
         hpa: hpa.as_ref().map(|h| &h.summary),
     };
+    let mut text = String::new();
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Yaml => print!("{}", yaml::to_string(&serde_json::to_value(&report)?)),
+        OutputFormat::Json => text = serde_json::to_string_pretty(&report)? + "\n",
+        OutputFormat::Yaml => text = yaml::to_string(&serde_json::to_value(&report)?),
         OutputFormat::Table | OutputFormat::Wide => {
-            print_table(&report, args.output == OutputFormat::Wide);
+            table(&mut text, &report, args.output == OutputFormat::Wide);
             let width = if args.output == OutputFormat::Wide { 100 } else { 60 };
             let top = gscale
                 .timeline
@@ -86,15 +88,17 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
                 .map(|s| s.replicas)
                 .max()
                 .unwrap_or(0);
-            println!(
+            let _ = writeln!(
+                text,
                 "replicas over time (each mark: the mean count over 1/{width} of the run, scale 0-{top})"
             );
-            println!("  gscale {}", sparkline(&gscale.timeline, width, top));
+            let _ = writeln!(text, "  gscale {}", sparkline(&gscale.timeline, width, top));
             if let Some(h) = &hpa {
-                println!("  hpa    {}", sparkline(&h.timeline, width, top));
+                let _ = writeln!(text, "  hpa    {}", sparkline(&h.timeline, width, top));
             }
         }
     }
+    input::print(&text)?;
     Ok(exit::OK)
 }
 
@@ -106,16 +110,10 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
         }
         other => other,
     };
-    let pod_start_ms = parse_duration_ms(&args.pod_start).ok_or_else(|| {
-        usage(format!("--pod-start {:?} is not a duration\nhint: write e.g. 30s, 2m or 0s", args.pod_start))
-    })?;
+    let pod_start_ms = input::duration_ms("--pod-start", &args.pod_start)?;
     let compress = match &args.compress {
         None => 1.0,
-        Some(text) => parse_compress(text).ok_or_else(|| {
-            usage(format!(
-                "--compress {text:?} is not FROM=TO\nhint: e.g. --compress 5m=15s replays each 5 minutes of the trace in 15 s"
-            ))
-        })?,
+        Some(text) => compression(text)?,
     };
     if !(args.scale_demand.is_finite() && args.scale_demand > 0.0) {
         return Err(usage(format!("--scale-demand must be a number above 0, got {}", args.scale_demand)));
@@ -130,17 +128,28 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
         }
     };
 
-    let (name, spec) = read_scaler(&args.file)?;
+    let scaler = input::one_scaler(&args.file, "simulate")?;
+    let (name, spec) = (scaler.metadata.name.unwrap_or_else(|| "?".to_string()), scaler.spec);
     let trace = read_trace(&args.trace)?;
+    let peak = trace.peak() * args.scale_demand;
+    if !peak.is_finite() || peak > MAX_DEMAND {
+        return Err(usage(format!(
+            "the trace's peak, {:e} x --scale-demand {:e}, is {peak:e} units per second, more than {MAX_DEMAND:e}\nhint: check the trace's values, or scale them down with e.g. --scale-demand 0.001",
+            trace.peak(),
+            args.scale_demand
+        )));
+    }
     let mut settings = Settings::for_spec(&spec, capacity);
     settings.pod_start_ms = pod_start_ms;
     settings.compress = compress;
     settings.scale_demand = args.scale_demand;
     let interval_ms = i64::from(spec.sync_interval_seconds.max(1)).min(sim::hpa::SYNC_PERIOD_SECONDS) * 1000;
-    let decisions = sim::simulated_ms(&trace, &settings) / interval_ms as f64;
+    // Both sides decide at every tick: the HPA's replay costs as much as gscale's.
+    let sides = if against_hpa { 2.0 } else { 1.0 };
+    let decisions = sim::simulated_ms(&trace, &settings) / interval_ms as f64 * sides;
     if decisions > sim::MAX_DECISIONS {
         return Err(usage(format!(
-            "this would replay {decisions:.0} decisions, more than {:.0}\nhint: compress the trace (e.g. --compress 5m=15s)",
+            "this would replay {decisions:.0} decisions, more than {:.0}\nhint: compress the trace (e.g. --compress 5m=15s), or check its timestamps: a gap of years between two points replays every tick of it",
             sim::MAX_DECISIONS
         )));
     }
@@ -151,57 +160,26 @@ fn usage(message: String) -> anyhow::Error {
     UsageError(message).into()
 }
 
-fn read_limited(path: &Path, limit: u64, what: &str) -> anyhow::Result<String> {
+fn read_trace(path: &Path) -> anyhow::Result<Trace> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     std::fs::File::open(path)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
-        .map_err(|e| usage(format!("cannot read {what} {}: {e}\nhint: check the path", path.display())))?;
-    if bytes.len() as u64 > limit {
-        return Err(usage(format!("{what} {} is larger than {} MiB", path.display(), limit / 1024 / 1024)));
+        .and_then(|f| f.take(MAX_TRACE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| usage(format!("cannot read trace {}: {e}\nhint: check the path", path.display())))?;
+    if bytes.len() as u64 > MAX_TRACE_BYTES {
+        return Err(usage(format!(
+            "trace {} is larger than {} MiB",
+            path.display(),
+            MAX_TRACE_BYTES / 1024 / 1024
+        )));
     }
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         usage(format!(
-            "{what} {} is not UTF-8 text (invalid byte at offset {})",
+            "trace {} is not UTF-8 text (invalid byte at offset {})",
             path.display(),
             e.utf8_error().valid_up_to()
         ))
-    })
-}
-
-/// The first GeneralScaler of the file, checked as `validate` checks it.
-fn read_scaler(path: &Path) -> anyhow::Result<(String, GeneralScalerSpec)> {
-    let text = read_limited(path, MAX_SCALER_BYTES, "scaler file")?;
-    let name = path.display();
-    let documents = yaml::parse_documents(&text).map_err(|e| {
-        usage(format!("{name}:{}: not valid YAML: {} (column {})", e.line, e.message, e.column))
     })?;
-    let doc = documents
-        .iter()
-        .find(|d| d.value.get("kind").and_then(|k| k.as_str()) == Some(crate::api::KIND))
-        .ok_or_else(|| {
-            usage(format!(
-                "{name}: no GeneralScaler in this file\nhint: a GeneralScaler has apiVersion: {} and kind: {}",
-                crate::api::API_VERSION,
-                crate::api::KIND
-            ))
-        })?;
-    let checked = check::check(&doc.value);
-    if let Some(f) = checked.findings.iter().find(|f| f.severity == Severity::Error) {
-        let line = if f.path.is_empty() { doc.line } else { doc.line_of(&f.path) };
-        let path = if f.path.is_empty() { String::new() } else { format!("{}: ", f.path) };
-        return Err(usage(format!(
-            "{name}:{line}: {path}{}\nhint: {} (`gscale validate -f {name}` lists every problem)",
-            f.message, f.hint
-        )));
-    }
-    let scaler = checked.scaler.with_context(|| format!("{name}: the GeneralScaler cannot be read"))?;
-    let scaler_name = scaler.metadata.name.clone().unwrap_or_else(|| "?".to_string());
-    Ok((scaler_name, scaler.spec))
-}
-
-fn read_trace(path: &Path) -> anyhow::Result<Trace> {
-    let text = read_limited(path, MAX_TRACE_BYTES, "trace")?;
     Trace::parse(&text).map_err(|e| {
         let at = if e.line == 0 { String::new() } else { format!(":{}", e.line) };
         usage(format!(
@@ -212,29 +190,24 @@ fn read_trace(path: &Path) -> anyhow::Result<Trace> {
     })
 }
 
-/// `30s`, `2m`, `1h30m`, `500ms`, `0`: a non-negative duration in milliseconds.
-pub fn parse_duration_ms(text: &str) -> Option<i64> {
-    let text = text.trim();
-    if text == "0" {
-        return Some(0);
-    }
-    let d: jiff::SignedDuration = text.parse().ok()?;
-    let ms = d.as_millis();
-    (ms >= 0 && ms <= i128::from(i64::MAX)).then_some(ms as i64)
-}
-
-/// `5m=15s`: trace time per simulated time, above 0.
-pub fn parse_compress(text: &str) -> Option<f64> {
-    let (from, to) = text.split_once('=')?;
-    let (from, to) = (parse_duration_ms(from)?, parse_duration_ms(to)?);
-    (from > 0 && to > 0).then(|| from as f64 / to as f64)
+/// `5m=15s`: each 5 minutes of the trace replayed in 15 s; trace time per simulated time.
+fn compression(text: &str) -> Result<f64, UsageError> {
+    let Some((from, to)) = text.split_once('=') else {
+        return Err(UsageError(format!(
+            "--compress {text:?} is not FROM=TO\nhint: e.g. --compress 5m=15s replays each 5 minutes of the trace in 15 s"
+        )));
+    };
+    let from = input::positive_duration_ms("--compress FROM", from)?;
+    let to = input::positive_duration_ms("--compress TO", to)?;
+    Ok(from as f64 / to as f64)
 }
 
 /// Reads one figure of a summary.
 type Figure = fn(&Summary) -> Option<f64>;
 
-fn print_table(r: &Report<'_>, wide: bool) {
-    println!(
+fn table(out: &mut String, r: &Report<'_>, wide: bool) {
+    let _ = writeln!(
+        out,
         "scaler {}, trace {} ({} points, step {}s), compress x{}, demand x{}, capacity {}/s per pod, pod start {}s",
         r.scaler,
         r.trace,
@@ -284,7 +257,7 @@ fn print_table(r: &Report<'_>, wide: bool) {
         }
         table.add_row(row);
     }
-    println!("{table}");
+    let _ = writeln!(out, "{table}");
 }
 
 /// The timeline's replicas in `width` marks, each the mean of its share of the samples.
@@ -344,16 +317,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_compression() {
-        assert_eq!(parse_duration_ms("30s"), Some(30_000));
-        assert_eq!(parse_duration_ms("2m"), Some(120_000));
-        assert_eq!(parse_duration_ms("1h30m"), Some(5_400_000));
-        assert_eq!(parse_duration_ms("0"), Some(0));
-        assert_eq!(parse_duration_ms("soon"), None);
-        assert_eq!(parse_duration_ms("-5s"), None);
-        assert_eq!(parse_compress("5m=15s"), Some(20.0));
-        assert_eq!(parse_compress("30m=15s"), Some(120.0));
-        assert_eq!(parse_compress("5m"), None);
-        assert_eq!(parse_compress("0s=15s"), None);
+    fn compression_names_what_is_wrong() {
+        assert_eq!(compression("5m=15s").unwrap(), 20.0);
+        assert_eq!(compression("30m=15s").unwrap(), 120.0);
+        assert_eq!(compression("1d=1h").unwrap(), 24.0);
+        assert!(compression("5m").unwrap_err().0.contains("is not FROM=TO"));
+        assert!(
+            compression("0s=15s").unwrap_err().0.starts_with("--compress FROM \"0s\" must be longer than 0")
+        );
+        assert!(
+            compression("5m=soon").unwrap_err().0.starts_with("--compress TO \"soon\" is not a duration")
+        );
     }
 }

@@ -125,7 +125,7 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
             _ = tokio::time::sleep(WATCH_INTERVAL) => {}
             _ = tokio::signal::ctrl_c() => {
                 if tty {
-                    println!();
+                    super::input::print("\n")?;
                 }
                 return Ok(exit::OK);
             }

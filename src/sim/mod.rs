@@ -174,8 +174,10 @@ pub struct Run {
     pub timeline: Vec<Sample>,
 }
 
-/// Most decisions one run may take: beyond this the flags are almost certainly a mistake.
-pub const MAX_DECISIONS: f64 = 20_000_000.0;
+/// Most decisions one `gscale simulate` may take, both sides together: two years of 15 s ticks
+/// against the HPA (nyc_taxi in real time takes 2.5 million). Beyond it the flags or the trace's
+/// timestamps are almost certainly a mistake, and the timelines would take hundreds of MiB.
+pub const MAX_DECISIONS: f64 = 8_500_000.0;
 
 /// Simulated milliseconds a run of `trace` under `settings` covers (the last step included).
 pub fn simulated_ms(trace: &Trace, settings: &Settings) -> f64 {

@@ -1,6 +1,7 @@
 //! Load traces: CSV `timestamp,value` as in ../shared/traces/, parsed into points in seconds.
 //!
-//! A timestamp is `YYYY-MM-DD HH:MM:SS` (UTC), an RFC 3339 instant, or Unix seconds. Every problem
+//! A timestamp is `YYYY-MM-DD HH:MM:SS` (UTC), an RFC 3339 instant, or Unix time in seconds (or in
+//! milliseconds, told apart by size). Every problem
 //! is reported with its 1-based line number; nothing here panics on bad input. The trace carries
 //! no meaning beyond "demand over time": scaling and compression are applied by the simulator.
 
@@ -68,7 +69,7 @@ impl Trace {
                 err(
                     line_no,
                     format!(
-                        "cannot read timestamp {:?}: expected `YYYY-MM-DD HH:MM:SS`, RFC 3339 or Unix seconds",
+                        "cannot read timestamp {:?}: expected `YYYY-MM-DD HH:MM:SS`, RFC 3339 or Unix time",
                         clip(time_text)
                     ),
                 )
@@ -122,9 +123,17 @@ fn is_header(time: &str, value: &str) -> bool {
     parse_time(time).is_none() && value.parse::<f64>().is_err()
 }
 
+/// Unix times at or above this are milliseconds: as seconds they would fall after the year 5000, as
+/// milliseconds they are 1973 onwards.
+const EPOCH_MS_FROM: f64 = 1e11;
+
 fn parse_time(text: &str) -> Option<i64> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        return (seconds.is_finite() && seconds.abs() < 1e13).then(|| (seconds * 1000.0).round() as i64);
+    if let Ok(number) = text.parse::<f64>() {
+        if !number.is_finite() || number.abs() >= 1e15 {
+            return None;
+        }
+        let ms = if number.abs() >= EPOCH_MS_FROM { number } else { number * 1000.0 };
+        return Some(ms.round() as i64);
     }
     if let Ok(t) = text.parse::<Timestamp>() {
         return Some(t.as_millisecond());
@@ -162,6 +171,14 @@ mod tests {
         assert_eq!(t.points, vec![(0, 1.0), (15_000, 2.0), (30_000, 3.0)]);
         let t = Trace::parse("2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,2\n").unwrap();
         assert_eq!(t.step_ms(), 60_000);
+    }
+
+    #[test]
+    fn unix_milliseconds_are_told_from_seconds_by_size() {
+        let seconds = Trace::parse("1404172800,1\n1404173100,2\n").unwrap();
+        let millis = Trace::parse("1404172800000,1\n1404173100000,2\n").unwrap();
+        assert_eq!(seconds, millis);
+        assert_eq!(millis.step_ms(), 300_000);
     }
 
     #[test]

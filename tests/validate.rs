@@ -193,6 +193,83 @@ fn bad_cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             full.replace("http://prometheus:9090", "prometheus:9090"),
             vec!["error: spec.metric.prometheus.serverUrl", "is not an http:// or https:// URL"],
         ),
+        (
+            "name is a number",
+            full.replace("name: snippet", "name: 5"),
+            vec!["scaler.yaml:4: error: metadata.name: metadata.name must be a string", "hint: quote"],
+        ),
+        (
+            "namespace is a number",
+            full.replace("name: snippet", "name: snippet\n  namespace: 5"),
+            vec!["scaler.yaml:5: error: metadata.namespace: metadata.namespace must be a string"],
+        ),
+        (
+            "label value is a number",
+            full.replace("name: snippet", "name: snippet\n  labels: {app: 5}"),
+            vec!["error: metadata.labels.app: metadata.labels.app must be a string", "hint: quote"],
+        ),
+        (
+            "namespace not a dns label",
+            full.replace("name: snippet", "name: snippet\n  namespace: Bad_NS"),
+            vec![
+                "scaler.yaml:5: error: metadata.namespace: namespace \"Bad_NS\" is not a valid namespace name",
+            ],
+        ),
+        (
+            "namespace of 70 characters",
+            full.replace("name: snippet", &format!("name: snippet\n  namespace: {}", "a".repeat(70))),
+            vec!["error: metadata.namespace", "at most 63 characters"],
+        ),
+        (
+            "maxReplicas beyond int32",
+            full.replace("maxReplicas: 10", "maxReplicas: 99999999999"),
+            vec![
+                "scaler.yaml:10: error: spec.maxReplicas: must be a whole number from 1 to 2147483647",
+                "hint: write maxReplicas as a whole number from 1 to 2147483647",
+            ],
+        ),
+        (
+            "maxReplicas 1e308",
+            full.replace("maxReplicas: 10", "maxReplicas: 1e308"),
+            vec!["error: spec.maxReplicas: must be a whole number from 1 to 2147483647"],
+        ),
+        (
+            "costAware without its block",
+            format!("{full}  policy:\n    type: costAware\n"),
+            vec!["error: spec.policy.costAware", "hint: add policy.costAware with its required fields"],
+        ),
+        (
+            "duplicate key",
+            full.replace("  maxReplicas: 10\n", "  maxReplicas: 10\n  maxReplicas: 11\n"),
+            vec![
+                "scaler.yaml:11: error: not valid YAML: the key \"maxReplicas\" appears twice",
+                "hint: keep one \"maxReplicas\"",
+            ],
+        ),
+        (
+            "targetRef name .nan",
+            full.replace("name: app", "name: .nan"),
+            vec!["scaler.yaml:9: error: spec.targetRef.name", "is not a valid Kubernetes name"],
+        ),
+        (
+            "targetRef name unicode",
+            full.replace("name: app", "name: café"),
+            vec!["scaler.yaml:9: error: spec.targetRef.name: targetRef name \"café\""],
+        ),
+        (
+            "targetRef kind lowercase",
+            full.replace("kind: Deployment", "kind: deployment"),
+            vec![
+                "scaler.yaml:8: error: spec.targetRef.kind",
+                "case-sensitive",
+                "hint: write kind: Deployment",
+            ],
+        ),
+        (
+            "targetRef kind statefulset",
+            full.replace("kind: Deployment", "kind: statefulSet"),
+            vec!["hint: write kind: StatefulSet"],
+        ),
         ("deep nesting", format!("{BASE}  x: {}\n", "[".repeat(5000)), vec!["error"]),
         ("binary", "\u{0}\u{1}garbage\u{fffd}".to_string(), vec!["error"]),
     ]
@@ -218,6 +295,45 @@ fn bad_input_fails_with_exit_1_and_names_the_field_and_the_fix() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn knock_on_findings_do_not_follow_a_field_that_cannot_parse() {
+    let text = format!("{BASE}{PROMETHEUS_METRIC}")
+        .replace("  maxReplicas: 10\n", "  maxReplicas: 10\n  minReplicas: 99999999999\n");
+    let out = validate_text(&text);
+    let got = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{got}");
+    assert!(
+        got.contains("scaler.yaml:11: error: spec.minReplicas: must be a whole number from 0 to 2147483647"),
+        "{got}"
+    );
+    assert!(!got.contains("maxReplicas"), "no minReplicas <= maxReplicas finding: {got}");
+    assert!(!got.contains("expected i32"), "no serde text: {got}");
+    assert!(got.contains("1 error, 0 warnings"), "{got}");
+}
+
+#[test]
+fn an_interval_over_a_day_is_a_warning() {
+    let text = format!("{BASE}{PROMETHEUS_METRIC}  syncIntervalSeconds: 4294967295\n");
+    let out = validate_text(&text);
+    let got = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{got}");
+    assert!(got.contains("scaler.yaml:17: warning: spec.syncIntervalSeconds"), "{got}");
+    assert!(got.contains("more than a day"), "{got}");
+}
+
+#[test]
+fn a_syntax_error_in_a_later_document_still_reports_the_earlier_ones() {
+    let good = format!("{BASE}{PROMETHEUS_METRIC}");
+    let text = format!("{good}---\n{good}---\nspec: [unclosed\n");
+    let out = validate_text(&text);
+    let got = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{got}");
+    assert!(got.contains("scaler.yaml:1: ok: GeneralScaler snippet (document 1)"), "{got}");
+    assert!(got.contains("scaler.yaml:18: ok: GeneralScaler snippet (document 2)"), "{got}");
+    assert!(got.contains("error: not valid YAML"), "{got}");
+    assert!(got.contains("1 file, 2 scalers: 1 error, 0 warnings"), "{got}");
 }
 
 #[test]

@@ -111,15 +111,7 @@ pub fn check(value: &Value) -> Checked {
         // Not a GeneralScaler: its other fields mean nothing to us.
         return Checked { scaler: None, findings };
     }
-    match object.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str) {
-        Some(name) if is_dns_subdomain(name) => {}
-        Some(name) => findings.push(Finding::error(
-            "metadata.name",
-            format!("name \"{name}\" is not a valid Kubernetes name"),
-            "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters",
-        )),
-        None => findings.push(Finding::error("metadata.name", "metadata.name is missing", "give the scaler a name under metadata.name")),
-    }
+    check_metadata(object.get("metadata"), &mut findings);
 
     for v in openapi::check(schema(), value) {
         let hint = schema_hint(&v.path, &v.kind);
@@ -159,6 +151,84 @@ pub fn check(value: &Value) -> Checked {
         findings,
     }
 }
+
+/// metadata is outside the CRD's schema: check what the API server would, before serde does it
+/// with messages of its own.
+fn check_metadata(metadata: Option<&Value>, out: &mut Vec<Finding>) {
+    let Some(metadata) = metadata else {
+        out.push(Finding::error("metadata", "metadata is missing", "add metadata: {name: my-scaler}"));
+        return;
+    };
+    let Some(metadata) = metadata.as_object() else {
+        out.push(Finding::error(
+            "metadata",
+            format!("metadata must be a mapping, not {}", openapi::describe(metadata)),
+            "write metadata as a mapping, e.g. metadata: {name: my-scaler}",
+        ));
+        return;
+    };
+    match metadata.get("name") {
+        Some(Value::String(name)) if is_dns_subdomain(name) => {}
+        Some(Value::String(name)) => out.push(Finding::error(
+            "metadata.name",
+            format!("name \"{name}\" is not a valid Kubernetes name"),
+            DNS_SUBDOMAIN_HINT,
+        )),
+        Some(other) => out.push(not_a_string("metadata.name", other)),
+        None => out.push(Finding::error(
+            "metadata.name",
+            "metadata.name is missing",
+            "give the scaler a name under metadata.name",
+        )),
+    }
+    match metadata.get("namespace") {
+        None => {}
+        Some(Value::String(namespace)) if is_dns_label(namespace) => {}
+        Some(Value::String(namespace)) => out.push(Finding::error(
+            "metadata.namespace",
+            format!("namespace \"{namespace}\" is not a valid namespace name"),
+            "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+        )),
+        Some(other) => out.push(not_a_string("metadata.namespace", other)),
+    }
+    for field in ["labels", "annotations"] {
+        let path = format!("metadata.{field}");
+        match metadata.get(field) {
+            None => {}
+            Some(Value::Object(map)) => {
+                for (key, value) in map.iter().filter(|(_, v)| !v.is_string()) {
+                    out.push(not_a_string(&format!("{path}.{key}"), value));
+                }
+            }
+            Some(other) => out.push(Finding::error(
+                path.as_str(),
+                format!("{path} must be a mapping of strings, not {}", openapi::describe(other)),
+                format!("write {field} as key: value pairs, e.g. {field}: {{app: my-app}}"),
+            )),
+        }
+    }
+}
+
+/// A metadata field whose value YAML read as something other than text.
+fn not_a_string(path: &str, value: &Value) -> Finding {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    let example = match value {
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => "...".to_string(),
+    };
+    Finding::error(
+        path,
+        format!("{path} must be a string, not {}", openapi::describe(value)),
+        format!("quote the value so YAML reads it as text: {field}: \"{example}\""),
+    )
+}
+
+const DNS_SUBDOMAIN_HINT: &str = "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
+
+/// What one replica costs and the budget: the fields a costAware policy cannot do without.
+const COST_AWARE_HINT: &str =
+    "add policy.costAware with its required fields: {maxMonthlyCost: 1000, costPerPodPerHour: 0.05}";
 
 /// The checks no schema can express, on a spec that parsed. Also what the daemon runs before acting.
 pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
@@ -213,6 +283,32 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
             "point targetRef at the workload, e.g. {apiVersion: apps/v1, kind: Deployment, name: my-app}",
         ));
     }
+    if !target.name.is_empty() && !is_dns_subdomain(&target.name) {
+        out.push(Finding::error(
+            "spec.targetRef.name",
+            format!("targetRef name \"{}\" is not a valid Kubernetes name", target.name),
+            format!("{DNS_SUBDOMAIN_HINT} (quote a name YAML would read as a number or .nan)"),
+        ));
+    }
+    if let Some(kind) =
+        WORKLOAD_KINDS.iter().find(|k| k.eq_ignore_ascii_case(&target.kind) && **k != target.kind)
+    {
+        out.push(Finding::error(
+            "spec.targetRef.kind",
+            format!("kind \"{}\" is not a Kubernetes kind: kinds are case-sensitive", target.kind),
+            format!("write kind: {kind}"),
+        ));
+    }
+    if spec.sync_interval_seconds > MAX_SYNC_INTERVAL_SECONDS {
+        out.push(Finding::warning(
+            "spec.syncIntervalSeconds",
+            format!(
+                "syncIntervalSeconds {} is more than a day: the scaler would hardly ever react to load",
+                spec.sync_interval_seconds
+            ),
+            "set the seconds between two reconciles, usually 15 to 60 (the default is 30)",
+        ));
+    }
     if let Some(replicas) = spec.fallback.replicas
         && replicas > spec.max_replicas
     {
@@ -224,6 +320,12 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
     }
     out
 }
+
+/// The workload kinds with a /scale that people write by hand most, to catch their miscasing.
+const WORKLOAD_KINDS: [&str; 3] = ["Deployment", "StatefulSet", "ReplicaSet"];
+
+/// A reconcile interval longer than this is surely a mistake (a day, in seconds).
+const MAX_SYNC_INTERVAL_SECONDS: u32 = 24 * 60 * 60;
 
 fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
     if !positive(metric.target_value) {
@@ -418,7 +520,7 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
                 None => out.push(Finding::error(
                     "spec.policy.costAware",
                     "policy type costAware needs a costAware block",
-                    "add costAware: {maxMonthlyCost: ..., costPerPodPerHour: ...} under policy",
+                    COST_AWARE_HINT,
                 )),
             }
         }
@@ -452,10 +554,16 @@ fn positive(x: f64) -> bool {
     x.is_finite() && x > 0.0
 }
 
+/// An RFC 1123 subdomain: dot-separated labels, as most object names must be.
 fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
+/// An RFC 1123 label, as namespace names must be.
+fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 253
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -481,6 +589,9 @@ fn schema_hint(path: &str, kind: &ViolationKind) -> String {
             "minReplicas" => "set minReplicas to 0 or more (0 allows scale to zero)".to_string(),
             _ => format!("bring {field} into the allowed range"),
         },
+        ViolationKind::IntegerRange { min, max } => {
+            format!("write {field} as a whole number from {min} to {max}")
+        }
     }
 }
 
@@ -489,6 +600,8 @@ fn cel_hint(message: &str) -> &'static str {
         "lower minReplicas or raise maxReplicas so that minReplicas <= maxReplicas"
     } else if message.contains("targetValue") {
         "set targetValue to the value one replica should carry, e.g. 100"
+    } else if message.contains("costAware") {
+        COST_AWARE_HINT
     } else if message.contains("block") {
         "add the source block named by the metric's type (prometheus, redis, pubsub or http)"
     } else if message.contains("metric") {

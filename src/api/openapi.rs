@@ -30,6 +30,14 @@ pub enum ViolationKind {
     Enum(Vec<String>),
     /// The value is out of range or too long/short.
     Range,
+    /// A whole number outside what its integer format (int32, uint32...) can hold, whatever the
+    /// schema's own bounds: the allowed range, both ends included.
+    IntegerRange {
+        /// Smallest allowed value.
+        min: i128,
+        /// Largest allowed value.
+        max: i128,
+    },
 }
 
 /// Check `value` against `schema`; every violation is collected, none stops the walk.
@@ -75,6 +83,20 @@ fn walk(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>, dep
         };
         if !ok {
             push(out, ViolationKind::Type, format!("must be {}, not {}", article(ty), describe(value)));
+            return;
+        }
+        if ty == "integer"
+            && let Some((format_min, format_max)) = format_range(schema)
+            && let Some(n) = value.as_f64()
+            && !(format_min as f64..=format_max as f64).contains(&n)
+        {
+            let (min, max) = narrow(schema, format_min, format_max);
+            // The parsed type cannot hold it: the schema's minimum/maximum would only add noise.
+            push(
+                out,
+                ViolationKind::IntegerRange { min, max },
+                format!("must be a whole number from {min} to {max}, not {value}"),
+            );
             return;
         }
     }
@@ -174,6 +196,33 @@ fn walk(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>, dep
     }
 }
 
+/// The range an integer format (int32, uint32...) can hold; `None` for other formats.
+fn format_range(schema: &Value) -> Option<(i128, i128)> {
+    Some(match schema.get("format").and_then(Value::as_str)? {
+        "int8" => (i128::from(i8::MIN), i128::from(i8::MAX)),
+        "int16" => (i128::from(i16::MIN), i128::from(i16::MAX)),
+        "int32" => (i128::from(i32::MIN), i128::from(i32::MAX)),
+        "int64" => (i128::from(i64::MIN), i128::from(i64::MAX)),
+        "uint8" => (0, i128::from(u8::MAX)),
+        "uint16" => (0, i128::from(u16::MAX)),
+        "uint32" => (0, i128::from(u32::MAX)),
+        "uint64" => (0, i128::from(u64::MAX)),
+        _ => return None,
+    })
+}
+
+/// A format's range narrowed by the schema's minimum and maximum, to name what is really allowed.
+fn narrow(schema: &Value, mut min: i128, mut max: i128) -> (i128, i128) {
+    // The float-to-int cast saturates, so a bound beyond i128 cannot wrap.
+    if let Some(lo) = schema.get("minimum").and_then(Value::as_f64) {
+        min = min.max(lo.ceil() as i128);
+    }
+    if let Some(hi) = schema.get("maximum").and_then(Value::as_f64) {
+        max = max.min(hi.floor() as i128);
+    }
+    (min, max)
+}
+
 fn join(path: &str, name: &str) -> String {
     if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
 }
@@ -185,7 +234,8 @@ fn article(ty: &str) -> String {
     }
 }
 
-fn describe(value: &Value) -> String {
+/// A value in words for a message: `the number 5`, `the string \"x\"`, `a mapping`.
+pub(crate) fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_string(),
         Value::Bool(b) => format!("the boolean {b}"),
@@ -250,6 +300,30 @@ mod tests {
         let doc = json!({"apiVersion": "v1", "kind": "K", "metadata": {"name": "x"}, "spec": {}});
         assert!(check(&schema, &doc).is_empty());
         assert_eq!(check(&schema, &json!({"spec": {"kind": 1}}))[0].path, "spec.kind");
+    }
+
+    #[test]
+    fn integers_beyond_their_format_name_the_range_once() {
+        let schema = json!({"type": "object", "properties": {
+            "i": {"type": "integer", "format": "int32", "minimum": 1.0},
+            "u": {"type": "integer", "format": "uint32"}
+        }});
+        for (value, path, range) in [
+            (json!({"i": 99_999_999_999_i64}), "i", (1, 2_147_483_647)),
+            (json!({"i": 1e308}), "i", (1, 2_147_483_647)),
+            (json!({"u": -1}), "u", (0, 4_294_967_295)),
+        ] {
+            let v = check(&schema, &value);
+            assert_eq!(v.len(), 1, "{v:#?}");
+            assert_eq!(v[0].path, path);
+            assert_eq!(v[0].kind, ViolationKind::IntegerRange { min: range.0, max: range.1 });
+            assert!(
+                v[0].message.starts_with(&format!("must be a whole number from {} to {}", range.0, range.1))
+            );
+        }
+        assert!(check(&schema, &json!({"i": 2_147_483_647, "u": 4_294_967_295_u64})).is_empty());
+        // Inside the format but below the schema's minimum: a plain range violation.
+        assert_eq!(check(&schema, &json!({"i": 0}))[0].kind, ViolationKind::Range);
     }
 
     #[test]

@@ -104,18 +104,9 @@ pub(super) fn read(path: &Path) -> anyhow::Result<Result<String, String>> {
 
 fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
     let mut report = FileReport::default();
-    let documents = match yaml::parse_documents(text) {
-        Ok(docs) => docs,
-        Err(e) => {
-            println!("{name}:{}: error: not valid YAML: {} (column {})", e.line, e.message, e.column);
-            println!(
-                "  hint: fix the YAML syntax at that line (indentation, a missing ':' or closing bracket)"
-            );
-            report.errors = 1;
-            return report;
-        }
-    };
-    if documents.is_empty() {
+    let parsed = yaml::parse_until_error(text);
+    let documents = parsed.documents;
+    if documents.is_empty() && parsed.error.is_none() {
         println!("{name}: error: the file is empty: no GeneralScaler found");
         println!("  hint: a manifest needs apiVersion: {API_VERSION}, kind: {KIND}, metadata and spec");
         report.errors = 1;
@@ -146,6 +137,18 @@ fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
             let scaler_name = doc.value.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("?");
             println!("{name}:{}: ok: GeneralScaler {scaler_name} (document {})", doc.line, doc.number);
         }
+    }
+    // Reported after the documents before it, which were checked in full.
+    if let Some(e) = parsed.error {
+        println!("{name}:{}: error: not valid YAML: {} (column {})", e.line, e.message, e.column);
+        match e.duplicate_key {
+            Some(key) => println!("  hint: keep one \"{key}\" in that mapping, with the value you mean"),
+            None => println!(
+                "  hint: fix the YAML syntax at that line (indentation, a missing ':' or closing bracket)"
+            ),
+        }
+        report.errors += 1;
+        return report;
     }
     if report.scalers == 0 {
         println!("{name}: error: no GeneralScaler in this file (found: {})", skipped.join(", "));

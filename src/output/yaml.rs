@@ -22,6 +22,8 @@ pub struct YamlError {
     pub column: usize,
     /// What the parser said.
     pub message: String,
+    /// The key, when the error is a key written twice in one mapping.
+    pub duplicate_key: Option<String>,
 }
 
 impl fmt::Display for YamlError {
@@ -63,21 +65,96 @@ impl Document {
 
 /// Parse every document of a YAML stream; empty documents are skipped.
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
-    let nodes = MarkedYaml::load_from_str(text).map_err(|e| YamlError {
-        line: e.marker().line(),
-        column: e.marker().col() + 1,
-        message: e.info().to_string(),
-    })?;
+    let parsed = parse_until_error(text);
+    match parsed.error {
+        Some(e) => Err(e),
+        None => Ok(parsed.documents),
+    }
+}
+
+/// The documents of a YAML stream up to its first error, and that error.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The documents before the one holding the error (all of them when there is none).
+    pub documents: Vec<Document>,
+    /// The first syntax error.
+    pub error: Option<YamlError>,
+}
+
+/// Parse a YAML stream, keeping the documents that come before a syntax error, so one broken
+/// document does not hide the findings of the others.
+pub fn parse_until_error(text: &str) -> Parsed {
+    let error = match load(text) {
+        Ok(nodes) => return convert(&nodes),
+        Err(e) => e,
+    };
+    // The loader returns nothing on error: parse again up to the `---` that opens the broken
+    // document. The error may be reported at the next `---` or at the end, so try a few back.
+    let starts: Vec<usize> = text
+        .split_inclusive('\n')
+        .take(error.line.saturating_sub(1))
+        .scan(0, |offset, line| {
+            let start = *offset;
+            *offset += line.len();
+            Some((start, line))
+        })
+        .filter(|(_, line)| is_document_start(line))
+        .map(|(start, _)| start)
+        .collect();
+    let documents = starts
+        .iter()
+        .rev()
+        .take(3)
+        .find_map(|&start| {
+            load(&text[..start]).ok().map(|nodes| convert(&nodes)).filter(|p| p.error.is_none())
+        })
+        .map(|prefix| prefix.documents)
+        .unwrap_or_default();
+    Parsed { documents, error: Some(error) }
+}
+
+/// A `---` line, which starts a new document.
+fn is_document_start(line: &str) -> bool {
+    line.strip_prefix("---").is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+}
+
+fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, YamlError> {
+    MarkedYaml::load_from_str(text).map_err(|e| {
+        let (line, column) = (e.marker().line(), e.marker().col());
+        let duplicate_key =
+            (e.info() == "duplicated key in mapping").then(|| key_at(text, line, column)).flatten();
+        let message = match &duplicate_key {
+            Some(key) => format!("the key \"{key}\" appears twice in the same mapping"),
+            None => e.info().to_string(),
+        };
+        YamlError { line, column: column + 1, message, duplicate_key }
+    })
+}
+
+/// The mapping key written at a 1-based line and 0-based column, unquoted.
+fn key_at(text: &str, line: usize, column: usize) -> Option<String> {
+    let rest: String = text.lines().nth(line.checked_sub(1)?)?.chars().skip(column).collect();
+    let key = match rest.chars().next()? {
+        quote @ ('"' | '\'') => rest[1..].split(quote).next()?,
+        _ => rest.split([':', ',', '}']).next()?.trim(),
+    };
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+fn convert(nodes: &[MarkedYaml<'_>]) -> Parsed {
     let mut documents = Vec::new();
-    for node in &nodes {
+    for node in nodes {
         let mut lines = HashMap::new();
-        let value = to_json(node, String::new(), &mut lines, 0)?;
+        let value = match to_json(node, String::new(), &mut lines, 0) {
+            Ok(value) => value,
+            Err(error) => return Parsed { documents, error: Some(error) },
+        };
         if value.is_null() {
             continue;
         }
         documents.push(Document { number: documents.len() + 1, value, line: node.span.start.line(), lines });
     }
-    Ok(documents)
+    Parsed { documents, error: None }
 }
 
 fn to_json(
@@ -87,7 +164,8 @@ fn to_json(
     depth: usize,
 ) -> Result<Value, YamlError> {
     let line = node.span.start.line();
-    let err = |message: String| YamlError { line, column: node.span.start.col() + 1, message };
+    let err =
+        |message: String| YamlError { line, column: node.span.start.col() + 1, message, duplicate_key: None };
     if depth > MAX_DEPTH {
         return Err(err(format!("nesting deeper than {MAX_DEPTH} levels")));
     }
@@ -194,6 +272,32 @@ mod tests {
     fn syntax_errors_have_positions() {
         let err = parse_documents("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.line >= 1, "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_named() {
+        for (text, key, line) in [
+            ("a: 1\nb:\n  c: 1\n  c: 2\n", "c", 4),
+            ("a: {x: 1, x: 2}\n", "x", 1),
+            ("\"q\": 1\n\"q\": 2\n", "q", 2),
+        ] {
+            let err = parse_documents(text).unwrap_err();
+            assert_eq!(err.duplicate_key.as_deref(), Some(key), "{text}: {err}");
+            assert_eq!(err.line, line, "{text}: {err}");
+            assert!(err.message.contains(&format!("\"{key}\"")), "{err}");
+        }
+    }
+
+    #[test]
+    fn documents_before_a_syntax_error_are_kept() {
+        let parsed = parse_until_error("a: 1\n---\nb: 2\n---\nc: [3\n---\nd: 4\n");
+        let values: Vec<&Value> = parsed.documents.iter().map(|d| &d.value).collect();
+        assert_eq!(values, [&serde_json::json!({"a": 1}), &serde_json::json!({"b": 2})]);
+        assert!(parsed.error.unwrap().line >= 5);
+
+        let parsed = parse_until_error("a: [1\n---\nb: 2\n");
+        assert!(parsed.documents.is_empty());
+        assert!(parsed.error.is_some());
     }
 
     #[test]

@@ -75,3 +75,92 @@ fn warnings_do_not_make_a_scaler_invalid() {
     let warned: Vec<&str> = checked.findings.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(warned, ["spec.metric.http.insecureSkipVerify", "spec.policy.slo"]);
 }
+
+#[test]
+fn metadata_and_target_ref_are_checked_as_kubernetes_would() {
+    let with_metadata = |metadata: Value| {
+        let mut value = scaler(base_spec());
+        value["metadata"] = metadata;
+        value
+    };
+    let with_target = |field: &str, v: Value| {
+        let mut spec = base_spec();
+        spec["targetRef"][field] = v;
+        scaler(spec)
+    };
+    let cases = [
+        (with_metadata(json!({"name": 5})), "metadata.name", "must be a string"),
+        (with_metadata(json!({"name": "s", "namespace": 5})), "metadata.namespace", "must be a string"),
+        (
+            with_metadata(json!({"name": "s", "labels": {"app": 5}})),
+            "metadata.labels.app",
+            "must be a string",
+        ),
+        (with_metadata(json!({"name": "s", "namespace": "Bad_NS"})), "metadata.namespace", "not a valid"),
+        (
+            with_metadata(json!({"name": "s", "namespace": "a".repeat(64)})),
+            "metadata.namespace",
+            "not a valid",
+        ),
+        (with_metadata(json!({"name": "a..b"})), "metadata.name", "not a valid"),
+        (with_target("name", json!("NaN")), "spec.targetRef.name", "not a valid"),
+        (with_target("name", json!("café")), "spec.targetRef.name", "not a valid"),
+        (with_target("kind", json!("deployment")), "spec.targetRef.kind", "case-sensitive"),
+        (with_target("kind", json!("REPLICASET")), "spec.targetRef.kind", "case-sensitive"),
+    ];
+    for (value, path, message) in cases {
+        let found = errors(&value);
+        assert_eq!(found.len(), 1, "{value}: {found:#?}");
+        assert_eq!(found[0].0, path, "{value}");
+        assert!(found[0].1.contains(message), "{value}: {found:#?}");
+    }
+    // Valid names and custom kinds pass.
+    for value in [
+        with_metadata(json!({"name": "a.b-c", "namespace": "team-1", "labels": {"app": "x"}})),
+        with_target("name", json!("my-app.v2")),
+        with_target("kind", json!("Rollout")),
+    ] {
+        assert!(errors(&value).is_empty(), "{value}: {:#?}", errors(&value));
+    }
+}
+
+#[test]
+fn overflowing_integers_name_the_range_and_stop_there() {
+    for (field, value) in [("maxReplicas", json!(99_999_999_999_i64)), ("minReplicas", json!(1e308))] {
+        let mut spec = base_spec();
+        spec[field] = value;
+        let found = check(&scaler(spec)).findings;
+        assert_eq!(found.len(), 1, "{field}: {found:#?}");
+        assert_eq!(found[0].path, format!("spec.{field}"));
+        assert!(found[0].message.contains("whole number from"), "{found:#?}");
+        assert!(found[0].hint.contains("2147483647"), "{found:#?}");
+    }
+}
+
+#[test]
+fn cost_aware_without_its_block_hints_at_its_fields() {
+    let mut spec = base_spec();
+    spec["policy"] = json!({"type": "costAware"});
+    let found = check(&scaler(spec)).findings;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].path, "spec.policy.costAware");
+    assert!(
+        found[0].hint.contains("maxMonthlyCost") && found[0].hint.contains("costPerPodPerHour"),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_sync_interval_over_a_day_is_a_warning() {
+    let mut spec = base_spec();
+    spec["syncIntervalSeconds"] = json!(86_401);
+    let checked = check(&scaler(spec));
+    assert!(!checked.has_errors(), "{:#?}", checked.findings);
+    assert_eq!(checked.findings.len(), 1, "{:#?}", checked.findings);
+    assert_eq!(checked.findings[0].path, "spec.syncIntervalSeconds");
+    assert_eq!(checked.findings[0].severity, Severity::Warning);
+
+    let mut spec = base_spec();
+    spec["syncIntervalSeconds"] = json!(86_400);
+    assert!(check(&scaler(spec)).findings.is_empty());
+}

@@ -86,6 +86,28 @@ async fn follows_load_up_at_once_and_down_after_cooldown_and_window() {
     daemon.assert_running();
 }
 
+/// Status is not rewritten while only timestamps change, so after a long steady spell the stored
+/// time of the standing recommendation is old. The window must still count from the last time the
+/// count was recommended (a tick ago), not from that write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scale_down_window_counts_from_the_last_recommendation_not_the_last_write() {
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 2).await;
+    let load = Load::new(400.0);
+    let mut spec = base_spec(&load, 50.0);
+    spec["behavior"]["scaleDown"] = json!({"cooldownSeconds": 0, "stabilizationWindowSeconds": 4});
+    cluster.apply_scaler("app", spec).await;
+    let mut daemon = cluster.daemon("d1", &[]);
+    wait_replicas(&cluster, "app", 8, SECONDS(15)).await;
+    // Steady at 8 for twice the window: the recommendation of 8 is renewed every tick, in memory.
+    holds(&cluster, "app", 8, SECONDS(8)).await;
+
+    load.set(50.0);
+    holds(&cluster, "app", 8, Duration::from_millis(2500)).await;
+    wait_replicas(&cluster, "app", 1, SECONDS(10)).await;
+    daemon.assert_running();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rails_hold_bounds_rate_limits_tolerance_paused_and_dry_run() {
     let cluster = Cluster::start().await;

@@ -405,3 +405,19 @@ fn unreadable_files_and_bad_usage_exit_2() {
     let out = Command::new(BIN).arg("validate").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "no -f is a usage error");
 }
+
+/// A reader that stops early (`| head -1`) ends validate quietly, not with a panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let mut child = Command::new(BIN)
+        .args(["validate", "-f", "examples/http-service/generalscaler.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -4,6 +4,7 @@
 //! it. Documents of other kinds (a Deployment beside its scaler) are skipped with a note; a file
 //! with no GeneralScaler at all is an error.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Read};
 use std::path::Path;
 
@@ -12,7 +13,14 @@ use crate::api::{API_VERSION, GROUP, KIND};
 use crate::cli::{ValidateArgs, exit};
 use crate::output::yaml;
 
-use super::UsageError;
+use super::{UsageError, input};
+
+/// `writeln!` into the report being built (a `String` cannot fail to take it).
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
 
 /// Manifests larger than this are refused unread: etcd stores at most 1.5 MiB per object, and a
 /// file of scalers has no reason to be larger than a few of them.
@@ -29,12 +37,13 @@ struct FileReport {
 pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     let mut total = FileReport::default();
     let mut invalid_files = 0;
+    let mut out = String::new();
     for path in &args.files {
         let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
         let report = match read(path)? {
-            Ok(text) => check_text(&name, &text, args.quiet),
+            Ok(text) => check_text(&mut out, &name, &text, args.quiet),
             Err(problem) => {
-                println!("{name}: error: {problem}");
+                say!(out, "{name}: error: {problem}");
                 FileReport { errors: 1, ..FileReport::default() }
             }
         };
@@ -44,10 +53,14 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         total.scalers += report.scalers;
         total.errors += report.errors;
         total.warnings += report.warnings;
+        // File by file, so a long run shows progress; a closed pipe ends it quietly.
+        input::print(&out)?;
+        out.clear();
     }
     let files = args.files.len();
     if invalid_files > 0 || total.warnings > 0 || !args.quiet {
-        println!(
+        say!(
+            out,
             "{} file{}, {} scaler{}: {} error{}, {} warning{}",
             files,
             plural(files),
@@ -58,6 +71,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
             total.warnings,
             plural(total.warnings)
         );
+        input::print(&out)?;
     }
     Ok(if invalid_files > 0 { exit::FAILURE } else { exit::OK })
 }
@@ -102,13 +116,13 @@ pub(super) fn read(path: &Path) -> anyhow::Result<Result<String, String>> {
     }
 }
 
-fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
+fn check_text(out: &mut String, name: &str, text: &str, quiet: bool) -> FileReport {
     let mut report = FileReport::default();
     let parsed = yaml::parse_until_error(text);
     let documents = parsed.documents;
     if documents.is_empty() && parsed.error.is_none() {
-        println!("{name}: error: the file is empty: no GeneralScaler found");
-        println!("  hint: a manifest needs apiVersion: {API_VERSION}, kind: {KIND}, metadata and spec");
+        say!(out, "{name}: error: the file is empty: no GeneralScaler found");
+        say!(out, "  hint: a manifest needs apiVersion: {API_VERSION}, kind: {KIND}, metadata and spec");
         report.errors = 1;
         return report;
     }
@@ -116,9 +130,11 @@ fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
     for doc in &documents {
         if let Some(other) = other_kind(&doc.value) {
             if !quiet {
-                println!(
+                say!(
+                    out,
                     "{name}:{}: skipped: {other} is not a GeneralScaler (document {})",
-                    doc.line, doc.number
+                    doc.line,
+                    doc.number
                 );
             }
             skipped.push(other);
@@ -127,7 +143,7 @@ fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
         report.scalers += 1;
         let checked = check::check(&doc.value);
         for f in &checked.findings {
-            print_finding(name, doc, f);
+            print_finding(out, name, doc, f);
             match f.severity {
                 Severity::Error => report.errors += 1,
                 Severity::Warning => report.warnings += 1,
@@ -135,15 +151,16 @@ fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
         }
         if !checked.has_errors() && !quiet {
             let scaler_name = doc.value.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("?");
-            println!("{name}:{}: ok: GeneralScaler {scaler_name} (document {})", doc.line, doc.number);
+            say!(out, "{name}:{}: ok: GeneralScaler {scaler_name} (document {})", doc.line, doc.number);
         }
     }
     // Reported after the documents before it, which were checked in full.
     if let Some(e) = parsed.error {
-        println!("{name}:{}: error: not valid YAML: {} (column {})", e.line, e.message, e.column);
+        say!(out, "{name}:{}: error: not valid YAML: {} (column {})", e.line, e.message, e.column);
         match e.duplicate_key {
-            Some(key) => println!("  hint: keep one \"{key}\" in that mapping, with the value you mean"),
-            None => println!(
+            Some(key) => say!(out, "  hint: keep one \"{key}\" in that mapping, with the value you mean"),
+            None => say!(
+                out,
                 "  hint: fix the YAML syntax at that line (indentation, a missing ':' or closing bracket)"
             ),
         }
@@ -151,8 +168,8 @@ fn check_text(name: &str, text: &str, quiet: bool) -> FileReport {
         return report;
     }
     if report.scalers == 0 {
-        println!("{name}: error: no GeneralScaler in this file (found: {})", skipped.join(", "));
-        println!("  hint: a GeneralScaler has apiVersion: {API_VERSION} and kind: {KIND}");
+        say!(out, "{name}: error: no GeneralScaler in this file (found: {})", skipped.join(", "));
+        say!(out, "  hint: a GeneralScaler has apiVersion: {API_VERSION} and kind: {KIND}");
         report.errors += 1;
     }
     report
@@ -168,13 +185,13 @@ fn other_kind(value: &serde_json::Value) -> Option<String> {
     if ours { None } else { Some(format!("{} {}", api_version.unwrap_or("?"), kind.unwrap_or("?"))) }
 }
 
-fn print_finding(name: &str, doc: &yaml::Document, f: &Finding) {
+fn print_finding(out: &mut String, name: &str, doc: &yaml::Document, f: &Finding) {
     let line = if f.path.is_empty() { doc.line } else { doc.line_of(&f.path) };
     let severity = match f.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
     let path = if f.path.is_empty() { String::new() } else { format!("{}: ", f.path) };
-    println!("{name}:{line}: {severity}: {path}{} (document {})", f.message, doc.number);
-    println!("  hint: {}", f.hint);
+    say!(out, "{name}:{line}: {severity}: {path}{} (document {})", f.message, doc.number);
+    say!(out, "  hint: {}", f.hint);
 }

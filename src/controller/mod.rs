@@ -30,10 +30,10 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use tokio::sync::watch;
 
-use crate::api::{GeneralScaler, GeneralScalerSpec};
+use crate::api::{GeneralScaler, GeneralScalerSpec, History};
 use crate::metrics::Fetcher;
 
-pub use reconcile::{Observation, ReconcileError, decide_outcome, observe};
+pub use reconcile::{Observation, ReconcileError, decide_outcome, observe, persisted_history};
 pub use status::Outcome;
 
 /// The field manager of every write gscale makes.
@@ -119,6 +119,41 @@ pub struct Schedule {
 /// (namespace, name).
 pub type ScalerKey = (String, String);
 
+/// The engine's memory (`History`) of each scaler as of this process's last decision for it.
+///
+/// Status carries the same memory across restarts, but it is written only when something besides
+/// its timestamps changed (and on a heartbeat): in steady state the time of the standing
+/// recommendation there can be minutes old while the count was recommended a tick ago. Deciding
+/// from status would let that recommendation leave the scale-down window early and shrink the
+/// workload at the first dip. So decisions read this memory, and status only on first sight.
+#[derive(Default)]
+pub struct Memory {
+    /// By (namespace, name): the scaler's uid (a scaler recreated under the same name starts
+    /// afresh) and its history.
+    by_key: Mutex<HashMap<ScalerKey, (String, History)>>,
+}
+
+impl Memory {
+    /// The history remembered for this scaler, if it is the same object (same uid).
+    pub fn get(&self, key: &ScalerKey, uid: &str) -> Option<History> {
+        let memory = self.by_key.lock().expect("a poisoned lock means a panic elsewhere");
+        memory.get(key).filter(|(seen, _)| seen == uid).map(|(_, history)| history.clone())
+    }
+
+    /// Remember the history after a decision.
+    pub fn put(&self, key: ScalerKey, uid: String, history: History) {
+        self.by_key.lock().expect("a poisoned lock means a panic elsewhere").insert(key, (uid, history));
+    }
+
+    /// Keep only the scalers that still exist.
+    pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
+        self.by_key
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|key, _| live.contains(key));
+    }
+}
+
 impl Schedule {
     /// `Err(wait)` while the scaler is not due and its spec did not change; otherwise `Ok` with how
     /// late this reconcile is against its tick (`None` for a first or spec-triggered reconcile).
@@ -182,6 +217,8 @@ pub struct Context {
     pub telemetry: Arc<telemetry::Telemetry>,
     /// Due times.
     pub schedule: Schedule,
+    /// The engine's memory of each scaler, as of its last decision.
+    pub memory: Memory,
     /// Whether this daemon leads.
     pub leading: watch::Receiver<bool>,
     /// Settings.
@@ -231,6 +268,7 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
         fetcher,
         telemetry: telemetry.clone(),
         schedule: Schedule::default(),
+        memory: Memory::default(),
         leading: leading.clone(),
         settings: settings.clone(),
     });
@@ -285,6 +323,7 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
             let live =
                 store.state().iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
             pruned.schedule.retain(&live);
+            pruned.memory.retain(&live);
             pruned.telemetry.retain(&live);
         }
     });
@@ -336,7 +375,8 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
         async move {
             let observation = observe(&ctx, &scaler).await;
             let now = jiff::Timestamp::now();
-            let mut outcome = decide_outcome(&scaler, &observation, now, ctx.settings.dry_run);
+            let history = reconcile::persisted_history(&scaler, now);
+            let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
             ctx.telemetry.decisions.fetch_add(1, Ordering::Relaxed);
             let result = reconcile::act(&ctx, &scaler, &mut outcome, now).await;
             (scaler, result)

@@ -14,7 +14,7 @@ use super::status::{self, Outcome};
 use super::targets::{Replicas, TargetError};
 use super::{Context, FIELD_MANAGER};
 use crate::api::check::{Severity, check_spec};
-use crate::api::{GeneralScaler, names};
+use crate::api::{GeneralScaler, History, names};
 use crate::decision::{Input, decide};
 use crate::metrics::Readings;
 
@@ -72,10 +72,25 @@ pub async fn observe(ctx: &Context, scaler: &GeneralScaler) -> Observation {
     Observation { current, readings }
 }
 
-/// Decide: the pure engine on what was observed, or why it cannot run.
+/// The engine's memory as the scaler's status holds it, for a scaler this process has not decided
+/// yet (after a start or a takeover; `plan`). Status is not written when only times changed, so a
+/// stored recommendation may have been made again until a moment ago: each is taken as made now.
+/// The windows then hold for one window after a restart, as they would have had the daemon run on,
+/// rather than let a standing recommendation age out at once (and, from a clock ahead of ours,
+/// never).
+pub fn persisted_history(scaler: &GeneralScaler, now: Timestamp) -> History {
+    let mut history = scaler.status.as_ref().map(|s| s.history.clone()).unwrap_or_default();
+    for r in &mut history.recommendations {
+        r.time = now;
+    }
+    history
+}
+
+/// Decide: the pure engine on what was observed and the scaler's memory, or why it cannot run.
 pub fn decide_outcome(
     scaler: &GeneralScaler,
     observation: &Observation,
+    history: History,
     now: Timestamp,
     force_dry_run: bool,
 ) -> Outcome {
@@ -89,7 +104,6 @@ pub fn decide_outcome(
     };
     let mut spec = scaler.spec.clone();
     spec.dry_run |= force_dry_run;
-    let history = scaler.status.as_ref().map(|s| s.history.clone()).unwrap_or_default();
     let readings = &observation.readings;
     let decision = decide(&Input {
         spec: &spec,
@@ -127,7 +141,9 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
 
     let observation = observe(&ctx, &scaler).await;
     let now = Timestamp::now();
-    let mut outcome = decide_outcome(&scaler, &observation, now, ctx.settings.dry_run);
+    let uid = scaler.uid().unwrap_or_default();
+    let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| persisted_history(&scaler, now));
+    let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
     ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     act(&ctx, &scaler, &mut outcome, now).await?;
 
@@ -163,6 +179,9 @@ pub async fn act(
         } else {
             tracing::debug!(%namespace, scaler = %name, "{}", report.verdict);
         }
+        // Any scale asked for has happened: this decision's memory is the scaler's now.
+        let key = (namespace.clone(), name.clone());
+        ctx.memory.put(key, scaler.uid().unwrap_or_default(), decision.history.clone());
     }
 
     let new = status::build(scaler, outcome, now);

@@ -374,6 +374,43 @@ async fn api_faults_end_with_the_right_replicas_and_no_duplicate_scale() {
     drop(daemon);
 }
 
+/// A /scale that keeps refusing (RBAC, a webhook) says so in status and an Event, is retried at
+/// the scaler's own pace rather than every 2 s, and clears once the refusal ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_scale_is_reported_and_retried_at_the_scalers_pace() {
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 1).await;
+    let load = Load::new(50.0);
+    let mut spec = base_spec(&load, 50.0);
+    spec["syncIntervalSeconds"] = json!(4);
+    cluster.apply_scaler("app", spec).await;
+    let _daemon = cluster.daemon("d", &["--no-leader-election"]);
+    eventually("a first status", SECONDS(10), || async { cluster.scaler("app").await.status.is_some() })
+        .await;
+    let refused = |r: &RequestRecord| r.verb == "patch" && r.subresource == "scale" && r.status == 403;
+    let faults = cluster.sandbox.faults();
+    let fault = faults.error(FaultMatch::any().verb("patch").path("/deployments/app/scale"), 403);
+    load.set(200.0);
+    eventually("Ready=False ScaleFailed", SECONDS(20), || async {
+        cluster.condition("app", "Ready").await.is_some_and(|(status, reason, message)| {
+            status == "False" && reason == "ScaleFailed" && message.contains("from 1 to 4")
+        })
+    })
+    .await;
+    assert!(cluster.event_reasons("app").await.contains(&"ScaleFailed".to_string()));
+    let before = cluster.sandbox.count_requests(refused);
+    tokio::time::sleep(SECONDS(12)).await;
+    let retries = cluster.sandbox.count_requests(refused) - before;
+    assert!((2..=4).contains(&retries), "retried at the 4 s interval, not every 2 s or never: {retries}");
+
+    faults.remove(fault);
+    wait_replicas(&cluster, "app", 4, SECONDS(10)).await;
+    eventually("Ready again", SECONDS(10), || async {
+        cluster.condition("app", "Ready").await.is_some_and(|(status, _, _)| status == "True")
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_state_costs_no_patches_no_gets_and_rare_status_writes() {
     let cluster = Cluster::start().await;

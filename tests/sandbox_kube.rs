@@ -99,6 +99,33 @@ async fn crud_conflicts_and_not_found_are_faithful() {
     let kube::Error::Api(status) = err else { panic!("expected a Status") };
     assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
 
+    // A uid in the body guards against writing to another object of the same name, as the API
+    // server does: a PUT fails its precondition (409), a patch changes an immutable field (422).
+    let mut other = api.get("web").await.unwrap();
+    other.metadata.uid = Some("not-this-one".into());
+    let kube::Error::Api(status) = api.replace("web", &PostParams::default(), &other).await.unwrap_err()
+    else {
+        panic!("expected a Status")
+    };
+    assert_eq!(status.code, 409);
+    assert!(status.message.contains("UID in precondition: not-this-one"), "{}", status.message);
+    let patch = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "uid": "not-this-one"}, "spec": {"replicas": 6}});
+    for p in [kube::api::Patch::Merge(&patch), kube::api::Patch::Apply(&patch)] {
+        let params = kube::api::PatchParams::apply("test");
+        let kube::Error::Api(status) = api.patch("web", &params, &p).await.unwrap_err() else {
+            panic!("expected a Status")
+        };
+        assert_eq!(status.code, 422);
+        assert!(
+            status.message.contains("metadata.uid: Invalid value: \"not-this-one\": field is immutable"),
+            "{}",
+            status.message
+        );
+    }
+    let patch = serde_json::json!({"metadata": {"uid": meta.uid}, "spec": {"replicas": 6}});
+    api.patch("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+
     let listed = api.list(&ListParams::default().labels("app=web")).await.unwrap();
     assert_eq!(listed.items.len(), 1);
     assert!(api.list(&ListParams::default().labels("app=other")).await.unwrap().items.is_empty());

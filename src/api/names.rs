@@ -22,6 +22,9 @@ pub const SCALED_DOWN: &str = "ScaledDown";
 pub const METRIC_UNAVAILABLE: &str = "MetricUnavailable";
 /// Event/condition reason: the target does not exist or has no /scale.
 pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
+/// Event/condition reason: the target's /scale refused the change, again and again or for good
+/// (forbidden, invalid, denied by a webhook).
+pub const SCALE_FAILED: &str = "ScaleFailed";
 /// Event/condition reason: the spec cannot be acted on.
 pub const INVALID_SPEC: &str = "InvalidSpec";
 /// Event/condition reason: the fallback applies.

@@ -154,6 +154,8 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
         Outcome::TargetNotFound(message) => {
             return Err(anyhow::anyhow!("{message}\nhint: create the target or fix spec.targetRef"));
         }
+        // Plan never scales.
+        Outcome::ScaleFailed(message) => return Err(anyhow::anyhow!("{message}")),
     };
     notes.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
     let scaler_name = match &origin {

@@ -1,10 +1,13 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, so two daemons never fight over a scaler.
 //!
-//! The holder renews every `renew` and counts as gone `duration` after its last renewal; a
-//! follower takes over with an update carrying the Lease's resourceVersion, so of two followers
-//! racing only one wins (the other gets 409). Releasing on shutdown lets a follower take over at once.
+//! The holder renews every `renew` and counts as gone once a follower has seen no renewal for
+//! `duration` by its own clock (as client-go judges it: the daemons' clocks may disagree); the
+//! holder steps down at two thirds of `duration` when it cannot renew, every call bounded by a
+//! timeout. A follower takes over with an update carrying the Lease's resourceVersion, so of two
+//! followers racing only one wins (the other gets 409). Releasing on shutdown lets a follower take
+//! over at once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -40,24 +43,42 @@ pub async fn campaign(
     let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
     // A holder that cannot renew steps down well before a follower may take over.
     let renew_deadline = settings.duration.mul_f64(2.0 / 3.0);
-    let mut last_renewed: Option<std::time::Instant> = None;
+    let mut last_renewed: Option<Instant> = None;
+    let mut observed: Option<Observed> = None;
     loop {
-        let held = match try_acquire_or_renew(&api, &settings).await {
-            Ok(held) => {
-                last_renewed = held.then(std::time::Instant::now);
+        let lead = *leading.borrow();
+        // Every call is bounded: a hung connection must not keep a holder leading past its deadline.
+        let budget = match last_renewed {
+            Some(t) if lead => renew_deadline.saturating_sub(t.elapsed()),
+            _ => settings.renew,
+        };
+        let attempt =
+            tokio::time::timeout(budget, try_acquire_or_renew(&api, &settings, &mut observed)).await;
+        let held = match attempt {
+            Ok(Ok(held)) => {
+                last_renewed = held.then(Instant::now);
                 held
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 tracing::warn!(lease = %settings.name, error = %e, "lease update failed");
                 last_renewed.is_some_and(|t| t.elapsed() < renew_deadline)
             }
+            Err(_) => {
+                tracing::warn!(lease = %settings.name, after = ?budget, "lease update timed out");
+                last_renewed.is_some_and(|t| t.elapsed() < renew_deadline)
+            }
         };
-        if *leading.borrow() != held {
+        if lead != held {
             tracing::info!(lease = %settings.name, identity = %settings.identity, leading = held, "leadership changed");
             leading.send_replace(held);
         }
+        // A holder whose renewals keep failing wakes at its deadline to step down on time.
+        let pause = match last_renewed {
+            Some(t) if held => settings.renew.min(renew_deadline.saturating_sub(t.elapsed())),
+            _ => settings.renew,
+        };
         tokio::select! {
-            _ = tokio::time::sleep(settings.renew) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = shutdown.wait_for(|s| *s) => break,
         }
     }
@@ -69,8 +90,21 @@ pub async fn campaign(
     }
 }
 
+/// The Lease as this daemon last saw it change, by its own clock. Expiry is judged from when a
+/// renewal was seen, never from the holder's `renewTime`: the two daemons' clocks may disagree.
+struct Observed {
+    /// The Lease's resourceVersion: every renewal changes it.
+    version: String,
+    /// When this daemon first saw that version.
+    at: Instant,
+}
+
 /// One round: take the Lease if free or expired, renew it if ours. Ok(true) while we hold it.
-async fn try_acquire_or_renew(api: &Api<Lease>, s: &LeaseSettings) -> Result<bool, kube::Error> {
+async fn try_acquire_or_renew(
+    api: &Api<Lease>,
+    s: &LeaseSettings,
+    observed: &mut Option<Observed>,
+) -> Result<bool, kube::Error> {
     let now = Timestamp::now();
     let Some(mut lease) = api.get_opt(&s.name).await? else {
         let lease = Lease {
@@ -83,12 +117,15 @@ async fn try_acquire_or_renew(api: &Api<Lease>, s: &LeaseSettings) -> Result<boo
             Err(e) => Err(e),
         };
     };
+    let version = lease.metadata.resource_version.clone().unwrap_or_default();
+    if observed.as_ref().is_none_or(|o| o.version != version) {
+        *observed = Some(Observed { version, at: Instant::now() });
+    }
     let spec = lease.spec.clone().unwrap_or_default();
     let ours = spec.holder_identity.as_deref() == Some(s.identity.as_str());
     let holder_empty = spec.holder_identity.as_deref().is_none_or(str::is_empty);
-    let renewed = spec.renew_time.as_ref().map(|t| t.0).or(spec.acquire_time.as_ref().map(|t| t.0));
     let duration = spec.lease_duration_seconds.map_or(s.duration, |d| Duration::from_secs(d.max(1) as u64));
-    let expired = renewed.is_none_or(|t| now.duration_since(t).as_secs_f64() > duration.as_secs_f64());
+    let expired = observed.as_ref().is_none_or(|o| o.at.elapsed() > duration);
     if !ours && !holder_empty && !expired {
         return Ok(false);
     }

@@ -47,6 +47,12 @@ const DEDUP_WINDOW: Duration = Duration::from_secs(3);
 /// How often the memory of deleted scalers is dropped.
 const PRUNE_EVERY: Duration = Duration::from_secs(5);
 
+/// The first retry after a failed reconcile (a conflict or a 5xx usually passes by then).
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+
+/// The longest Retry-After honoured: an API server asking for more gets asked again after this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
 /// Which scalers this daemon handles: shard `index` of `count`, by a hash of namespace/name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -114,6 +120,8 @@ pub struct RunSettings {
 pub struct Schedule {
     /// By (namespace, name): the generation last reconciled and when the next tick is.
     due: Mutex<HashMap<ScalerKey, (Option<i64>, Instant)>>,
+    /// By (namespace, name): reconciles failed in a row since the last that finished.
+    failures: Mutex<HashMap<ScalerKey, u32>>,
 }
 
 /// (namespace, name).
@@ -170,6 +178,31 @@ impl Schedule {
     /// Keep only the scalers that still exist.
     pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
         self.due.lock().expect("a poisoned lock means a panic elsewhere").retain(|key, _| live.contains(key));
+        self.failures
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|key, _| live.contains(key));
+    }
+
+    /// Reconciles of this scaler failed in a row so far.
+    pub fn failures(&self, key: &ScalerKey) -> u32 {
+        self.failures.lock().expect("a poisoned lock means a panic elsewhere").get(key).copied().unwrap_or(0)
+    }
+
+    /// Record a failed reconcile; the wait before the next attempt: the API server's Retry-After
+    /// (at most `MAX_RETRY_AFTER`), else 2 s doubling with each failure in a row, up to the
+    /// scaler's interval (a refusal that lasts is retried at the scaler's own pace, not every 2 s).
+    pub fn failed(&self, key: ScalerKey, retry_after: Option<Duration>, interval: Duration) -> Duration {
+        let mut failures = self.failures.lock().expect("a poisoned lock means a panic elsewhere");
+        let count = failures.entry(key).or_insert(0);
+        *count = count.saturating_add(1);
+        match retry_after {
+            Some(wait) => wait.min(MAX_RETRY_AFTER),
+            None => {
+                let backoff = FIRST_RETRY.saturating_mul(1 << (*count - 1).min(16));
+                backoff.min(interval.max(FIRST_RETRY))
+            }
+        }
     }
 
     /// Record a reconcile and return the wait until the next one: the scaler's tick, at a phase
@@ -195,6 +228,7 @@ impl Schedule {
             wait += interval_ms;
         }
         let wait = Duration::from_millis(wait);
+        self.failures.lock().expect("a poisoned lock means a panic elsewhere").remove(&key);
         self.due
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
@@ -349,8 +383,9 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
 fn error_policy(scaler: Arc<GeneralScaler>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     ctx.telemetry.reconcile_errors.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(scaler = %kube::ResourceExt::name_any(scaler.as_ref()), reason = error.reason(), error = %crate::cmd::chain(error), "reconcile failed; retrying");
-    // The API server's Retry-After wins; otherwise retry soon, conflicts and 5xx are passing.
-    Action::requeue(error.retry_after().unwrap_or(Duration::from_secs(2)))
+    let key = (scaler.namespace().unwrap_or_default(), scaler.name_any());
+    let interval = Duration::from_secs(u64::from(scaler.spec.sync_interval_seconds.max(1)));
+    Action::requeue(ctx.schedule.failed(key, error.retry_after(), interval))
 }
 
 /// One pass over every scaler of this shard, then return.

@@ -49,7 +49,7 @@ impl ReconcileError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Status(_) => "StatusWriteFailed",
-            Self::Scale(_) => "ScaleFailed",
+            Self::Scale(_) => names::SCALE_FAILED,
         }
     }
 }
@@ -160,13 +160,38 @@ pub async fn act(
 ) -> Result<(), ReconcileError> {
     let namespace = scaler.namespace().unwrap_or_default();
     let name = scaler.name_any();
+    let mut failure = None;
     if let Outcome::Decided { decision, report, scaled, .. } = outcome {
         ctx.telemetry.set_replicas(&namespace, &name, decision.current, decision.desired);
+        if decision.apply && !*ctx.leading.borrow() {
+            // Leadership went while the metrics were read: the new leader decides, alone.
+            return Ok(());
+        }
         if decision.apply {
-            ctx.targets
-                .scale(&namespace, &scaler.spec.target_ref, decision.desired)
-                .await
-                .map_err(ReconcileError::Scale)?;
+            let target = &scaler.spec.target_ref;
+            if let Err(e) = ctx.targets.scale(&namespace, target, decision.desired).await {
+                let error = ReconcileError::Scale(e);
+                let key = (namespace.clone(), name.clone());
+                // A conflict or a 5xx passes: retried quietly. A refusal that lasts (forbidden,
+                // invalid, a webhook's denial) or repeats says so in status and in an Event.
+                if !lasts(&error) && ctx.schedule.failures(&key) + 1 < REPORT_AFTER_FAILURES {
+                    return Err(error);
+                }
+                let message = format!(
+                    "scaling {}/{} from {} to {} failed: {}",
+                    target.kind,
+                    target.name,
+                    decision.current,
+                    decision.desired,
+                    crate::cmd::chain(&error)
+                );
+                tracing::warn!(%namespace, scaler = %name, "{message}");
+                failure = Some((error, message));
+            }
+        }
+        if failure.is_some() {
+            // Reported below, in place of the decision that did not happen.
+        } else if decision.apply {
             *scaled = true;
             let up = decision.desired > decision.current;
             let counter = if up { &ctx.telemetry.scaled_up } else { &ctx.telemetry.scaled_down };
@@ -179,9 +204,14 @@ pub async fn act(
         } else {
             tracing::debug!(%namespace, scaler = %name, "{}", report.verdict);
         }
-        // Any scale asked for has happened: this decision's memory is the scaler's now.
-        let key = (namespace.clone(), name.clone());
-        ctx.memory.put(key, scaler.uid().unwrap_or_default(), decision.history.clone());
+        if failure.is_none() {
+            // Any scale asked for has happened: this decision's memory is the scaler's now.
+            let key = (namespace.clone(), name.clone());
+            ctx.memory.put(key, scaler.uid().unwrap_or_default(), decision.history.clone());
+        }
+    }
+    if let Some((_, message)) = &failure {
+        *outcome = Outcome::ScaleFailed(message.clone());
     }
 
     let new = status::build(scaler, outcome, now);
@@ -193,7 +223,9 @@ pub async fn act(
         let patch = serde_json::json!({
             "apiVersion": crate::api::API_VERSION,
             "kind": crate::api::KIND,
-            "metadata": {"name": name, "namespace": namespace},
+            // The uid makes the write conditional on this very object: a reconcile of a scaler
+            // deleted meanwhile must not give its memory to a new one of the same name.
+            "metadata": {"name": name, "namespace": namespace, "uid": scaler.uid()},
             "status": new,
         });
         // After a scale the new cooldown must reach status: retry a failed write a few times here
@@ -217,7 +249,20 @@ pub async fn act(
         }
         ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    Ok(())
+    // The scale still failed: the error policy retries, backing off.
+    failure.map_or(Ok(()), |(error, _)| Err(error))
+}
+
+/// Scale failures reported in status and an Event once they repeat this many times in a row.
+const REPORT_AFTER_FAILURES: u32 = 3;
+
+/// Whether a scale failure will not pass by itself: the API refused the request as such
+/// (forbidden, not found, invalid, denied), as opposed to a conflict, a throttle or a 5xx.
+fn lasts(error: &ReconcileError) -> bool {
+    let ReconcileError::Scale(TargetError::Api { source: kube::Error::Api(status), .. }) = error else {
+        return false;
+    };
+    (400..500).contains(&status.code) && !matches!(status.code, 409 | 429)
 }
 
 /// An Event for each condition that turned bad or changed its reason since the last status.

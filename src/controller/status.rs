@@ -32,6 +32,8 @@ pub enum Outcome {
     InvalidSpec(String),
     /// The target is missing or not scalable.
     TargetNotFound(String),
+    /// The engine decided to scale, and the target's /scale keeps refusing.
+    ScaleFailed(String),
 }
 
 /// The status after `outcome`, carrying over what did not change from `old`.
@@ -139,6 +141,9 @@ pub fn build(scaler: &GeneralScaler, outcome: &Outcome, now: Timestamp) -> Gener
         }
         Outcome::TargetNotFound(message) => {
             conditions.push(condition(names::READY, false, names::TARGET_NOT_FOUND, message));
+        }
+        Outcome::ScaleFailed(message) => {
+            conditions.push(condition(names::READY, false, names::SCALE_FAILED, message));
         }
     }
     // A condition keeps its transition time while its status stays the same.

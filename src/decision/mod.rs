@@ -159,11 +159,28 @@ impl Decision {
     }
 }
 
+/// Bring every time of `history` that lies after `now` back to `now`. Times come from status,
+/// written by whichever daemon held the lease, and clocks disagree (or step back): a cooldown or a
+/// window must never stretch by the skew, nor a recommendation from the future stay in a window
+/// forever, nor spend stop accruing until another clock's "now".
+fn clamp_to(history: &mut History, now: Timestamp) {
+    for r in &mut history.recommendations {
+        r.time = r.time.min(now);
+    }
+    for t in [&mut history.last_scale_up_time, &mut history.last_scale_down_time].into_iter().flatten() {
+        *t = (*t).min(now);
+    }
+    if let Some(spend) = &mut history.spend {
+        spend.accounted_until = spend.accounted_until.min(now);
+    }
+}
+
 /// Decide the replica count for one scaler. Pure and deterministic.
 pub fn decide(input: &Input<'_>) -> Decision {
     let spec = input.spec;
     let current = input.current_replicas.max(0);
     let mut history = input.history.clone();
+    clamp_to(&mut history, input.now);
     let mut flags = Flags::default();
     let mut steps = Vec::with_capacity(Stage::ALL.len());
 

@@ -283,6 +283,36 @@ fn cooldowns_hold_and_say_how_long() {
     assert_eq!(d.history.last_scale_down_time, Some(at(281)));
 }
 
+/// Times in history after `now` (another daemon's clock ahead of ours) count as `now`: a cooldown
+/// lasts its own length, a window lets a recommendation go after its own length.
+#[test]
+fn times_from_a_clock_ahead_count_as_now() {
+    let mut spec = open_spec(100.0, TargetType::Value);
+    spec.behavior.scale_up.cooldown_seconds = 60;
+    let skewed = History { last_scale_up_time: Some(at(3600)), ..History::default() };
+    let d = run(&spec, 4, &[Ok(200.0)], &skewed, at(0));
+    assert_eq!(
+        d.step(Stage::Cooldown).why,
+        Why::CoolingDown { direction: Direction::Up, remaining_ms: 60_000 }
+    );
+    assert_eq!(run(&spec, 4, &[Ok(200.0)], &d.history, at(60)).desired, 8, "60 s, not an hour and a minute");
+
+    let mut spec = open_spec(100.0, TargetType::Value);
+    spec.behavior.scale_down.stabilization_window_seconds = 300;
+    spec.behavior.scale_down.cooldown_seconds = 0;
+    let skewed = History {
+        recommendations: vec![Recommendation { time: at(86_400), replicas: 10 }],
+        ..History::default()
+    };
+    let d = run(&spec, 10, &[Ok(20.0)], &skewed, at(0));
+    assert_eq!(d.desired, 10, "held by the window");
+    assert_eq!(
+        run(&spec, 10, &[Ok(20.0)], &d.history, at(301)).desired,
+        2,
+        "and let go after it, not in a day"
+    );
+}
+
 #[test]
 fn rate_limits_cut_each_step() {
     let mut spec = open_spec(100.0, TargetType::Value);

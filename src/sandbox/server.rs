@@ -648,6 +648,20 @@ fn text_of(v: &Value, pointer: &str) -> String {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
+/// A patch (merge, JSON, strategic or apply) naming another uid: metadata.uid is immutable, so
+/// the API server refuses it as invalid (a PUT gets a 409 precondition failure instead).
+pub(super) fn uid_is_immutable(def: &ResourceDef, name: &str, wanted: &str) -> ApiError {
+    ApiError::invalid(
+        &def.group_resource(),
+        name,
+        vec![(
+            "metadata.uid".to_string(),
+            "FieldValueInvalid",
+            format!("Invalid value: {wanted:?}: field is immutable"),
+        )],
+    )
+}
+
 enum Patched {
     Created(Value),
     Updated(Value),
@@ -689,6 +703,7 @@ fn patch_request(
     let patch_body = req.json_body()?;
     let mut store = shared.store();
     let current = store.get(def, ns, name)?;
+    let uid = text_of(&current, "/metadata/uid");
     let mut target = if scale { Store::scale_of(def, &current)? } else { current };
     match media.as_str() {
         "application/json-patch+json" => patch::json_patch(&mut target, &patch_body)?,
@@ -713,6 +728,10 @@ fn patch_request(
     let out = if scale {
         store.set_scale(def, ns, name, &target, ctx)?
     } else {
+        let wanted = text_of(&target, "/metadata/uid");
+        if wanted != uid {
+            return Err(uid_is_immutable(def, name, &wanted));
+        }
         store.update(def, ns, name, target, part, ctx)?
     };
     Ok(Patched::Updated(out))

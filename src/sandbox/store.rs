@@ -615,6 +615,20 @@ impl Store {
         if !wanted_rv.is_empty() && wanted_rv != current_rv {
             return Err(ApiError::conflict(&def.group_resource(), name));
         }
+        // A uid in the body is a precondition: a write meant for an object that was deleted and
+        // recreated under the same name must not land. A PUT fails it as a conflict; an apply, as
+        // the API server does, as a change to the immutable uid.
+        let (wanted_uid, current_uid) = (text(&body, "/metadata/uid"), text(old, "/metadata/uid"));
+        if !wanted_uid.is_empty() && wanted_uid != current_uid {
+            if applied.is_some() {
+                return Err(super::server::uid_is_immutable(def, name, &wanted_uid));
+            }
+            let mut err = ApiError::conflict(&def.group_resource(), name);
+            err.message = format!(
+                "Precondition failed: UID in precondition: {wanted_uid}, UID in object meta: {current_uid}"
+            );
+            return Err(err);
+        }
         let request_fields = match part {
             Part::Main => managed_part(&body),
             Part::Status => managed_part(&json!({"status": body.get("status").cloned().unwrap_or_default()})),

@@ -530,6 +530,30 @@ async fn once_and_preflight() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(cluster.replicas("app").await, 4, "--once scales and exits");
 
+    // Beside a daemon that holds the Lease, a pass refuses to act, and says what to do.
+    let leader = cluster.daemon("leader", &[]);
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client.clone(), "default");
+    eventually("the daemon leads", SECONDS(10), || async {
+        leases
+            .get_opt("gscale-leader")
+            .await
+            .unwrap()
+            .and_then(|l| l.spec?.holder_identity)
+            .is_some_and(|h| !h.is_empty())
+    })
+    .await;
+    let out = tokio::process::Command::new(bin)
+        .args(["run", "--once", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("another gscale leads") && err.contains("--no-leader-election"), "{err}");
+    drop(leader);
+
     // Preflight: the CRD missing is named, with the command that fixes it.
     let crds: kube::Api<
         k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,

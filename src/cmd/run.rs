@@ -23,7 +23,8 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
     if args.lease_duration < 3 {
         return Err(UsageError("--lease-duration must be at least 3 seconds".into()).into());
     }
-    let lease = (!args.no_leader_election && !args.once).then(|| {
+    // With --once the Lease is only read: a pass must not act beside a daemon that leads.
+    let lease = (!args.no_leader_election).then(|| {
         let duration = Duration::from_secs(args.lease_duration);
         LeaseSettings {
             name: if shard.count > 1 {

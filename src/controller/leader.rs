@@ -140,6 +140,20 @@ async fn try_acquire_or_renew(
     }
 }
 
+/// The Lease's holder, if one holds it and renewed it within its duration: what a one-shot pass
+/// (`run --once`) checks before acting. It reads the Lease once, so it can only judge by the
+/// holder's `renewTime` against this clock.
+pub async fn live_holder(client: &kube::Client, s: &LeaseSettings) -> Result<Option<String>, kube::Error> {
+    let api: Api<Lease> = Api::namespaced(client.clone(), &s.namespace);
+    let Some(spec) = api.get_opt(&s.name).await?.and_then(|l| l.spec) else { return Ok(None) };
+    let Some(holder) = spec.holder_identity.filter(|h| !h.is_empty()) else { return Ok(None) };
+    let duration = spec.lease_duration_seconds.map_or(s.duration, |d| Duration::from_secs(d.max(1) as u64));
+    let renewed = spec.renew_time.or(spec.acquire_time).map(|t| t.0);
+    let live =
+        renewed.is_some_and(|t| Timestamp::now().duration_since(t).as_secs_f64() <= duration.as_secs_f64());
+    Ok(live.then_some(holder))
+}
+
 fn spec_for(s: &LeaseSettings, now: Timestamp, acquired: Option<Timestamp>, transitions: i32) -> LeaseSpec {
     LeaseSpec {
         holder_identity: Some(s.identity.clone()),

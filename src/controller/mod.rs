@@ -308,6 +308,25 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
     });
 
     if settings.once {
+        let holder = match &settings.lease {
+            Some(lease) => match leader::live_holder(&ctx.client, lease).await {
+                Ok(holder) => holder.map(|h| (h, lease)),
+                // A cron job's role may not cover Leases: say so, and run the pass.
+                Err(kube::Error::Api(e)) if e.code == 403 => {
+                    tracing::warn!(lease = %lease.name, "cannot read the leader Lease (forbidden): running the pass without checking for a leading daemon");
+                    None
+                }
+                Err(e) => return Err(crate::cmd::explain_kube_error(e, "read the leader Lease", server)),
+            },
+            None => None,
+        };
+        if let Some((holder, lease)) = holder {
+            anyhow::bail!(
+                "another gscale leads ({holder}, Lease {}/{}): a --once pass would scale beside it\nhint: stop that daemon first, or pass --no-leader-election to run the pass anyway",
+                lease.namespace,
+                lease.name
+            );
+        }
         return run_once(&api, ctx, server).await;
     }
 

@@ -108,6 +108,50 @@ async fn the_scale_down_window_counts_from_the_last_recommendation_not_the_last_
     daemon.assert_running();
 }
 
+/// A custom kind whose /scale maps `.spec.size`: the daemon reads the count where the CRD says,
+/// so it scales once and then holds (reading `spec.replicas` it would see 1 and PATCH every tick).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_kind_is_read_where_its_scale_subresource_points() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let cluster = Cluster::start().await;
+    let crds: kube::Api<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    > = kube::Api::all(cluster.client.clone());
+    let crd = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "pools.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"plural": "pools", "singular": "pool", "kind": "Pool"},
+                 "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+                    "subresources": {"status": {}, "scale": {
+                        "specReplicasPath": ".spec.size", "statusReplicasPath": ".status.size"}}}]}
+    }))
+    .unwrap();
+    crds.create(&Default::default(), &crd).await.unwrap();
+    let resource =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Pool"), "pools");
+    let pools: kube::Api<DynamicObject> =
+        kube::Api::namespaced_with(cluster.client.clone(), "default", &resource);
+    let pool: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Pool", "metadata": {"name": "pool"}, "spec": {"size": 2}
+    }))
+    .unwrap();
+    pools.create(&Default::default(), &pool).await.unwrap();
+
+    let load = Load::new(200.0);
+    let mut spec = base_spec(&load, 50.0);
+    spec["targetRef"] = json!({"apiVersion": "example.com/v1", "kind": "Pool", "name": "pool"});
+    cluster.apply_scaler("pool", spec).await;
+    let _daemon = cluster.daemon("d", &["--no-leader-election"]);
+    let size = || async { pools.get("pool").await.unwrap().data["spec"]["size"].as_i64() };
+    eventually("the pool at 4", SECONDS(15), || async { size().await == Some(4) }).await;
+    tokio::time::sleep(SECONDS(3)).await;
+    assert_eq!(cluster.sandbox.count_requests(|r| is_scale_patch(r) && r.path.contains("/pools/")), 1);
+    let status = cluster.scaler("pool").await.status.unwrap();
+    assert_eq!((status.current_replicas, status.desired_replicas), (Some(4), Some(4)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rails_hold_bounds_rate_limits_tolerance_paused_and_dry_run() {
     let cluster = Cluster::start().await;

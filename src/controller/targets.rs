@@ -16,6 +16,8 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
 use crate::api::TargetRef;
 
 /// Why a target's replicas cannot be read or set.
@@ -67,6 +69,9 @@ pub struct Replicas {
 /// One watched kind: replicas by (namespace, name), and whether the first list arrived.
 struct Watched {
     resource: ApiResource,
+    /// Where the kind keeps its replica count, as a JSON pointer (`/spec/replicas` but for custom
+    /// kinds whose /scale maps another field).
+    replicas_path: String,
     replicas: RwLock<HashMap<(String, String), Replicas>>,
     synced: watch::Receiver<bool>,
 }
@@ -138,13 +143,18 @@ impl Targets {
             return Ok(w.clone());
         }
         let (resource, caps) = discover(&self.client, &gvk).await?;
+        let replicas_path = replicas_path(&self.client, &resource).await;
         let mut kinds = self.kinds.lock().expect("a poisoned lock means a panic elsewhere");
         if let Some(w) = kinds.get(&gvk) {
             return Ok(w.clone());
         }
         let (tx, rx) = watch::channel(false);
-        let watched =
-            Arc::new(Watched { resource: resource.clone(), replicas: RwLock::default(), synced: rx });
+        let watched = Arc::new(Watched {
+            resource: resource.clone(),
+            replicas_path,
+            replicas: RwLock::default(),
+            synced: rx,
+        });
         let api: Api<DynamicObject> = match (&self.namespace, caps.scope) {
             (Some(ns), Scope::Namespaced) => Api::namespaced_with(self.client.clone(), ns, &resource),
             _ => Api::all_with(self.client.clone(), &resource),
@@ -177,6 +187,42 @@ async fn discover(
     Ok((resource, caps))
 }
 
+/// Where a kind keeps the count its /scale reads: `spec.replicas` for the built-in workloads, and
+/// for a custom kind its CRD's `scale.specReplicasPath` (a CRD may map `.spec.size` or
+/// `.spec.members`). The CRD is read once per kind; when it cannot be (no RBAC to read CRDs),
+/// `spec.replicas` is assumed, with a warning naming the permission.
+async fn replicas_path(client: &kube::Client, resource: &ApiResource) -> String {
+    const DEFAULT: &str = "/spec/replicas";
+    if matches!(resource.group.as_str(), "" | "apps") {
+        return DEFAULT.to_string();
+    }
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let name = format!("{}.{}", resource.plural, resource.group);
+    let path = match crds.get(&name).await {
+        Ok(crd) => crd
+            .spec
+            .versions
+            .iter()
+            .find(|v| v.name == resource.version)
+            .and_then(|v| v.subresources.as_ref()?.scale.as_ref())
+            .map(|scale| scale.spec_replicas_path.clone()),
+        Err(e) => {
+            tracing::warn!(crd = %name, error = %crate::cmd::chain(&e), "cannot read the target kind's CRD (allow get on customresourcedefinitions to fix); assuming its /scale reads spec.replicas");
+            None
+        }
+    };
+    path.map_or_else(|| DEFAULT.to_string(), |p| pointer_of(&p))
+}
+
+/// `.spec.size` (a CRD's JSON path) as the JSON pointer `/spec/size`.
+fn pointer_of(json_path: &str) -> String {
+    json_path.trim_start_matches('.').split('.').fold(String::new(), |mut pointer, part| {
+        pointer.push('/');
+        pointer.push_str(part);
+        pointer
+    })
+}
+
 /// Keep `watched` in step with the watch of its kind, forever; the watcher retries with backoff.
 async fn follow(api: Api<DynamicObject>, watched: Arc<Watched>, synced: watch::Sender<bool>) {
     let mut pending: HashMap<(String, String), Replicas> = HashMap::new();
@@ -190,14 +236,14 @@ async fn follow(api: Api<DynamicObject>, watched: Arc<Watched>, synced: watch::S
         let map = || watched.replicas.write().expect("a poisoned lock means a panic elsewhere");
         match event {
             Event::Apply(obj) => {
-                map().insert(key_of(&obj), replicas_of(&obj));
+                map().insert(key_of(&obj), replicas_of(&obj, &watched.replicas_path));
             }
             Event::Delete(obj) => {
                 map().remove(&key_of(&obj));
             }
             Event::Init => pending.clear(),
             Event::InitApply(obj) => {
-                pending.insert(key_of(&obj), replicas_of(&obj));
+                pending.insert(key_of(&obj), replicas_of(&obj, &watched.replicas_path));
             }
             Event::InitDone => {
                 *map() = std::mem::take(&mut pending);
@@ -211,12 +257,13 @@ fn key_of(obj: &DynamicObject) -> (String, String) {
     (obj.metadata.namespace.clone().unwrap_or_default(), obj.metadata.name.clone().unwrap_or_default())
 }
 
-/// `spec.replicas` (which Kubernetes defaults to 1 for the workload kinds) and
-/// `status.readyReplicas` (omitted when 0, so a status with `replicas` and no `readyReplicas` is 0).
-fn replicas_of(obj: &DynamicObject) -> Replicas {
+/// The count at `replicas_path` (Kubernetes defaults `spec.replicas` to 1 for the workload kinds)
+/// and `status.readyReplicas` (omitted when 0, so a status with `replicas` and no `readyReplicas`
+/// is 0).
+fn replicas_of(obj: &DynamicObject, replicas_path: &str) -> Replicas {
     let int = |path: &str| {
         obj.data.pointer(path).and_then(serde_json::Value::as_i64).and_then(|r| i32::try_from(r).ok())
     };
     let ready = int("/status/readyReplicas").or_else(|| int("/status/replicas").map(|_| 0));
-    Replicas { replicas: int("/spec/replicas").unwrap_or(1), ready }
+    Replicas { replicas: int(replicas_path).unwrap_or(1), ready }
 }

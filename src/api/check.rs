@@ -129,7 +129,14 @@ pub fn check(value: &Value) -> Checked {
         }
     }
 
-    let scaler = match serde_path_to_error::deserialize::<_, GeneralScaler>(value.clone()) {
+    // The API server stores a null label or annotation value (`app:` with nothing after it) as "".
+    let mut stored = value.clone();
+    for field in ["labels", "annotations"] {
+        if let Some(map) = stored.pointer_mut(&format!("/metadata/{field}")).and_then(Value::as_object_mut) {
+            map.values_mut().filter(|v| v.is_null()).for_each(|v| *v = Value::String(String::new()));
+        }
+    }
+    let scaler = match serde_path_to_error::deserialize::<_, GeneralScaler>(stored) {
         Ok(scaler) => Some(scaler),
         Err(e) => {
             findings.push(Finding::error(
@@ -196,7 +203,8 @@ fn check_metadata(metadata: Option<&Value>, out: &mut Vec<Finding>) {
         match metadata.get(field) {
             None => {}
             Some(Value::Object(map)) => {
-                for (key, value) in map.iter().filter(|(_, v)| !v.is_string()) {
+                // A null value is stored as "" by the API server, as `app:` with nothing after it means.
+                for (key, value) in map.iter().filter(|(_, v)| !v.is_string() && !v.is_null()) {
                     out.push(not_a_string(&format!("{path}.{key}"), value));
                 }
             }

@@ -117,6 +117,8 @@ fn metadata_and_target_ref_are_checked_as_kubernetes_would() {
     // Valid names and custom kinds pass.
     for value in [
         with_metadata(json!({"name": "a.b-c", "namespace": "team-1", "labels": {"app": "x"}})),
+        // `app:` with no value: the API server stores "".
+        with_metadata(json!({"name": "s", "labels": {"app": null}, "annotations": {"note": null}})),
         with_target("name", json!("my-app.v2")),
         with_target("kind", json!("Rollout")),
     ] {

@@ -68,7 +68,11 @@ async fn a_redis_queue_scales_workers_up_and_drains_down_after_the_cooldown() {
     redis.restart();
     redis.push("jobs", 100);
     wait_replicas(&cluster, "workers", 2, SECONDS(15)).await;
-    assert_eq!(cluster.condition("workers", "MetricsAvailable").await.unwrap().0, "True");
+    // Status is written just after the scale, not with it.
+    eventually("MetricsAvailable True", SECONDS(5), || async {
+        cluster.condition("workers", "MetricsAvailable").await.is_some_and(|c| c.0 == "True")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

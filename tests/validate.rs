@@ -421,3 +421,19 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `gscale validate FILE` works without -f, as linters take files.
+#[test]
+fn files_may_be_given_without_dash_f() {
+    let out = Command::new(BIN)
+        .args([
+            "validate",
+            "examples/http-service/generalscaler.yaml",
+            "-f",
+            "examples/worker-service/generalscaler.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("2 files, 2 scalers"), "{}", stdout(&out));
+}

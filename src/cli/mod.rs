@@ -225,8 +225,11 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Manifests to check (multi-document YAML); `-` reads stdin.
-    #[arg(short = 'f', long = "filename", value_name = "FILE", required = true, num_args = 1..)]
+    #[arg(short = 'f', long = "filename", value_name = "FILE", num_args = 1..)]
     pub files: Vec<PathBuf>,
+    /// More manifests, without -f.
+    #[arg(value_name = "FILES", required_unless_present = "files")]
+    pub more_files: Vec<PathBuf>,
     /// Print only problems, not the valid documents.
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -38,7 +38,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     let mut total = FileReport::default();
     let mut invalid_files = 0;
     let mut out = String::new();
-    for path in &args.files {
+    for path in args.files.iter().chain(&args.more_files) {
         let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
         let report = match read(path)? {
             Ok(text) => check_text(&mut out, &name, &text, args.quiet),
@@ -57,7 +57,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         input::print(&out)?;
         out.clear();
     }
-    let files = args.files.len();
+    let files = args.files.len() + args.more_files.len();
     if invalid_files > 0 || total.warnings > 0 || !args.quiet {
         say!(
             out,

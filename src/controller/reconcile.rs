@@ -190,7 +190,7 @@ pub async fn act(
             }
         }
         if failure.is_some() {
-            // Reported below, in place of the decision that did not happen.
+            // Reported below, in place of the decision that did not happen; memory unchanged.
         } else if decision.apply {
             *scaled = true;
             let up = decision.desired > decision.current;
@@ -206,8 +206,11 @@ pub async fn act(
         }
         if failure.is_none() {
             // Any scale asked for has happened: this decision's memory is the scaler's now.
-            let key = (namespace.clone(), name.clone());
-            ctx.memory.put(key, scaler.uid().unwrap_or_default(), decision.history.clone());
+            ctx.memory.put(
+                (namespace.clone(), name.clone()),
+                scaler.uid().unwrap_or_default(),
+                decision.history.clone(),
+            );
         }
     }
     if let Some((_, message)) = &failure {

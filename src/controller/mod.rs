@@ -134,23 +134,42 @@ pub type ScalerKey = (String, String);
 /// recommendation there can be minutes old while the count was recommended a tick ago. Deciding
 /// from status would let that recommendation leave the scale-down window early and shrink the
 /// workload at the first dip. So decisions read this memory, and status only on first sight.
+///
+/// While another daemon leads, it decides and writes status: what this one remembers goes stale.
+/// So each change of leadership starts a new term, and only the current term's memory is read.
 #[derive(Default)]
 pub struct Memory {
     /// By (namespace, name): the scaler's uid (a scaler recreated under the same name starts
-    /// afresh) and its history.
-    by_key: Mutex<HashMap<ScalerKey, (String, History)>>,
+    /// afresh), the term it was remembered in, and its history.
+    by_key: Mutex<HashMap<ScalerKey, (String, u64, History)>>,
+    /// The current term: bumped at every change of leadership.
+    term: std::sync::atomic::AtomicU64,
 }
 
 impl Memory {
-    /// The history remembered for this scaler, if it is the same object (same uid).
+    /// The history remembered for this scaler in this term, if it is the same object (same uid).
     pub fn get(&self, key: &ScalerKey, uid: &str) -> Option<History> {
+        let term = self.term.load(Ordering::SeqCst);
         let memory = self.by_key.lock().expect("a poisoned lock means a panic elsewhere");
-        memory.get(key).filter(|(seen, _)| seen == uid).map(|(_, history)| history.clone())
+        memory
+            .get(key)
+            .filter(|(seen, at, _)| seen == uid && *at == term)
+            .map(|(_, _, history)| history.clone())
     }
 
     /// Remember the history after a decision.
     pub fn put(&self, key: ScalerKey, uid: String, history: History) {
-        self.by_key.lock().expect("a poisoned lock means a panic elsewhere").insert(key, (uid, history));
+        let term = self.term.load(Ordering::SeqCst);
+        self.by_key
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .insert(key, (uid, term, history));
+    }
+
+    /// Leadership changed: forget everything remembered so far (status has the leader's memory).
+    pub fn new_term(&self) {
+        self.term.fetch_add(1, Ordering::SeqCst);
+        self.by_key.lock().expect("a poisoned lock means a panic elsewhere").clear();
     }
 
     /// Keep only the scalers that still exist.
@@ -339,13 +358,14 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
             }
         }
     });
-    let (mut rx, gauge) = (leading.clone(), telemetry.clone());
+    let (mut rx, gauge, terms) = (leading.clone(), telemetry.clone(), ctx.clone());
     tokio::spawn(async move {
         loop {
             gauge.leading.store(*rx.borrow_and_update(), Ordering::Relaxed);
             if rx.changed().await.is_err() {
                 break;
             }
+            terms.memory.new_term();
         }
     });
 
@@ -487,5 +507,25 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_per_object_and_per_term() {
+        let memory = Memory::default();
+        let key = ("ns".to_string(), "web".to_string());
+        let history = History { consecutive_failures: 2, ..History::default() };
+        memory.put(key.clone(), "uid-1".into(), history.clone());
+        assert_eq!(memory.get(&key, "uid-1"), Some(history.clone()));
+        assert_eq!(memory.get(&key, "uid-2"), None, "a scaler recreated under the same name starts afresh");
+        memory.new_term();
+        assert_eq!(memory.get(&key, "uid-1"), None, "another leader decided meanwhile: status knows better");
+        memory.put(key.clone(), "uid-1".into(), history.clone());
+        memory.retain(&std::collections::HashSet::new());
+        assert_eq!(memory.get(&key, "uid-1"), None, "a deleted scaler is forgotten");
     }
 }

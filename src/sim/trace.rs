@@ -58,11 +58,21 @@ impl Trace {
             let Some((time_text, value_text)) = line.split_once(',') else {
                 return Err(err(line_no, format!("expected `timestamp,value`, found {:?}", clip(line))));
             };
+            let quoted = value_text.trim().starts_with('"');
             let (time_text, value_text) = (unquote(time_text), unquote(value_text));
             if points.is_empty() && is_header(time_text, value_text) {
                 continue;
             }
             if value_text.contains(',') {
+                // Quoted, "1,5" (or "1,000") is one value with a comma in it, not two columns.
+                if quoted {
+                    return Err(err(
+                        line_no,
+                        format!(
+                            "value {value_text:?} contains a comma: write numbers with a dot for decimals and no thousands separator"
+                        ),
+                    ));
+                }
                 return Err(err(line_no, "expected two columns `timestamp,value`, found more"));
             }
             let time = parse_time(time_text).ok_or_else(|| {
@@ -191,6 +201,7 @@ mod tests {
             ("0,1\n10,NaN\n", 2, "finite number"),
             ("0,1\n10,2\n10,3\n", 3, "increase strictly"),
             ("0,1\n5,2,3\n", 2, "more"),
+            ("0,1\n5,\"1,5\"\n", 2, "contains a comma: write numbers with a dot"),
             ("timestamp,value\n0,1\n", 0, "at least 2 points"),
             ("", 0, "at least 2 points"),
         ];

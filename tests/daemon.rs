@@ -542,6 +542,38 @@ async fn steady_state_costs_no_patches_no_gets_and_rare_status_writes() {
     assert!(get("/metrics").1.contains("scaler=\"app2\""), "the others stay");
 }
 
+/// Passes of `run --once` (a cron job) keep the windows' own times: the scale-down window lets a
+/// recommendation go once it has aged, however many passes ran meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_passes_let_the_scale_down_window_expire() {
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 1).await;
+    let load = Load::new(200.0);
+    let mut spec = base_spec(&load, 50.0);
+    spec["behavior"]["scaleDown"] = json!({"cooldownSeconds": 0, "stabilizationWindowSeconds": 3});
+    cluster.apply_scaler("app", spec).await;
+    let kubeconfig = cluster.kubeconfig();
+    let pass = || async {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gscale"))
+            .args(["run", "--once", "--no-leader-election", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    pass().await;
+    assert_eq!(cluster.replicas("app").await, 4);
+    load.set(50.0);
+    pass().await;
+    assert_eq!(cluster.replicas("app").await, 4, "held by the 3 s window");
+    for _ in 0..4 {
+        tokio::time::sleep(SECONDS(1)).await;
+        pass().await;
+    }
+    assert_eq!(cluster.replicas("app").await, 1, "the window let the 4 go after 3 s, passes or not");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_and_preflight() {
     let cluster = Cluster::start().await;

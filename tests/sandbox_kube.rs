@@ -123,6 +123,13 @@ async fn crud_conflicts_and_not_found_are_faithful() {
             status.message
         );
     }
+    // A status write keeps the stored metadata whatever its body says: no uid check there.
+    let status =
+        serde_json::json!({"metadata": {"uid": "not-this-one"}, "status": {"observedGeneration": 1}});
+    api.patch_status("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&status))
+        .await
+        .unwrap();
+    assert_eq!(api.get("web").await.unwrap().metadata.uid, meta.uid);
     let patch = serde_json::json!({"metadata": {"uid": meta.uid}, "spec": {"replicas": 6}});
     api.patch("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
 

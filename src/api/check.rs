@@ -562,15 +562,21 @@ fn positive(x: f64) -> bool {
     x.is_finite() && x > 0.0
 }
 
-/// An RFC 1123 subdomain: dot-separated labels, as most object names must be.
+/// An RFC 1123 subdomain, as most object names must be: at most 253 characters of dot-separated
+/// parts, each lowercase alphanumerics and '-' between alphanumerics. Unlike a label, a part may be
+/// longer than 63 characters (Kubernetes' `IsDNS1123Subdomain` limits only the whole).
 fn is_dns_subdomain(name: &str) -> bool {
-    name.len() <= 253 && name.split('.').all(is_dns_label)
+    name.len() <= 253 && name.split('.').all(is_dns_part)
 }
 
 /// An RFC 1123 label, as namespace names must be.
 fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && is_dns_part(name)
+}
+
+/// Lowercase alphanumerics and '-', starting and ending with an alphanumeric.
+fn is_dns_part(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 63
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())

@@ -142,7 +142,7 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     let readings = fetcher.fetch(&namespace, &scaler.spec).await;
     let observation = Observation { current: Ok(current), readings };
     let now = Timestamp::now();
-    let history = controller::persisted_history(&scaler, now);
+    let history = controller::persisted_history(&scaler);
     let outcome = controller::decide_outcome(&scaler, &observation, history, now, false);
     let (report, warnings) = match outcome {
         Outcome::Decided { report, warnings, .. } => (report, warnings),

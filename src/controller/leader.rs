@@ -7,6 +7,8 @@
 //! followers racing only one wins (the other gets 409). Releasing on shutdown lets a follower take
 //! over at once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -38,6 +40,7 @@ pub async fn campaign(
     client: kube::Client,
     settings: LeaseSettings,
     leading: watch::Sender<bool>,
+    term: Arc<AtomicU64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
@@ -70,6 +73,8 @@ pub async fn campaign(
         };
         if lead != held {
             tracing::info!(lease = %settings.name, identity = %settings.identity, leading = held, "leadership changed");
+            // A new term before anyone hears of it: what was remembered in the last one is stale.
+            term.fetch_add(1, Ordering::SeqCst);
             leading.send_replace(held);
         }
         // A holder whose renewals keep failing wakes at its deadline to step down on time.
@@ -83,6 +88,7 @@ pub async fn campaign(
         }
     }
     if *leading.borrow() {
+        term.fetch_add(1, Ordering::SeqCst);
         leading.send_replace(false);
         if let Err(e) = release(&api, &settings).await {
             tracing::warn!(lease = %settings.name, error = %e, "could not release the lease");

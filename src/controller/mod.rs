@@ -142,8 +142,9 @@ pub struct Memory {
     /// By (namespace, name): the scaler's uid (a scaler recreated under the same name starts
     /// afresh), the term it was remembered in, and its history.
     by_key: Mutex<HashMap<ScalerKey, (String, u64, History)>>,
-    /// The current term: bumped at every change of leadership.
-    term: std::sync::atomic::AtomicU64,
+    /// The current term: bumped by the Lease campaign before it announces a change of leadership,
+    /// so no reconcile of the new term can read the old term's memory.
+    term: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Memory {
@@ -166,10 +167,18 @@ impl Memory {
             .insert(key, (uid, term, history));
     }
 
-    /// Leadership changed: forget everything remembered so far (status has the leader's memory).
-    pub fn new_term(&self) {
-        self.term.fetch_add(1, Ordering::SeqCst);
-        self.by_key.lock().expect("a poisoned lock means a panic elsewhere").clear();
+    /// The term counter, for the campaign to bump at each change of leadership.
+    pub fn term(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.term.clone()
+    }
+
+    /// Drop what earlier terms remembered (it can no longer be read).
+    pub fn prune_terms(&self) {
+        let term = self.term.load(Ordering::SeqCst);
+        self.by_key
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|_, (_, at, _)| *at == term);
     }
 
     /// Keep only the scalers that still exist.
@@ -307,10 +316,15 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
     }
 
     let (leading_tx, leading) = watch::channel(settings.lease.is_none() || settings.once);
+    let memory = Memory::default();
     let campaign = match (&settings.lease, settings.once) {
-        (Some(lease), false) => {
-            Some(tokio::spawn(leader::campaign(client.clone(), lease.clone(), leading_tx, shutdown.clone())))
-        }
+        (Some(lease), false) => Some(tokio::spawn(leader::campaign(
+            client.clone(),
+            lease.clone(),
+            leading_tx,
+            memory.term(),
+            shutdown.clone(),
+        ))),
         _ => None,
     };
     let identity = settings.lease.as_ref().map_or_else(|| "gscale".to_string(), |l| l.identity.clone());
@@ -321,7 +335,7 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
         fetcher,
         telemetry: telemetry.clone(),
         schedule: Schedule::default(),
-        memory: Memory::default(),
+        memory,
         leading: leading.clone(),
         settings: settings.clone(),
     });
@@ -365,7 +379,7 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
             if rx.changed().await.is_err() {
                 break;
             }
-            terms.memory.new_term();
+            terms.memory.prune_terms();
         }
     });
 
@@ -449,7 +463,7 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
         async move {
             let observation = observe(&ctx, &scaler).await;
             let now = jiff::Timestamp::now();
-            let history = reconcile::persisted_history(&scaler, now);
+            let history = reconcile::persisted_history(&scaler);
             let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
             ctx.telemetry.decisions.fetch_add(1, Ordering::Relaxed);
             let result = reconcile::act(&ctx, &scaler, &mut outcome, now).await;
@@ -522,7 +536,7 @@ mod tests {
         memory.put(key.clone(), "uid-1".into(), history.clone());
         assert_eq!(memory.get(&key, "uid-1"), Some(history.clone()));
         assert_eq!(memory.get(&key, "uid-2"), None, "a scaler recreated under the same name starts afresh");
-        memory.new_term();
+        memory.term().fetch_add(1, Ordering::SeqCst);
         assert_eq!(memory.get(&key, "uid-1"), None, "another leader decided meanwhile: status knows better");
         memory.put(key.clone(), "uid-1".into(), history.clone());
         memory.retain(&std::collections::HashSet::new());

@@ -72,14 +72,19 @@ pub async fn observe(ctx: &Context, scaler: &GeneralScaler) -> Observation {
     Observation { current, readings }
 }
 
-/// The engine's memory as the scaler's status holds it, for a scaler this process has not decided
-/// yet (after a start or a takeover; `plan`). Status is not written when only times changed, so a
-/// stored recommendation may have been made again until a moment ago: each is taken as made now.
-/// The windows then hold for one window after a restart, as they would have had the daemon run on,
-/// rather than let a standing recommendation age out at once (and, from a clock ahead of ours,
-/// never).
-pub fn persisted_history(scaler: &GeneralScaler, now: Timestamp) -> History {
-    let mut history = scaler.status.as_ref().map(|s| s.history.clone()).unwrap_or_default();
+/// The engine's memory as the scaler's status holds it: what `plan` and a `--once` pass decide from.
+pub fn persisted_history(scaler: &GeneralScaler) -> History {
+    scaler.status.as_ref().map(|s| s.history.clone()).unwrap_or_default()
+}
+
+/// The memory a running daemon starts from for a scaler it has not decided yet in this term (after
+/// a start or a takeover): status, each recommendation taken as made now. Status is not written
+/// when only times changed, so a standing recommendation may have been made again until a moment
+/// ago; taken as made now, the windows hold for one window after a takeover, as they would have had
+/// the last leader run on, rather than let it age out at once. Only for the daemon: a one-shot
+/// pass that did this every time would never let a recommendation leave its window.
+fn first_sight_history(scaler: &GeneralScaler, now: Timestamp) -> History {
+    let mut history = persisted_history(scaler);
     for r in &mut history.recommendations {
         r.time = now;
     }
@@ -142,7 +147,7 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
     let observation = observe(&ctx, &scaler).await;
     let now = Timestamp::now();
     let uid = scaler.uid().unwrap_or_default();
-    let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| persisted_history(&scaler, now));
+    let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
     let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
     ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     act(&ctx, &scaler, &mut outcome, now).await?;
@@ -226,9 +231,7 @@ pub async fn act(
         let patch = serde_json::json!({
             "apiVersion": crate::api::API_VERSION,
             "kind": crate::api::KIND,
-            // The uid makes the write conditional on this very object: a reconcile of a scaler
-            // deleted meanwhile must not give its memory to a new one of the same name.
-            "metadata": {"name": name, "namespace": namespace, "uid": scaler.uid()},
+            "metadata": {"name": name, "namespace": namespace},
             "status": new,
         });
         // After a scale the new cooldown must reach status: retry a failed write a few times here

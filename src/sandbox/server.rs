@@ -729,7 +729,7 @@ fn patch_request(
         store.set_scale(def, ns, name, &target, ctx)?
     } else {
         let wanted = text_of(&target, "/metadata/uid");
-        if wanted != uid {
+        if part == Part::Main && wanted != uid {
             return Err(uid_is_immutable(def, name, &wanted));
         }
         store.update(def, ns, name, target, part, ctx)?

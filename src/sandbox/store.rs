@@ -617,9 +617,10 @@ impl Store {
         }
         // A uid in the body is a precondition: a write meant for an object that was deleted and
         // recreated under the same name must not land. A PUT fails it as a conflict; an apply, as
-        // the API server does, as a change to the immutable uid.
+        // the API server does, as a change to the immutable uid. A status write keeps the stored
+        // metadata whatever the body says (the API server's status strategy), so it checks nothing.
         let (wanted_uid, current_uid) = (text(&body, "/metadata/uid"), text(old, "/metadata/uid"));
-        if !wanted_uid.is_empty() && wanted_uid != current_uid {
+        if part == Part::Main && !wanted_uid.is_empty() && wanted_uid != current_uid {
             if applied.is_some() {
                 return Err(super::server::uid_is_immutable(def, name, &wanted_uid));
             }

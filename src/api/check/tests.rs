@@ -120,6 +120,9 @@ fn metadata_and_target_ref_are_checked_as_kubernetes_would() {
         // `app:` with no value: the API server stores "".
         with_metadata(json!({"name": "s", "labels": {"app": null}, "annotations": {"note": null}})),
         with_target("name", json!("my-app.v2")),
+        // A subdomain limits the whole name to 253, not each part to 63.
+        with_target("name", json!("a".repeat(64))),
+        with_metadata(json!({"name": format!("{}.x", "b".repeat(100))})),
         with_target("kind", json!("Rollout")),
     ] {
         assert!(errors(&value).is_empty(), "{value}: {:#?}", errors(&value));

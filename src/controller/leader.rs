@@ -130,7 +130,7 @@ async fn try_acquire_or_renew(
     let spec = lease.spec.clone().unwrap_or_default();
     let ours = spec.holder_identity.as_deref() == Some(s.identity.as_str());
     let holder_empty = spec.holder_identity.as_deref().is_none_or(str::is_empty);
-    let duration = spec.lease_duration_seconds.map_or(s.duration, |d| Duration::from_secs(d.max(1) as u64));
+    let duration = duration_of(&spec, s);
     let expired = observed.as_ref().is_none_or(|o| o.at.elapsed() > duration);
     if !ours && !holder_empty && !expired {
         return Ok(false);
@@ -152,12 +152,17 @@ async fn try_acquire_or_renew(
 pub async fn live_holder(client: &kube::Client, s: &LeaseSettings) -> Result<Option<String>, kube::Error> {
     let api: Api<Lease> = Api::namespaced(client.clone(), &s.namespace);
     let Some(spec) = api.get_opt(&s.name).await?.and_then(|l| l.spec) else { return Ok(None) };
+    let duration = duration_of(&spec, s);
     let Some(holder) = spec.holder_identity.filter(|h| !h.is_empty()) else { return Ok(None) };
-    let duration = spec.lease_duration_seconds.map_or(s.duration, |d| Duration::from_secs(d.max(1) as u64));
     let renewed = spec.renew_time.or(spec.acquire_time).map(|t| t.0);
     let live =
         renewed.is_some_and(|t| Timestamp::now().duration_since(t).as_secs_f64() <= duration.as_secs_f64());
     Ok(live.then_some(holder))
+}
+
+/// The Lease's own duration (its holder's setting), or ours when it names none.
+fn duration_of(spec: &LeaseSpec, s: &LeaseSettings) -> Duration {
+    spec.lease_duration_seconds.map_or(s.duration, |d| Duration::from_secs(d.max(1) as u64))
 }
 
 fn spec_for(s: &LeaseSettings, now: Timestamp, acquired: Option<Timestamp>, transitions: i32) -> LeaseSpec {

@@ -301,6 +301,37 @@ async fn two_daemons_one_leader_and_failover_within_the_lease() {
     assert_eq!(holder().await, "", "the Lease is released on shutdown");
 }
 
+/// A holder whose clock runs an hour ahead wrote a `renewTime` in the future, then died. A
+/// follower judges expiry by its own clock (no renewal seen for the lease's duration), so it takes
+/// over within the lease, not an hour later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_holder_with_a_clock_ahead_is_taken_over_within_the_lease() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let cluster = Cluster::start().await;
+    let leases: kube::Api<Lease> = kube::Api::namespaced(cluster.client.clone(), "default");
+    let ahead = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let ghost: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "gscale-leader"},
+        "spec": {"holderIdentity": "ghost", "leaseDurationSeconds": 3,
+                 "acquireTime": ahead.to_string(), "renewTime": ahead.to_string()}
+    }))
+    .unwrap();
+    leases.create(&Default::default(), &ghost).await.unwrap();
+    let started = Instant::now();
+    let _daemon = cluster.daemon("d", &["--lease-duration", "3"]);
+    eventually("the daemon leads", SECONDS(10), || async {
+        leases
+            .get("gscale-leader")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.holder_identity)
+            .is_some_and(|h| h != "ghost")
+    })
+    .await;
+    assert!(started.elapsed() < SECONDS(8), "within the lease and a renewal: {:?}", started.elapsed());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_scalers_say_why_and_leave_the_others_alone() {
     let cluster = Cluster::start().await;

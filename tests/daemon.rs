@@ -262,16 +262,7 @@ async fn two_daemons_one_leader_and_failover_within_the_lease() {
     cluster.apply_scaler("app", base_spec(&load, 50.0)).await;
     let mut a = cluster.daemon("alpha", &["--lease-duration", "3"]);
     let mut b = cluster.daemon("beta", &["--lease-duration", "3"]);
-    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
-        kube::Api::namespaced(cluster.client.clone(), "default");
-    let holder = || async {
-        leases
-            .get_opt("gscale-leader")
-            .await
-            .unwrap()
-            .and_then(|l| l.spec?.holder_identity)
-            .unwrap_or_default()
-    };
+    let holder = || cluster.lease_holder("gscale-leader");
     eventually("a leader", SECONDS(10), || async { !holder().await.is_empty() }).await;
 
     for (i, value) in [200.0, 400.0].into_iter().enumerate() {
@@ -320,13 +311,8 @@ async fn a_dead_holder_with_a_clock_ahead_is_taken_over_within_the_lease() {
     let started = Instant::now();
     let _daemon = cluster.daemon("d", &["--lease-duration", "3"]);
     eventually("the daemon leads", SECONDS(10), || async {
-        leases
-            .get("gscale-leader")
-            .await
-            .unwrap()
-            .spec
-            .and_then(|s| s.holder_identity)
-            .is_some_and(|h| h != "ghost")
+        let holder = cluster.lease_holder("gscale-leader").await;
+        !holder.is_empty() && holder != "ghost"
     })
     .await;
     assert!(started.elapsed() < SECONDS(8), "within the lease and a renewal: {:?}", started.elapsed());
@@ -583,14 +569,8 @@ async fn once_passes_let_the_scale_down_window_expire() {
     let mut spec = base_spec(&load, 50.0);
     spec["behavior"]["scaleDown"] = json!({"cooldownSeconds": 0, "stabilizationWindowSeconds": 3});
     cluster.apply_scaler("app", spec).await;
-    let kubeconfig = cluster.kubeconfig();
     let pass = || async {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gscale"))
-            .args(["run", "--once", "--no-leader-election", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .output()
-            .await
-            .unwrap();
+        let out = cluster.run_to_exit(&["--once", "--no-leader-election"]).await;
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     pass().await;
@@ -611,51 +591,22 @@ async fn once_and_preflight() {
     cluster.deployment("app", 1).await;
     let load = Load::new(200.0);
     cluster.apply_scaler("app", base_spec(&load, 50.0)).await;
-    let bin = env!("CARGO_BIN_EXE_gscale");
-    let kubeconfig = cluster.kubeconfig();
-    let out = tokio::process::Command::new(bin)
-        .arg("run")
-        .arg("--once")
-        .arg("--dry-run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .output()
-        .await
-        .unwrap();
+    let out = cluster.run_to_exit(&["--once", "--dry-run"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(cluster.replicas("app").await, 1, "--dry-run never scales");
     assert_eq!(cluster.scaler("app").await.status.unwrap().desired_replicas, Some(4));
 
-    let out = tokio::process::Command::new(bin)
-        .arg("run")
-        .arg("--once")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .output()
-        .await
-        .unwrap();
+    let out = cluster.run_to_exit(&["--once"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(cluster.replicas("app").await, 4, "--once scales and exits");
 
     // Beside a daemon that holds the Lease, a pass refuses to act, and says what to do.
     let leader = cluster.daemon("leader", &[]);
-    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
-        kube::Api::namespaced(cluster.client.clone(), "default");
     eventually("the daemon leads", SECONDS(10), || async {
-        leases
-            .get_opt("gscale-leader")
-            .await
-            .unwrap()
-            .and_then(|l| l.spec?.holder_identity)
-            .is_some_and(|h| !h.is_empty())
+        !cluster.lease_holder("gscale-leader").await.is_empty()
     })
     .await;
-    let out = tokio::process::Command::new(bin)
-        .args(["run", "--once", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .output()
-        .await
-        .unwrap();
+    let out = cluster.run_to_exit(&["--once"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("another gscale leads") && err.contains("--no-leader-election"), "{err}");
@@ -666,26 +617,14 @@ async fn once_and_preflight() {
         k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
     > = kube::Api::all(cluster.client.clone());
     crds.delete(gscale::api::CRD_NAME, &Default::default()).await.unwrap();
-    let out = tokio::process::Command::new(bin)
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .output()
-        .await
-        .unwrap();
+    let out = cluster.run_to_exit(&[]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("gscale: generalscaler CRD not found\nhint: run gscale install-crd"), "{err}");
 
     // RBAC: which verb on which resource.
     cluster.sandbox.faults().error(FaultMatch::any().verb("list").path("generalscalers"), 403);
-    let out = tokio::process::Command::new(bin)
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .output()
-        .await
-        .unwrap();
+    let out = cluster.run_to_exit(&[]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("forbidden: cannot list generalscalers.autoscaling.generalscaler.io in all namespaces"),

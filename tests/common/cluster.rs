@@ -116,6 +116,25 @@ impl Cluster {
         events.into_iter().filter_map(|e| e.reason).collect()
     }
 
+    /// The holder of the Lease `name` in `default`; "" when it is free or missing.
+    pub async fn lease_holder(&self, name: &str) -> String {
+        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(self.client.clone(), "default");
+        leases.get_opt(name).await.unwrap().and_then(|l| l.spec?.holder_identity).unwrap_or_default()
+    }
+
+    /// `gscale run` against this cluster with extra flags (a `--once` pass, or a run that fails
+    /// its preflight), awaited to its exit; what it printed.
+    pub async fn run_to_exit(&self, args: &[&str]) -> std::process::Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_gscale"))
+            .args(["run", "--kubeconfig"])
+            .arg(self.kubeconfig())
+            .args(args)
+            .output()
+            .await
+            .unwrap()
+    }
+
     /// Start `gscale run` against this cluster with extra flags; it logs to a file.
     pub fn daemon(&self, name: &str, args: &[&str]) -> Daemon {
         self.daemon_with_env(name, args, &[])

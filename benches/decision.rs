@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gscale::api::{GeneralScalerSpec, History, Recommendation};
 use gscale::decision::{Input, Reading, SloReadings, decide};
-use gscale::output::yaml;
+use gscale_manifest::yaml;
 use jiff::{SignedDuration, Timestamp};
 
 const SCALER: &str = r#"

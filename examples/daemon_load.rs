@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use gscale::api::{CRD_NAME, GeneralScaler, crd};
-use gscale::sandbox::{Sandbox, SandboxOptions};
+use gscale_sandbox::{Sandbox, SandboxOptions};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;

@@ -8,7 +8,6 @@
 //! - [`replay`]: metric history stepped through `decide` (`gscale plan --replay`);
 //! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
-//! - [`sandbox`]: an in-memory Kubernetes API over real HTTP, for tests and `gscale demo`.
 //!
 //! The engine never imports kube, reqwest or tokio; sources and the controller never decide.
 
@@ -20,8 +19,9 @@ pub mod cli;
 pub mod cmd;
 pub mod controller;
 pub mod decision;
+pub mod explain;
 pub mod metrics;
 pub mod output;
+pub mod reading;
 pub mod replay;
-pub mod sandbox;
 pub mod sim;

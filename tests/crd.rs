@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use gscale::output::yaml;
+use gscale_manifest::yaml;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 

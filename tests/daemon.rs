@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, Load, eventually};
-use gscale::sandbox::{FaultMatch, RequestRecord};
+use gscale_sandbox::{FaultMatch, RequestRecord};
 use serde_json::json;
 
 const SECONDS: fn(u64) -> Duration = Duration::from_secs;

@@ -43,7 +43,7 @@ fn documents(dir: &str) -> Vec<Value> {
         .iter()
         .flat_map(|path| {
             let text = std::fs::read_to_string(path).unwrap();
-            gscale::output::yaml::parse_documents(&text).unwrap().into_iter().map(|d| d.value)
+            gscale_manifest::yaml::parse_documents(&text).unwrap().into_iter().map(|d| d.value)
         })
         .collect()
 }
@@ -144,7 +144,7 @@ fn the_first_three_examples_keep_the_original_readme_yaml() {
         return;
     };
     let first = readme.split("```yaml\n").nth(1).unwrap().split("```").next().unwrap();
-    let original = gscale::output::yaml::parse_documents(first).unwrap().remove(0).value;
+    let original = gscale_manifest::yaml::parse_documents(first).unwrap().remove(0).value;
     let docs = documents("http-service");
     assert_eq!(kind(&docs, "GeneralScaler", "my-app-scaler"), &original, "the README's scaler, unchanged");
     // The worker example is made of the README's snippets: the cost-aware policy and behavior as written.
@@ -361,7 +361,7 @@ async fn kubectl_applies_every_manifest() {
         eprintln!("SKIPPED: {KUBECTL} not found");
         return;
     }
-    let sandbox = gscale::sandbox::Sandbox::start(Default::default()).await.unwrap();
+    let sandbox = gscale_sandbox::Sandbox::start(Default::default()).await.unwrap();
     let home = common::TempDir::new("examples-kubectl");
     let (config, home) = (sandbox.kubeconfig_path().to_path_buf(), home.path().to_path_buf());
     tokio::task::spawn_blocking(move || {
@@ -399,7 +399,7 @@ async fn kubectl_applies_every_manifest() {
 }
 
 /// (API group, resource[/subresource], verb) of a request; resource "" for discovery.
-fn permission(r: &gscale::sandbox::RequestRecord) -> (String, String, String) {
+fn permission(r: &gscale_sandbox::RequestRecord) -> (String, String, String) {
     let group = match r.path.strip_prefix("/apis/") {
         Some(rest) => rest.split('/').next().unwrap_or_default().to_string(),
         None => String::new(),

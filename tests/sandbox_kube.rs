@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use gscale::sandbox::{FaultMatch, Sandbox, SandboxOptions};
+use gscale_sandbox::{FaultMatch, Sandbox, SandboxOptions};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, Secret};
 use k8s_openapi::api::events::v1::Event as EventV1;

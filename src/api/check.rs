@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 use kube::core::cel::Validator;
 use serde_json::Value;
 
-use super::openapi::{self, ViolationKind};
 use super::{
     API_VERSION, GeneralScaler, GeneralScalerSpec, KIND, MetricSpec, MetricType, PolicyType, RedisKind,
 };
+use gscale_manifest::openapi::{self, ViolationKind};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -14,5 +14,5 @@ pub fn crd() -> CustomResourceDefinition {
 /// The CRD as YAML, as `install-crd --print` writes it.
 pub fn crd_yaml() -> String {
     let value = serde_json::to_value(crd()).expect("a CRD always serializes to JSON");
-    crate::output::yaml::to_string(&value)
+    gscale_manifest::yaml::to_string(&value)
 }

@@ -7,7 +7,6 @@
 pub mod check;
 mod crd;
 pub mod names;
-pub mod openapi;
 mod spec;
 mod status;
 

@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use crate::api::{DecisionRecord, GeneralScaler};
 use crate::cli::{DemoArgs, exit};
 use crate::controller::{self, RunSettings, Shard};
-use crate::sandbox::{Sandbox, SandboxOptions};
+use gscale_sandbox::{Sandbox, SandboxOptions};
 
 use super::{UsageError, input};
 
@@ -124,7 +124,14 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         status_heartbeat: Duration::from_secs(600),
     };
     let (daemon_client, server) = (client.clone(), sandbox.url());
-    let mut daemon = tokio::spawn(async move { controller::run(daemon_client, &server, run_settings).await });
+    // The daemon shuts down as it would in a cluster: in-flight work finishes, then it returns.
+    let (stop_daemon, daemon_stop) = tokio::sync::oneshot::channel::<()>();
+    let mut daemon = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = daemon_stop.await;
+        };
+        controller::run(daemon_client, &server, run_settings, shutdown).await
+    });
 
     let mut out = std::io::stdout();
     writeln!(
@@ -144,7 +151,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         }
     };
     tokio::pin!(stop);
-    let signal = super::sandbox::wait_for_signal();
+    let signal = super::shutdown_signal();
     tokio::pin!(signal);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
@@ -155,7 +162,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         }
         if daemon.is_finished() {
             match (&mut daemon).await {
-                // The loop heard Ctrl-C or SIGTERM first and shut down gracefully.
+                // The loop ended by itself (it returns only after a shutdown): stop the view too.
                 Ok(Ok(())) => break,
                 Ok(Err(e)) => return Err(e.context("the reconcile loop stopped")),
                 Err(e) => return Err(anyhow::anyhow!("the reconcile loop stopped unexpectedly: {e}")),
@@ -164,7 +171,13 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         view.sample(&client).await;
         view.draw(&mut out)?;
     }
-    daemon.abort();
+    let _ = stop_daemon.send(());
+    if !daemon.is_finished() {
+        match daemon.await {
+            Ok(result) => result.context("the reconcile loop stopped")?,
+            Err(e) => return Err(anyhow::anyhow!("the reconcile loop stopped unexpectedly: {e}")),
+        }
+    }
     if let Some(generator) = generator {
         generator.abort();
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::api::check::{self, Severity};
 use crate::api::{API_VERSION, GeneralScaler, KIND};
-use crate::output::yaml;
+use gscale_manifest::yaml;
 
 use super::{UsageError, validate};
 

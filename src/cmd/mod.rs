@@ -3,12 +3,14 @@
 //! Commands return the process exit code for outcomes that are not errors (`validate` finding an
 //! invalid manifest returns 1); errors go up to `main`, which prints them and maps the exit code.
 
+#[cfg(feature = "demo")]
 mod demo;
 pub mod generate;
 mod input;
 mod install_crd;
 mod plan;
 mod run;
+#[cfg(feature = "demo")]
 mod sandbox;
 mod simulate;
 mod status;
@@ -19,6 +21,7 @@ use std::fmt;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::cli::{Cli, Command, KubeFlags, exit};
+pub use crate::explain::{chain, failed, kube_error as explain_kube_error};
 
 /// An error that is the caller's doing: bad flags or input that cannot be read. Exit code 2.
 #[derive(Debug)]
@@ -41,37 +44,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(args) => plan::run(&args, &cli.kube).await,
         Command::Status(args) => status::run(&args, &cli.kube).await,
         Command::Simulate(args) => simulate::run(&args),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(&args).await,
         Command::Completions(args) => generate::print_completions(args.shell),
         Command::Man => generate::print_man(),
         Command::Generate(args) => generate::write_all(&args.dir),
+        #[cfg(feature = "demo")]
         Command::Sandbox(args) => sandbox::run(&args, &cli.kube).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo(_) | Command::Sandbox(_) => Err(UsageError(
+            "this gscale was built without the sandbox API (cargo feature `demo`)\nhint: build with default features for `gscale demo`"
+                .to_string(),
+        )
+        .into()),
     }
 }
 
 /// The exit code for an error that reached `main`.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<UsageError>()) { exit::USAGE } else { exit::FAILURE }
-}
-
-/// An error and its causes on one line, `a: b: c`, skipping a cause its parent already quoted.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
-}
-
-/// An error in three parts: what failed, why (the whole cause chain), and what to do.
-pub fn failed(what: impl fmt::Display, cause: &dyn std::error::Error, hint: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {}\nhint: {hint}", chain(cause))
 }
 
 /// A kube client from the kubeconfig flags, found the way kubectl finds it, and the server's URL.
@@ -114,28 +105,18 @@ pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)>
     Ok((client, server))
 }
 
-/// Put a Kubernetes API error in words a person can act on.
-pub fn explain_kube_error(err: kube::Error, action: &str, server: &str) -> anyhow::Error {
-    match err {
-        kube::Error::Api(status) if status.code == 403 => anyhow::anyhow!(
-            "forbidden: the cluster refused to let you {action}: {}\nhint: ask a cluster admin to grant it, or to run this command for you",
-            status.message
-        ),
-        kube::Error::Api(status) if status.code == 401 => anyhow::anyhow!(
-            "unauthorized: the cluster did not accept your credentials\nhint: refresh them (e.g. your cloud's get-credentials command) or pick another --context"
-        ),
-        kube::Error::Api(status) => {
-            anyhow::anyhow!(
-                "the cluster refused to {action}: {} ({} {})",
-                status.message,
-                status.code,
-                status.reason
-            )
+/// Resolves at the first SIGTERM or Ctrl-C: the shutdown future `run`, `demo` and `sandbox` hand on.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
         }
-        other => failed(
-            format_args!("cannot reach the cluster at {server} to {action}"),
-            &other,
-            "check that the cluster is up and that --context/--kubeconfig point at it (`kubectl cluster-info` should work)",
-        ),
     }
+    let _ = ctrl_c.await;
 }

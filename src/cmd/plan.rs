@@ -17,8 +17,9 @@ use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
 use crate::controller::targets::{Replicas, TargetError};
 use crate::controller::{self, Observation, Outcome};
 use crate::metrics::Fetcher;
-use crate::output::{self, plan::PlanView, yaml};
+use crate::output::{self, plan::PlanView};
 use crate::replay;
+use gscale_manifest::yaml;
 
 /// Where the scaler to plan comes from.
 enum Origin {
@@ -95,7 +96,9 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     // sees what `gscale run` sees; observed separately here so `--current` can stand in for a target
     // that does not exist yet.
     let fetcher = Fetcher::new(Some(client.clone()), crate::metrics::Settings::default());
-    let targets = controller::targets::Targets::new(client, Some(namespace.clone()));
+    // The target watch is a task of this command's own, ended when plan returns.
+    let (tasks, _stop_tasks) = controller::tasks::Tasks::new();
+    let targets = controller::targets::Targets::new(client, Some(namespace.clone()), tasks);
 
     let mut notes = Vec::new();
     let current = match (targets.replicas(&namespace, &scaler.spec.target_ref).await, args.current) {
@@ -173,7 +176,7 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                 notes: &notes,
                 report: &report,
             },
-            terminal_width(),
+            output::terminal_width(),
         ),
         OutputFormat::Json | OutputFormat::Yaml => {
             let mut value = serde_json::to_value(&*report)?;
@@ -189,19 +192,6 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(code)
-}
-
-/// Columns of stdout when it is a terminal, else 80 (snapshots and pipes see the same layout).
-pub fn terminal_width() -> u16 {
-    use std::io::IsTerminal;
-    if !std::io::stdout().is_terminal() {
-        return 80;
-    }
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|&c: &u16| c >= 40)
-        .unwrap_or_else(|| comfy_table::Table::new().width().filter(|&w| w >= 40).unwrap_or(80))
 }
 
 /// `--replay`: fetch each metric's history with query_range, then step `decide` over it.
@@ -350,7 +340,7 @@ async fn run_replay(
                 args.step
             );
             let mut text =
-                output::replay::render(&title, &result, scaler.spec.max_replicas, terminal_width());
+                output::replay::render(&title, &result, scaler.spec.max_replicas, output::terminal_width());
             if let Some(path) = &args.plot {
                 text.push_str(&format!("\nplot written to {}\n", path.display()));
             }

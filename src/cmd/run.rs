@@ -53,7 +53,7 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         status_heartbeat: Duration::from_secs(600),
     };
     let (client, server) = super::client(kube).await?;
-    controller::run(client, &server, settings).await?;
+    controller::run(client, &server, settings, super::shutdown_signal()).await?;
     Ok(exit::OK)
 }
 

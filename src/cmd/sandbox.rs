@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::cli::{KubeFlags, SandboxArgs, exit};
-use crate::sandbox::{Sandbox, SandboxOptions};
+use gscale_sandbox::{Sandbox, SandboxOptions};
 
 pub async fn run(args: &SandboxArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
     let Some(path) = &kube.kubeconfig else {
@@ -33,20 +33,6 @@ pub async fn run(args: &SandboxArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         )
     })?;
     eprintln!("sandbox API serving at {}; kubeconfig written to {}", sandbox.url(), path.display());
-    wait_for_signal().await;
+    super::shutdown_signal().await;
     Ok(exit::OK)
-}
-
-pub(super) async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

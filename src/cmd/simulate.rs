@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use crate::api::GeneralScalerSpec;
 use crate::cli::{OutputFormat, SimulateArgs, exit};
-use crate::output::{chart, yaml};
+use crate::output::chart;
 use crate::sim::{self, Gscale, Run, Settings, Summary, Trace, hpa::Hpa};
+use gscale_manifest::yaml;
 
 use super::{UsageError, input};
 

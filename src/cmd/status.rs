@@ -11,12 +11,12 @@ use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::plan::terminal_width;
 use super::{UsageError, client, explain_kube_error};
 use crate::api::GeneralScaler;
 use crate::cli::{KubeFlags, OutputFormat, StatusArgs, exit};
+use crate::output;
 use crate::output::status::{TableOptions, render_detail, render_table};
-use crate::output::{self, yaml};
+use gscale_manifest::yaml;
 
 /// How often `--watch` reads the scalers again.
 const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -62,7 +62,7 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                 OutputFormat::Yaml => yaml::to_string(&serde_json::to_value(&scaler)?),
                 _ => {
                     let events = events_about(&client, &scaler).await;
-                    render_detail(&scaler, &events, terminal_width(), Timestamp::now())
+                    render_detail(&scaler, &events, output::terminal_width(), Timestamp::now())
                 }
             }
         } else {
@@ -80,7 +80,7 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                     let text = render_table(
                         &scalers,
                         &TableOptions {
-                            width: if wide { 400 } else { terminal_width() },
+                            width: if wide { 400 } else { output::terminal_width() },
                             namespaces: args.all_namespaces,
                             wide,
                             color,

@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::api::check::{self, Finding, Severity};
 use crate::api::{API_VERSION, GROUP, KIND};
 use crate::cli::{ValidateArgs, exit};
-use crate::output::yaml;
+use gscale_manifest::yaml;
 
 use super::{UsageError, input};
 

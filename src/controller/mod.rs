@@ -1,27 +1,35 @@
 //! The daemon (`gscale run`): a kube-runtime controller over GeneralScalers that observes, decides
 //! and acts for each scaler on change and every `syncIntervalSeconds`.
 //!
+//! This file is the run loop (watch, schedule, shut down); the rest is split by responsibility:
 //! - [`reconcile`]: observe -> decide -> act for one scaler; [`status`]: what to write and when;
+//! - [`schedule`]: when each scaler is due; [`memory`]: the engine's memory per leadership term;
 //! - [`targets`]: target replicas from watches and scaling through `/scale`;
-//! - [`leader`]: Lease-based leader election (one Lease per shard);
-//! - [`telemetry`]: the daemon's own `/metrics`, `/healthz`, `/readyz`.
+//! - [`leader`]: Lease-based leader election; [`shard`]: which scalers this daemon handles;
+//! - [`telemetry`]: the daemon's own `/metrics`, `/healthz`, `/readyz`; [`events`]: Events;
+//! - [`clock`] and [`tasks`]: the time and the background tasks, both substitutable or owned.
 //!
-//! The controller never decides: it hands plain data to `decision::decide`. All memory lives in
-//! status, so a restarted daemon honours cooldowns and windows.
+//! The controller never decides: it hands plain data to `decision::decide`. Status is the durable
+//! copy of the engine's memory, so a restarted daemon honours cooldowns and windows.
 
+pub mod clock;
 pub mod events;
 pub mod leader;
+pub mod memory;
 pub mod reconcile;
+pub mod schedule;
+pub mod shard;
 pub mod status;
 pub mod targets;
+pub mod tasks;
 pub mod telemetry;
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::collections::HashSet;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::ResourceExt;
@@ -30,11 +38,16 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use tokio::sync::watch;
 
-use crate::api::{GeneralScaler, GeneralScalerSpec, History};
+use crate::api::GeneralScaler;
 use crate::metrics::Fetcher;
 
+pub use clock::Clock;
+pub use memory::Memory;
 pub use reconcile::{Observation, ReconcileError, decide_outcome, observe, persisted_history};
+pub use schedule::{ScalerKey, Schedule};
+pub use shard::Shard;
 pub use status::Outcome;
+use tasks::Tasks;
 
 /// The field manager of every write gscale makes.
 pub const FIELD_MANAGER: &str = "gscale";
@@ -44,55 +57,11 @@ pub const FIELD_MANAGER: &str = "gscale";
 /// [`Schedule`]), so a short window suffices.
 const DEDUP_WINDOW: Duration = Duration::from_secs(3);
 
+/// How long in-flight reconciles may take to finish after the shutdown signal.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
 /// How often the memory of deleted scalers is dropped.
 const PRUNE_EVERY: Duration = Duration::from_secs(5);
-
-/// The first retry after a failed reconcile (a conflict or a 5xx usually passes by then).
-const FIRST_RETRY: Duration = Duration::from_secs(2);
-
-/// The longest Retry-After honoured: an API server asking for more gets asked again after this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
-
-/// Which scalers this daemon handles: shard `index` of `count`, by a hash of namespace/name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    /// This daemon's shard, from 0.
-    pub index: u32,
-    /// How many shards there are.
-    pub count: u32,
-}
-
-impl Default for Shard {
-    fn default() -> Self {
-        Self { index: 0, count: 1 }
-    }
-}
-
-impl Shard {
-    /// Parse `i/N`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (i, n) = text.split_once('/').ok_or_else(|| format!("--shard {text}: expected i/N, e.g. 0/2"))?;
-        let index: u32 = i.trim().parse().map_err(|_| format!("--shard {text}: {i} is not a number"))?;
-        let count: u32 = n.trim().parse().map_err(|_| format!("--shard {text}: {n} is not a number"))?;
-        if count == 0 || index >= count {
-            return Err(format!("--shard {text}: need 0 <= i < N"));
-        }
-        Ok(Self { index, count })
-    }
-
-    /// Whether namespace/name falls in this shard (FNV-1a: the same answer in every build).
-    pub fn owns(&self, namespace: &str, name: &str) -> bool {
-        if self.count <= 1 {
-            return true;
-        }
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in namespace.bytes().chain(std::iter::once(b'/')).chain(name.bytes()) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        hash % u64::from(self.count) == u64::from(self.index)
-    }
-}
 
 /// The daemon's settings, resolved from flags.
 #[derive(Clone, Debug)]
@@ -115,156 +84,6 @@ pub struct RunSettings {
     pub status_heartbeat: Duration,
 }
 
-/// When each scaler is next due, so that watch events of our own status writes cost nothing.
-#[derive(Default)]
-pub struct Schedule {
-    /// By (namespace, name): the generation last reconciled and when the next tick is.
-    due: Mutex<HashMap<ScalerKey, (Option<i64>, Instant)>>,
-    /// By (namespace, name): reconciles failed in a row since the last that finished.
-    failures: Mutex<HashMap<ScalerKey, u32>>,
-}
-
-/// (namespace, name).
-pub type ScalerKey = (String, String);
-
-/// The engine's memory (`History`) of each scaler as of this process's last decision for it.
-///
-/// Status carries the same memory across restarts, but it is written only when something besides
-/// its timestamps changed (and on a heartbeat): in steady state the time of the standing
-/// recommendation there can be minutes old while the count was recommended a tick ago. Deciding
-/// from status would let that recommendation leave the scale-down window early and shrink the
-/// workload at the first dip. So decisions read this memory, and status only on first sight.
-///
-/// While another daemon leads, it decides and writes status: what this one remembers goes stale.
-/// So each change of leadership starts a new term, and only the current term's memory is read.
-#[derive(Default)]
-pub struct Memory {
-    /// By (namespace, name): the scaler's uid (a scaler recreated under the same name starts
-    /// afresh), the term it was remembered in, and its history.
-    by_key: Mutex<HashMap<ScalerKey, (String, u64, History)>>,
-    /// The current term: bumped by the Lease campaign before it announces a change of leadership,
-    /// so no reconcile of the new term can read the old term's memory.
-    term: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Memory {
-    /// The history remembered for this scaler in this term, if it is the same object (same uid).
-    pub fn get(&self, key: &ScalerKey, uid: &str) -> Option<History> {
-        let term = self.term.load(Ordering::SeqCst);
-        let memory = self.by_key.lock().expect("a poisoned lock means a panic elsewhere");
-        memory
-            .get(key)
-            .filter(|(seen, at, _)| seen == uid && *at == term)
-            .map(|(_, _, history)| history.clone())
-    }
-
-    /// Remember the history after a decision.
-    pub fn put(&self, key: ScalerKey, uid: String, history: History) {
-        let term = self.term.load(Ordering::SeqCst);
-        self.by_key
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .insert(key, (uid, term, history));
-    }
-
-    /// The term counter, for the campaign to bump at each change of leadership.
-    pub fn term(&self) -> Arc<std::sync::atomic::AtomicU64> {
-        self.term.clone()
-    }
-
-    /// Drop what earlier terms remembered (it can no longer be read).
-    pub fn prune_terms(&self) {
-        let term = self.term.load(Ordering::SeqCst);
-        self.by_key
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .retain(|_, (_, at, _)| *at == term);
-    }
-
-    /// Keep only the scalers that still exist.
-    pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
-        self.by_key
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .retain(|key, _| live.contains(key));
-    }
-}
-
-impl Schedule {
-    /// `Err(wait)` while the scaler is not due and its spec did not change; otherwise `Ok` with how
-    /// late this reconcile is against its tick (`None` for a first or spec-triggered reconcile).
-    pub fn due(&self, key: &ScalerKey, generation: Option<i64>) -> Result<Option<Duration>, Duration> {
-        let due = self.due.lock().expect("a poisoned lock means a panic elsewhere");
-        let Some((seen_generation, at)) = due.get(key) else { return Ok(None) };
-        if *seen_generation != generation {
-            return Ok(None);
-        }
-        let now = Instant::now();
-        if *at > now { Err(*at - now) } else { Ok(Some(now - *at)) }
-    }
-
-    /// Keep only the scalers that still exist.
-    pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
-        self.due.lock().expect("a poisoned lock means a panic elsewhere").retain(|key, _| live.contains(key));
-        self.failures
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .retain(|key, _| live.contains(key));
-    }
-
-    /// Reconciles of this scaler failed in a row so far.
-    pub fn failures(&self, key: &ScalerKey) -> u32 {
-        self.failures.lock().expect("a poisoned lock means a panic elsewhere").get(key).copied().unwrap_or(0)
-    }
-
-    /// Record a failed reconcile; the wait before the next attempt: the API server's Retry-After
-    /// (at most `MAX_RETRY_AFTER`), else 2 s doubling with each failure in a row, up to the
-    /// scaler's interval (a refusal that lasts is retried at the scaler's own pace, not every 2 s).
-    pub fn failed(&self, key: ScalerKey, retry_after: Option<Duration>, interval: Duration) -> Duration {
-        let mut failures = self.failures.lock().expect("a poisoned lock means a panic elsewhere");
-        let count = failures.entry(key).or_insert(0);
-        *count = count.saturating_add(1);
-        match retry_after {
-            Some(wait) => wait.min(MAX_RETRY_AFTER),
-            None => {
-                let backoff = FIRST_RETRY.saturating_mul(1 << (*count - 1).min(16));
-                backoff.min(interval.max(FIRST_RETRY))
-            }
-        }
-    }
-
-    /// Record a reconcile and return the wait until the next one: the scaler's tick, at a phase
-    /// derived from its metric queries so that scalers sharing a query share a tick (and a fetch),
-    /// while different queries spread over the interval.
-    pub fn set_next(
-        &self,
-        key: ScalerKey,
-        generation: Option<i64>,
-        interval: Duration,
-        spec: &GeneralScalerSpec,
-    ) -> Duration {
-        let interval_ms = interval.as_millis().max(1) as u64;
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for m in spec.metrics() {
-            format!("{:?}{:?}{:?}{:?}", m.prometheus, m.redis, m.pubsub, m.http).hash(&mut hasher);
-        }
-        let phase = hasher.finish() % interval_ms;
-        let now_ms = jiff::Timestamp::now().as_millisecond().max(0) as u64;
-        let mut wait = (phase + interval_ms - now_ms % interval_ms) % interval_ms;
-        // Never sooner than half an interval: a scaler first seen just before its tick waits one.
-        if wait < interval_ms / 2 {
-            wait += interval_ms;
-        }
-        let wait = Duration::from_millis(wait);
-        self.failures.lock().expect("a poisoned lock means a panic elsewhere").remove(&key);
-        self.due
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .insert(key, (generation, Instant::now() + wait));
-        wait
-    }
-}
-
 /// What every reconcile shares.
 pub struct Context {
     /// The Kubernetes client.
@@ -283,85 +102,92 @@ pub struct Context {
     pub memory: Memory,
     /// Whether this daemon leads.
     pub leading: watch::Receiver<bool>,
+    /// The wall time decisions are made at.
+    pub clock: Clock,
     /// Settings.
     pub settings: RunSettings,
 }
 
-/// Run the daemon until SIGTERM or Ctrl-C (or after one pass with `once`).
-pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> anyhow::Result<()> {
+impl Context {
+    /// A context over `client` with this daemon's settings; `leading` says whether it leads.
+    pub fn new(
+        client: kube::Client,
+        settings: RunSettings,
+        leading: watch::Receiver<bool>,
+        clock: Clock,
+        tasks: &Tasks,
+    ) -> Self {
+        let identity = settings.lease.as_ref().map_or_else(|| "gscale".to_string(), |l| l.identity.clone());
+        let fetcher = Fetcher::new(
+            Some(client.clone()),
+            crate::metrics::Settings {
+                dedup_window: Some(DEDUP_WINDOW),
+                ..crate::metrics::Settings::default()
+            },
+        );
+        Self {
+            targets: targets::Targets::new(client.clone(), settings.namespace.clone(), tasks.clone()),
+            events: events::Publisher::new(client.clone(), identity),
+            client,
+            fetcher,
+            telemetry: Arc::new(telemetry::Telemetry::default()),
+            schedule: Schedule::default(),
+            memory: Memory::default(),
+            leading,
+            clock,
+            settings,
+        }
+    }
+}
+
+/// Run the daemon until `shutdown` resolves (or after one pass with `once`): in-flight reconciles
+/// finish, the background tasks end, then the Lease is released.
+pub async fn run(
+    client: kube::Client,
+    server: &str,
+    settings: RunSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let api: Api<GeneralScaler> = match &settings.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
     preflight(&api, &settings, server).await?;
 
-    let fetcher = Fetcher::new(
-        Some(client.clone()),
-        crate::metrics::Settings { dedup_window: Some(DEDUP_WINDOW), ..crate::metrics::Settings::default() },
-    );
-    let telemetry = Arc::new(telemetry::Telemetry::default());
-    let (shutdown_tx, shutdown) = watch::channel(false);
+    let (tasks, stop_tasks) = Tasks::new();
+    let (leading_tx, leading) = watch::channel(settings.lease.is_none() || settings.once);
+    let ctx =
+        Arc::new(Context::new(client.clone(), settings.clone(), leading.clone(), Clock::system(), &tasks));
+
+    if settings.once {
+        refuse_beside_a_leader(&ctx, server).await?;
+        let result = run_once(&api, ctx, server).await;
+        stop_tasks.send_replace(true);
+        tasks.join().await;
+        return result;
+    }
+
+    // Shutdown: stop taking new reconciles (in-flight ones finish), then end the background tasks.
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(async move {
-        wait_for_signal().await;
+        shutdown.await;
         tracing::info!("shutting down: finishing in-flight reconciles");
         shutdown_tx.send_replace(true);
     });
     if let Some(addr) = settings.metrics_addr {
-        let (telemetry, fetcher) = (telemetry.clone(), fetcher.clone());
-        tokio::spawn(async move {
+        let (telemetry, fetcher) = (ctx.telemetry.clone(), ctx.fetcher.clone());
+        tasks.spawn(async move {
             if let Err(e) = telemetry::serve(addr, telemetry, fetcher).await {
                 tracing::error!(%addr, error = %e, "cannot serve /metrics");
             }
         });
     }
-
-    let (leading_tx, leading) = watch::channel(settings.lease.is_none() || settings.once);
-    let memory = Memory::default();
-    let campaign = match (&settings.lease, settings.once) {
-        (Some(lease), false) => Some(tokio::spawn(leader::campaign(
-            client.clone(),
-            lease.clone(),
-            leading_tx,
-            memory.term(),
-            shutdown.clone(),
-        ))),
-        _ => None,
-    };
-    let identity = settings.lease.as_ref().map_or_else(|| "gscale".to_string(), |l| l.identity.clone());
-    let ctx = Arc::new(Context {
-        targets: targets::Targets::new(client.clone(), settings.namespace.clone()),
-        events: events::Publisher::new(client.clone(), identity),
-        client,
-        fetcher,
-        telemetry: telemetry.clone(),
-        schedule: Schedule::default(),
-        memory,
-        leading: leading.clone(),
-        settings: settings.clone(),
+    // The campaign is not one of `tasks`: it stops last, so the Lease is released only after the
+    // reconciles have drained and no write of this daemon can follow a new leader's.
+    let (release_tx, release) = watch::channel(false);
+    let campaign = settings.lease.clone().map(|lease| {
+        tokio::spawn(leader::campaign(client.clone(), lease, leading_tx, ctx.memory.term(), release))
     });
-
-    if settings.once {
-        let holder = match &settings.lease {
-            Some(lease) => match leader::live_holder(&ctx.client, lease).await {
-                Ok(holder) => holder.map(|h| (h, lease)),
-                // A cron job's role may not cover Leases: say so, and run the pass.
-                Err(kube::Error::Api(e)) if e.code == 403 => {
-                    tracing::warn!(lease = %lease.name, "cannot read the leader Lease (forbidden): running the pass without checking for a leading daemon");
-                    None
-                }
-                Err(e) => return Err(crate::cmd::explain_kube_error(e, "read the leader Lease", server)),
-            },
-            None => None,
-        };
-        if let Some((holder, lease)) = holder {
-            anyhow::bail!(
-                "another gscale leads ({holder}, Lease {}/{}): a --once pass would scale beside it\nhint: stop that daemon first, or pass --no-leader-election to run the pass anyway",
-                lease.namespace,
-                lease.name
-            );
-        }
-        return run_once(&api, ctx, server).await;
-    }
 
     // Leadership gained: every scaler is reconciled at once rather than at its next event.
     let became_leader = futures::stream::unfold(leading.clone(), |mut rx| async move {
@@ -372,10 +198,10 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
             }
         }
     });
-    let (mut rx, gauge, terms) = (leading.clone(), telemetry.clone(), ctx.clone());
-    tokio::spawn(async move {
+    let (mut rx, terms) = (leading.clone(), ctx.clone());
+    tasks.spawn(async move {
         loop {
-            gauge.leading.store(*rx.borrow_and_update(), Ordering::Relaxed);
+            terms.telemetry.leading.store(*rx.borrow_and_update(), Ordering::Relaxed);
             if rx.changed().await.is_err() {
                 break;
             }
@@ -387,8 +213,6 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
     if let Some(selector) = &settings.selector {
         watch_config = watch_config.labels(selector);
     }
-    let mut stop = shutdown.clone();
-    telemetry.ready.store(true, Ordering::Relaxed);
     // The cache keeps what decisions need: managedFields and kubectl's last-applied copy are
     // the bulk of an object and are dropped on the way in (a third of the RSS at 10,000 scalers).
     let (reader, writer) = reflector::store();
@@ -402,43 +226,108 @@ pub async fn run(client: kube::Client, server: &str, settings: RunSettings) -> a
         .applied_objects()
         // Our own status writes change no generation: they need no reconcile.
         .predicate_filter(predicates::generation, Default::default());
-    // Deleted scalers are never reconciled again: forget their schedule and gauges.
-    let (store, pruned) = (reader.clone(), ctx.clone());
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(PRUNE_EVERY).await;
-            let live =
-                store.state().iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
-            pruned.schedule.retain(&live);
-            pruned.memory.retain(&live);
-            pruned.telemetry.retain(&live);
-        }
-    });
-    Controller::for_stream(scalers, reader)
+    tasks.spawn(prune_deleted(reader.clone(), ctx.clone()));
+    tasks.spawn(ready_after_first_pass(reader.clone(), ctx.clone()));
+    let (mut draining, mut deadline) = (shutdown_rx.clone(), shutdown_rx);
+    let controller = Controller::for_stream(scalers, reader)
         .with_config(ControllerConfig::default().concurrency(256))
         .reconcile_all_on(became_leader)
         .graceful_shutdown_on(async move {
-            let _ = stop.wait_for(|s| *s).await;
+            let _ = draining.wait_for(|s| *s).await;
         })
         .run(reconcile::reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "reconcile did not finish");
             }
-        })
-        .await;
+        });
+    // In-flight reconciles get DRAIN_DEADLINE after the shutdown signal; then they are dropped.
+    tokio::select! {
+        () = controller => {}
+        () = async {
+            let _ = deadline.wait_for(|s| *s).await;
+            tokio::time::sleep(DRAIN_DEADLINE).await;
+        } => tracing::warn!(deadline = ?DRAIN_DEADLINE, "reconciles still in flight at the shutdown deadline: dropped"),
+    }
+    stop_tasks.send_replace(true);
+    tasks.join().await;
+    release_tx.send_replace(true);
     if let Some(campaign) = campaign {
         let _ = campaign.await;
     }
     Ok(())
 }
 
+/// Deleted scalers are never reconciled again: forget their schedule, memory and gauges.
+async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>) {
+    loop {
+        tokio::time::sleep(PRUNE_EVERY).await;
+        let live: HashSet<ScalerKey> =
+            store.state().iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
+        ctx.schedule.retain(&live);
+        ctx.memory.retain(&live);
+        ctx.telemetry.retain(&live);
+    }
+}
+
+/// `/readyz` turns ready once the scalers listed at start have each been reconciled once (or at
+/// once for a follower, which has nothing to do until it leads).
+async fn ready_after_first_pass(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>) {
+    if store.wait_until_ready().await.is_err() {
+        return;
+    }
+    let shard = ctx.settings.shard;
+    let listed: Vec<ScalerKey> = store
+        .state()
+        .iter()
+        .map(|s| (s.namespace().unwrap_or_default(), s.name_any()))
+        .filter(|(ns, name)| shard.owns(ns, name))
+        .collect();
+    let mut pending = listed.as_slice();
+    loop {
+        while let Some((key, rest)) = pending.split_first() {
+            if !ctx.schedule.seen(key) {
+                break;
+            }
+            pending = rest;
+        }
+        if pending.is_empty() || !*ctx.leading.borrow() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ctx.telemetry.ready.store(true, Ordering::Relaxed);
+    tracing::info!(scalers = listed.len(), "first pass done: ready");
+}
+
 fn error_policy(scaler: Arc<GeneralScaler>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     ctx.telemetry.reconcile_errors.fetch_add(1, Ordering::Relaxed);
-    tracing::warn!(scaler = %kube::ResourceExt::name_any(scaler.as_ref()), reason = error.reason(), error = %crate::cmd::chain(error), "reconcile failed; retrying");
+    tracing::warn!(scaler = %kube::ResourceExt::name_any(scaler.as_ref()), reason = error.reason(), error = %crate::explain::chain(error), "reconcile failed; retrying");
     let key = (scaler.namespace().unwrap_or_default(), scaler.name_any());
     let interval = Duration::from_secs(u64::from(scaler.spec.sync_interval_seconds.max(1)));
     Action::requeue(ctx.schedule.failed(key, error.retry_after(), interval))
+}
+
+/// A `--once` pass beside a live leader would scale behind its back: refuse, naming it.
+async fn refuse_beside_a_leader(ctx: &Context, server: &str) -> anyhow::Result<()> {
+    let Some(lease) = &ctx.settings.lease else { return Ok(()) };
+    let holder = match leader::live_holder(&ctx.client, lease).await {
+        Ok(holder) => holder,
+        // A cron job's role may not cover Leases: say so, and run the pass.
+        Err(kube::Error::Api(e)) if e.code == 403 => {
+            tracing::warn!(lease = %lease.name, "cannot read the leader Lease (forbidden): running the pass without checking for a leading daemon");
+            None
+        }
+        Err(e) => return Err(crate::explain::kube_error(e, "read the leader Lease", server)),
+    };
+    match holder {
+        Some(holder) => anyhow::bail!(
+            "another gscale leads ({holder}, Lease {}/{}): a --once pass would scale beside it\nhint: stop that daemon first, or pass --no-leader-election to run the pass anyway",
+            lease.namespace,
+            lease.name
+        ),
+        None => Ok(()),
+    }
 }
 
 /// One pass over every scaler of this shard, then return.
@@ -447,10 +336,8 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
     if let Some(selector) = &ctx.settings.selector {
         params = params.labels(selector);
     }
-    let scalers = api
-        .list(&params)
-        .await
-        .map_err(|e| crate::cmd::explain_kube_error(e, "list generalscalers", server))?;
+    let scalers =
+        api.list(&params).await.map_err(|e| crate::explain::kube_error(e, "list generalscalers", server))?;
     let mut failures = 0;
     let mut results = futures::stream::iter(scalers.items.into_iter().filter(|s| {
         ctx.settings.shard.owns(
@@ -462,7 +349,7 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
         let ctx = ctx.clone();
         async move {
             let observation = observe(&ctx, &scaler).await;
-            let now = jiff::Timestamp::now();
+            let now = ctx.clock.now();
             let history = reconcile::persisted_history(&scaler);
             let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
             ctx.telemetry.decisions.fetch_add(1, Ordering::Relaxed);
@@ -474,7 +361,7 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
     while let Some((scaler, result)) = results.next().await {
         if let Err(e) = result {
             failures += 1;
-            eprintln!("gscale: {}: {}", kube::ResourceExt::name_any(&scaler), crate::cmd::chain(&e));
+            eprintln!("gscale: {}: {}", kube::ResourceExt::name_any(&scaler), crate::explain::chain(&e));
         }
     }
     if failures > 0 {
@@ -498,48 +385,6 @@ async fn preflight(api: &Api<GeneralScaler>, settings: &RunSettings, server: &st
             "forbidden: cannot list generalscalers.autoscaling.generalscaler.io in {scope}: {}\nhint: grant get, list and watch on generalscalers and patch on generalscalers/status (examples/deploy/ has the least-privilege role)",
             s.message
         )),
-        Err(e) => Err(crate::cmd::explain_kube_error(e, "list generalscalers", server)),
-    }
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn memory_is_per_object_and_per_term() {
-        let memory = Memory::default();
-        let key = ("ns".to_string(), "web".to_string());
-        let history = History { consecutive_failures: 2, ..History::default() };
-        memory.put(key.clone(), "uid-1".into(), history.clone());
-        assert_eq!(memory.get(&key, "uid-1"), Some(history.clone()));
-        assert_eq!(memory.get(&key, "uid-2"), None, "a scaler recreated under the same name starts afresh");
-        memory.term().fetch_add(1, Ordering::SeqCst);
-        assert_eq!(memory.get(&key, "uid-1"), None, "another leader decided meanwhile: status knows better");
-        memory.put(key.clone(), "uid-1".into(), history.clone());
-        memory.retain(&std::collections::HashSet::new());
-        assert_eq!(memory.get(&key, "uid-1"), None, "a deleted scaler is forgotten");
+        Err(e) => Err(crate::explain::kube_error(e, "list generalscalers", server)),
     }
 }

@@ -145,14 +145,14 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
     }
 
     let observation = observe(&ctx, &scaler).await;
-    let now = Timestamp::now();
+    let now = ctx.clock.now();
     let uid = scaler.uid().unwrap_or_default();
     let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
     let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
     ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     act(&ctx, &scaler, &mut outcome, now).await?;
 
-    let next = ctx.schedule.set_next(key, scaler.metadata.generation, interval, &scaler.spec);
+    let next = ctx.schedule.set_next(key, scaler.metadata.generation, interval, &scaler.spec, now);
     Ok(Action::requeue(next))
 }
 
@@ -188,7 +188,7 @@ pub async fn act(
                     target.name,
                     decision.current,
                     decision.desired,
-                    crate::cmd::chain(&error)
+                    crate::explain::chain(&error)
                 );
                 tracing::warn!(%namespace, scaler = %name, "{message}");
                 failure = Some((error, message));
@@ -247,7 +247,7 @@ pub async fn act(
                 Err(e) if attempt < attempts => {
                     let error = ReconcileError::Status(e);
                     let wait = error.retry_after().unwrap_or(Duration::from_millis(200 * attempt as u64));
-                    tracing::warn!(scaler = %name, error = %crate::cmd::chain(&error), "status write failed; retrying");
+                    tracing::warn!(scaler = %name, error = %crate::explain::chain(&error), "status write failed; retrying");
                     tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
                 }
                 Err(e) => return Err(ReconcileError::Status(e)),

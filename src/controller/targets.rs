@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
+use super::tasks::Tasks;
 use crate::api::TargetRef;
 
 /// Why a target's replicas cannot be read or set.
@@ -83,12 +84,14 @@ pub struct Targets {
     kinds: Arc<Mutex<HashMap<GroupVersionKind, Arc<Watched>>>>,
     /// Namespace the watches are limited to, when the daemon is.
     namespace: Option<String>,
+    /// Where the watches run: owned by the daemon, ended at shutdown.
+    tasks: Tasks,
 }
 
 impl Targets {
     /// Targets seen through `client`; watches start lazily, one per kind in use.
-    pub fn new(client: kube::Client, namespace: Option<String>) -> Self {
-        Self { client, kinds: Arc::default(), namespace }
+    pub fn new(client: kube::Client, namespace: Option<String>, tasks: Tasks) -> Self {
+        Self { client, kinds: Arc::default(), namespace, tasks }
     }
 
     /// The target's replicas as last seen by the watch of its kind.
@@ -159,7 +162,7 @@ impl Targets {
             (Some(ns), Scope::Namespaced) => Api::namespaced_with(self.client.clone(), ns, &resource),
             _ => Api::all_with(self.client.clone(), &resource),
         };
-        tokio::spawn(follow(api, watched.clone(), tx));
+        self.tasks.spawn(follow(api, watched.clone(), tx));
         kinds.insert(gvk, watched.clone());
         Ok(watched)
     }
@@ -207,7 +210,7 @@ async fn replicas_path(client: &kube::Client, resource: &ApiResource) -> String 
             .and_then(|v| v.subresources.as_ref()?.scale.as_ref())
             .map(|scale| scale.spec_replicas_path.clone()),
         Err(e) => {
-            tracing::warn!(crd = %name, error = %crate::cmd::chain(&e), "cannot read the target kind's CRD (allow get on customresourcedefinitions to fix); assuming its /scale reads spec.replicas");
+            tracing::warn!(crd = %name, error = %crate::explain::chain(&e), "cannot read the target kind's CRD (allow get on customresourcedefinitions to fix); assuming its /scale reads spec.replicas");
             None
         }
     };
@@ -228,11 +231,18 @@ async fn follow(api: Api<DynamicObject>, watched: Arc<Watched>, synced: watch::S
     let mut pending: HashMap<(String, String), Replicas> = HashMap::new();
     let mut events =
         watcher::watcher(api, watcher::Config::default().any_semantic()).default_backoff().boxed();
+    let kind = &watched.resource.kind;
+    let mut failing = WatchFailures::default();
     while let Some(event) = events.next().await {
-        let Ok(event) = event else {
-            // The watcher resumes by itself; the map keeps its last known state meanwhile.
-            continue;
+        // The watcher resumes by itself (with backoff); the map keeps its last known state meanwhile.
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                failing.failed(kind, &e, tokio::time::Instant::now());
+                continue;
+            }
         };
+        failing.resumed(kind);
         let map = || watched.replicas.write().expect("a poisoned lock means a panic elsewhere");
         match event {
             Event::Apply(obj) => {
@@ -249,6 +259,38 @@ async fn follow(api: Api<DynamicObject>, watched: Arc<Watched>, synced: watch::S
                 *map() = std::mem::take(&mut pending);
                 synced.send_replace(true);
             }
+        }
+    }
+}
+
+/// A target watch's errors in the log: the first at once, then at most one line a minute while
+/// they go on (with how many there were), and one line when the watch works again.
+#[derive(Default)]
+struct WatchFailures {
+    /// Errors since the last line logged, and when that line was.
+    since_logged: Option<(u32, tokio::time::Instant)>,
+}
+
+impl WatchFailures {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    fn failed(&mut self, kind: &str, error: &watcher::Error, now: tokio::time::Instant) {
+        match &mut self.since_logged {
+            Some((count, at)) if now.duration_since(*at) < Self::EVERY => *count += 1,
+            Some((count, at)) => {
+                tracing::warn!(%kind, errors = *count + 1, error = %crate::explain::chain(error), "target watch still failing; retrying with backoff");
+                (*count, *at) = (0, now);
+            }
+            None => {
+                tracing::warn!(%kind, error = %crate::explain::chain(error), "target watch failed; retrying with backoff (replicas read from the last known state meanwhile)");
+                self.since_logged = Some((0, now));
+            }
+        }
+    }
+
+    fn resumed(&mut self, kind: &str) {
+        if self.since_logged.take().is_some() {
+            tracing::info!(%kind, "target watch resumed");
         }
     }
 }

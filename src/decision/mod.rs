@@ -16,22 +16,11 @@ use serde::Serialize;
 
 use crate::api::{GeneralScalerSpec, History};
 
+pub use crate::reading::{Reading, SloReadings};
 pub use metric::MetricOutcome;
 pub use report::{DecisionReport, MetricReport, StepReport};
 pub use why::{Direction, Why};
 pub(crate) use why::{duration_text, num};
-
-/// A metric reading: its value, or why it could not be read.
-pub type Reading = Result<f64, String>;
-
-/// The readings of the slo policy's own queries; `None` where a query is not configured.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SloReadings {
-    /// Current latency in milliseconds.
-    pub latency_ms: Option<Reading>,
-    /// Current error rate as a fraction.
-    pub error_rate: Option<Reading>,
-}
 
 /// Everything one decision depends on.
 #[derive(Clone, Copy, Debug)]

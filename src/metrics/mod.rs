@@ -32,7 +32,7 @@ pub use stats::{LATENCY_BUCKETS, SourceStats, Stats};
 pub use transport::SecretString;
 
 use crate::api::{GeneralScalerSpec, MetricSpec, MetricType, PolicyType, PrometheusSource, RedisKind};
-use crate::decision::{Reading, SloReadings};
+use crate::reading::{Reading, SloReadings};
 use transport::{HttpClients, TlsSettings};
 
 /// Environment variable naming the Pub/Sub endpoint (`host:port`, plaintext), as Google's SDKs read it.

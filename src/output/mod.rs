@@ -1,13 +1,12 @@
 //! Printing: YAML and JSON documents, tables, SVG charts, and whether the terminal wants colour.
 //!
-//! All YAML goes through [`yaml`] so the YAML crate can be swapped in one place.
+//! All YAML goes through `gscale_manifest::yaml`, so the YAML crate can be swapped in one place.
 
 pub mod chart;
 pub mod plan;
 pub mod plot;
 pub mod replay;
 pub mod status;
-pub mod yaml;
 
 use std::io::IsTerminal;
 
@@ -19,4 +18,16 @@ pub fn color_stdout() -> bool {
 /// Whether progress (spinners, bars) may be drawn: only on a terminal.
 pub fn progress_stderr() -> bool {
     std::io::stderr().is_terminal()
+}
+
+/// Columns of stdout when it is a terminal, else 80 (snapshots and pipes see the same layout).
+pub fn terminal_width() -> u16 {
+    if !std::io::stdout().is_terminal() {
+        return 80;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&c: &u16| c >= 40)
+        .unwrap_or_else(|| comfy_table::Table::new().width().filter(|&w| w >= 40).unwrap_or(80))
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gscale::api::{GeneralScaler, crd};
-use gscale::sandbox::{Sandbox, SandboxOptions};
+use gscale_sandbox::{Sandbox, SandboxOptions};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -1017,11 +1017,11 @@ impl Store {
         }
         let mut defaulted = kube::core::cel::apply_defaults(schema, obj);
         let mut causes = Vec::new();
-        for v in crate::api::openapi::check(schema, &defaulted) {
+        for v in gscale_manifest::openapi::check(schema, &defaulted) {
             let reason = match v.kind {
-                crate::api::openapi::ViolationKind::Required => "FieldValueRequired",
-                crate::api::openapi::ViolationKind::Type => "FieldValueTypeInvalid",
-                crate::api::openapi::ViolationKind::Enum(_) => "FieldValueNotSupported",
+                gscale_manifest::openapi::ViolationKind::Required => "FieldValueRequired",
+                gscale_manifest::openapi::ViolationKind::Type => "FieldValueTypeInvalid",
+                gscale_manifest::openapi::ViolationKind::Enum(_) => "FieldValueNotSupported",
                 _ => "FieldValueInvalid",
             };
             causes.push((v.path, reason, v.message));

@@ -743,7 +743,7 @@ fn parse_apply_body(body: &[u8]) -> Result<Value, ApiError> {
         return Ok(v);
     }
     let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the apply body is not UTF-8"))?;
-    let docs = crate::output::yaml::parse_documents(text)
+    let docs = gscale_manifest::yaml::parse_documents(text)
         .map_err(|e| ApiError::bad_request(format!("the apply body is not valid YAML: {e}")))?;
     match docs.len() {
         1 => Ok(docs.into_iter().next().map(|d| d.value).unwrap_or_default()),

@@ -235,7 +235,7 @@ fn article(ty: &str) -> String {
 }
 
 /// A value in words for a message: `the number 5`, `the string \"x\"`, `a mapping`.
-pub(crate) fn describe(value: &Value) -> String {
+pub fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_string(),
         Value::Bool(b) => format!("the boolean {b}"),

@@ -26,7 +26,7 @@
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
-//! use gscale::sandbox::{FaultMatch, Sandbox, SandboxOptions};
+//! use gscale_sandbox::{FaultMatch, Sandbox, SandboxOptions};
 //! let sandbox = Sandbox::start(SandboxOptions::default()).await?;
 //! let client = sandbox.client(); // or pass sandbox.kubeconfig_path() to a binary
 //! sandbox.faults().throttle(FaultMatch::any().verb("patch").path("/scale").times(1), 2);
@@ -35,6 +35,9 @@
 //! # Ok(())
 //! # }
 //! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod discovery;
 mod faults;
@@ -141,7 +144,7 @@ impl Sandbox {
             "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "sandbox", "namespace": "default"}}],
             "current-context": "sandbox",
         });
-        crate::output::yaml::to_string(&config)
+        gscale_manifest::yaml::to_string(&config)
     }
 
     /// The kubeconfig file written at start (removed when the sandbox is dropped).

@@ -1,0 +1,91 @@
+//! The engine's memory of each scaler as of this process's last decision, per leadership term.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::ScalerKey;
+use crate::api::History;
+
+/// The engine's memory (`History`) of each scaler as of this process's last decision for it.
+///
+/// Status carries the same memory across restarts, but it is written only when something besides
+/// its timestamps changed (and on a heartbeat): in steady state the time of the standing
+/// recommendation there can be minutes old while the count was recommended a tick ago. Deciding
+/// from status would let that recommendation leave the scale-down window early and shrink the
+/// workload at the first dip. So decisions read this memory, and status only on first sight.
+///
+/// While another daemon leads, it decides and writes status: what this one remembers goes stale.
+/// So each change of leadership starts a new term, and only the current term's memory is read.
+#[derive(Default)]
+pub struct Memory {
+    /// By (namespace, name): the scaler's uid (a scaler recreated under the same name starts
+    /// afresh), the term it was remembered in, and its history.
+    by_key: Mutex<HashMap<ScalerKey, (String, u64, History)>>,
+    /// The current term: bumped by the Lease campaign before it announces a change of leadership,
+    /// so no reconcile of the new term can read the old term's memory.
+    term: Arc<AtomicU64>,
+}
+
+impl Memory {
+    /// The history remembered for this scaler in this term, if it is the same object (same uid).
+    pub fn get(&self, key: &ScalerKey, uid: &str) -> Option<History> {
+        let term = self.term.load(Ordering::SeqCst);
+        let memory = self.by_key.lock().expect("a poisoned lock means a panic elsewhere");
+        memory
+            .get(key)
+            .filter(|(seen, at, _)| seen == uid && *at == term)
+            .map(|(_, _, history)| history.clone())
+    }
+
+    /// Remember the history after a decision.
+    pub fn put(&self, key: ScalerKey, uid: String, history: History) {
+        let term = self.term.load(Ordering::SeqCst);
+        self.by_key
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .insert(key, (uid, term, history));
+    }
+
+    /// The term counter, for the campaign to bump at each change of leadership.
+    pub fn term(&self) -> Arc<AtomicU64> {
+        self.term.clone()
+    }
+
+    /// Drop what earlier terms remembered (it can no longer be read).
+    pub fn prune_terms(&self) {
+        let term = self.term.load(Ordering::SeqCst);
+        self.by_key
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|_, (_, at, _)| *at == term);
+    }
+
+    /// Keep only the scalers that still exist.
+    pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
+        self.by_key
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|key, _| live.contains(key));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_per_object_and_per_term() {
+        let memory = Memory::default();
+        let key = ("ns".to_string(), "web".to_string());
+        let history = History { consecutive_failures: 2, ..History::default() };
+        memory.put(key.clone(), "uid-1".into(), history.clone());
+        assert_eq!(memory.get(&key, "uid-1"), Some(history.clone()));
+        assert_eq!(memory.get(&key, "uid-2"), None, "a scaler recreated under the same name starts afresh");
+        memory.term().fetch_add(1, Ordering::SeqCst);
+        assert_eq!(memory.get(&key, "uid-1"), None, "another leader decided meanwhile: status knows better");
+        memory.put(key.clone(), "uid-1".into(), history.clone());
+        memory.retain(&std::collections::HashSet::new());
+        assert_eq!(memory.get(&key, "uid-1"), None, "a deleted scaler is forgotten");
+    }
+}

@@ -1,0 +1,113 @@
+//! When each scaler is next due, and how long a failed one waits: ticks phased by metric query so
+//! scalers sharing a query share a fetch, and backoff after failures. On tokio's clock, so tests
+//! can pause and advance it.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use crate::api::GeneralScalerSpec;
+
+/// The first retry after a failed reconcile (a conflict or a 5xx usually passes by then).
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+
+/// The longest Retry-After honoured: an API server asking for more gets asked again after this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// (namespace, name).
+pub type ScalerKey = (String, String);
+
+/// When each scaler is next due, so that watch events of our own status writes cost nothing.
+#[derive(Default)]
+pub struct Schedule {
+    /// By (namespace, name): the generation last reconciled and when the next tick is.
+    due: Mutex<HashMap<ScalerKey, (Option<i64>, Instant)>>,
+    /// By (namespace, name): reconciles failed in a row since the last that finished.
+    failures: Mutex<HashMap<ScalerKey, u32>>,
+}
+
+impl Schedule {
+    /// `Err(wait)` while the scaler is not due and its spec did not change; otherwise `Ok` with how
+    /// late this reconcile is against its tick (`None` for a first or spec-triggered reconcile).
+    pub fn due(&self, key: &ScalerKey, generation: Option<i64>) -> Result<Option<Duration>, Duration> {
+        let due = self.due.lock().expect("a poisoned lock means a panic elsewhere");
+        let Some((seen_generation, at)) = due.get(key) else { return Ok(None) };
+        if *seen_generation != generation {
+            return Ok(None);
+        }
+        let now = Instant::now();
+        if *at > now { Err(*at - now) } else { Ok(Some(now - *at)) }
+    }
+
+    /// Keep only the scalers that still exist.
+    pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
+        self.due.lock().expect("a poisoned lock means a panic elsewhere").retain(|key, _| live.contains(key));
+        self.failures
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|key, _| live.contains(key));
+    }
+
+    /// Whether this scaler has been reconciled at least once (successfully or not).
+    pub fn seen(&self, key: &ScalerKey) -> bool {
+        self.due.lock().expect("a poisoned lock means a panic elsewhere").contains_key(key)
+            || self.failures.lock().expect("a poisoned lock means a panic elsewhere").contains_key(key)
+    }
+
+    /// Reconciles of this scaler failed in a row so far.
+    pub fn failures(&self, key: &ScalerKey) -> u32 {
+        self.failures.lock().expect("a poisoned lock means a panic elsewhere").get(key).copied().unwrap_or(0)
+    }
+
+    /// Record a failed reconcile; the wait before the next attempt: the API server's Retry-After
+    /// (at most `MAX_RETRY_AFTER`), else 2 s doubling with each failure in a row, up to the
+    /// scaler's interval (a refusal that lasts is retried at the scaler's own pace, not every 2 s).
+    pub fn failed(&self, key: ScalerKey, retry_after: Option<Duration>, interval: Duration) -> Duration {
+        let mut failures = self.failures.lock().expect("a poisoned lock means a panic elsewhere");
+        let count = failures.entry(key).or_insert(0);
+        *count = count.saturating_add(1);
+        match retry_after {
+            Some(wait) => wait.min(MAX_RETRY_AFTER),
+            None => {
+                let backoff = FIRST_RETRY.saturating_mul(1 << (*count - 1).min(16));
+                backoff.min(interval.max(FIRST_RETRY))
+            }
+        }
+    }
+
+    /// Record a reconcile and return the wait until the next one: the scaler's tick, at a phase
+    /// derived from its metric queries so that scalers sharing a query share a tick (and a fetch),
+    /// while different queries spread over the interval.
+    pub fn set_next(
+        &self,
+        key: ScalerKey,
+        generation: Option<i64>,
+        interval: Duration,
+        spec: &GeneralScalerSpec,
+        wall_now: Timestamp,
+    ) -> Duration {
+        let interval_ms = interval.as_millis().max(1) as u64;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for m in spec.metrics() {
+            format!("{:?}{:?}{:?}{:?}", m.prometheus, m.redis, m.pubsub, m.http).hash(&mut hasher);
+        }
+        let phase = hasher.finish() % interval_ms;
+        let now_ms = wall_now.as_millisecond().max(0) as u64;
+        let mut wait = (phase + interval_ms - now_ms % interval_ms) % interval_ms;
+        // Never sooner than half an interval: a scaler first seen just before its tick waits one.
+        if wait < interval_ms / 2 {
+            wait += interval_ms;
+        }
+        let wait = Duration::from_millis(wait);
+        self.failures.lock().expect("a poisoned lock means a panic elsewhere").remove(&key);
+        self.due
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .insert(key, (generation, Instant::now() + wait));
+        wait
+    }
+}

@@ -273,8 +273,14 @@ async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>
 /// `/readyz` turns ready once the scalers listed at start have each been reconciled once (or at
 /// once for a follower, which has nothing to do until it leads).
 async fn ready_after_first_pass(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>) {
-    if store.wait_until_ready().await.is_err() {
-        return;
+    // Asked again and again: kube's readiness future wakes only the last of several waiters (the
+    // controller waits on it too), so a single wait here could sleep forever.
+    loop {
+        match tokio::time::timeout(Duration::from_millis(100), store.wait_until_ready()).await {
+            Ok(Ok(())) => break,
+            Ok(Err(_)) => return,
+            Err(_) => {}
+        }
     }
     let shard = ctx.settings.shard;
     let listed: Vec<ScalerKey> = store
@@ -386,5 +392,47 @@ async fn preflight(api: &Api<GeneralScaler>, settings: &RunSettings, server: &st
             s.message
         )),
         Err(e) => Err(crate::explain::kube_error(e, "list generalscalers", server)),
+    }
+}
+
+/// A context for unit tests: a mock API server behind the client (kube-rs's `tower_test` pattern),
+/// a manual clock, and the switches a test turns.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use http::{Request, Response};
+    use kube::client::Body;
+
+    /// The API server's side of the mock: each request the test expects, answered in turn.
+    pub type ApiServer = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+    /// What a test holds besides the context.
+    pub struct Harness {
+        /// The mock API server.
+        pub api: ApiServer,
+        /// Leadership, as the campaign would set it.
+        pub leading: watch::Sender<bool>,
+        /// Keeps the context's background tasks alive for the test's length.
+        pub _tasks: watch::Sender<bool>,
+    }
+
+    /// A leading daemon's context over a mock API server, its clock at `now`.
+    pub fn context(now: jiff::Timestamp) -> (Arc<Context>, Harness) {
+        let (service, api) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "default");
+        let (leading_tx, leading) = watch::channel(true);
+        let (tasks, stop) = Tasks::new();
+        let settings = RunSettings {
+            namespace: None,
+            selector: None,
+            once: false,
+            dry_run: false,
+            metrics_addr: None,
+            shard: Shard::default(),
+            lease: None,
+            status_heartbeat: Duration::from_secs(600),
+        };
+        let ctx = Context::new(client, settings, leading, Clock::manual(now), &tasks);
+        (Arc::new(ctx), Harness { api, leading: leading_tx, _tasks: stop })
     }
 }

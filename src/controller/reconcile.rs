@@ -303,3 +303,218 @@ async fn publish(
         tracing::warn!(scaler = %scaler.name_any(), error = %e, "could not publish an Event");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each branch of `act`, against a mock API server that answers only the requests expected,
+    //! in order: a request not expected fails the test, and so does one expected and not made.
+
+    use http::Response;
+    use http_body_util::BodyExt;
+    use jiff::SignedDuration;
+    use kube::client::Body;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::controller::testing::{self, ApiServer};
+    use crate::metrics::Readings;
+
+    const NOW: &str = "2026-12-01T09:00:00Z";
+
+    /// A request the mock API server expects: method, the end of its path, and its reply.
+    struct Expect {
+        method: &'static str,
+        path: &'static str,
+        code: u16,
+    }
+
+    fn expect(method: &'static str, path: &'static str, code: u16) -> Expect {
+        Expect { method, path, code }
+    }
+
+    /// Answer `expected` in order, then check that nothing else was asked; the bodies received.
+    async fn serve(mut api: ApiServer, expected: Vec<Expect>) -> Vec<Value> {
+        let mut bodies = Vec::new();
+        for e in expected {
+            let (request, reply) =
+                api.next_request().await.expect("the daemon made fewer requests than expected");
+            let (parts, body) = request.into_parts();
+            assert_eq!(
+                (parts.method.as_str(), parts.uri.path().ends_with(e.path)),
+                (e.method, true),
+                "{}",
+                parts.uri
+            );
+            let body = body.collect().await.unwrap().to_bytes();
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let answer = if e.code < 300 {
+                // The client decodes replies into the type it asked for: echo what was sent.
+                let mut echo = body.clone();
+                let path = parts.uri.path();
+                if path.ends_with("/scale") {
+                    echo = json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": body["spec"]});
+                } else if path.ends_with("/status") {
+                    echo = serde_json::to_value(scaler(Some(body["status"].clone()))).unwrap();
+                }
+                echo
+            } else {
+                json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "code": e.code,
+                       "reason": "Refused", "message": format!("refused with {}", e.code)})
+            };
+            bodies.push(body);
+            reply.send_response(
+                Response::builder()
+                    .status(e.code)
+                    .body(Body::from(serde_json::to_vec(&answer).unwrap()))
+                    .unwrap(),
+            );
+        }
+        assert!(api.next_request().await.is_none(), "the daemon made a request that was not expected");
+        bodies
+    }
+
+    fn scaler(status: Option<Value>) -> GeneralScaler {
+        let mut object = json!({
+            "apiVersion": crate::api::API_VERSION, "kind": "GeneralScaler",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "uid-1", "generation": 1},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "minReplicas": 1, "maxReplicas": 10,
+                     "metric": {"type": "redis", "targetValue": 10, "redis": {"host": "r", "queueName": "q"}}}
+        });
+        if let Some(status) = status {
+            object["status"] = status;
+        }
+        serde_json::from_value(object).unwrap()
+    }
+
+    /// The outcome of deciding with `queue` items in the queue and `current` replicas.
+    fn decided(scaler: &GeneralScaler, current: i32, queue: f64, now: Timestamp) -> Outcome {
+        let observation = Observation {
+            current: Ok(Replicas { replicas: current, ready: Some(current) }),
+            readings: Readings { metrics: vec![Ok(queue)], slo: Default::default() },
+        };
+        decide_outcome(scaler, &observation, History::default(), now, false)
+    }
+
+    /// Run `act` on a context whose target has `current` replicas, against `expected`.
+    async fn act_with(
+        scaler: &GeneralScaler,
+        current: i32,
+        queue: f64,
+        leading: bool,
+        expected: Vec<Expect>,
+    ) -> (Result<(), ReconcileError>, Outcome, Vec<Value>, Option<History>) {
+        let now: Timestamp = NOW.parse().unwrap();
+        let (ctx, harness) = testing::context(now);
+        harness.leading.send_replace(leading);
+        ctx.targets.seed("ns", &scaler.spec.target_ref, Replicas { replicas: current, ready: Some(current) });
+        let server = tokio::spawn(serve(harness.api, expected));
+        let mut outcome = decided(scaler, current, queue, now);
+        let result = act(&ctx, scaler, &mut outcome, now).await;
+        let memory = ctx.memory.get(&("ns".into(), "web".into()), "uid-1");
+        drop(ctx);
+        let bodies = server.await.unwrap();
+        (result, outcome, bodies, memory)
+    }
+
+    #[tokio::test]
+    async fn a_scale_patches_scale_then_announces_then_writes_status() {
+        let expected = vec![
+            expect("PATCH", "/deployments/web/scale", 200),
+            expect("POST", "/events", 201),
+            expect("PATCH", "/generalscalers/web/status", 200),
+        ];
+        let (result, outcome, bodies, memory) = act_with(&scaler(None), 2, 50.0, true, expected).await;
+        result.unwrap();
+        assert!(matches!(outcome, Outcome::Decided { scaled: true, .. }));
+        assert_eq!(bodies[0]["spec"]["replicas"], 5);
+        assert_eq!(bodies[1]["reason"], names::SCALED_UP);
+        assert_eq!(bodies[2]["status"]["desiredReplicas"], 5);
+        assert_eq!(bodies[2]["status"]["lastScaleTime"], NOW);
+        assert!(memory.unwrap().last_scale_up_time.is_some(), "the scale is remembered");
+    }
+
+    #[tokio::test]
+    async fn a_follower_writes_nothing() {
+        let (result, _, bodies, memory) = act_with(&scaler(None), 2, 50.0, false, vec![]).await;
+        result.unwrap();
+        assert!(bodies.is_empty());
+        assert_eq!(memory, None, "the leader decides; this daemon remembers nothing");
+    }
+
+    #[tokio::test]
+    async fn a_conflict_on_scale_is_retried_quietly() {
+        let expected = vec![expect("PATCH", "/deployments/web/scale", 409)];
+        let (result, _, _, memory) = act_with(&scaler(None), 2, 50.0, true, expected).await;
+        assert!(matches!(result, Err(ReconcileError::Scale(_))));
+        assert_eq!(memory, None, "a scale that did not happen leaves the memory as it was");
+    }
+
+    #[tokio::test]
+    async fn a_refused_scale_is_reported_in_status_and_an_event() {
+        let expected = vec![
+            expect("PATCH", "/deployments/web/scale", 403),
+            expect("POST", "/events", 201),
+            expect("PATCH", "/generalscalers/web/status", 200),
+        ];
+        let (result, outcome, bodies, _) = act_with(&scaler(None), 2, 50.0, true, expected).await;
+        assert!(matches!(result, Err(ReconcileError::Scale(_))));
+        assert!(matches!(outcome, Outcome::ScaleFailed(_)));
+        assert_eq!(bodies[1]["reason"], names::SCALE_FAILED);
+        assert_eq!(bodies[1]["type"], "Warning");
+        let ready = &bodies[2]["status"]["conditions"][0];
+        assert_eq!(
+            (&ready["type"], &ready["status"], &ready["reason"]),
+            (&json!("Ready"), &json!("False"), &json!(names::SCALE_FAILED))
+        );
+        assert!(ready["message"].as_str().unwrap().contains("from 2 to 5"), "{ready}");
+    }
+
+    #[tokio::test]
+    async fn a_hold_writes_status_once_then_nothing_until_the_heartbeat() {
+        // First sight: no status yet, so the hold is written.
+        let expected = vec![expect("PATCH", "/generalscalers/web/status", 200)];
+        let (result, outcome, bodies, _) = act_with(&scaler(None), 2, 20.0, true, expected).await;
+        result.unwrap();
+        assert!(matches!(outcome, Outcome::Decided { scaled: false, .. }));
+        // The same hold over that status a minute later: nothing to write.
+        let written = bodies[0]["status"].clone();
+        let mut later = written.clone();
+        later["lastDecision"]["time"] =
+            json!((NOW.parse::<Timestamp>().unwrap() - SignedDuration::from_secs(60)).to_string());
+        let (result, _, bodies, _) = act_with(&scaler(Some(later)), 2, 20.0, true, vec![]).await;
+        result.unwrap();
+        assert!(bodies.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_status_write_after_a_scale_is_retried_until_it_lands() {
+        let expected = vec![
+            expect("PATCH", "/deployments/web/scale", 200),
+            expect("POST", "/events", 201),
+            expect("PATCH", "/generalscalers/web/status", 500),
+            expect("PATCH", "/generalscalers/web/status", 200),
+        ];
+        let (result, _, bodies, _) = act_with(&scaler(None), 2, 50.0, true, expected).await;
+        result.unwrap();
+        assert_eq!(bodies[2], bodies[3], "the same status is written again");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_spec_is_reported_without_touching_the_target() {
+        let mut bad = scaler(None);
+        bad.spec.max_replicas = 0;
+        let now: Timestamp = NOW.parse().unwrap();
+        let (ctx, harness) = testing::context(now);
+        let server = tokio::spawn(serve(
+            harness.api,
+            vec![expect("POST", "/events", 201), expect("PATCH", "/generalscalers/web/status", 200)],
+        ));
+        let mut outcome = decided(&bad, 2, 50.0, now);
+        assert!(matches!(outcome, Outcome::InvalidSpec(_)));
+        act(&ctx, &bad, &mut outcome, now).await.unwrap();
+        drop(ctx);
+        let bodies = server.await.unwrap();
+        assert_eq!(bodies[0]["reason"], names::INVALID_SPEC);
+    }
+}

@@ -210,3 +210,105 @@ fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
         s.recent_decisions.last().map(|d| d.time),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::reconcile::{Observation, decide_outcome};
+    use crate::controller::targets::Replicas;
+    use crate::metrics::Readings;
+
+    fn scaler() -> GeneralScaler {
+        serde_json::from_value(json!({
+            "apiVersion": crate::api::API_VERSION, "kind": "GeneralScaler",
+            "metadata": {"name": "web", "namespace": "ns", "generation": 3},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "maxReplicas": 10,
+                     "metric": {"type": "redis", "targetValue": 10, "redis": {"host": "r", "queueName": "q"}}}
+        }))
+        .unwrap()
+    }
+
+    fn now() -> Timestamp {
+        "2026-12-01T09:00:00Z".parse().unwrap()
+    }
+
+    fn outcome(scaler: &GeneralScaler, reading: Result<f64, String>, scaled: bool) -> Outcome {
+        let observation = Observation {
+            current: Ok(Replicas { replicas: 2, ready: Some(2) }),
+            readings: Readings { metrics: vec![reading], slo: Default::default() },
+        };
+        let mut outcome = decide_outcome(scaler, &observation, History::default(), now(), false);
+        if let Outcome::Decided { scaled: s, .. } = &mut outcome {
+            *s = scaled;
+        }
+        outcome
+    }
+
+    fn condition_of<'a>(status: &'a GeneralScalerStatus, type_: &str) -> (&'a str, &'a str) {
+        let c = status.conditions.iter().find(|c| c.type_ == type_).expect(type_);
+        (c.status.as_str(), c.reason.as_str())
+    }
+
+    #[test]
+    fn a_scale_is_recorded_with_its_time_and_in_recent_decisions() {
+        let s = scaler();
+        let status = build(&s, &outcome(&s, Ok(50.0), true), now());
+        assert_eq!((status.current_replicas, status.desired_replicas), (Some(2), Some(5)));
+        assert_eq!(status.last_scale_time, Some(now()));
+        assert_eq!(status.recent_decisions.len(), 1);
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(condition_of(&status, names::READY), ("True", names::RECONCILED));
+        assert_eq!(status.metric_summary.as_deref(), Some("redis 50/10"));
+    }
+
+    #[test]
+    fn every_metric_failing_makes_the_scaler_not_ready() {
+        let s = scaler();
+        let status = build(&s, &outcome(&s, Err("connection refused".into()), false), now());
+        assert_eq!(condition_of(&status, names::READY), ("False", names::METRIC_UNAVAILABLE));
+        assert_eq!(condition_of(&status, names::METRICS_AVAILABLE), ("False", names::METRIC_UNAVAILABLE));
+        assert_eq!(status.last_scale_time, None);
+    }
+
+    #[test]
+    fn a_condition_keeps_its_transition_time_while_its_status_holds() {
+        let mut s = scaler();
+        let first = build(&s, &outcome(&s, Ok(20.0), false), now());
+        s.status = Some(first.clone());
+        let later = now() + SignedDuration::from_secs(60);
+        let second = build(&s, &outcome(&s, Ok(20.0), false), later);
+        assert_eq!(second.conditions[0].last_transition_time, first.conditions[0].last_transition_time);
+        let failed = build(&s, &Outcome::ScaleFailed("refused".into()), later);
+        assert_eq!(failed.conditions[0].last_transition_time, Time(later));
+        assert_eq!(failed.desired_replicas, first.desired_replicas, "what did not change carries over");
+    }
+
+    #[test]
+    fn invalid_specs_and_missing_targets_say_so() {
+        let s = scaler();
+        let invalid = build(&s, &Outcome::InvalidSpec("spec.maxReplicas: must be >= 1".into()), now());
+        assert_eq!(condition_of(&invalid, names::READY), ("False", names::INVALID_SPEC));
+        let missing = build(&s, &Outcome::TargetNotFound("Deployment/web not found".into()), now());
+        assert_eq!(condition_of(&missing, names::READY), ("False", names::TARGET_NOT_FOUND));
+    }
+
+    #[test]
+    fn a_write_is_needed_for_news_or_the_heartbeat_not_for_drift() {
+        let heartbeat = SignedDuration::from_secs(600);
+        let mut s = scaler();
+        let old = build(&s, &outcome(&s, Ok(20.0), false), now());
+        assert!(needs_write(None, &old, now(), heartbeat), "no status yet");
+        s.status = Some(old.clone());
+        let minute = now() + SignedDuration::from_secs(60);
+        let drifted = build(&s, &outcome(&s, Ok(21.0), false), minute);
+        assert!(!needs_write(Some(&old), &drifted, minute, heartbeat), "a reading that drifts is no news");
+        let changed = build(&s, &outcome(&s, Ok(50.0), false), minute);
+        assert!(needs_write(Some(&old), &changed, minute, heartbeat), "a new desired count is news");
+        let late = now() + heartbeat;
+        assert!(needs_write(Some(&old), &drifted, late, heartbeat), "the heartbeat carries the drift");
+    }
+}

@@ -140,6 +140,22 @@ impl Targets {
         Ok(())
     }
 
+    /// Know `target`'s kind without discovery or a watch, with these replicas: for unit tests
+    /// whose mock API server answers only the requests under test.
+    #[cfg(test)]
+    pub fn seed(&self, namespace: &str, target: &TargetRef, replicas: Replicas) {
+        let gvk = gvk_of(target);
+        let plural = format!("{}s", target.kind.to_ascii_lowercase());
+        let (_, synced) = watch::channel(true);
+        let watched = Watched {
+            resource: ApiResource::from_gvk_with_plural(&gvk, &plural),
+            replicas_path: "/spec/replicas".to_string(),
+            replicas: RwLock::new(HashMap::from([((namespace.to_string(), target.name.clone()), replicas)])),
+            synced,
+        };
+        self.kinds.lock().expect("a poisoned lock means a panic elsewhere").insert(gvk, Arc::new(watched));
+    }
+
     async fn watched(&self, target: &TargetRef) -> Result<Arc<Watched>, TargetError> {
         let gvk = gvk_of(target);
         if let Some(w) = self.kinds.lock().expect("a poisoned lock means a panic elsewhere").get(&gvk) {

@@ -63,19 +63,20 @@ mod tests {
     async fn shutdown_ends_every_task_and_join_waits_for_them() {
         let (tasks, stop) = Tasks::new();
         let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        struct Count(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Count {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
         for _ in 0..3 {
-            let ended = ended.clone();
+            let count = Count(ended.clone());
             tasks.spawn(async move {
-                struct Count(Arc<std::sync::atomic::AtomicUsize>);
-                impl Drop for Count {
-                    fn drop(&mut self) {
-                        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    }
-                }
-                let _count = Count(ended);
+                let _count = count;
                 std::future::pending::<()>().await;
             });
         }
+        tokio::task::yield_now().await;
         stop.send_replace(true);
         tasks.join().await;
         assert_eq!(ended.load(std::sync::atomic::Ordering::SeqCst), 3);

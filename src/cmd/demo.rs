@@ -123,7 +123,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         lease: None,
         status_heartbeat: Duration::from_secs(600),
     };
-    let (daemon_client, server) = (client.clone(), sandbox.url());
+    let server = sandbox.url();
+    let mut config = kube::Config::new(server.parse().context("the sandbox's URL")?);
+    config.default_retry = false; // as `gscale run` builds its client
+    let daemon_client = kube::Client::try_from(config).context("a client for the sandbox")?;
     // The daemon shuts down as it would in a cluster: in-flight work finishes, then it returns.
     let (stop_daemon, daemon_stop) = tokio::sync::oneshot::channel::<()>();
     let mut daemon = tokio::spawn(async move {

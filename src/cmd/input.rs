@@ -42,32 +42,14 @@ pub fn positive_duration_ms(flag: &str, text: &str) -> Result<i64, UsageError> {
     }
 }
 
-/// `1m30s`-style text to milliseconds; `None` when it is not that.
+/// `1m30s`-style text (jiff's friendly duration format) to milliseconds; `None` when it is not
+/// that, or is negative or calendar-relative (months, years).
 fn units_ms(text: &str) -> Option<f64> {
-    let mut total = 0.0;
-    let mut number = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let value: f64 = number.parse().ok()?;
-        number.clear();
-        total += value
-            * match c {
-                'm' if chars.peek() == Some(&'s') => {
-                    chars.next();
-                    1.0
-                }
-                's' => 1_000.0,
-                'm' => 60_000.0,
-                'h' => 3_600_000.0,
-                'd' => 86_400_000.0,
-                _ => return None,
-            };
+    let span = jiff::fmt::friendly::SpanParser::new().parse_span(text).ok()?;
+    if span.is_negative() {
+        return None;
     }
-    (number.is_empty() && !text.is_empty()).then_some(total)
+    span.total((jiff::Unit::Millisecond, jiff::SpanRelativeTo::days_are_24_hours())).ok()
 }
 
 /// The one GeneralScaler of a manifest (`-` reads stdin), checked as `validate` checks it. Other
@@ -150,7 +132,9 @@ mod tests {
         ] {
             assert_eq!(duration_ms("--x", text).unwrap(), ms, "{text}");
         }
-        for bad in ["", "s", "10x", "1m3", "-5", "-5s", "nan", "inf", "1e400", "99999999d", "PT5S"] {
+        for bad in
+            ["", "s", "10x", "1m3", "-5", "-5s", "nan", "inf", "1e400", "99999999d", "PT5S", "2mo", "1y"]
+        {
             let e = duration_ms("--x", bad).unwrap_err();
             assert!(e.0.starts_with("--x") && e.0.contains("hint: write e.g."), "{bad}: {e}");
         }

@@ -73,7 +73,7 @@ pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)>
         cluster: flags.cluster.clone(),
         user: flags.user.clone(),
     };
-    let config = match &flags.kubeconfig {
+    let mut config = match &flags.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
                 failed(
@@ -100,6 +100,10 @@ pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)>
             .map_err(|e| failed("kubeconfig cannot be used", &e, PICK))?,
     };
     let server = config.cluster_url.to_string();
+    // No retries hidden inside a call: kube's retry layer obeys any Retry-After and backs off for
+    // minutes, past a Lease's deadline and with nothing logged. gscale retries itself, capped,
+    // logged and reported in status.
+    config.default_retry = false;
     let client = kube::Client::try_from(config)
         .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, PICK))?;
     Ok((client, server))

@@ -7,15 +7,17 @@
 //! followers racing only one wins (the other gets 409). Releasing on shutdown lets a follower take
 //! over at once.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// Lease timings.
 #[derive(Clone, Debug)]
@@ -35,11 +37,84 @@ pub struct LeaseSettings {
 /// Leadership as seen by the rest of the daemon: `true` while this daemon leads.
 pub type Leadership = watch::Receiver<bool>;
 
+/// Until when this daemon may write to the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// No leader election (`--no-leader-election`, `--once`): always.
+    Always,
+    /// Leading: until the renew deadline of the last renewal, counted from when that renewal was
+    /// sent, so the deadline falls before any follower may take over.
+    Before(Instant),
+    /// Not leading.
+    Never,
+}
+
+/// A write refused or cut short because this daemon may no longer write.
+#[derive(Debug, thiserror::Error)]
+#[error("not sent: this daemon no longer leads (its Lease was lost or is past its renew deadline)")]
+pub struct Fenced;
+
+/// Every write to the cluster goes through the fence: refused unless this daemon leads, and cut at
+/// the renew deadline of its last renewal, so no write of an old leader lands after a follower may
+/// have taken over (within the API server's own processing time).
+#[derive(Clone, Debug)]
+pub struct Fence(watch::Receiver<Until>);
+
+impl Fence {
+    /// A fence that is always open: no leader election.
+    pub fn open() -> Self {
+        Self(watch::channel(Until::Always).1)
+    }
+
+    /// A closed fence and the sender the campaign opens it with.
+    pub fn closed() -> (watch::Sender<Until>, Self) {
+        let (tx, rx) = watch::channel(Until::Never);
+        (tx, Self(rx))
+    }
+
+    /// Whether a write may start now.
+    pub fn open_now(&self) -> bool {
+        match *self.0.borrow() {
+            Until::Always => true,
+            Until::Before(deadline) => Instant::now() < deadline,
+            Until::Never => false,
+        }
+    }
+
+    /// Run `write` if this daemon may write now, and cut it at the deadline.
+    pub async fn write<T>(&self, write: impl Future<Output = T>) -> Result<T, Fenced> {
+        let now = *self.0.borrow();
+        match now {
+            Until::Always => return Ok(write.await),
+            Until::Never => return Err(Fenced),
+            Until::Before(deadline) if Instant::now() >= deadline => return Err(Fenced),
+            Until::Before(_) => {}
+        }
+        let mut until = self.0.clone();
+        tokio::pin!(write);
+        loop {
+            let current = *until.borrow_and_update();
+            let deadline = match current {
+                Until::Always => return Ok(write.await),
+                Until::Never => return Err(Fenced),
+                Until::Before(deadline) => deadline,
+            };
+            // A renewal moves the deadline on; losing the Lease ends the write at once.
+            tokio::select! {
+                result = &mut write => return Ok(result),
+                () = tokio::time::sleep_until(deadline) => return Err(Fenced),
+                changed = until.changed() => if changed.is_err() { return Err(Fenced) },
+            }
+        }
+    }
+}
+
 /// Campaign for the Lease until `shutdown` fires; then release it if held.
 pub async fn campaign(
     client: kube::Client,
     settings: LeaseSettings,
     leading: watch::Sender<bool>,
+    fence: watch::Sender<Until>,
     term: Arc<AtomicU64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -55,22 +130,37 @@ pub async fn campaign(
             Some(t) if lead => renew_deadline.saturating_sub(t.elapsed()),
             _ => settings.renew,
         };
-        let attempt =
-            tokio::time::timeout(budget, try_acquire_or_renew(&api, &settings, &mut observed)).await;
-        let held = match attempt {
-            Ok(Ok(held)) => {
-                last_renewed = held.then(Instant::now);
-                held
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(lease = %settings.name, error = %e, "lease update failed");
-                last_renewed.is_some_and(|t| t.elapsed() < renew_deadline)
-            }
-            Err(_) => {
-                tracing::warn!(lease = %settings.name, after = ?budget, "lease update timed out");
-                last_renewed.is_some_and(|t| t.elapsed() < renew_deadline)
-            }
+        // A follower starts counting from when it sees this renewal, which is after it was sent.
+        let sent = Instant::now();
+        let attempt = if budget.is_zero() {
+            None
+        } else {
+            Some(tokio::time::timeout(budget, try_acquire_or_renew(&api, &settings, &mut observed)).await)
         };
+        let held = match attempt {
+            None => {
+                tracing::warn!(lease = %settings.name, deadline = ?renew_deadline, "lease not renewed within its renew deadline; stepping down");
+                false
+            }
+            Some(attempt) => match attempt {
+                Ok(Ok(held)) => {
+                    last_renewed = held.then_some(sent);
+                    held
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(lease = %settings.name, error = %e, "lease update failed");
+                    last_renewed.is_some_and(|t| t.elapsed() < renew_deadline)
+                }
+                Err(_) => {
+                    tracing::warn!(lease = %settings.name, after = ?budget, "lease update timed out");
+                    last_renewed.is_some_and(|t| t.elapsed() < renew_deadline)
+                }
+            },
+        };
+        fence.send_replace(match last_renewed {
+            Some(t) if held => Until::Before(t + renew_deadline),
+            _ => Until::Never,
+        });
         if lead != held {
             tracing::info!(lease = %settings.name, identity = %settings.identity, leading = held, "leadership changed");
             // A new term before anyone hears of it: what was remembered in the last one is stale.
@@ -87,6 +177,7 @@ pub async fn campaign(
             _ = shutdown.wait_for(|s| *s) => break,
         }
     }
+    fence.send_replace(Until::Never);
     if *leading.borrow() {
         term.fetch_add(1, Ordering::SeqCst);
         leading.send_replace(false);
@@ -185,4 +276,46 @@ async fn release(api: &Api<Lease>, s: &LeaseSettings) -> Result<(), kube::Error>
     spec.holder_identity = None;
     spec.renew_time = None;
     api.replace(&s.name, &PostParams::default(), &lease).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_fence_sends_nothing() {
+        let (_tx, fence) = Fence::closed();
+        let mut sent = false;
+        let result = fence.write(async { sent = true }).await;
+        assert!(result.is_err());
+        assert!(!sent, "the write was never started");
+        assert!(Fence::open().write(async { 5 }).await.is_ok_and(|v| v == 5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_is_cut_at_the_renew_deadline_unless_a_renewal_moves_it() {
+        let (tx, fence) = Fence::closed();
+        tx.send_replace(Until::Before(Instant::now() + Duration::from_secs(2)));
+        let slow = tokio::time::sleep(Duration::from_secs(5));
+        assert!(fence.write(slow).await.is_err(), "a write still pending at the deadline is dropped");
+
+        tx.send_replace(Until::Before(Instant::now() + Duration::from_secs(2)));
+        let renew = async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tx.send_replace(Until::Before(Instant::now() + Duration::from_secs(10)));
+        };
+        let (result, ()) = tokio::join!(fence.write(tokio::time::sleep(Duration::from_secs(5))), renew);
+        assert!(result.is_ok(), "the renewal moved the deadline past the write");
+
+        tx.send_replace(Until::Before(Instant::now() + Duration::from_secs(10)));
+        let lose = async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tx.send_replace(Until::Never);
+        };
+        let started = Instant::now();
+        let (result, ()) = tokio::join!(fence.write(tokio::time::sleep(Duration::from_secs(5))), lose);
+        assert!(result.is_err());
+        assert_eq!(started.elapsed(), Duration::from_secs(1), "cut when the Lease was lost, not later");
+        assert!(!fence.open_now());
+    }
 }

@@ -102,6 +102,8 @@ pub struct Context {
     pub memory: Memory,
     /// Whether this daemon leads.
     pub leading: watch::Receiver<bool>,
+    /// What every write to the cluster passes: open only while this daemon leads.
+    pub fence: leader::Fence,
     /// The wall time decisions are made at.
     pub clock: Clock,
     /// Settings.
@@ -114,6 +116,7 @@ impl Context {
         client: kube::Client,
         settings: RunSettings,
         leading: watch::Receiver<bool>,
+        fence: leader::Fence,
         clock: Clock,
         tasks: &Tasks,
     ) -> Self {
@@ -134,6 +137,7 @@ impl Context {
             schedule: Schedule::default(),
             memory: Memory::default(),
             leading,
+            fence,
             clock,
             settings,
         }
@@ -156,8 +160,18 @@ pub async fn run(
 
     let (tasks, stop_tasks) = Tasks::new();
     let (leading_tx, leading) = watch::channel(settings.lease.is_none() || settings.once);
-    let ctx =
-        Arc::new(Context::new(client.clone(), settings.clone(), leading.clone(), Clock::system(), &tasks));
+    let (fence_tx, fence) = match (&settings.lease, settings.once) {
+        (Some(_), false) => leader::Fence::closed(),
+        _ => (watch::channel(leader::Until::Always).0, leader::Fence::open()),
+    };
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        settings.clone(),
+        leading.clone(),
+        fence,
+        Clock::system(),
+        &tasks,
+    ));
 
     if settings.once {
         refuse_beside_a_leader(&ctx, server).await?;
@@ -186,7 +200,14 @@ pub async fn run(
     // reconciles have drained and no write of this daemon can follow a new leader's.
     let (release_tx, release) = watch::channel(false);
     let campaign = settings.lease.clone().map(|lease| {
-        tokio::spawn(leader::campaign(client.clone(), lease, leading_tx, ctx.memory.term(), release))
+        tokio::spawn(leader::campaign(
+            client.clone(),
+            lease,
+            leading_tx,
+            fence_tx,
+            ctx.memory.term(),
+            release,
+        ))
     });
 
     // Leadership gained: every scaler is reconciled at once rather than at its next event.
@@ -432,7 +453,7 @@ pub(crate) mod testing {
             lease: None,
             status_heartbeat: Duration::from_secs(600),
         };
-        let ctx = Context::new(client, settings, leading, Clock::manual(now), &tasks);
+        let ctx = Context::new(client, settings, leading, leader::Fence::open(), Clock::manual(now), &tasks);
         (Arc::new(ctx), Harness { api, leading: leading_tx, _tasks: stop })
     }
 }

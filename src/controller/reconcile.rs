@@ -10,6 +10,7 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::events::EventType;
+use super::leader::Fenced;
 use super::status::{self, Outcome};
 use super::targets::{Replicas, TargetError};
 use super::{Context, FIELD_MANAGER};
@@ -27,6 +28,9 @@ pub enum ReconcileError {
     /// Scaling the target failed.
     #[error("scaling the target failed")]
     Scale(#[source] TargetError),
+    /// This daemon lost its leadership (or passed its renew deadline) before or during a write.
+    #[error("write not made")]
+    Fenced(#[from] Fenced),
 }
 
 impl ReconcileError {
@@ -34,7 +38,7 @@ impl ReconcileError {
     pub fn retry_after(&self) -> Option<Duration> {
         let api_error = match self {
             Self::Status(e) | Self::Scale(TargetError::Api { source: e, .. }) => e,
-            Self::Scale(_) => return None,
+            Self::Scale(_) | Self::Fenced(_) => return None,
         };
         match api_error {
             kube::Error::Api(status) if status.code == 429 => {
@@ -50,6 +54,7 @@ impl ReconcileError {
         match self {
             Self::Status(_) => "StatusWriteFailed",
             Self::Scale(_) => names::SCALE_FAILED,
+            Self::Fenced(_) => "NotLeading",
         }
     }
 }
@@ -174,7 +179,8 @@ pub async fn act(
         }
         if decision.apply {
             let target = &scaler.spec.target_ref;
-            if let Err(e) = ctx.targets.scale(&namespace, target, decision.desired).await {
+            let scaled = ctx.fence.write(ctx.targets.scale(&namespace, target, decision.desired)).await?;
+            if let Err(e) = scaled {
                 let error = ReconcileError::Scale(e);
                 let key = (namespace.clone(), name.clone());
                 // A conflict or a 5xx passes: retried quietly. A refusal that lasts (forbidden,
@@ -242,7 +248,7 @@ pub async fn act(
         };
         let params = PatchParams::apply(FIELD_MANAGER).force();
         for attempt in 1..=attempts {
-            match api.patch_status(&name, &params, &Patch::Apply(&patch)).await {
+            match ctx.fence.write(api.patch_status(&name, &params, &Patch::Apply(&patch))).await? {
                 Ok(_) => break,
                 Err(e) if attempt < attempts => {
                     let error = ReconcileError::Status(e);
@@ -299,8 +305,14 @@ async fn publish(
     action: &str,
     note: &str,
 ) {
-    if let Err(e) = ctx.events.publish(&scaler.object_ref(&()), event_type, reason, action, note).await {
-        tracing::warn!(scaler = %scaler.name_any(), error = %e, "could not publish an Event");
+    let regarding = scaler.object_ref(&());
+    let publish = ctx.events.publish(&regarding, event_type, reason, action, note);
+    match ctx.fence.write(publish).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(scaler = %scaler.name_any(), error = %crate::explain::chain(&e), "could not publish an Event")
+        }
+        Err(fenced) => tracing::debug!(scaler = %scaler.name_any(), %fenced, "Event not published"),
     }
 }
 
@@ -440,6 +452,23 @@ mod tests {
         result.unwrap();
         assert!(bodies.is_empty());
         assert_eq!(memory, None, "the leader decides; this daemon remembers nothing");
+    }
+
+    #[tokio::test]
+    async fn a_daemon_past_its_lease_deadline_writes_nothing() {
+        let now: Timestamp = NOW.parse().unwrap();
+        let (mut ctx, harness) = testing::context(now);
+        let (_renewals, fence) = crate::controller::leader::Fence::closed();
+        Arc::get_mut(&mut ctx).unwrap().fence = fence;
+        let s = scaler(None);
+        ctx.targets.seed("ns", &s.spec.target_ref, Replicas { replicas: 2, ready: Some(2) });
+        let server = tokio::spawn(serve(harness.api, vec![]));
+        let mut outcome = decided(&s, 2, 50.0, now);
+        let result = act(&ctx, &s, &mut outcome, now).await;
+        assert!(matches!(result, Err(ReconcileError::Fenced(_))), "{result:?}");
+        assert_eq!(ctx.memory.get(&("ns".into(), "web".into()), "uid-1"), None);
+        drop(ctx);
+        assert!(server.await.unwrap().is_empty(), "no scale, no Event, no status");
     }
 
     #[tokio::test]

@@ -4,22 +4,47 @@
 use std::fmt;
 
 /// An error and its causes on one line, `a: b: c`, skipping a cause its parent already quoted.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let part = e.to_string();
+/// An API error reads as the API server said it (`the API server answered 500 InternalError:
+/// etcd timeout`), not as kube's debug dump of it; the chain ends there.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let (part, last) = match e.downcast_ref::<kube::Error>() {
+            Some(kube::Error::Api(status)) => (api_status(status), true),
+            _ => (e.to_string(), false),
+        };
         if !text.ends_with(&part) {
-            text.push_str(": ");
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
             text.push_str(&part);
         }
-        source = e.source();
+        next = if last { None } else { e.source() };
+    }
+    text
+}
+
+/// An API server's Status in words: its code, its reason and its message.
+fn api_status(status: &kube::core::Status) -> String {
+    let mut text = format!("the API server answered {}", status.code);
+    if !status.reason.is_empty() {
+        text.push(' ');
+        text.push_str(&status.reason);
+    }
+    if !status.message.is_empty() {
+        text.push_str(": ");
+        text.push_str(&status.message);
     }
     text
 }
 
 /// An error in three parts: what failed, why (the whole cause chain), and what to do.
-pub fn failed(what: impl fmt::Display, cause: &dyn std::error::Error, hint: &str) -> anyhow::Error {
+pub fn failed(
+    what: impl fmt::Display,
+    cause: &(dyn std::error::Error + 'static),
+    hint: &str,
+) -> anyhow::Error {
     anyhow::anyhow!("{what}: {}\nhint: {hint}", chain(cause))
 }
 
@@ -46,5 +71,26 @@ pub fn kube_error(err: kube::Error, action: &str, server: &str) -> anyhow::Error
             &other,
             "check that the cluster is up and that --context/--kubeconfig point at it (`kubectl cluster-info` should work)",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("status write failed")]
+    struct Outer(#[source] kube::Error);
+
+    #[test]
+    fn api_errors_read_as_the_server_said_them() {
+        let status =
+            kube::core::Status::failure("etcdserver: request timed out", "InternalError").with_code(500);
+        let text = chain(&Outer(kube::Error::Api(Box::new(status))));
+        assert_eq!(
+            text,
+            "status write failed: the API server answered 500 InternalError: etcdserver: request timed out"
+        );
+        assert!(!text.contains("Status {"), "no debug dump: {text}");
     }
 }

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
 use super::ScalerKey;
 use crate::api::History;
 
@@ -25,6 +27,9 @@ pub struct Memory {
     /// The current term: bumped by the Lease campaign before it announces a change of leadership,
     /// so no reconcile of the new term can read the old term's memory.
     term: Arc<AtomicU64>,
+    /// By (namespace, name): the conditions of the last status built, whether or not it was
+    /// written, so an Event announces a change once (not again at every retry).
+    conditions: Mutex<HashMap<ScalerKey, Vec<Condition>>>,
 }
 
 impl Memory {
@@ -61,9 +66,23 @@ impl Memory {
             .retain(|_, (_, at, _)| *at == term);
     }
 
+    /// The conditions last built for this scaler by this process.
+    pub fn conditions(&self, key: &ScalerKey) -> Option<Vec<Condition>> {
+        self.conditions.lock().expect("a poisoned lock means a panic elsewhere").get(key).cloned()
+    }
+
+    /// Remember the conditions just built for this scaler.
+    pub fn set_conditions(&self, key: ScalerKey, conditions: Vec<Condition>) {
+        self.conditions.lock().expect("a poisoned lock means a panic elsewhere").insert(key, conditions);
+    }
+
     /// Keep only the scalers that still exist.
     pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
         self.by_key
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|key, _| live.contains(key));
+        self.conditions
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
             .retain(|key, _| live.contains(key));

@@ -13,7 +13,7 @@ use super::events::EventType;
 use super::leader::Fenced;
 use super::status::{self, Outcome};
 use super::targets::{Replicas, TargetError};
-use super::{Context, FIELD_MANAGER};
+use super::{Context, FIELD_MANAGER, ScalerKey};
 use crate::api::check::{Severity, check_spec};
 use crate::api::{GeneralScaler, History, names};
 use crate::decision::{Input, decide};
@@ -162,6 +162,11 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
 }
 
 /// Act: scale when the decision says so, then status and Events.
+///
+/// A scale is made durable before it is made: the status carrying its time (and so its cooldown)
+/// is written first, then /scale is patched. A daemon that dies between the two leaves a cooldown
+/// that holds one scale too many, never a scale whose cooldown is forgotten. A scale that fails
+/// after that write puts the status back as it was.
 pub async fn act(
     ctx: &Context,
     scaler: &GeneralScaler,
@@ -170,99 +175,102 @@ pub async fn act(
 ) -> Result<(), ReconcileError> {
     let namespace = scaler.namespace().unwrap_or_default();
     let name = scaler.name_any();
+    let key = (namespace.clone(), name.clone());
+    let mut written = None;
     let mut failure = None;
-    if let Outcome::Decided { decision, report, scaled, .. } = outcome {
+    if let Outcome::Decided { decision, .. } = outcome {
         ctx.telemetry.set_replicas(&namespace, &name, decision.current, decision.desired);
-        if decision.apply && !*ctx.leading.borrow() {
+    }
+    if let Outcome::Decided { decision, report, scaled, .. } = outcome
+        && decision.apply
+    {
+        if !*ctx.leading.borrow() {
             // Leadership went while the metrics were read: the new leader decides, alone.
             return Ok(());
         }
-        if decision.apply {
-            let target = &scaler.spec.target_ref;
-            let scaled = ctx.fence.write(ctx.targets.scale(&namespace, target, decision.desired)).await?;
-            if let Err(e) = scaled {
+        *scaled = true;
+        let (decision, report) = (decision.clone(), report.verdict.clone());
+        let intended = status::build(scaler, outcome, now);
+        write_status(ctx, scaler, &intended).await?;
+        written = Some(intended);
+        let target = &scaler.spec.target_ref;
+        match ctx.fence.write(ctx.targets.scale(&namespace, target, decision.desired)).await? {
+            Ok(()) => {
+                let up = decision.desired > decision.current;
+                let counter = if up { &ctx.telemetry.scaled_up } else { &ctx.telemetry.scaled_down };
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(%namespace, scaler = %name, from = decision.current, to = decision.desired, "{report}");
+                let reason = if up { names::SCALED_UP } else { names::SCALED_DOWN };
+                let note = format!("{}/{}: {report}", target.kind, target.name);
+                publish(ctx, scaler, EventType::Normal, reason, "Scale", &note).await;
+                if let Some(written) = &written {
+                    announce_new_errors(ctx, scaler, &key, written).await;
+                }
+                // The scale happened and its status is written: this decision's memory is the scaler's.
+                ctx.memory.put(key, scaler.uid().unwrap_or_default(), decision.history.clone());
+                return Ok(());
+            }
+            Err(e) => {
                 let error = ReconcileError::Scale(e);
-                let key = (namespace.clone(), name.clone());
+                if let Outcome::Decided { scaled, .. } = outcome {
+                    *scaled = false;
+                }
                 // A conflict or a 5xx passes: retried quietly. A refusal that lasts (forbidden,
                 // invalid, a webhook's denial) or repeats says so in status and in an Event.
-                if !lasts(&error) && ctx.schedule.failures(&key) + 1 < REPORT_AFTER_FAILURES {
-                    return Err(error);
+                if lasts(&error) || ctx.schedule.failures(&key) + 1 >= REPORT_AFTER_FAILURES {
+                    let message = format!(
+                        "scaling {}/{} from {} to {} failed: {}",
+                        target.kind,
+                        target.name,
+                        decision.current,
+                        decision.desired,
+                        crate::explain::chain(&error)
+                    );
+                    tracing::warn!(%namespace, scaler = %name, "{message}");
+                    *outcome = Outcome::ScaleFailed(message);
                 }
-                let message = format!(
-                    "scaling {}/{} from {} to {} failed: {}",
-                    target.kind,
-                    target.name,
-                    decision.current,
-                    decision.desired,
-                    crate::explain::chain(&error)
-                );
-                tracing::warn!(%namespace, scaler = %name, "{message}");
-                failure = Some((error, message));
+                failure = Some(error);
             }
         }
-        if failure.is_some() {
-            // Reported below, in place of the decision that did not happen; memory unchanged.
-        } else if decision.apply {
-            *scaled = true;
-            let up = decision.desired > decision.current;
-            let counter = if up { &ctx.telemetry.scaled_up } else { &ctx.telemetry.scaled_down };
-            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let reason = if up { names::SCALED_UP } else { names::SCALED_DOWN };
-            let target = &scaler.spec.target_ref;
-            tracing::info!(%namespace, scaler = %name, from = decision.current, to = decision.desired, "{}", report.verdict);
-            let note = format!("{}/{}: {}", target.kind, target.name, report.verdict);
-            publish(ctx, scaler, EventType::Normal, reason, "Scale", &note).await;
-        } else {
-            tracing::debug!(%namespace, scaler = %name, "{}", report.verdict);
-        }
-        if failure.is_none() {
-            // Any scale asked for has happened: this decision's memory is the scaler's now.
-            ctx.memory.put(
-                (namespace.clone(), name.clone()),
-                scaler.uid().unwrap_or_default(),
-                decision.history.clone(),
-            );
-        }
-    }
-    if let Some((_, message)) = &failure {
-        *outcome = Outcome::ScaleFailed(message.clone());
+    } else if let Outcome::Decided { decision, report, .. } = outcome {
+        tracing::debug!(%namespace, scaler = %name, "{}", report.verdict);
+        ctx.memory.put(key.clone(), scaler.uid().unwrap_or_default(), decision.history.clone());
     }
 
+    // Built over the status as read: after a failed scale, this puts back what the scale changed.
     let new = status::build(scaler, outcome, now);
-    announce_new_errors(ctx, scaler, &new).await;
+    announce_new_errors(ctx, scaler, &key, &new).await;
     let heartbeat = jiff::SignedDuration::try_from(ctx.settings.status_heartbeat)
         .unwrap_or(jiff::SignedDuration::from_secs(600));
-    if status::needs_write(scaler.status.as_ref(), &new, now, heartbeat) {
-        let api: Api<GeneralScaler> = Api::namespaced(ctx.client.clone(), &namespace);
-        let patch = serde_json::json!({
-            "apiVersion": crate::api::API_VERSION,
-            "kind": crate::api::KIND,
-            "metadata": {"name": name, "namespace": namespace},
-            "status": new,
-        });
-        // After a scale the new cooldown must reach status: retry a failed write a few times here
-        // rather than leave the memory of the scale to the next reconcile.
-        let attempts = match outcome {
-            Outcome::Decided { scaled: true, .. } => 4,
-            _ => 1,
-        };
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        for attempt in 1..=attempts {
-            match ctx.fence.write(api.patch_status(&name, &params, &Patch::Apply(&patch))).await? {
-                Ok(_) => break,
-                Err(e) if attempt < attempts => {
-                    let error = ReconcileError::Status(e);
-                    let wait = error.retry_after().unwrap_or(Duration::from_millis(200 * attempt as u64));
-                    tracing::warn!(scaler = %name, error = %crate::explain::chain(&error), "status write failed; retrying");
-                    tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
-                }
-                Err(e) => return Err(ReconcileError::Status(e)),
-            }
-        }
-        ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let current = written.as_ref().or(scaler.status.as_ref());
+    if status::needs_write(current, &new, now, heartbeat) {
+        write_status(ctx, scaler, &new).await?;
     }
-    // The scale still failed: the error policy retries, backing off.
-    failure.map_or(Ok(()), |(error, _)| Err(error))
+    // The scale failed: the error policy retries, backing off.
+    failure.map_or(Ok(()), Err)
+}
+
+/// Write the scaler's status by server-side apply, through the leadership fence.
+async fn write_status(
+    ctx: &Context,
+    scaler: &GeneralScaler,
+    status: &crate::api::GeneralScalerStatus,
+) -> Result<(), ReconcileError> {
+    let (namespace, name) = (scaler.namespace().unwrap_or_default(), scaler.name_any());
+    let api: Api<GeneralScaler> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = serde_json::json!({
+        "apiVersion": crate::api::API_VERSION,
+        "kind": crate::api::KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    ctx.fence
+        .write(api.patch_status(&name, &params, &Patch::Apply(&patch)))
+        .await?
+        .map_err(ReconcileError::Status)?;
+    ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
 }
 
 /// Scale failures reported in status and an Event once they repeat this many times in a row.
@@ -277,9 +285,21 @@ fn lasts(error: &ReconcileError) -> bool {
     (400..500).contains(&status.code) && !matches!(status.code, 409 | 429)
 }
 
-/// An Event for each condition that turned bad or changed its reason since the last status.
-async fn announce_new_errors(ctx: &Context, scaler: &GeneralScaler, new: &crate::api::GeneralScalerStatus) {
-    let old = scaler.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+/// An Event for each condition that turned bad or changed its reason since this daemon last
+/// looked (or, on first sight, since the status it read): a retry that keeps failing, or a status
+/// that cannot be written, announces nothing new.
+async fn announce_new_errors(
+    ctx: &Context,
+    scaler: &GeneralScaler,
+    key: &ScalerKey,
+    new: &crate::api::GeneralScalerStatus,
+) {
+    let seen = ctx
+        .memory
+        .conditions(key)
+        .unwrap_or_else(|| scaler.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default());
+    ctx.memory.set_conditions(key.clone(), new.conditions.clone());
+    let old = seen.as_slice();
     for c in &new.conditions {
         let bad = match c.type_.as_str() {
             names::READY | names::METRICS_AVAILABLE => c.status == "False",
@@ -430,19 +450,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_scale_patches_scale_then_announces_then_writes_status() {
+    async fn a_scale_writes_its_status_first_then_patches_scale_then_announces() {
         let expected = vec![
+            expect("PATCH", "/generalscalers/web/status", 200),
             expect("PATCH", "/deployments/web/scale", 200),
             expect("POST", "/events", 201),
-            expect("PATCH", "/generalscalers/web/status", 200),
         ];
         let (result, outcome, bodies, memory) = act_with(&scaler(None), 2, 50.0, true, expected).await;
         result.unwrap();
         assert!(matches!(outcome, Outcome::Decided { scaled: true, .. }));
-        assert_eq!(bodies[0]["spec"]["replicas"], 5);
-        assert_eq!(bodies[1]["reason"], names::SCALED_UP);
-        assert_eq!(bodies[2]["status"]["desiredReplicas"], 5);
-        assert_eq!(bodies[2]["status"]["lastScaleTime"], NOW);
+        assert_eq!(bodies[0]["status"]["desiredReplicas"], 5);
+        assert_eq!(bodies[0]["status"]["lastScaleTime"], NOW, "the cooldown is durable before the scale");
+        assert_eq!(bodies[1]["spec"]["replicas"], 5);
+        assert_eq!(bodies[2]["reason"], names::SCALED_UP);
         assert!(memory.unwrap().last_scale_up_time.is_some(), "the scale is remembered");
     }
 
@@ -472,16 +492,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_conflict_on_scale_is_retried_quietly() {
-        let expected = vec![expect("PATCH", "/deployments/web/scale", 409)];
-        let (result, _, _, memory) = act_with(&scaler(None), 2, 50.0, true, expected).await;
+    async fn a_conflict_on_scale_is_retried_quietly_and_its_status_put_back() {
+        let expected = vec![
+            expect("PATCH", "/generalscalers/web/status", 200),
+            expect("PATCH", "/deployments/web/scale", 409),
+            expect("PATCH", "/generalscalers/web/status", 200),
+        ];
+        let (result, outcome, bodies, memory) = act_with(&scaler(None), 2, 50.0, true, expected).await;
         assert!(matches!(result, Err(ReconcileError::Scale(_))));
+        assert!(matches!(outcome, Outcome::Decided { scaled: false, .. }), "no ScaleFailed for a conflict");
+        assert_eq!(
+            bodies[2]["status"]["lastScaleTime"],
+            Value::Null,
+            "the scale that did not happen is undone"
+        );
         assert_eq!(memory, None, "a scale that did not happen leaves the memory as it was");
+    }
+
+    #[tokio::test]
+    async fn no_scale_when_its_status_cannot_be_written() {
+        let expected = vec![expect("PATCH", "/generalscalers/web/status", 500)];
+        let (result, _, _, memory) = act_with(&scaler(None), 2, 50.0, true, expected).await;
+        assert!(matches!(result, Err(ReconcileError::Status(_))), "{result:?}");
+        assert_eq!(memory, None);
     }
 
     #[tokio::test]
     async fn a_refused_scale_is_reported_in_status_and_an_event() {
         let expected = vec![
+            expect("PATCH", "/generalscalers/web/status", 200),
             expect("PATCH", "/deployments/web/scale", 403),
             expect("POST", "/events", 201),
             expect("PATCH", "/generalscalers/web/status", 200),
@@ -489,9 +528,9 @@ mod tests {
         let (result, outcome, bodies, _) = act_with(&scaler(None), 2, 50.0, true, expected).await;
         assert!(matches!(result, Err(ReconcileError::Scale(_))));
         assert!(matches!(outcome, Outcome::ScaleFailed(_)));
-        assert_eq!(bodies[1]["reason"], names::SCALE_FAILED);
-        assert_eq!(bodies[1]["type"], "Warning");
-        let ready = &bodies[2]["status"]["conditions"][0];
+        assert_eq!(bodies[2]["reason"], names::SCALE_FAILED);
+        assert_eq!(bodies[2]["type"], "Warning");
+        let ready = &bodies[3]["status"]["conditions"][0];
         assert_eq!(
             (&ready["type"], &ready["status"], &ready["reason"]),
             (&json!("Ready"), &json!("False"), &json!(names::SCALE_FAILED))
@@ -516,17 +555,33 @@ mod tests {
         assert!(bodies.is_empty());
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_status_write_after_a_scale_is_retried_until_it_lands() {
-        let expected = vec![
-            expect("PATCH", "/deployments/web/scale", 200),
-            expect("POST", "/events", 201),
-            expect("PATCH", "/generalscalers/web/status", 500),
-            expect("PATCH", "/generalscalers/web/status", 200),
-        ];
-        let (result, _, bodies, _) = act_with(&scaler(None), 2, 50.0, true, expected).await;
-        result.unwrap();
-        assert_eq!(bodies[2], bodies[3], "the same status is written again");
+    #[tokio::test]
+    async fn a_failure_that_repeats_is_announced_once() {
+        let now: Timestamp = NOW.parse().unwrap();
+        let (ctx, harness) = testing::context(now);
+        let s = scaler(None);
+        ctx.targets.seed("ns", &s.spec.target_ref, Replicas { replicas: 2, ready: Some(2) });
+        let refused = || expect("PATCH", "/deployments/web/scale", 403);
+        let status = || expect("PATCH", "/generalscalers/web/status", 500);
+        // Twice: status written, scale refused, the failure announced (once), status not written.
+        let server = tokio::spawn(serve(
+            harness.api,
+            vec![
+                expect("PATCH", "/generalscalers/web/status", 200),
+                refused(),
+                expect("POST", "/events", 201),
+                status(),
+                expect("PATCH", "/generalscalers/web/status", 200),
+                refused(),
+                status(),
+            ],
+        ));
+        for _ in 0..2 {
+            let mut outcome = decided(&s, 2, 50.0, now);
+            assert!(act(&ctx, &s, &mut outcome, now).await.is_err());
+        }
+        drop(ctx);
+        server.await.unwrap();
     }
 
     #[tokio::test]

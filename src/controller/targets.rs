@@ -86,12 +86,26 @@ pub struct Targets {
     namespace: Option<String>,
     /// Where the watches run: owned by the daemon, ended at shutdown.
     tasks: Tasks,
+    /// One discovery at a time: the first reconciles of thousands of scalers of one kind ask once.
+    discovering: Arc<tokio::sync::Mutex<()>>,
+    /// Kinds discovery did not find, and until when that answer stands.
+    unknown: Arc<Mutex<HashMap<GroupVersionKind, (tokio::time::Instant, String)>>>,
 }
+
+/// How long a kind that discovery did not find is taken as unknown before asking again.
+const UNKNOWN_KIND_FOR: Duration = Duration::from_secs(60);
 
 impl Targets {
     /// Targets seen through `client`; watches start lazily, one per kind in use.
     pub fn new(client: kube::Client, namespace: Option<String>, tasks: Tasks) -> Self {
-        Self { client, kinds: Arc::default(), namespace, tasks }
+        Self {
+            client,
+            kinds: Arc::default(),
+            namespace,
+            tasks,
+            discovering: Arc::default(),
+            unknown: Arc::default(),
+        }
     }
 
     /// The target's replicas as last seen by the watch of its kind.
@@ -161,7 +175,32 @@ impl Targets {
         if let Some(w) = self.kinds.lock().expect("a poisoned lock means a panic elsewhere").get(&gvk) {
             return Ok(w.clone());
         }
-        let (resource, caps) = discover(&self.client, &gvk).await?;
+        let _one_at_a_time = self.discovering.lock().await;
+        if let Some(w) = self.kinds.lock().expect("a poisoned lock means a panic elsewhere").get(&gvk) {
+            return Ok(w.clone());
+        }
+        let unknown = |reason: String| TargetError::UnknownKind {
+            kind: gvk.kind.clone(),
+            api_version: gvk.api_version(),
+            reason,
+        };
+        let known_unknown =
+            self.unknown.lock().expect("a poisoned lock means a panic elsewhere").get(&gvk).cloned();
+        if let Some((until, reason)) = known_unknown
+            && tokio::time::Instant::now() < until
+        {
+            return Err(unknown(reason));
+        }
+        let (resource, caps) = match discover(&self.client, &gvk).await {
+            Ok(found) => found,
+            Err(TargetError::UnknownKind { reason, .. }) => {
+                let until = tokio::time::Instant::now() + UNKNOWN_KIND_FOR;
+                let mut unknowns = self.unknown.lock().expect("a poisoned lock means a panic elsewhere");
+                unknowns.insert(gvk.clone(), (until, reason.clone()));
+                return Err(unknown(reason));
+            }
+            Err(e) => return Err(e),
+        };
         let replicas_path = replicas_path(&self.client, &resource).await;
         let mut kinds = self.kinds.lock().expect("a poisoned lock means a panic elsewhere");
         if let Some(w) = kinds.get(&gvk) {
@@ -198,8 +237,13 @@ async fn discover(
         api_version: gvk.api_version(),
         reason,
     };
-    let (resource, caps) =
-        kube::discovery::pinned_kind(client, gvk).await.map_err(|e| unknown(e.to_string()))?;
+    let (resource, caps) = kube::discovery::pinned_kind(client, gvk).await.map_err(|e| match e {
+        // The server answered and does not serve the kind: an answer worth remembering.
+        kube::Error::Api(s) if s.code == 404 => unknown(s.message.clone()),
+        kube::Error::Discovery(_) => unknown(crate::explain::chain(&e)),
+        // The server could not be asked: try again at the next reconcile.
+        source => TargetError::Api { what: format!("discovery of {}", gvk.api_version()), source },
+    })?;
     if !caps.subresources.iter().any(|(sub, _)| sub.plural == "scale") {
         return Err(unknown("it has no /scale subresource".to_string()));
     }
@@ -324,4 +368,42 @@ fn replicas_of(obj: &DynamicObject, replicas_path: &str) -> Replicas {
     };
     let ready = int("/status/readyReplicas").or_else(|| int("/status/replicas").map(|_| 0));
     Replicas { replicas: int(replicas_path).unwrap_or(1), ready }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{Request, Response};
+    use kube::client::Body;
+
+    use super::*;
+
+    fn target(kind: &str) -> TargetRef {
+        serde_json::from_value(serde_json::json!({"apiVersion": "example.com/v1", "kind": kind, "name": "x"}))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kind_is_discovered_once_for_many_scalers_and_remembered() {
+        let (service, mut api) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let (tasks, _stop) = Tasks::new();
+        let targets = Targets::new(kube::Client::new(service, "default"), None, tasks);
+        let server = tokio::spawn(async move {
+            let (request, reply) = api.next_request().await.expect("one discovery");
+            assert_eq!(request.uri().path(), "/apis/example.com/v1");
+            let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "code": 404, "reason": "NotFound", "message": "the server could not find the requested resource"});
+            reply.send_response(
+                Response::builder().status(404).body(Body::from(status.to_string().into_bytes())).unwrap(),
+            );
+            assert!(api.next_request().await.is_none(), "asked again");
+        });
+        let widget = target("Widget");
+        let asks = (0..50).map(|_| targets.replicas("ns", &widget));
+        for result in futures::future::join_all(asks).await {
+            assert!(matches!(result, Err(TargetError::UnknownKind { .. })), "{result:?}");
+        }
+        assert!(matches!(targets.replicas("ns", &widget).await, Err(TargetError::UnknownKind { .. })));
+        drop(targets);
+        server.await.unwrap();
+    }
 }

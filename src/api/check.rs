@@ -565,7 +565,7 @@ fn positive(x: f64) -> bool {
 /// An RFC 1123 subdomain, as most object names must be: at most 253 characters of dot-separated
 /// parts, each lowercase alphanumerics and '-' between alphanumerics. Unlike a label, a part may be
 /// longer than 63 characters (Kubernetes' `IsDNS1123Subdomain` limits only the whole).
-fn is_dns_subdomain(name: &str) -> bool {
+pub(crate) fn is_dns_subdomain(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(is_dns_part)
 }
 

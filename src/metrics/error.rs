@@ -261,9 +261,20 @@ pub(crate) fn bytes(n: u64) -> String {
 
 /// Whether a query parameter or header-like key names a credential.
 fn is_token_key(key: &str) -> bool {
-    const EXACT: [&str; 10] =
-        ["token", "access_token", "api_key", "apikey", "key", "password", "secret", "sig", "signature", "auth"];
-    const SUFFIXES: [&str; 8] = ["_token", "-token", "_key", "-key", "_secret", "-secret", "password", "apikey"];
+    const EXACT: [&str; 10] = [
+        "token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "key",
+        "password",
+        "secret",
+        "sig",
+        "signature",
+        "auth",
+    ];
+    const SUFFIXES: [&str; 8] =
+        ["_token", "-token", "_key", "-key", "_secret", "-secret", "password", "apikey"];
     let key = key.to_ascii_lowercase();
     EXACT.contains(&key.as_str()) || SUFFIXES.iter().any(|suffix| key.ends_with(suffix))
 }
@@ -290,9 +301,9 @@ pub(crate) fn scrub_tokens(text: &str) -> String {
         };
         let end = match quote {
             Some(q) => value.find(q).unwrap_or(value.len()),
-            None => value
-                .find(|c: char| c.is_whitespace() || "&#\"'`),;<>".contains(c))
-                .unwrap_or(value.len()),
+            None => {
+                value.find(|c: char| c.is_whitespace() || "&#\"'`),;<>".contains(c)).unwrap_or(value.len())
+            }
         };
         if let Some(q) = quote {
             out.push(q);

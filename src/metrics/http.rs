@@ -52,10 +52,8 @@ impl MetricSource for HttpQuery {
     }
 
     async fn read(&self) -> Result<f64, MetricError> {
-        let url = reqwest::Url::parse(&self.url).map_err(|err| MetricError::InvalidSource {
-            kind: "http",
-            detail: format!("url: {err}"),
-        })?;
+        let url = reqwest::Url::parse(&self.url)
+            .map_err(|err| MetricError::InvalidSource { kind: "http", detail: format!("url: {err}") })?;
         let (method, body) = match self.method {
             HttpMethod::Get => (Method::GET, None),
             HttpMethod::Post => (Method::POST, Some(self.body.clone().unwrap_or_default())),

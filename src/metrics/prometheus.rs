@@ -39,8 +39,9 @@ pub fn target(server_url: &str, query: &str) -> Target {
 
 impl PrometheusQuery {
     async fn send(&self, path: &str, params: &[(&str, String)]) -> Result<Value, MetricError> {
-        let url = send::with_query(&self.server_url, path, params)
-            .map_err(|err| MetricError::InvalidSource { kind: "prometheus", detail: format!("serverUrl: {err}") })?;
+        let url = send::with_query(&self.server_url, path, params).map_err(|err| {
+            MetricError::InvalidSource { kind: "prometheus", detail: format!("serverUrl: {err}") }
+        })?;
         let request = send::Request {
             method: Method::GET,
             url,
@@ -106,7 +107,12 @@ fn check_status(json: &Value) -> Result<&Value, Problem> {
 
 /// A `[timestamp, "value"]` pair as the HTTP API writes samples.
 fn sample(pair: &Value) -> Result<(f64, &str), Problem> {
-    let bad = || Problem::BadReply(format!("malformed sample ({} where [time, \"value\"] is expected)", json_type(pair)));
+    let bad = || {
+        Problem::BadReply(format!(
+            "malformed sample ({} where [time, \"value\"] is expected)",
+            json_type(pair)
+        ))
+    };
     let pair = pair.as_array().filter(|pair| pair.len() == 2).ok_or_else(bad)?;
     let time = pair[0].as_f64().ok_or_else(bad)?;
     let value = pair[1].as_str().ok_or_else(bad)?;

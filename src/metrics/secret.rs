@@ -81,7 +81,10 @@ impl Secrets {
                 return Err("forbidden: gscale may not read this secret (check its RBAC)".into());
             }
             Err(kube::Error::Api(status)) => {
-                return Err(format!("cannot read secret: the API server answered {}: {}", status.code, status.message));
+                return Err(format!(
+                    "cannot read secret: the API server answered {}: {}",
+                    status.code, status.message
+                ));
             }
             Err(err) => return Err(format!("cannot read secret: {err}")),
         };

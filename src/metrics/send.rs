@@ -65,7 +65,9 @@ impl Reply {
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Send `request` with `client` (built with redirects and Referer off), following redirects.
@@ -103,9 +105,14 @@ pub async fn send(
             return read(response, limits, target).await;
         };
         let redirect_error = |detail: String| MetricError::Redirect { target: target.clone(), detail };
-        let next = url.join(location).map_err(|_| redirect_error(format!("http {status} to an unreadable location")))?;
+        let next = url
+            .join(location)
+            .map_err(|_| redirect_error(format!("http {status} to an unreadable location")))?;
         if !matches!(next.scheme(), "http" | "https") {
-            return Err(redirect_error(format!("http {status} to a {} URL, not http or https", next.scheme())));
+            return Err(redirect_error(format!(
+                "http {status} to a {} URL, not http or https",
+                next.scheme()
+            )));
         }
         if visited.contains(&next) {
             visited.push(next);
@@ -119,8 +126,7 @@ pub async fn send(
             )));
         }
         // As browsers do: 303 (and 301/302 after a POST) fetch the new location with GET, no body.
-        if status == StatusCode::SEE_OTHER
-            || (method == Method::POST && matches!(status.as_u16(), 301 | 302))
+        if status == StatusCode::SEE_OTHER || (method == Method::POST && matches!(status.as_u16(), 301 | 302))
         {
             method = Method::GET;
             body = None;
@@ -131,7 +137,11 @@ pub async fn send(
 }
 
 /// Read the reply's body, stopping at the cap.
-async fn read(mut response: reqwest::Response, limits: &Limits, target: &Target) -> Result<Reply, MetricError> {
+async fn read(
+    mut response: reqwest::Response,
+    limits: &Limits,
+    target: &Target,
+) -> Result<Reply, MetricError> {
     let status = response.status();
     let content_type =
         response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
@@ -191,8 +201,9 @@ mod tests {
 
     #[test]
     fn query_parameters_are_appended() {
-        let url = with_query("http://prom:9090/base/?x=1", "/api/v1/query", &[("query", "up{a=\"b\"}".into())])
-            .unwrap();
+        let url =
+            with_query("http://prom:9090/base/?x=1", "/api/v1/query", &[("query", "up{a=\"b\"}".into())])
+                .unwrap();
         assert_eq!(url.as_str(), "http://prom:9090/base/api/v1/query?x=1&query=up%7Ba%3D%22b%22%7D");
         assert!(with_query("not a url", "/api", &[]).is_err());
     }

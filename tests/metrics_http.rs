@@ -413,3 +413,30 @@ async fn errors_name_the_reply_without_quoting_it() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn secret_names_stay_names_and_api_errors_read_as_text() {
+    let api = RawServer::start(|_| {
+        let status = json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": "etcd is unhappy", "reason": "InternalError", "code": 500});
+        (
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json".to_owned(),
+            Body::Bytes(status.to_string().into_bytes()),
+        )
+    })
+    .await;
+    let client = kube::Client::try_from(kube::Config::new(api.url.parse().unwrap())).unwrap();
+    let fetcher = common::fetcher(Some(client));
+    let with_secret = |name: &str| {
+        http_metric(json!({"url": "http://127.0.0.1:1/", "bearerTokenSecretRef": {"name": name, "key": "t"}}))
+    };
+    let err = read(&fetcher, "team-a", &with_secret("../../team-b/secrets/x")).await.unwrap_err();
+    assert_eq!(err.reason(), "SecretUnavailable", "{err}");
+    assert!(err.to_string().contains("not a valid Secret name"), "{err}");
+    assert!(api.heads().is_empty(), "a bad name is never put in a request path");
+    let err = read(&fetcher, "team-a", &with_secret("tokens")).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "secret team-a/tokens key `t`: cannot read secret: the API server answered 500: etcd is unhappy"
+    );
+}

@@ -234,7 +234,8 @@ fn not_a_string(path: &str, value: &Value) -> Finding {
 
 const SECRET_NAME_HINT: &str = "name a Secret in the scaler's own namespace: lowercase letters, digits, '-' and '.', at most 253 characters";
 
-const ACTIVATION_HINT: &str = "set activationValue to the metric value at or below which the workload may rest at 0 (default 0)";
+const ACTIVATION_HINT: &str =
+    "set activationValue to the metric value at or below which the workload may rest at 0 (default 0)";
 
 const URL_HINT: &str = "write the full URL with its scheme, e.g. http://prometheus.monitoring:9090";
 
@@ -357,7 +358,10 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         ));
     }
     let secret_refs = [
-        ("prometheus.bearerTokenSecretRef", metric.prometheus.as_ref().and_then(|p| p.bearer_token_secret_ref.as_ref())),
+        (
+            "prometheus.bearerTokenSecretRef",
+            metric.prometheus.as_ref().and_then(|p| p.bearer_token_secret_ref.as_ref()),
+        ),
         ("prometheus.caSecretRef", metric.prometheus.as_ref().and_then(|p| p.ca_secret_ref.as_ref())),
         ("redis.passwordSecretRef", metric.redis.as_ref().and_then(|r| r.password_secret_ref.as_ref())),
         ("redis.caSecretRef", metric.redis.as_ref().and_then(|r| r.ca_secret_ref.as_ref())),
@@ -573,11 +577,7 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
 fn check_url(url: &str, path: &str, out: &mut Vec<Finding>) {
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
-        out.push(Finding::error(
-            path,
-            format!("\"{url}\" is not an http:// or https:// URL"),
-            URL_HINT,
-        ));
+        out.push(Finding::error(path, format!("\"{url}\" is not an http:// or https:// URL"), URL_HINT));
     }
 }
 

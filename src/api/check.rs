@@ -350,7 +350,7 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
             "set targetValue to the value one replica should carry, e.g. 100",
         ));
     }
-    if !(metric.activation_value >= 0.0) {
+    if metric.activation_value.is_nan() || metric.activation_value < 0.0 {
         out.push(Finding::error(
             format!("{path}.activationValue"),
             format!("activationValue must be 0 or more, not {}", metric.activation_value),

@@ -571,7 +571,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__run)
-            opts="-n -A -l -h -V --namespace --all-namespaces --selector --once --dry-run --metrics-addr --shard --no-leader-election --lease-namespace --lease-duration --kubeconfig --context --cluster --user --log-format --help --version"
+            opts="-n -A -l -h -V --namespace --all-namespaces --selector --once --dry-run --metrics-addr --shard --no-leader-election --lease-namespace --lease-duration --max-metric-reply-bytes --allow-metric-host --deny-metric-host --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,6 +606,18 @@ _gscale() {
                     return 0
                     ;;
                 --lease-duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-metric-reply-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-metric-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny-metric-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

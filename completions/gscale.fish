@@ -60,6 +60,9 @@ complete -c gscale -n "__fish_gscale_using_subcommand run" -l metrics-addr -d 'S
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l shard -d 'Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l lease-namespace -d 'Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l lease-duration -d 'Seconds a leader is trusted without renewing; a follower takes over after this' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l max-metric-reply-bytes -d 'Longest metric reply read (Prometheus, HTTP), in bytes; a longer one is an error, not read on' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l allow-metric-host -d 'Let metric URLs reach this address, network (CIDR) or host name, though a default denies it (link-local and cloud metadata are denied by default); repeatable, or comma-separated' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l deny-metric-host -d 'Keep metric URLs from reaching this address, network (CIDR) or host name; the most specific rule wins (deny 0.0.0.0/0 and allow a few networks for an allow list); repeatable' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l kubeconfig -d 'Path to the kubeconfig file' -r -F
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l context -d 'The kubeconfig context to use' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l cluster -d 'The kubeconfig cluster to use' -r

@@ -337,8 +337,9 @@ async fn broken_scalers_say_why_and_leave_the_others_alone() {
     doomed["metric"]["http"]["url"] = json!(format!("{}/metric?doomed", good.server.url));
     cluster.apply_scaler("doomed", doomed).await;
     let mut invalid = named(&good, "invalid");
+    // The CRD refuses a URL without http(s)://; one without a host only the daemon's check refuses.
     invalid["metric"] = json!({"type": "prometheus", "targetValue": 5,
-        "prometheus": {"serverUrl": "prometheus:9090", "query": "up"}});
+        "prometheus": {"serverUrl": "http://", "query": "up"}});
     cluster.apply_scaler("invalid", invalid).await;
     let mut starved = named(&flaky, "starved");
     starved["fallback"] = json!({"failureThreshold": 3, "action": "setReplicas", "replicas": 5});

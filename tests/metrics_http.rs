@@ -2,12 +2,14 @@
 //! headers, bearer token and CA from Secrets, and faults; plus the fetcher's per-backend concurrency.
 
 mod common;
+mod metrics_raw;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::http::{Response, serve, serve_on, serve_tls};
 use common::{kube_api, metric, read};
+use metrics_raw::{Body, RawServer, ok_json, path_of, redirect};
 use serde_json::json;
 
 fn http_metric(source: serde_json::Value) -> gscale::api::MetricSpec {
@@ -235,4 +237,206 @@ async fn readings_are_shared_within_the_window_and_errors_are_not() {
         gscale::metrics::Settings { dedup_window: Some(Duration::from_secs(60)), ..Default::default() },
     );
     assert_eq!(long.dedup_window(&spec), Duration::from_millis(7500), "never past a quarter interval");
+}
+
+#[tokio::test]
+async fn redirects_carry_credentials_only_to_the_same_origin() {
+    let other = RawServer::start(|_| ok_json(json!({"n": 2}))).await;
+    let elsewhere = format!("{}/landing", other.url);
+    let server = RawServer::start(move |head| match path_of(head) {
+        "/same" => redirect(302, "/final"),
+        "/away?token=QS-T0KEN" => redirect(307, &elsewhere),
+        _ => ok_json(json!({"n": 1})),
+    })
+    .await;
+    let fetcher = common::fetcher(None);
+    let headers = json!({"X-Api-Key": "K3Y-123", "Authorization": "Bearer B34R3R"});
+    let same =
+        http_metric(json!({"url": format!("{}/same", server.url), "valuePath": "$.n", "headers": headers}));
+    assert_eq!(read(&fetcher, "team", &same).await, Ok(1.0));
+    let followed = server.heads();
+    assert!(followed[1].starts_with("get /final "), "{followed:?}");
+    assert!(followed[1].contains("x-api-key: k3y-123") && followed[1].contains("b34r3r"), "{followed:?}");
+
+    let away = http_metric(json!({"url": format!("{}/away?token=QS-T0KEN", server.url), "valuePath": "$.n",
+        "method": "POST", "body": "{}", "headers": headers}));
+    assert_eq!(read(&fetcher, "team", &away).await, Ok(2.0));
+    let landed = other.heads();
+    assert_eq!(landed.len(), 1, "{landed:?}");
+    assert!(landed[0].starts_with("post /landing "), "307 keeps the method: {landed:?}");
+    for secret in ["k3y-123", "b34r3r", "qs-t0ken", "referer"] {
+        assert!(!landed[0].contains(secret), "{secret} went to another origin: {}", landed[0]);
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_loop_is_named_as_one() {
+    let server = RawServer::start(|head| match path_of(head) {
+        "/a?token=L00P" => redirect(302, "/b?token=L00P"),
+        "/b?token=L00P" => redirect(302, "/a?token=L00P"),
+        path => {
+            let next: u32 = path.trim_start_matches("/n/").parse().unwrap_or(0) + 1;
+            redirect(301, &format!("/n/{next}"))
+        }
+    })
+    .await;
+    let fetcher = common::fetcher(None);
+    let looped = http_metric(json!({"url": format!("{}/a?token=L00P", server.url)}));
+    let err = read(&fetcher, "team", &looped).await.unwrap_err();
+    assert_eq!(err.reason(), "BadRedirect", "{err}");
+    let url = &server.url;
+    assert!(
+        err.to_string().contains(&format!("redirect loop: {url}/a -> {url}/b -> {url}/a\nhint: ")),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("L00P"), "{err}");
+    let endless = http_metric(json!({"url": format!("{}/n/0", server.url)}));
+    let err = read(&fetcher, "team", &endless).await.unwrap_err();
+    assert!(err.to_string().contains("more than 10 redirects"), "{err}");
+    // The loop: /a and /b asked once each; the endless chain: the first URL and 10 redirects.
+    assert_eq!(server.heads().len(), 2 + 11);
+}
+
+#[tokio::test]
+async fn metric_urls_cannot_reach_denied_hosts() {
+    let server = RawServer::start(|head| match path_of(head) {
+        "/to-metadata" => redirect(302, "http://169.254.169.254/latest/meta-data/"),
+        _ => ok_json(json!({"n": 1})),
+    })
+    .await;
+    let fetcher = common::fetcher(None);
+    let cases = [
+        (
+            "http://169.254.169.254/latest/meta-data/iam",
+            "host 169.254.169.254 may not be reached: link-local",
+        ),
+        ("http://[fd00:ec2::254]/latest", "host fd00:ec2::254 may not be reached"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "host metadata.google.internal may not"),
+        (&format!("{}/to-metadata", server.url), "host 169.254.169.254 may not be reached"),
+    ];
+    for (url, says) in cases {
+        let err = read(&fetcher, "team", &http_metric(json!({"url": url}))).await.unwrap_err();
+        assert_eq!(err.reason(), "HostDenied", "{err}");
+        assert!(err.to_string().contains(says), "{url}: {err}");
+        assert!(
+            err.to_string()
+                .contains("\nhint: if gscale should read it, run the daemon with --allow-metric-host")
+        );
+    }
+    // Loopback is allowed by default; a daemon that denies it refuses names resolving to it, too.
+    let url = format!("{}/n", server.url);
+    assert_eq!(read(&fetcher, "team", &http_metric(json!({"url": url, "valuePath": "$.n"}))).await, Ok(1.0));
+    let strict = gscale::metrics::Fetcher::new(
+        None,
+        gscale::metrics::Settings {
+            dedup_window: Some(Duration::ZERO),
+            limits: gscale::metrics::Limits {
+                hosts: Arc::new(
+                    gscale::metrics::HostPolicy::with_rules(&[], &["127.0.0.0/8,::1".into()]).unwrap(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    let before = server.heads().len();
+    let by_name = server.url.replace("127.0.0.1", "localhost");
+    for url in [&server.url, &by_name] {
+        let err = read(&strict, "team", &http_metric(json!({"url": url}))).await.unwrap_err();
+        assert_eq!(err.reason(), "HostDenied", "{url}: {err}");
+        assert!(err.to_string().contains("denied by --deny-metric-host"), "{err}");
+    }
+    let spec = common::scaler(json!([{"type": "prometheus", "targetValue": 1,
+        "prometheus": {"serverUrl": by_name, "query": "up"}}]));
+    let mut spec = spec;
+    spec.policy = serde_json::from_value(json!({"type": "slo", "slo": {"targetLatencyMs": 100,
+        "latencyQuery": "latency", "serverUrl": "http://169.254.169.254:9090"}}))
+    .unwrap();
+    let readings = strict.fetch("team", &spec).await;
+    assert!(readings.metrics[0].as_ref().unwrap_err().contains("host localhost ("), "{readings:?}");
+    let latency = readings.slo.latency_ms.unwrap().unwrap_err();
+    assert!(latency.contains("host 169.254.169.254 may not be reached"), "{latency}");
+    assert_eq!(server.heads().len(), before, "nothing was sent");
+}
+
+#[tokio::test]
+async fn errors_name_the_reply_without_quoting_it() {
+    let server = RawServer::start(|head| match path_of(head) {
+        path if path.starts_with("/error") => (
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain".to_owned(),
+            Body::Bytes(b"SECRET-BODY echo /error?token=x".to_vec()),
+        ),
+        "/html" => (
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8".to_owned(),
+            Body::Bytes(b"<p>SECRET-PAGE</p>".to_vec()),
+        ),
+        "/forbidden" => (
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain".to_owned(),
+            Body::Bytes(b"SECRET-DENIAL".to_vec()),
+        ),
+        _ => ok_json(json!({"v": "SECRET-STRING-VALUE", "o": {"k": "SECRET-OBJECT"}})),
+    })
+    .await;
+    let fetcher = common::fetcher(None);
+    let url = |path: &str| format!("{}{path}", server.url);
+    let cases = [
+        (
+            json!({"url": url("/error")}),
+            "BackendError",
+            "http 500 Internal Server Error (text/plain, 31 bytes)",
+        ),
+        (json!({"url": url("/forbidden")}), "AuthFailed", "http 403 Forbidden (text/plain, 13 bytes)"),
+        (
+            json!({"url": url("/html"), "valuePath": "$.v"}),
+            "BadReply",
+            "reply is not JSON (text/html, 18 bytes)",
+        ),
+        (json!({"url": url("/html")}), "InvalidValue", "not a number (18 characters of text)"),
+        (
+            json!({"url": url("/json"), "valuePath": "$.v"}),
+            "InvalidValue",
+            "a string of 19 characters at `$.v`",
+        ),
+        (json!({"url": url("/json"), "valuePath": "/o"}), "InvalidValue", "an object at `/o`, not a number"),
+    ];
+    for (source, reason, says) in cases {
+        let err = read(&fetcher, "team", &http_metric(source.clone())).await.unwrap_err();
+        assert_eq!(err.reason(), reason, "{source}: {err}");
+        assert!(err.to_string().contains(says), "{source}: {err}");
+        assert!(!err.to_string().contains("SECRET"), "{source}: {err}");
+    }
+    let prometheus = metric(json!({"type": "prometheus", "targetValue": 1,
+        "prometheus": {"serverUrl": url("/error"), "query": "up"}}));
+    let err = read(&fetcher, "team", &prometheus).await.unwrap_err();
+    assert!(
+        err.to_string().ends_with("backend error: http 500 Internal Server Error (text/plain, 31 bytes)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn secret_names_stay_names_and_api_errors_read_as_text() {
+    let api = RawServer::start(|_| {
+        let status = json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": "etcd is unhappy", "reason": "InternalError", "code": 500});
+        (
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json".to_owned(),
+            Body::Bytes(status.to_string().into_bytes()),
+        )
+    })
+    .await;
+    let client = kube::Client::try_from(kube::Config::new(api.url.parse().unwrap())).unwrap();
+    let fetcher = common::fetcher(Some(client));
+    let with_secret = |name: &str| {
+        http_metric(json!({"url": "http://127.0.0.1:1/", "bearerTokenSecretRef": {"name": name, "key": "t"}}))
+    };
+    let err = read(&fetcher, "team-a", &with_secret("../../team-b/secrets/x")).await.unwrap_err();
+    assert_eq!(err.reason(), "SecretUnavailable", "{err}");
+    assert!(err.to_string().contains("not a valid Secret name"), "{err}");
+    assert!(api.heads().is_empty(), "a bad name is never put in a request path");
+    let err = read(&fetcher, "team-a", &with_secret("tokens")).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "secret team-a/tokens key `t`: cannot read secret: the API server answered 500: etcd is unhappy"
+    );
 }

@@ -232,6 +232,13 @@ fn not_a_string(path: &str, value: &Value) -> Finding {
     )
 }
 
+const SECRET_NAME_HINT: &str = "name a Secret in the scaler's own namespace: lowercase letters, digits, '-' and '.', at most 253 characters";
+
+const ACTIVATION_HINT: &str =
+    "set activationValue to the metric value at or below which the workload may rest at 0 (default 0)";
+
+const URL_HINT: &str = "write the full URL with its scheme, e.g. http://prometheus.monitoring:9090";
+
 const DNS_SUBDOMAIN_HINT: &str = "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
 
 /// What one replica costs and the budget: the fields a costAware policy cannot do without.
@@ -342,6 +349,34 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
             format!("targetValue must be greater than 0, not {}", metric.target_value),
             "set targetValue to the value one replica should carry, e.g. 100",
         ));
+    }
+    if metric.activation_value.is_nan() || metric.activation_value < 0.0 {
+        out.push(Finding::error(
+            format!("{path}.activationValue"),
+            format!("activationValue must be 0 or more, not {}", metric.activation_value),
+            ACTIVATION_HINT,
+        ));
+    }
+    let secret_refs = [
+        (
+            "prometheus.bearerTokenSecretRef",
+            metric.prometheus.as_ref().and_then(|p| p.bearer_token_secret_ref.as_ref()),
+        ),
+        ("prometheus.caSecretRef", metric.prometheus.as_ref().and_then(|p| p.ca_secret_ref.as_ref())),
+        ("redis.passwordSecretRef", metric.redis.as_ref().and_then(|r| r.password_secret_ref.as_ref())),
+        ("redis.caSecretRef", metric.redis.as_ref().and_then(|r| r.ca_secret_ref.as_ref())),
+        ("pubsub.credentialsSecret", metric.pubsub.as_ref().and_then(|p| p.credentials_secret.as_ref())),
+        ("http.bearerTokenSecretRef", metric.http.as_ref().and_then(|h| h.bearer_token_secret_ref.as_ref())),
+        ("http.caSecretRef", metric.http.as_ref().and_then(|h| h.ca_secret_ref.as_ref())),
+    ];
+    for (field, reference) in secret_refs {
+        if let Some(reference) = reference.filter(|r| !is_dns_subdomain(&r.name)) {
+            out.push(Finding::error(
+                format!("{path}.{field}.name"),
+                format!("secret name \"{}\" is not a valid Kubernetes name", reference.name),
+                SECRET_NAME_HINT,
+            ));
+        }
     }
     let blocks = [
         (MetricType::Prometheus, metric.prometheus.is_some()),
@@ -487,6 +522,9 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
                         "use a fraction of the latency objective, e.g. 0.8",
                     ));
                 }
+                if let Some(url) = &slo.server_url {
+                    check_url(url, "spec.policy.slo.serverUrl", out);
+                }
                 let has_prometheus_server =
                     slo.server_url.is_some() || spec.metrics().iter().any(|m| m.prometheus.is_some());
                 if has_signal && !has_prometheus_server {
@@ -539,11 +577,7 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
 fn check_url(url: &str, path: &str, out: &mut Vec<Finding>) {
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
-        out.push(Finding::error(
-            path,
-            format!("\"{url}\" is not an http:// or https:// URL"),
-            "write the full URL with its scheme, e.g. http://prometheus.monitoring:9090",
-        ));
+        out.push(Finding::error(path, format!("\"{url}\" is not an http:// or https:// URL"), URL_HINT));
     }
 }
 
@@ -565,7 +599,7 @@ fn positive(x: f64) -> bool {
 /// An RFC 1123 subdomain, as most object names must be: at most 253 characters of dot-separated
 /// parts, each lowercase alphanumerics and '-' between alphanumerics. Unlike a label, a part may be
 /// longer than 63 characters (Kubernetes' `IsDNS1123Subdomain` limits only the whole).
-fn is_dns_subdomain(name: &str) -> bool {
+pub(crate) fn is_dns_subdomain(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(is_dns_part)
 }
 
@@ -610,7 +644,21 @@ fn schema_hint(path: &str, kind: &ViolationKind) -> String {
 }
 
 fn cel_hint(message: &str) -> &'static str {
-    if message.contains("minReplicas") {
+    if message.starts_with("secret name") {
+        SECRET_NAME_HINT
+    } else if message.contains("activationValue") {
+        ACTIVATION_HINT
+    } else if message.contains("http:// or https://") {
+        URL_HINT
+    } else if message.starts_with("prometheus query") {
+        "write the PromQL that returns the metric"
+    } else if message.starts_with("redis host") {
+        "set host to the Redis server's name or address"
+    } else if message.starts_with("maxMonthlyCost") {
+        "set the monthly budget, e.g. 1000"
+    } else if message.starts_with("costPerPodPerHour") {
+        "set what one replica costs per hour, e.g. 0.05"
+    } else if message.contains("minReplicas") {
         "lower minReplicas or raise maxReplicas so that minReplicas <= maxReplicas"
     } else if message.contains("targetValue") {
         "set targetValue to the value one replica should carry, e.g. 100"

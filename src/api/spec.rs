@@ -113,10 +113,14 @@ pub struct TargetRef {
 }
 
 /// A key of a Secret in the scaler's own namespace.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[x_kube(
+    validation = Rule::new("self.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')").message("secret name must be a Kubernetes name: lowercase letters, digits, '-' and '.'").field_path(".name")
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKeyRef {
-    /// Name of the Secret.
+    /// Name of the Secret (a DNS subdomain name: it is put in the request path).
+    #[schemars(length(max = 253))]
     pub name: String,
     /// Key inside the Secret's data.
     pub key: String,
@@ -129,7 +133,8 @@ pub struct SecretKeyRef {
     validation = Rule::new("self.type != 'prometheus' || has(self.prometheus)").message("type prometheus needs a prometheus block").field_path(".prometheus"),
     validation = Rule::new("self.type != 'redis' || has(self.redis)").message("type redis needs a redis block").field_path(".redis"),
     validation = Rule::new("self.type != 'pubsub' || has(self.pubsub)").message("type pubsub needs a pubsub block").field_path(".pubsub"),
-    validation = Rule::new("self.type != 'http' || has(self.http)").message("type http needs an http block").field_path(".http")
+    validation = Rule::new("self.type != 'http' || has(self.http)").message("type http needs an http block").field_path(".http"),
+    validation = Rule::new("!has(self.activationValue) || self.activationValue >= 0.0").message("activationValue must be 0 or more").field_path(".activationValue")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MetricSpec {
@@ -223,7 +228,11 @@ pub enum TargetType {
 }
 
 /// An instant query against a Prometheus-compatible server.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[x_kube(
+    validation = Rule::new("self.serverUrl.startsWith('http://') || self.serverUrl.startsWith('https://')").message("serverUrl is not an http:// or https:// URL").field_path(".serverUrl"),
+    validation = Rule::new("size(self.query) > 0").message("prometheus query must not be empty").field_path(".query")
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrometheusSource {
     /// Base URL of the server, such as `http://prometheus:9090`.
@@ -245,7 +254,10 @@ pub struct PrometheusSource {
 }
 
 /// The length of a Redis key.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[x_kube(
+    validation = Rule::new("size(self.host) > 0").message("redis host must not be empty").field_path(".host")
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedisSource {
     /// Host name or address.
@@ -327,7 +339,10 @@ pub enum PubSubMode {
 }
 
 /// A number read from an HTTP endpoint.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[x_kube(
+    validation = Rule::new("self.url.startsWith('http://') || self.url.startsWith('https://')").message("url is not an http:// or https:// URL").field_path(".url")
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpSource {
     /// The URL to fetch.
@@ -410,7 +425,10 @@ impl PolicyType {
 }
 
 /// Service-level objectives that raise the count on a latency breach and block scale-down while at risk.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(
+    validation = Rule::new("!has(self.serverUrl) || self.serverUrl.startsWith('http://') || self.serverUrl.startsWith('https://')").message("serverUrl is not an http:// or https:// URL").field_path(".serverUrl")
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SloPolicy {
     /// Latency objective in milliseconds.
@@ -438,7 +456,11 @@ fn default_scale_down_below() -> f64 {
 }
 
 /// A monthly budget paced over the calendar month (UTC).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(
+    validation = Rule::new("self.maxMonthlyCost > 0.0").message("maxMonthlyCost must be greater than 0").field_path(".maxMonthlyCost"),
+    validation = Rule::new("self.costPerPodPerHour > 0.0").message("costPerPodPerHour must be greater than 0").field_path(".costPerPodPerHour")
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CostAwarePolicy {
     /// The most the workload may cost in one calendar month.

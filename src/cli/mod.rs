@@ -168,6 +168,18 @@ pub struct RunArgs {
     /// Seconds a leader is trusted without renewing; a follower takes over after this.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub lease_duration: u64,
+    /// Longest metric reply read (Prometheus, HTTP), in bytes; a longer one is an error, not read on.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
+        value_parser = clap::value_parser!(u64).range(1024..))]
+    pub max_metric_reply_bytes: u64,
+    /// Let metric URLs reach this address, network (CIDR) or host name, though a default denies it
+    /// (link-local and cloud metadata are denied by default); repeatable, or comma-separated.
+    #[arg(long, value_name = "HOST|CIDR")]
+    pub allow_metric_host: Vec<String>,
+    /// Keep metric URLs from reaching this address, network (CIDR) or host name; the most specific
+    /// rule wins (deny 0.0.0.0/0 and allow a few networks for an allow list); repeatable.
+    #[arg(long, value_name = "HOST|CIDR")]
+    pub deny_metric_host: Vec<String>,
 }
 
 /// `gscale plan`.

@@ -113,6 +113,33 @@ pub enum MetricError {
         /// What came back.
         detail: String,
     },
+    /// The reply was longer than the daemon's cap (`--max-metric-reply-bytes`); reading stopped there.
+    #[error(
+        "{target}: reply larger than {}\nhint: make the query return one number, or raise the cap with gscale run --max-metric-reply-bytes",
+        bytes(*limit)
+    )]
+    TooLarge {
+        /// What was read where.
+        target: Target,
+        /// The cap in force, in bytes.
+        limit: u64,
+    },
+    /// Redirects went in a circle, too far, or somewhere gscale does not follow.
+    #[error("{target}: {detail}\nhint: point the URL at where the backend answers")]
+    Redirect {
+        /// What was read where.
+        target: Target,
+        /// What the redirects did.
+        detail: String,
+    },
+    /// The daemon's host policy does not let metric URLs reach this host.
+    #[error("{target}: {detail}")]
+    Denied {
+        /// What was read where.
+        target: Target,
+        /// Which host, why, and the flag that allows it.
+        detail: String,
+    },
     /// This build of gscale lacks the source.
     #[error("{kind} metric: not supported by this build\nhint: build gscale with the `{feature}` feature")]
     Unsupported {
@@ -138,6 +165,9 @@ impl MetricError {
             Self::Ambiguous { .. } => "AmbiguousReply",
             Self::InvalidValue { .. } => "InvalidValue",
             Self::Unsupported { .. } => "Unsupported",
+            Self::TooLarge { .. } => "ReplyTooLarge",
+            Self::Redirect { .. } => "BadRedirect",
+            Self::Denied { .. } => "HostDenied",
         }
     }
 
@@ -151,12 +181,16 @@ impl MetricError {
             | Self::BadReply { target, .. }
             | Self::NoData { target, .. }
             | Self::Ambiguous { target, .. }
-            | Self::InvalidValue { target, .. } => Some(target),
+            | Self::InvalidValue { target, .. }
+            | Self::TooLarge { target, .. }
+            | Self::Redirect { target, .. }
+            | Self::Denied { target, .. } => Some(target),
             _ => None,
         }
     }
 
-    /// Replace every occurrence of each secret in the free-text detail with `***`.
+    /// Replace every occurrence of each secret, and the value of every query-string token
+    /// (`token=`, `api_key=`, `sig=`...), in the free-text detail with `***`.
     pub fn redact(mut self, secrets: &[&str]) -> Self {
         let detail = match &mut self {
             Self::InvalidSource { detail, .. }
@@ -167,14 +201,17 @@ impl MetricError {
             | Self::BadReply { detail, .. }
             | Self::NoData { detail, .. }
             | Self::Ambiguous { detail, .. }
-            | Self::InvalidValue { detail, .. } => detail,
-            Self::Timeout { .. } | Self::Unsupported { .. } => return self,
+            | Self::InvalidValue { detail, .. }
+            | Self::Redirect { detail, .. }
+            | Self::Denied { detail, .. } => detail,
+            Self::Timeout { .. } | Self::Unsupported { .. } | Self::TooLarge { .. } => return self,
         };
         for secret in secrets.iter().filter(|s| !s.is_empty()) {
             if detail.contains(secret) {
                 *detail = detail.replace(secret, "***");
             }
         }
+        *detail = scrub_tokens(detail);
         self
     }
 }
@@ -208,6 +245,78 @@ impl Problem {
     }
 }
 
+/// A byte count as people read caps: `1 MiB`, `512 KiB`, `100 bytes`.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if n >= size && n.is_multiple_of(size) {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    match UNITS.iter().find(|(size, _)| n >= *size) {
+        Some((size, unit)) => format!("{:.1} {unit}", n as f64 / *size as f64),
+        None => format!("{n} bytes"),
+    }
+}
+
+/// Whether a query parameter or header-like key names a credential.
+fn is_token_key(key: &str) -> bool {
+    const EXACT: [&str; 10] = [
+        "token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "key",
+        "password",
+        "secret",
+        "sig",
+        "signature",
+        "auth",
+    ];
+    const SUFFIXES: [&str; 8] =
+        ["_token", "-token", "_key", "-key", "_secret", "-secret", "password", "apikey"];
+    let key = key.to_ascii_lowercase();
+    EXACT.contains(&key.as_str()) || SUFFIXES.iter().any(|suffix| key.ends_with(suffix))
+}
+
+/// `text` with the value of every `token=...` (and the other credential keys) replaced by `***`:
+/// backends echo the URL they were asked, query string and all.
+pub(crate) fn scrub_tokens(text: &str) -> String {
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(eq) = rest.find('=') {
+        let (before, after) = rest.split_at(eq);
+        let key_start = before.rfind(|c: char| !is_key_char(c)).map_or(0, |at| at + 1);
+        out.push_str(before);
+        out.push('=');
+        let after = &after[1..];
+        if !is_token_key(&before[key_start..]) {
+            rest = after;
+            continue;
+        }
+        let (quote, value) = match after.chars().next() {
+            Some(q @ ('"' | '\'' | '`')) => (Some(q), &after[1..]),
+            _ => (None, after),
+        };
+        let end = match quote {
+            Some(q) => value.find(q).unwrap_or(value.len()),
+            None => {
+                value.find(|c: char| c.is_whitespace() || "&#\"'`),;<>".contains(c)).unwrap_or(value.len())
+            }
+        };
+        if let Some(q) = quote {
+            out.push(q);
+        }
+        if end > 0 {
+            out.push_str("***");
+        }
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// At most `max` characters of a reply, for error messages.
 pub(crate) fn snippet(text: &str, max: usize) -> String {
     let text = text.trim();
@@ -238,6 +347,31 @@ mod tests {
         let err = err.redact(&["hunter2", ""]);
         assert!(!err.to_string().contains("hunter2"));
         assert!(err.to_string().contains("***"));
+    }
+
+    #[test]
+    fn redact_hides_query_string_tokens() {
+        let cases = [
+            ("GET /q?token=abc&x=1 failed", "GET /q?token=***&x=1 failed"),
+            ("url http://h/?api_key=K1&apikey=K2#f", "url http://h/?api_key=***&apikey=***#f"),
+            ("sig=zz; Signature=yy, X-Api-Key=\"v v\"", "sig=***; Signature=***, X-Api-Key=\"***\""),
+            ("a password='p w' and client_secret=s", "a password='***' and client_secret=***"),
+            ("monkey=1 keyboard=2 key=3 token=", "monkey=1 keyboard=2 key=*** token="),
+            ("query `sum(x{job=\"a\"})` ok == fine", "query `sum(x{job=\"a\"})` ok == fine"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(scrub_tokens(text), want, "{text}");
+        }
+        let err = MetricError::Backend { target: target(), detail: "echo: /m?access_token=s3cr3t".into() };
+        assert!(!err.redact(&[]).to_string().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn byte_counts_read_as_people_write_caps() {
+        assert_eq!(bytes(1 << 20), "1 MiB");
+        assert_eq!(bytes(512 * 1024), "512 KiB");
+        assert_eq!(bytes(1_500_000), "1.4 MiB");
+        assert_eq!(bytes(100), "100 bytes");
     }
 
     #[test]

@@ -2,16 +2,18 @@
 //!
 //! The reply is JSON (the number found by a JSON Pointer `/a/b/0` or a path `$.a.b[0]`), Prometheus
 //! text exposition (the series named by `name{label="v"}`), or a bare number. Numbers may be JSON
-//! numbers, strings, or Kubernetes quantities (`500m`). [`parse_reply`] is pure; [`HttpQuery`] sends.
+//! numbers, strings, or Kubernetes quantities (`500m`). [`parse_reply`] is pure; [`HttpQuery`] sends
+//! through `send` (redirects, reply cap, host policy). A reply's content never reaches an error message:
+//! the endpoint may be something the scaler's author could not read otherwise, and errors land in
+//! status and Events. Errors say the status, content type and size, or the JSON type found.
 
-use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::MetricSource;
-use super::error::{MetricError, Problem, Target, snippet};
-use super::number;
+use super::error::{MetricError, Problem, Target};
 use super::transport::{self, SecretString};
+use super::{Limits, MetricSource, number, send};
 use crate::api::{HttpMethod, MetricType};
 
 /// One HTTP read, ready to send.
@@ -19,6 +21,7 @@ use crate::api::{HttpMethod, MetricType};
 pub struct HttpQuery {
     pub(crate) target: Target,
     pub(crate) client: reqwest::Client,
+    pub(crate) limits: Limits,
     pub(crate) url: String,
     pub(crate) method: HttpMethod,
     pub(crate) body: Option<String>,
@@ -49,32 +52,27 @@ impl MetricSource for HttpQuery {
     }
 
     async fn read(&self) -> Result<f64, MetricError> {
-        let mut request = match self.method {
-            HttpMethod::Get => self.client.get(&self.url),
-            HttpMethod::Post => self.client.post(&self.url).body(self.body.clone().unwrap_or_default()),
+        let url = reqwest::Url::parse(&self.url)
+            .map_err(|err| MetricError::InvalidSource { kind: "http", detail: format!("url: {err}") })?;
+        let (method, body) = match self.method {
+            HttpMethod::Get => (Method::GET, None),
+            HttpMethod::Post => (Method::POST, Some(self.body.clone().unwrap_or_default())),
         };
-        request = request.headers(self.headers.clone());
-        if let Some(token) = &self.bearer_token {
-            request = request.bearer_auth(token.expose());
+        let request = send::Request {
+            method,
+            url,
+            body,
+            headers: &self.headers,
+            bearer_token: self.bearer_token.as_ref(),
+        };
+        let reply = send::send(&self.client, &self.limits, &self.target, request).await?;
+        if reply.status == StatusCode::UNAUTHORIZED || reply.status == StatusCode::FORBIDDEN {
+            return Err(MetricError::Auth { target: self.target.clone(), detail: reply.describe() });
         }
-        let response = request.send().await.map_err(|err| transport::request_error(&self.target, err))?;
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let body = response.text().await.map_err(|err| transport::request_error(&self.target, err))?;
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(MetricError::Auth { target: self.target.clone(), detail: format!("http {status}") });
+        if !reply.status.is_success() {
+            return Err(Problem::Backend(reply.describe()).at(&self.target));
         }
-        if !status.is_success() {
-            return Err(
-                Problem::Backend(format!("http {status}: `{}`", snippet(&body, 200))).at(&self.target)
-            );
-        }
-        parse_reply(&content_type, &body, self.value_path.as_deref())
+        parse_reply(&reply.content_type, &reply.text(), self.value_path.as_deref())
             .map_err(|problem| problem.at(&self.target))
     }
 }
@@ -85,8 +83,9 @@ pub fn parse_reply(content_type: &str, body: &str, value_path: Option<&str>) -> 
     let trimmed = body.trim_start();
     let looks_json = content_type.contains("json") || trimmed.starts_with(['{', '[', '"']);
     if looks_json {
-        let json: Value = serde_json::from_str(body)
-            .map_err(|err| Problem::BadReply(format!("not JSON ({err}): `{}`", snippet(body, 120))))?;
+        let json: Value = serde_json::from_str(body).map_err(|err| {
+            Problem::BadReply(format!("not JSON ({err}; {}, {})", shown_type(content_type), size(body)))
+        })?;
         let value = match path {
             Some(path) => select_json(&json, path)?,
             None => &json,
@@ -96,22 +95,41 @@ pub fn parse_reply(content_type: &str, body: &str, value_path: Option<&str>) -> 
     match path {
         None => number::parse(body),
         Some(path) if path.starts_with(['/', '$']) => Err(Problem::BadReply(format!(
-            "reply is not JSON (`{}`) but valuePath is a JSON path",
-            snippet(body, 80)
+            "reply is not JSON ({}, {}) but valuePath is a JSON path",
+            shown_type(content_type),
+            size(body)
         ))),
         Some(series) => exposition_value(body, series),
     }
 }
 
+/// The content type as shown in messages.
+fn shown_type(content_type: &str) -> String {
+    match content_type.split(';').next().map(str::trim) {
+        Some(kind) if !kind.is_empty() => kind.chars().filter(|c| !c.is_control()).take(80).collect(),
+        _ => "no content type".to_owned(),
+    }
+}
+
+fn size(body: &str) -> String {
+    super::error::bytes(body.len() as u64)
+}
+
 fn json_number(value: &Value, path: &str) -> Result<f64, Problem> {
+    let at = if path.is_empty() { "the reply".to_owned() } else { format!("`{path}`") };
+    let not_a_number = |kind: &str| Problem::InvalidValue(format!("{kind} at {at}, not a number"));
     match value {
         Value::Number(number) => number::check(number.as_f64().unwrap_or(f64::NAN)),
-        Value::String(text) => number::parse(text),
-        Value::Null => Err(Problem::NoData(format!("null at `{path}`"))),
-        other => Err(Problem::InvalidValue(format!(
-            "`{}` at `{path}` is not a number",
-            snippet(&other.to_string(), 80)
-        ))),
+        Value::String(text) => number::parse(text).map_err(|problem| match problem {
+            Problem::InvalidValue(_) if number::parse_raw(text.trim()).is_none() => {
+                not_a_number(&format!("a string of {}", number::characters(text)))
+            }
+            other => other,
+        }),
+        Value::Null => Err(Problem::NoData(format!("null at {at}"))),
+        Value::Bool(_) => Err(not_a_number("a boolean")),
+        Value::Array(_) => Err(not_a_number("an array")),
+        Value::Object(_) => Err(not_a_number("an object")),
     }
 }
 
@@ -253,11 +271,11 @@ pub fn parse_exposition(body: &str) -> Result<Vec<Sample<'_>>, Problem> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(|line| {
             let (name, labels, rest) = parse_series(line)
-                .ok_or_else(|| Problem::BadReply(format!("unreadable line `{}`", snippet(line, 80))))?;
+                .ok_or_else(|| Problem::BadReply("a line is not Prometheus text format".into()))?;
             let value = rest
                 .split_whitespace()
                 .next()
-                .ok_or_else(|| Problem::BadReply(format!("line without value `{}`", snippet(line, 80))))?;
+                .ok_or_else(|| Problem::BadReply(format!("series `{name}` has no value")))?;
             Ok(Sample { name, labels, value })
         })
         .collect()

@@ -9,24 +9,27 @@
 //! source's module. Nothing here decides anything: that is `decision`.
 
 mod error;
+pub mod hosts;
 pub mod http;
 mod number;
 pub mod prometheus;
 pub mod pubsub;
 pub mod redis;
 mod secret;
+mod send;
 mod stats;
 mod transport;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OnceCell, Semaphore};
 
 pub use error::{MetricError, Problem, Target};
+pub use hosts::HostPolicy;
 pub use number::{check as check_value, parse as parse_value, parse_quantity};
 pub use stats::{LATENCY_BUCKETS, SourceStats, Stats};
 pub use transport::SecretString;
@@ -103,6 +106,42 @@ pub struct Settings {
     pub monitoring_endpoint: Option<String>,
     /// How long a Pub/Sub subscription confirmed by the admin API is not checked again.
     pub pubsub_check_interval: Duration,
+    /// What HTTP-based sources may read and reach.
+    pub limits: Limits,
+}
+
+/// The daemon's bounds on HTTP-based sources (Prometheus, HTTP, the slo queries): how much of a reply
+/// is read, and which hosts may be reached. Set per daemon by `gscale run` flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest reply body read, in bytes; a longer reply is an error and is not read further.
+    pub max_reply_bytes: u64,
+    /// Which hosts metric URLs may reach.
+    pub hosts: Arc<HostPolicy>,
+}
+
+/// The default [`Limits::max_reply_bytes`]: 1 MiB, a thousand times a one-series Prometheus reply.
+pub const DEFAULT_MAX_REPLY_BYTES: u64 = 1 << 20;
+
+/// The limits `gscale run` resolved from its flags, for every fetcher of the process.
+static PROCESS_LIMITS: OnceLock<Limits> = OnceLock::new();
+
+impl Limits {
+    /// Make `self` the default of every fetcher this process builds afterwards (the daemon builds its
+    /// fetcher deep inside the controller). Returns `false` if defaults were already set.
+    pub fn set_process_default(self) -> bool {
+        PROCESS_LIMITS.set(self).is_ok()
+    }
+}
+
+impl Default for Limits {
+    /// The process default if `gscale run` set one, else 1 MiB and the default host policy.
+    fn default() -> Self {
+        PROCESS_LIMITS.get().cloned().unwrap_or_else(|| Self {
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            hosts: Arc::new(HostPolicy::default()),
+        })
+    }
 }
 
 impl Default for Settings {
@@ -116,6 +155,7 @@ impl Default for Settings {
             pubsub_endpoint: env(PUBSUB_EMULATOR_HOST),
             monitoring_endpoint: env(MONITORING_ENDPOINT_ENV),
             pubsub_check_interval: Duration::from_secs(300),
+            limits: Limits::default(),
         }
     }
 }
@@ -225,8 +265,8 @@ impl Fetcher {
         Self {
             inner: Arc::new(Inner {
                 secrets: secret::Secrets::new(client, settings.secret_ttl),
+                http: HttpClients::new(settings.limits.hosts.clone()),
                 settings,
-                http: HttpClients::default(),
                 redis: redis::RedisPool::default(),
                 #[cfg(feature = "pubsub")]
                 gcp: pubsub::GcpClients::default(),
@@ -397,6 +437,7 @@ impl Fetcher {
                 let source = http::HttpQuery {
                     target,
                     client,
+                    limits: self.inner.settings.limits.clone(),
                     url: spec.url.clone(),
                     method: spec.method,
                     body: spec.body.clone(),
@@ -532,6 +573,7 @@ impl Fetcher {
         let source = prometheus::PrometheusQuery {
             target,
             client,
+            limits: self.inner.settings.limits.clone(),
             server_url: spec.server_url.clone(),
             query: spec.query.clone(),
             headers,

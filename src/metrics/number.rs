@@ -26,13 +26,23 @@ pub fn parse(text: &str) -> Result<f64, Problem> {
         if trimmed.is_empty() {
             Problem::NoData("empty value".into())
         } else {
-            Problem::InvalidValue(format!("non-numeric value `{}`", super::error::snippet(trimmed, 60)))
+            // The text itself is not shown: it may be anything the endpoint holds.
+            Problem::InvalidValue(format!("not a number ({} of text)", characters(trimmed)))
         }
     })?;
     check(value)
 }
 
-fn parse_raw(text: &str) -> Option<f64> {
+/// `1 character`, `12 characters`: how long a text is, without the text.
+pub(crate) fn characters(text: &str) -> String {
+    match text.chars().count() {
+        1 => "1 character".to_owned(),
+        n => format!("{n} characters"),
+    }
+}
+
+/// The number `text` spells, unchecked (NaN and infinities included); `None` if it spells none.
+pub(crate) fn parse_raw(text: &str) -> Option<f64> {
     match text {
         "NaN" | "nan" => return Some(f64::NAN),
         "+Inf" | "Inf" | "inf" | "+inf" => return Some(f64::INFINITY),
@@ -110,10 +120,10 @@ mod tests {
             ("-Inf", "-Inf"),
             ("-3", "negative value -3"),
             ("-500m", "negative value -0.5"),
-            ("abc", "non-numeric value `abc`"),
-            ("12 apples", "non-numeric value `12 apples`"),
-            ("m", "non-numeric value `m`"),
-            ("Ki", "non-numeric value `Ki`"),
+            ("abc", "not a number (3 characters of text)"),
+            ("12 apples", "not a number (9 characters of text)"),
+            ("m", "not a number (1 character of text)"),
+            ("Ki", "not a number (2 characters of text)"),
         ];
         for (text, want) in cases {
             match parse(text) {

@@ -3,16 +3,17 @@
 //! [`parse_instant`] and [`parse_range`] are pure functions over the HTTP API's JSON reply; the
 //! [`PrometheusQuery`] around them only sends the request (headers, bearer token, TLS as the spec says).
 //! Secrets are resolved by the fetcher before a query is built; nothing here reads the cluster.
+//! Requests go through `send` (redirects, reply cap, host policy); only a Prometheus-shaped error
+//! (`errorType`, `error`) is quoted in messages, never the raw body of some other server.
 
 use jiff::Timestamp;
-use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::MetricSource;
 use super::error::{MetricError, Problem, Target, snippet};
-use super::number;
 use super::transport::{self, SecretString};
+use super::{Limits, MetricSource, number, send};
 use crate::api::MetricType;
 
 /// One instant query, ready to send.
@@ -20,6 +21,7 @@ use crate::api::MetricType;
 pub struct PrometheusQuery {
     pub(crate) target: Target,
     pub(crate) client: reqwest::Client,
+    pub(crate) limits: Limits,
     pub(crate) server_url: String,
     pub(crate) query: String,
     pub(crate) headers: HeaderMap,
@@ -36,40 +38,26 @@ pub fn target(server_url: &str, query: &str) -> Target {
 }
 
 impl PrometheusQuery {
-    fn request(&self, path: &str, params: &[(&str, String)]) -> reqwest::RequestBuilder {
-        let url = format!("{}{path}", self.server_url.trim_end_matches('/'));
-        let mut request = self.client.get(url).query(params).headers(self.headers.clone());
-        if let Some(token) = &self.bearer_token {
-            request = request.bearer_auth(token.expose());
-        }
-        request
-    }
-
     async fn send(&self, path: &str, params: &[(&str, String)]) -> Result<Value, MetricError> {
-        let response = self
-            .request(path, params)
-            .send()
-            .await
-            .map_err(|err| transport::request_error(&self.target, err))?;
-        let status = response.status();
-        let body = response.text().await.map_err(|err| transport::request_error(&self.target, err))?;
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(MetricError::Auth { target: self.target.clone(), detail: format!("http {status}") });
-        }
-        let json: Value = match serde_json::from_str(&body) {
-            Ok(json) => json,
-            Err(_) if !status.is_success() => {
-                return Err(
-                    Problem::Backend(format!("http {status}: {}", snippet(&body, 200))).at(&self.target)
-                );
-            }
-            Err(_) => {
-                return Err(
-                    Problem::BadReply(format!("not JSON: `{}`", snippet(&body, 200))).at(&self.target)
-                );
-            }
+        let url = send::with_query(&self.server_url, path, params).map_err(|err| {
+            MetricError::InvalidSource { kind: "prometheus", detail: format!("serverUrl: {err}") }
+        })?;
+        let request = send::Request {
+            method: Method::GET,
+            url,
+            body: None,
+            headers: &self.headers,
+            bearer_token: self.bearer_token.as_ref(),
         };
-        Ok(json)
+        let reply = send::send(&self.client, &self.limits, &self.target, request).await?;
+        if reply.status == StatusCode::UNAUTHORIZED || reply.status == StatusCode::FORBIDDEN {
+            return Err(MetricError::Auth { target: self.target.clone(), detail: reply.describe() });
+        }
+        match serde_json::from_slice::<Value>(&reply.body) {
+            Ok(json) => Ok(json),
+            Err(_) if !reply.status.is_success() => Err(Problem::Backend(reply.describe()).at(&self.target)),
+            Err(_) => Err(Problem::BadReply(format!("not JSON ({})", reply.shape())).at(&self.target)),
+        }
     }
 
     /// The series of the query between `start` and `end`, one point per `step`: one series expected.
@@ -113,17 +101,34 @@ fn check_status(json: &Value) -> Result<&Value, Problem> {
             let text = json.get("error").and_then(Value::as_str).unwrap_or("no message");
             Err(Problem::Backend(format!("{kind}: {}", snippet(text, 300))))
         }
-        _ => Err(Problem::BadReply(format!("no `status` in reply: `{}`", snippet(&json.to_string(), 200)))),
+        _ => Err(Problem::BadReply(format!("no `status` in reply ({})", json_type(json)))),
     }
 }
 
 /// A `[timestamp, "value"]` pair as the HTTP API writes samples.
 fn sample(pair: &Value) -> Result<(f64, &str), Problem> {
-    let bad = || Problem::BadReply(format!("malformed sample `{}`", snippet(&pair.to_string(), 80)));
+    let bad = || {
+        Problem::BadReply(format!(
+            "malformed sample ({} where [time, \"value\"] is expected)",
+            json_type(pair)
+        ))
+    };
     let pair = pair.as_array().filter(|pair| pair.len() == 2).ok_or_else(bad)?;
     let time = pair[0].as_f64().ok_or_else(bad)?;
     let value = pair[1].as_str().ok_or_else(bad)?;
     Ok((time, value))
+}
+
+/// What kind of JSON value this is, for messages that must not quote it.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn labels(series: &Value) -> String {

@@ -230,7 +230,7 @@ mod client {
         let status = err.status().map(|status| (status.code, status.message.clone()));
         let http = err.http_status_code();
         let detail = match &status {
-            Some((code, message)) => format!("{what}: {code:?}: {}", snippet(message, 200)),
+            Some((code, message)) => format!("{what}: {}: {}", code.name(), snippet(message, 200)),
             None => format!("{what}: {}", snippet(&err.to_string(), 200)),
         };
         use google_cloud_gax::error::rpc::Code;

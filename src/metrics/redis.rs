@@ -203,7 +203,7 @@ impl MetricSource for RedisQuery {
 
 /// The length command for a `TYPE` reply; `None` for a missing key (an empty queue).
 pub fn length_command(reply: &Value) -> Result<Option<&'static str>, Problem> {
-    let kind = text(reply).ok_or_else(|| Problem::BadReply(format!("TYPE replied {reply:?}")))?;
+    let kind = text(reply).ok_or_else(|| Problem::BadReply(format!("TYPE replied {}", kind_of(reply))))?;
     match kind.as_str() {
         "none" => Ok(None),
         "list" => Ok(Some("LLEN")),
@@ -214,6 +214,24 @@ pub fn length_command(reply: &Value) -> Result<Option<&'static str>, Problem> {
         other => Err(Problem::InvalidValue(format!(
             "key is a {other}, not a list, set, sorted set, hash or stream"
         ))),
+    }
+}
+
+/// What kind of reply this is, for messages: never Rust's debug text, never the data.
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Nil => "nil",
+        Value::Int(_) => "an integer",
+        Value::BulkString(_) | Value::SimpleString(_) | Value::VerbatimString { .. } => "a string",
+        Value::Okay => "OK",
+        Value::Array(_) => "an array",
+        Value::Set(_) => "a set",
+        Value::Map(_) => "a map",
+        Value::Double(_) => "a double",
+        Value::Boolean(_) => "a boolean",
+        Value::BigNumber(_) => "a big number",
+        Value::ServerError(_) => "an error",
+        _ => "an unexpected reply",
     }
 }
 
@@ -232,7 +250,7 @@ fn integer(value: &Value) -> Result<f64, Problem> {
         Value::Int(n) if *n >= 0 => Ok(*n as f64),
         Value::Int(n) => Err(Problem::InvalidValue(format!("negative value {n}"))),
         Value::Nil => Err(Problem::NoData("nil".into())),
-        other => Err(Problem::BadReply(format!("expected an integer, got {other:?}"))),
+        other => Err(Problem::BadReply(format!("expected an integer, got {}", kind_of(other)))),
     }
 }
 
@@ -252,12 +270,12 @@ fn fields(entry: &Value) -> Option<Vec<(String, &Value)>> {
 pub fn parse_groups(reply: &Value, group: &str) -> Result<f64, Problem> {
     let groups = match reply {
         Value::Array(groups) | Value::Set(groups) => groups,
-        other => return Err(Problem::BadReply(format!("XINFO GROUPS replied {other:?}"))),
+        other => return Err(Problem::BadReply(format!("XINFO GROUPS replied {}", kind_of(other)))),
     };
     let mut names = Vec::new();
     for entry in groups {
-        let fields =
-            fields(entry).ok_or_else(|| Problem::BadReply(format!("unreadable group entry {entry:?}")))?;
+        let fields = fields(entry)
+            .ok_or_else(|| Problem::BadReply(format!("unreadable group entry ({})", kind_of(entry))))?;
         let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
         let name = get("name").and_then(text).unwrap_or_default();
         if name != group {

@@ -40,6 +40,10 @@ impl Secrets {
             key: reference.key.clone(),
             detail,
         };
+        // A name is put in the request path: `../../other-namespace/secrets/x` must never get there.
+        if !crate::api::check::is_dns_subdomain(&reference.name) {
+            return Err(error("not a valid Secret name (lowercase letters, digits, '-' and '.')".into()));
+        }
         let data = self.data(namespace, &reference.name).await.map_err(error)?;
         let bytes = data.get(&reference.key).ok_or_else(|| {
             error(format!("no such key (keys: {})", data.keys().cloned().collect::<Vec<_>>().join(", ")))
@@ -75,6 +79,12 @@ impl Secrets {
             Ok(None) => return Err("secret not found in the scaler's namespace".into()),
             Err(kube::Error::Api(status)) if status.code == 403 => {
                 return Err("forbidden: gscale may not read this secret (check its RBAC)".into());
+            }
+            Err(kube::Error::Api(status)) => {
+                return Err(format!(
+                    "cannot read secret: the API server answered {}: {}",
+                    status.code, status.message
+                ));
             }
             Err(err) => return Err(format!("cannot read secret: {err}")),
         };

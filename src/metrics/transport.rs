@@ -1,17 +1,19 @@
 //! What the HTTP-based sources share: the reqwest clients (one per TLS setting, reused across
-//! reconciles), request headers, transport error mapping, and [`SecretString`].
+//! reconciles, resolving through the host policy), request headers, transport error mapping, and
+//! [`SecretString`].
 //!
 //! No source logic lives here; Prometheus and HTTP build their requests on top of it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::error::{MetricError, Target};
+use super::hosts::{HostPolicy, Resolver};
 
 /// A secret value: never printed, compared or logged, only handed to the wire.
 #[derive(Clone)]
@@ -55,8 +57,11 @@ pub fn display_url(url: &str) -> String {
     }
 }
 
-/// The error for a failed request: unreachable, timed out or other.
+/// The error for a failed request: denied by the host policy, unreachable, timed out or other.
 pub fn request_error(target: &Target, err: reqwest::Error) -> MetricError {
+    if let Some(denied) = super::hosts::denied_in(&err) {
+        return MetricError::Denied { target: target.clone(), detail: denied.to_string() };
+    }
     // reqwest's Display includes the URL, which may carry a query string; keep the cause chain only.
     let mut detail = String::new();
     let mut source = std::error::Error::source(&err);
@@ -108,12 +113,18 @@ pub struct TlsSettings {
 }
 
 /// The reqwest clients, one per TLS setting: connections are pooled and reused across reconciles.
-#[derive(Default)]
+/// Each resolves names through the host policy and follows no redirect itself (see `send`).
 pub struct HttpClients {
+    hosts: Arc<HostPolicy>,
     clients: Mutex<HashMap<TlsSettings, reqwest::Client>>,
 }
 
 impl HttpClients {
+    /// No client yet; those built will enforce `hosts`.
+    pub fn new(hosts: Arc<HostPolicy>) -> Self {
+        Self { hosts, clients: Mutex::default() }
+    }
+
     /// The client for these TLS settings, built on first use.
     pub fn get(&self, kind: &'static str, tls: &TlsSettings) -> Result<reqwest::Client, MetricError> {
         let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -123,6 +134,9 @@ impl HttpClients {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(300))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .dns_resolver(Arc::new(Resolver::new(self.hosts.clone())))
             .user_agent(concat!("gscale/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &tls.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| {

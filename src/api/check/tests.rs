@@ -169,3 +169,113 @@ fn a_sync_interval_over_a_day_is_a_warning() {
     spec["syncIntervalSeconds"] = json!(86_400);
     assert!(check(&scaler(spec)).findings.is_empty());
 }
+
+/// What `validate` refuses, the CRD's CEL rules refuse too: each case is refused by the rules alone
+/// (the schema's own CEL validator, as the API server runs it) and by `check` with one finding.
+#[test]
+fn the_crd_refuses_what_validate_refuses() {
+    let prometheus = |block: Value| json!({"type": "prometheus", "targetValue": 1, "prometheus": block});
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "spec.metric.activationValue",
+            json!({"type": "http", "targetValue": 1, "activationValue": -1,
+            "http": {"url": "http://x/"}}),
+            "activationValue must be 0 or more",
+        ),
+        (
+            "spec.metric.http.url",
+            json!({"type": "http", "targetValue": 1, "http": {"url": "ftp://x/m"}}),
+            "url is not an http:// or https:// URL",
+        ),
+        (
+            "spec.metric.prometheus.serverUrl",
+            prometheus(json!({"serverUrl": "prom:9090", "query": "up"})),
+            "serverUrl is not an http:// or https:// URL",
+        ),
+        (
+            "spec.metric.prometheus.query",
+            prometheus(json!({"serverUrl": "http://prom", "query": ""})),
+            "prometheus query must not be empty",
+        ),
+        (
+            "spec.metric.redis.host",
+            json!({"type": "redis", "targetValue": 1,
+            "redis": {"host": "", "queueName": "q"}}),
+            "redis host must not be empty",
+        ),
+        (
+            "spec.metric.prometheus.bearerTokenSecretRef.name",
+            prometheus(json!({"serverUrl": "http://prom",
+            "query": "up", "bearerTokenSecretRef": {"name": "../../team-b/secrets/x", "key": "t"}})),
+            "secret name must be a Kubernetes name",
+        ),
+        (
+            "spec.metric.http.caSecretRef.name",
+            json!({"type": "http", "targetValue": 1,
+            "http": {"url": "http://x/", "caSecretRef": {"name": "Upper", "key": "ca"}}}),
+            "secret name must be a Kubernetes name",
+        ),
+        (
+            "spec.metric.redis.passwordSecretRef.name",
+            json!({"type": "redis", "targetValue": 1,
+            "redis": {"host": "r", "queueName": "q", "passwordSecretRef": {"name": "a/b", "key": "p"}}}),
+            "secret name must be a Kubernetes name",
+        ),
+        (
+            "spec.metric.pubsub.credentialsSecret.name",
+            json!({"type": "pubsub", "targetValue": 1,
+            "pubsub": {"projectId": "p", "subscriptionId": "s", "credentialsSecret": {"name": "x..y", "key": "k"}}}),
+            "secret name must be a Kubernetes name",
+        ),
+    ];
+    let policies: Vec<(&str, Value, &str)> = vec![
+        (
+            "spec.policy.costAware.maxMonthlyCost",
+            json!({"type": "costAware",
+            "costAware": {"maxMonthlyCost": 0, "costPerPodPerHour": 0.05}}),
+            "maxMonthlyCost must be greater than 0",
+        ),
+        (
+            "spec.policy.costAware.costPerPodPerHour",
+            json!({"type": "costAware",
+            "costAware": {"maxMonthlyCost": 100, "costPerPodPerHour": -0.05}}),
+            "costPerPodPerHour must be greater than 0",
+        ),
+        (
+            "spec.policy.slo.serverUrl",
+            json!({"type": "slo", "slo": {"targetLatencyMs": 100,
+            "latencyQuery": "l", "serverUrl": "ftp://prom"}}),
+            "serverUrl is not an http:// or https:// URL",
+        ),
+    ];
+    let documents = cases
+        .into_iter()
+        .map(|(path, metric, says)| {
+            let mut spec = base_spec();
+            spec["metric"] = metric;
+            (path, spec, says)
+        })
+        .chain(policies.into_iter().map(|(path, policy, says)| {
+            let mut spec = base_spec();
+            spec["policy"] = policy;
+            (path, spec, says)
+        }));
+    for (path, spec, says) in documents {
+        let document = scaler(spec);
+        let refused = Validator::new().validate(schema(), &document, None).unwrap_err().into_vec();
+        assert!(
+            refused.iter().any(|e| e.field_path.trim_start_matches('.') == path && e.message.contains(says)),
+            "the CRD's rules accept {path}: {refused:#?}"
+        );
+        let found = errors(&document);
+        assert_eq!(found.iter().filter(|(p, _)| p == path).count(), 1, "{path}: {found:#?}");
+        assert!(found.iter().any(|(p, m)| p == path && m.contains(says)), "{path}: {found:#?}");
+    }
+    // Names that are valid stay valid, and the daemon's own check refuses a bad one too.
+    let mut spec = base_spec();
+    spec["metric"]["http"]["bearerTokenSecretRef"] = json!({"name": "team-a.tokens", "key": "t"});
+    assert!(errors(&scaler(spec.clone())).is_empty());
+    spec["metric"]["http"]["bearerTokenSecretRef"]["name"] = json!("../x");
+    let parsed: GeneralScalerSpec = serde_json::from_value(spec).unwrap();
+    assert!(check_spec(&parsed).iter().any(|f| f.path == "spec.metric.http.bearerTokenSecretRef.name"));
+}

@@ -22,12 +22,10 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
     };
     let hosts = crate::metrics::HostPolicy::with_rules(&args.allow_metric_host, &args.deny_metric_host)
         .map_err(UsageError)?;
-    // The fetcher is built inside the controller; these become the process's defaults.
-    let limits = crate::metrics::Limits {
+    let metric_limits = crate::metrics::Limits {
         max_reply_bytes: args.max_metric_reply_bytes,
         hosts: std::sync::Arc::new(hosts),
     };
-    limits.set_process_default();
     if args.lease_duration < 3 {
         return Err(UsageError("--lease-duration must be at least 3 seconds".into()).into());
     }
@@ -59,6 +57,7 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         shard,
         lease,
         status_heartbeat: Duration::from_secs(600),
+        metric_limits,
     };
     let (client, server) = super::client(kube).await?;
     controller::run(client, &server, settings, super::shutdown_signal()).await?;

@@ -82,6 +82,8 @@ pub struct RunSettings {
     pub lease: Option<leader::LeaseSettings>,
     /// Longest time between two status writes of an unchanged scaler.
     pub status_heartbeat: Duration,
+    /// How much of a metric reply is read, and which hosts metric URLs may reach.
+    pub metric_limits: crate::metrics::Limits,
 }
 
 /// What every reconcile shares.
@@ -125,6 +127,7 @@ impl Context {
             Some(client.clone()),
             crate::metrics::Settings {
                 dedup_window: Some(DEDUP_WINDOW),
+                limits: settings.metric_limits.clone(),
                 ..crate::metrics::Settings::default()
             },
         );
@@ -452,6 +455,7 @@ pub(crate) mod testing {
             shard: Shard::default(),
             lease: None,
             status_heartbeat: Duration::from_secs(600),
+            metric_limits: crate::metrics::Limits::default(),
         };
         let ctx = Context::new(client, settings, leading, leader::Fence::open(), Clock::manual(now), &tasks);
         (Arc::new(ctx), Harness { api, leading: leading_tx, _tasks: stop })

@@ -23,7 +23,7 @@ mod transport;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OnceCell, Semaphore};
@@ -111,7 +111,7 @@ pub struct Settings {
 }
 
 /// The daemon's bounds on HTTP-based sources (Prometheus, HTTP, the slo queries): how much of a reply
-/// is read, and which hosts may be reached. Set per daemon by `gscale run` flags.
+/// is read, and which hosts may be reached. Set per daemon by `gscale run` flags (`RunSettings`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest reply body read, in bytes; a longer reply is an error and is not read further.
@@ -123,24 +123,10 @@ pub struct Limits {
 /// The default [`Limits::max_reply_bytes`]: 1 MiB, a thousand times a one-series Prometheus reply.
 pub const DEFAULT_MAX_REPLY_BYTES: u64 = 1 << 20;
 
-/// The limits `gscale run` resolved from its flags, for every fetcher of the process.
-static PROCESS_LIMITS: OnceLock<Limits> = OnceLock::new();
-
-impl Limits {
-    /// Make `self` the default of every fetcher this process builds afterwards (the daemon builds its
-    /// fetcher deep inside the controller). Returns `false` if defaults were already set.
-    pub fn set_process_default(self) -> bool {
-        PROCESS_LIMITS.set(self).is_ok()
-    }
-}
-
 impl Default for Limits {
-    /// The process default if `gscale run` set one, else 1 MiB and the default host policy.
+    /// 1 MiB and the default host policy.
     fn default() -> Self {
-        PROCESS_LIMITS.get().cloned().unwrap_or_else(|| Self {
-            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
-            hosts: Arc::new(HostPolicy::default()),
-        })
+        Self { max_reply_bytes: DEFAULT_MAX_REPLY_BYTES, hosts: Arc::new(HostPolicy::default()) }
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, charts, YAML, JSON); the one place that touches the YAML crate;
+//! - [`cron`]: 5-field cron expressions and their fire times in a time zone (for `spec.schedules`);
 //! - [`replay`]: metric history stepped through `decide` (`gscale plan --replay`);
 //! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
@@ -18,6 +19,7 @@ pub mod api;
 pub mod cli;
 pub mod cmd;
 pub mod controller;
+pub mod cron;
 pub mod decision;
 pub mod explain;
 pub mod metrics;

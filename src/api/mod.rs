@@ -7,10 +7,12 @@
 pub mod check;
 mod crd;
 pub mod names;
+mod schedule;
 mod spec;
 mod status;
 
 pub use crd::{crd, crd_yaml};
+pub use schedule::*;
 pub use spec::*;
 pub use status::*;
 

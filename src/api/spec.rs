@@ -74,6 +74,12 @@ pub struct GeneralScalerSpec {
     /// (ext) What to do when every metric keeps failing.
     #[serde(default)]
     pub fallback: Fallback,
+    /// (ext) Time windows that set minReplicas and/or maxReplicas while open; where several are
+    /// open, the highest minimum and the highest maximum win.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub schedules: Vec<super::ScheduleWindow>,
     /// (ext) Keep computing and reporting, never scale.
     #[serde(default)]
     pub paused: bool,

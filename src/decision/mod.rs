@@ -3,12 +3,14 @@
 //! Eight stages in order (DESIGN §2): metrics, policy, activation, stabilization, cooldown, rate
 //! limit, bounds, paused/dryRun. Each stage is a function from a count to a count that records one
 //! [`Step`]. No I/O, no clock (`now` is an argument), no async, no kube: the daemon, `plan`, the
-//! simulator and the benchmarks all call this same function.
+//! simulator and the benchmarks all call this same function. The bounds of stages 3 and 7 are the
+//! ones `spec.schedules` puts in force at `now` ([`schedule`]), so every caller honours them.
 
 mod metric;
 pub mod policy;
 mod report;
 mod safety;
+pub mod schedule;
 mod why;
 
 use jiff::Timestamp;
@@ -172,6 +174,8 @@ pub fn decide(input: &Input<'_>) -> Decision {
     clamp_to(&mut history, input.now);
     let mut flags = Flags::default();
     let mut steps = Vec::with_capacity(Stage::ALL.len());
+    // The windows of spec.schedules open at `now` set the bounds of activation and of stage 7.
+    let bounds = schedule::bounds(spec, input.now);
 
     // 1. metrics
     let metrics = metric::evaluate(spec, current, input.ready_replicas, input.readings);
@@ -184,7 +188,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
     steps.push(Step { stage: Stage::Policy, input: stage1.count, output: count, why });
 
     // 3. activation
-    let (out, why) = safety::activation(spec, count, &metrics, healthy);
+    let (out, why) = safety::activation(spec, bounds.min, count, &metrics, healthy);
     steps.push(Step { stage: Stage::Activation, input: count, output: out, why });
     let count = out;
 
@@ -204,7 +208,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
     let count = out;
 
     // 7. bounds
-    let (out, why) = safety::bounds(spec, count);
+    let (out, why) = safety::bounds(&bounds, count);
     steps.push(Step { stage: Stage::Bounds, input: count, output: out, why });
     let desired = out;
 

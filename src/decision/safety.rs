@@ -6,17 +6,20 @@ use jiff::Timestamp;
 
 use crate::api::{GeneralScalerSpec, History, Recommendation};
 
+use super::schedule::Bounds;
 use super::{Direction, MetricOutcome, Why};
 
-/// Stage 3: with minReplicas 0, rest at 0 while every metric is at or below its activationValue,
-/// otherwise run at least one replica. Missing data changes nothing.
+/// Stage 3: with a minimum of 0 (the spec's, or an open schedule's), rest at 0 while every metric
+/// is at or below its activationValue, otherwise run at least one replica. Missing data changes
+/// nothing.
 pub(super) fn activation(
     spec: &GeneralScalerSpec,
+    min: i32,
     count: i32,
     metrics: &[MetricOutcome],
     healthy: bool,
 ) -> (i32, Why) {
-    if spec.min_replicas > 0 {
+    if min > 0 {
         return (count, Why::ActivationNotApplicable);
     }
     if !healthy {
@@ -114,15 +117,15 @@ pub(super) fn rate_limit(spec: &GeneralScalerSpec, current: i32, count: i32) -> 
     }
 }
 
-/// Stage 7: clamp to [minReplicas, maxReplicas]; outside them the workload is brought in at once.
-pub(super) fn bounds(spec: &GeneralScalerSpec, count: i32) -> (i32, Why) {
-    let min = spec.min_replicas.max(0);
-    let max = spec.max_replicas.max(min);
+/// Stage 7: clamp to the bounds in force (the spec's, or an open schedule's); outside them the
+/// workload is brought in at once.
+pub(super) fn bounds(bounds: &Bounds, count: i32) -> (i32, Why) {
+    let Bounds { min, max, min_window, max_window } = *bounds;
     if count < min {
-        (min, Why::RaisedToMin { min })
+        (min, Why::RaisedToMin { min, window: min_window })
     } else if count > max {
-        (max, Why::CappedAtMax { max })
+        (max, Why::CappedAtMax { max, window: max_window })
     } else {
-        (count, Why::WithinBounds)
+        (count, Why::WithinBounds { min, max, min_window, max_window })
     }
 }

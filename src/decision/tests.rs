@@ -55,6 +55,7 @@ fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
         max_replicas: 100,
         metric: Some(metric(target, target_type)),
         metrics: vec![],
+        schedules: vec![],
         policy: PolicySpec::default(),
         behavior: Behavior {
             tolerance: 0.1,

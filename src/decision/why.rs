@@ -85,12 +85,12 @@ pub enum Why {
     WithinRateLimit,
     /// A step limit cut the step.
     RateLimited { direction: Direction, step: i32 },
-    /// Within [min, max].
-    WithinBounds,
-    /// Raised to minReplicas.
-    RaisedToMin { min: i32 },
-    /// Capped at maxReplicas.
-    CappedAtMax { max: i32 },
+    /// Within [min, max]; a window is the schedule (index in `spec.schedules`) that set that bound.
+    WithinBounds { min: i32, max: i32, min_window: Option<u16>, max_window: Option<u16> },
+    /// Raised to the minimum in force: minReplicas, or the `window` schedule's.
+    RaisedToMin { min: i32, window: Option<u16> },
+    /// Capped at the maximum in force: maxReplicas, or the `window` schedule's.
+    CappedAtMax { max: i32, window: Option<u16> },
     /// paused: computed, not applied.
     Paused { change: bool },
     /// dryRun: computed and recorded, not applied.
@@ -239,14 +239,43 @@ impl Why {
                 let field = if direction == Direction::Up { "maxIncrement" } else { "maxDecrement" };
                 let _ = write!(s, "{field} {step}");
             }
-            Self::WithinBounds => {
-                let _ = write!(s, "within [{}, {}]", spec.min_replicas, spec.max_replicas);
+            Self::WithinBounds { min, max, min_window, max_window } => {
+                let _ = write!(s, "within [{min}, {max}]");
+                let mut names: Vec<&str> = [min_window, max_window]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| spec.schedules.get(usize::from(i)).map(|w| w.name.as_str()))
+                    .collect();
+                names.dedup();
+                if !names.is_empty() {
+                    let _ = write!(s, " (schedule {})", names.join(", "));
+                }
             }
-            Self::RaisedToMin { min } => {
-                let _ = write!(s, "raised to minReplicas {min}");
+            Self::RaisedToMin { min, window } => {
+                match window.and_then(|i| spec.schedules.get(usize::from(i))) {
+                    Some(w) if min > spec.min_replicas => {
+                        let _ = write!(s, "{} raises min to {min}", w.name);
+                    }
+                    Some(w) => {
+                        let _ = write!(s, "raised to {min}, the minimum of schedule {}", w.name);
+                    }
+                    None => {
+                        let _ = write!(s, "raised to minReplicas {min}");
+                    }
+                }
             }
-            Self::CappedAtMax { max } => {
-                let _ = write!(s, "capped at maxReplicas {max}");
+            Self::CappedAtMax { max, window } => {
+                match window.and_then(|i| spec.schedules.get(usize::from(i))) {
+                    Some(w) if max < spec.max_replicas => {
+                        let _ = write!(s, "{} lowers max to {max}", w.name);
+                    }
+                    Some(w) => {
+                        let _ = write!(s, "capped at {max}, the maximum of schedule {}", w.name);
+                    }
+                    None => {
+                        let _ = write!(s, "capped at maxReplicas {max}");
+                    }
+                }
             }
             Self::Paused { change } => s.push_str(if change {
                 "paused: would scale, not applied"

@@ -1,0 +1,379 @@
+//! Which of a scaler's `spec.schedules` windows are open at a time, the bounds they put in force,
+//! and when the next one opens or closes. Pure: `now` in, no clock.
+//!
+//! A window is open from the most recent fire of its `start` to the first fire of its `end` after
+//! that. Where several are open, the highest minimum and the highest maximum win; a bound no open
+//! window sets is the spec's own. `decide` reads the bounds here for its activation and bounds
+//! stages; the daemon wakes a scaler at [`next_edge`]; `plan` and `status` print [`WindowState`]s.
+//! Cron parsing and DST handling live in [`crate::cron`]; a window whose cron or time zone does not
+//! parse is never open (`api::check` refuses it, and the daemon with it).
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::api::{GeneralScalerSpec, ScheduleWindow};
+use crate::cron::Cron;
+
+/// The replica bounds in force at one time, and which window (index into `spec.schedules`) set
+/// each, if one did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bounds {
+    /// The lowest count.
+    pub min: i32,
+    /// The highest count, never below `min`.
+    pub max: i32,
+    /// The window whose minReplicas is `min`; `None`: the spec's own.
+    pub min_window: Option<u16>,
+    /// The window whose maxReplicas is `max`; `None`: the spec's own.
+    pub max_window: Option<u16>,
+}
+
+impl Bounds {
+    /// The spec's own bounds, as no window changes them.
+    pub fn of_spec(spec: &GeneralScalerSpec) -> Self {
+        let min = spec.min_replicas.max(0);
+        Self { min, max: spec.max_replicas.max(min), min_window: None, max_window: None }
+    }
+}
+
+/// One window at one time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowState {
+    /// Its index in `spec.schedules`.
+    pub index: usize,
+    /// Whether it is open.
+    pub open: bool,
+    /// When it opened, if open.
+    pub opened: Option<Timestamp>,
+    /// When it next closes (if open) or opens (if closed); `None` if never, or if it is invalid.
+    pub next_edge: Option<Timestamp>,
+    /// Its time zone; `None` if the name is not a zone.
+    pub zone: Option<TimeZone>,
+    /// Its cron or time zone does not parse: it is never open.
+    pub invalid: bool,
+}
+
+/// A window's crons and zone, parsed.
+fn parse(window: &ScheduleWindow) -> (Option<(Cron, Cron)>, Option<TimeZone>) {
+    let zone = jiff::tz::db().get(window.timezone.trim()).ok();
+    let crons = window.start.parse::<Cron>().ok().zip(window.end.parse::<Cron>().ok());
+    (crons, zone)
+}
+
+/// The state of one window at `now`.
+pub fn window_state(index: usize, window: &ScheduleWindow, now: Timestamp) -> WindowState {
+    let (crons, zone) = parse(window);
+    let (Some((start, end)), Some(tz)) = (crons, zone.as_ref()) else {
+        return WindowState { index, open: false, opened: None, next_edge: None, zone, invalid: true };
+    };
+    let opened = start.last_at_or_before(now, tz);
+    // An end fire at the very instant of the start does not close the window it opens.
+    let closes = opened.and_then(|s| end.next_after(s, tz));
+    match (opened, closes) {
+        (Some(opened), Some(closes)) if closes > now => WindowState {
+            index,
+            open: true,
+            opened: Some(opened),
+            next_edge: Some(closes),
+            zone,
+            invalid: false,
+        },
+        _ => WindowState {
+            index,
+            open: false,
+            opened: None,
+            next_edge: start.next_after(now, tz),
+            zone,
+            invalid: false,
+        },
+    }
+}
+
+/// Every window of the spec at `now`, in spec order.
+pub fn windows(spec: &GeneralScalerSpec, now: Timestamp) -> Vec<WindowState> {
+    spec.schedules.iter().enumerate().map(|(i, w)| window_state(i, w, now)).collect()
+}
+
+/// The bounds in force at `now`: the spec's own, with each bound an open window sets replaced by
+/// the highest any open window sets.
+pub fn bounds(spec: &GeneralScalerSpec, now: Timestamp) -> Bounds {
+    if spec.schedules.is_empty() {
+        return Bounds::of_spec(spec);
+    }
+    bounds_of(spec, &windows(spec, now))
+}
+
+/// [`bounds`] from window states already computed.
+pub fn bounds_of(spec: &GeneralScalerSpec, states: &[WindowState]) -> Bounds {
+    let mut min: Option<(i32, u16)> = None;
+    let mut max: Option<(i32, u16)> = None;
+    for state in states.iter().filter(|s| s.open) {
+        let Some(window) = spec.schedules.get(state.index) else { continue };
+        // At most 20 windows (the CRD's limit), so an index always fits.
+        let index = u16::try_from(state.index).unwrap_or(u16::MAX);
+        if let Some(m) = window.min_replicas
+            && min.is_none_or(|(v, _)| m > v)
+        {
+            min = Some((m, index));
+        }
+        if let Some(m) = window.max_replicas
+            && max.is_none_or(|(v, _)| m > v)
+        {
+            max = Some((m, index));
+        }
+    }
+    let mut bounds = Bounds::of_spec(spec);
+    if let Some((m, i)) = min {
+        bounds.min = m.max(0);
+        bounds.min_window = Some(i);
+    }
+    if let Some((m, i)) = max {
+        bounds.max = m;
+        bounds.max_window = Some(i);
+    }
+    // A minimum above the maximum wins, as the spec's own bounds do (`validate` flags it).
+    bounds.max = bounds.max.max(bounds.min);
+    bounds
+}
+
+/// The earliest time after `now` at which any window opens or closes: when the daemon must decide
+/// again. `None` without windows (or none that ever fires).
+pub fn next_edge(spec: &GeneralScalerSpec, now: Timestamp) -> Option<Timestamp> {
+    spec.schedules.iter().enumerate().filter_map(|(i, w)| window_state(i, w, now).next_edge).min()
+}
+
+/// What a window sets, against the spec's own bounds: `raises min to 10`, `lowers max to 2 and
+/// raises min to 3`.
+pub fn sets_text(spec: &GeneralScalerSpec, window: &ScheduleWindow) -> String {
+    let verb = |mine: i32, own: i32| match mine.cmp(&own) {
+        std::cmp::Ordering::Greater => "raises {} to",
+        std::cmp::Ordering::Less => "lowers {} to",
+        std::cmp::Ordering::Equal => "keeps {} at",
+    };
+    let mut parts = Vec::new();
+    if let Some(m) = window.min_replicas {
+        parts.push(format!("{} {m}", verb(m, spec.min_replicas).replace("{}", "min")));
+    }
+    if let Some(m) = window.max_replicas {
+        parts.push(format!("{} {m}", verb(m, spec.max_replicas).replace("{}", "max")));
+    }
+    if parts.is_empty() { "sets nothing".to_string() } else { parts.join(" and ") }
+}
+
+/// `18:00 Europe/Berlin` on the same local day as `now`, `Mon 18:00 Europe/Berlin` within a week,
+/// else `2026-12-24 18:00 Europe/Berlin`.
+pub fn local_text(at: Timestamp, tz: &TimeZone, zone_name: &str, now: Timestamp) -> String {
+    let local = at.to_zoned(tz.clone());
+    let today = now.to_zoned(tz.clone()).date();
+    let days = (local.date() - today).get_days();
+    let when = if local.date() == today {
+        local.strftime("%H:%M").to_string()
+    } else if (0..7).contains(&days) {
+        local.strftime("%a %H:%M").to_string()
+    } else {
+        local.strftime("%Y-%m-%d %H:%M").to_string()
+    };
+    format!("{when} {zone_name}")
+}
+
+/// One window in a line, as `plan` and `status` print it:
+/// `business-hours raises min to 10 until 18:00 Europe/Berlin, in 3h12m` while open,
+/// `business-hours (raises min to 10) opens Mon 09:00 Europe/Berlin, in 14h48m` while closed.
+pub fn describe(spec: &GeneralScalerSpec, state: &WindowState, now: Timestamp) -> String {
+    let Some(window) = spec.schedules.get(state.index) else { return String::new() };
+    let name = &window.name;
+    let sets = sets_text(spec, window);
+    if state.invalid {
+        return format!(
+            "{name} ({sets}) is never open: its cron or time zone is invalid (see gscale validate)"
+        );
+    }
+    let edge = match (state.next_edge, &state.zone) {
+        (Some(at), Some(tz)) => {
+            let wait = at.as_millisecond().saturating_sub(now.as_millisecond());
+            Some((local_text(at, tz, window.timezone.trim(), now), super::duration_text(wait)))
+        }
+        _ => None,
+    };
+    match (state.open, edge) {
+        (true, Some((when, wait))) => format!("{name} {sets} until {when}, in {wait}"),
+        (true, None) => format!("{name} {sets}, with no end in sight"),
+        (false, Some((when, wait))) => format!("{name} ({sets}) opens {when}, in {wait}"),
+        (false, None) => format!("{name} ({sets}) never opens"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::GeneralScalerSpec;
+
+    fn spec(windows: serde_json::Value) -> GeneralScalerSpec {
+        serde_json::from_value(serde_json::json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2, "maxReplicas": 20,
+            "metric": {"type": "http", "targetValue": 10, "http": {"url": "http://m/x"}},
+            "schedules": windows,
+        }))
+        .unwrap()
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// Weekdays 09:00 to 18:00 Berlin, min 10; 2026-01-05 is a Monday (Berlin is UTC+1 in winter).
+    fn business() -> serde_json::Value {
+        serde_json::json!({"name": "business-hours", "timezone": "Europe/Berlin",
+                           "start": "0 9 * * MON-FRI", "end": "0 18 * * MON-FRI", "minReplicas": 10})
+    }
+
+    #[test]
+    fn a_window_is_open_from_its_start_to_the_next_end() {
+        let spec = spec(serde_json::json!([business()]));
+        let cases = [
+            // (time, open, next edge)
+            ("2026-01-05T07:59:59Z", false, "2026-01-05T08:00:00Z"),
+            ("2026-01-05T08:00:00Z", true, "2026-01-05T17:00:00Z"),
+            ("2026-01-05T16:59:59Z", true, "2026-01-05T17:00:00Z"),
+            ("2026-01-05T17:00:00Z", false, "2026-01-06T08:00:00Z"),
+            ("2026-01-09T17:00:00Z", false, "2026-01-12T08:00:00Z"),
+            ("2026-01-10T12:00:00Z", false, "2026-01-12T08:00:00Z"),
+        ];
+        for (now, open, edge) in cases {
+            let state = window_state(0, &spec.schedules[0], at(now));
+            assert_eq!(state.open, open, "{now}");
+            assert_eq!(state.next_edge.unwrap().to_string(), edge, "{now}");
+            assert_eq!(next_edge(&spec, at(now)).unwrap().to_string(), edge, "{now}");
+            let b = bounds(&spec, at(now));
+            assert_eq!((b.min, b.max, b.min_window), if open { (10, 20, Some(0)) } else { (2, 20, None) });
+        }
+    }
+
+    #[test]
+    fn a_window_over_midnight_and_over_a_weekend() {
+        let spec = spec(serde_json::json!([
+            {"name": "nightly-batch", "start": "0 22 * * *", "end": "0 6 * * *", "minReplicas": 8},
+            {"name": "weekend", "start": "0 0 * * SAT", "end": "0 0 * * MON", "maxReplicas": 3, "minReplicas": 0},
+        ]));
+        let open = |now: &str| windows(&spec, at(now)).iter().map(|s| s.open).collect::<Vec<_>>();
+        assert_eq!(open("2026-01-05T23:00:00Z"), [true, false]);
+        assert_eq!(open("2026-01-06T05:59:00Z"), [true, false]);
+        assert_eq!(open("2026-01-06T06:00:00Z"), [false, false]);
+        assert_eq!(open("2026-01-11T12:00:00Z"), [false, true]);
+        assert_eq!(open("2026-01-10T23:00:00Z"), [true, true]);
+    }
+
+    #[test]
+    fn overlapping_windows_the_highest_minimum_and_the_highest_maximum_win() {
+        let spec = spec(serde_json::json!([
+            {"name": "a", "start": "0 8 * * *", "end": "0 20 * * *", "minReplicas": 5, "maxReplicas": 30},
+            {"name": "b", "start": "0 12 * * *", "end": "0 14 * * *", "minReplicas": 12},
+            {"name": "c", "start": "0 12 * * *", "end": "0 13 * * *", "maxReplicas": 50, "minReplicas": 3},
+        ]));
+        let b = bounds(&spec, at("2026-01-05T12:30:00Z"));
+        assert_eq!(b, Bounds { min: 12, max: 50, min_window: Some(1), max_window: Some(2) });
+        let b = bounds(&spec, at("2026-01-05T13:30:00Z"));
+        assert_eq!(b, Bounds { min: 12, max: 30, min_window: Some(1), max_window: Some(0) });
+        let b = bounds(&spec, at("2026-01-05T15:00:00Z"));
+        assert_eq!(b, Bounds { min: 5, max: 30, min_window: Some(0), max_window: Some(0) });
+        let b = bounds(&spec, at("2026-01-05T21:00:00Z"));
+        assert_eq!(b, Bounds::of_spec(&spec));
+        // The next edge is the nearest of all: c closes at 13:00.
+        assert_eq!(next_edge(&spec, at("2026-01-05T12:30:00Z")).unwrap().to_string(), "2026-01-05T13:00:00Z");
+    }
+
+    #[test]
+    fn a_window_may_go_below_the_spec_minimum_even_to_zero() {
+        let spec = spec(serde_json::json!([
+            {"name": "night", "start": "0 0 * * *", "end": "0 6 * * *", "minReplicas": 0},
+        ]));
+        let b = bounds(&spec, at("2026-01-05T03:00:00Z"));
+        assert_eq!((b.min, b.max, b.min_window), (0, 20, Some(0)));
+    }
+
+    #[test]
+    fn a_minimum_above_the_maximum_wins() {
+        let spec = spec(serde_json::json!([
+            {"name": "sale", "start": "0 0 * * *", "end": "0 6 * * *", "minReplicas": 30},
+        ]));
+        let b = bounds(&spec, at("2026-01-05T03:00:00Z"));
+        assert_eq!((b.min, b.max), (30, 30));
+    }
+
+    #[test]
+    fn an_invalid_window_is_never_open() {
+        let spec = spec(serde_json::json!([
+            {"name": "bad-zone", "timezone": "Mars/Olympus", "start": "* * * * *", "end": "0 0 1 1 *", "minReplicas": 9},
+            {"name": "bad-cron", "start": "0 25 * * *", "end": "0 0 * * *", "minReplicas": 9},
+        ]));
+        let now = at("2026-01-05T03:00:00Z");
+        assert!(windows(&spec, now).iter().all(|s| s.invalid && !s.open));
+        assert_eq!(bounds(&spec, now), Bounds::of_spec(&spec));
+        assert_eq!(next_edge(&spec, now), None);
+        assert_eq!(
+            describe(&spec, &windows(&spec, now)[0], now),
+            "bad-zone (raises min to 9) is never open: its cron or time zone is invalid (see gscale validate)"
+        );
+    }
+
+    #[test]
+    fn a_spring_forward_start_opens_once_right_after_the_gap() {
+        // Berlin, 2026-03-29: 02:00 CET becomes 03:00 CEST at 01:00 UTC; 02:30 does not exist.
+        let spec = spec(serde_json::json!([
+            {"name": "early", "timezone": "Europe/Berlin", "start": "30 2 * * *", "end": "0 5 * * *", "minReplicas": 6},
+        ]));
+        let w = &spec.schedules[0];
+        assert!(!window_state(0, w, at("2026-03-29T00:59:59Z")).open);
+        let state = window_state(0, w, at("2026-03-29T00:59:59Z"));
+        assert_eq!(state.next_edge.unwrap().to_string(), "2026-03-29T01:00:00Z", "03:00 CEST");
+        let state = window_state(0, w, at("2026-03-29T01:00:00Z"));
+        assert!(state.open);
+        assert_eq!(state.opened.unwrap().to_string(), "2026-03-29T01:00:00Z");
+        assert_eq!(state.next_edge.unwrap().to_string(), "2026-03-29T03:00:00Z", "05:00 CEST");
+        // Once: the next opening is the next day's 02:30 CEST.
+        let state = window_state(0, w, at("2026-03-29T03:00:00Z"));
+        assert!(!state.open);
+        assert_eq!(state.next_edge.unwrap().to_string(), "2026-03-30T00:30:00Z");
+    }
+
+    #[test]
+    fn a_fall_back_start_opens_once_at_the_first_occurrence() {
+        // New York, 2026-11-01: 02:00 EDT becomes 01:00 EST at 06:00 UTC; 01:30 happens twice.
+        let spec = spec(serde_json::json!([
+            {"name": "early", "timezone": "America/New_York", "start": "30 1 * * *", "end": "45 1 * * *", "minReplicas": 6},
+        ]));
+        let w = &spec.schedules[0];
+        // Open from the first 01:30 (05:30 UTC) to the first 01:45 (05:45 UTC).
+        assert!(window_state(0, w, at("2026-11-01T05:30:00Z")).open);
+        let state = window_state(0, w, at("2026-11-01T05:44:00Z"));
+        assert_eq!(state.next_edge.unwrap().to_string(), "2026-11-01T05:45:00Z");
+        // The second 01:30 to 01:45 (06:30 to 06:45 UTC) opens nothing.
+        let state = window_state(0, w, at("2026-11-01T06:35:00Z"));
+        assert!(!state.open);
+        assert_eq!(state.next_edge.unwrap().to_string(), "2026-11-02T06:30:00Z");
+    }
+
+    #[test]
+    fn plan_and_status_lines() {
+        let spec = spec(serde_json::json!([business()]));
+        let now = at("2026-01-05T13:48:00Z");
+        let state = window_state(0, &spec.schedules[0], now);
+        assert_eq!(
+            describe(&spec, &state, now),
+            "business-hours raises min to 10 until 18:00 Europe/Berlin, in 3h12m"
+        );
+        let now = at("2026-01-09T18:00:00Z");
+        let state = window_state(0, &spec.schedules[0], now);
+        assert_eq!(
+            describe(&spec, &state, now),
+            "business-hours (raises min to 10) opens Mon 09:00 Europe/Berlin, in 62h00m"
+        );
+        let mut w = spec.schedules[0].clone();
+        w.min_replicas = Some(0);
+        w.max_replicas = Some(20);
+        assert_eq!(sets_text(&spec, &w), "lowers min to 0 and keeps max at 20");
+    }
+}

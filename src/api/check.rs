@@ -324,6 +324,7 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
             "set the seconds between two reconciles, usually 15 to 60 (the default is 30)",
         ));
     }
+    schedules::check(spec, &mut out);
     if let Some(replicas) = spec.fallback.replicas
         && replicas > spec.max_replicas
     {
@@ -644,7 +645,9 @@ fn schema_hint(path: &str, kind: &ViolationKind) -> String {
 }
 
 fn cel_hint(message: &str) -> &'static str {
-    if message.starts_with("secret name") {
+    if let Some(hint) = schedules::cel_hint(message) {
+        hint
+    } else if message.starts_with("secret name") {
         SECRET_NAME_HINT
     } else if message.contains("activationValue") {
         ACTIVATION_HINT
@@ -674,6 +677,8 @@ fn cel_hint(message: &str) -> &'static str {
         "fix the field as the message says"
     }
 }
+
+mod schedules;
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 
 use crate::api::GeneralScalerSpec;
+use crate::decision::schedule;
 
 /// The first retry after a failed reconcile (a conflict or a 5xx usually passes by then).
 const FIRST_RETRY: Duration = Duration::from_secs(2);
@@ -81,7 +82,8 @@ impl Schedule {
 
     /// Record a reconcile and return the wait until the next one: the scaler's tick, at a phase
     /// derived from its metric queries so that scalers sharing a query share a tick (and a fetch),
-    /// while different queries spread over the interval.
+    /// while different queries spread over the interval; or, if sooner, the next edge of one of its
+    /// `spec.schedules` windows, so the bounds change at the edge and not up to an interval late.
     pub fn set_next(
         &self,
         key: ScalerKey,
@@ -102,12 +104,70 @@ impl Schedule {
         if wait < interval_ms / 2 {
             wait += interval_ms;
         }
-        let wait = Duration::from_millis(wait);
+        let wait = Duration::from_millis(wait).min(until_window_edge(spec, wall_now));
         self.failures.lock().expect("a poisoned lock means a panic elsewhere").remove(&key);
         self.due
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
             .insert(key, (generation, Instant::now() + wait));
         wait
+    }
+}
+
+/// How long until the next window of `spec.schedules` opens or closes; `Duration::MAX` without one.
+/// Not spread: every scaler on a 09:00 edge is due at 09:00 (a bound is owed at its time).
+fn until_window_edge(spec: &GeneralScalerSpec, wall_now: Timestamp) -> Duration {
+    match schedule::next_edge(spec, wall_now) {
+        // The edge itself is strictly after now, so the reconcile it wakes finds the window changed.
+        Some(edge) => Duration::try_from(edge.duration_since(wall_now)).unwrap_or(Duration::ZERO),
+        None => Duration::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(schedules: serde_json::Value) -> GeneralScalerSpec {
+        serde_json::from_value(serde_json::json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "maxReplicas": 20, "syncIntervalSeconds": 300,
+            "metric": {"type": "http", "targetValue": 10, "http": {"url": "http://m/x"}},
+            "schedules": schedules,
+        }))
+        .unwrap()
+    }
+
+    fn key() -> ScalerKey {
+        ("default".to_string(), "web".to_string())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_edge_sooner_than_the_tick_is_the_next_wake() {
+        let schedule = Schedule::default();
+        let spec = spec(
+            serde_json::json!([{"name": "w", "start": "0 9 * * *", "end": "0 18 * * *", "minReplicas": 5}]),
+        );
+        let interval = Duration::from_secs(300);
+        // 3.5 s before 09:00 UTC: the edge, not the 150-450 s tick.
+        let now: Timestamp = "2026-01-05T08:59:56.500Z".parse().unwrap();
+        let wait = schedule.set_next(key(), Some(1), interval, &spec, now);
+        assert_eq!(wait, Duration::from_millis(3500));
+        assert!(schedule.due(&key(), Some(1)).is_err(), "not due before the edge");
+        tokio::time::advance(wait).await;
+        assert!(schedule.due(&key(), Some(1)).is_ok(), "due at the edge");
+        // Mid-window the end is hours away: the tick comes first.
+        let now: Timestamp = "2026-01-05T12:00:00Z".parse().unwrap();
+        let wait = schedule.set_next(key(), Some(1), interval, &spec, now);
+        assert!(wait >= interval / 2 && wait <= interval * 3 / 2, "{wait:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_windows_the_tick_alone() {
+        let schedule = Schedule::default();
+        let spec = spec(serde_json::json!([]));
+        let now: Timestamp = "2026-01-05T08:59:56.500Z".parse().unwrap();
+        let wait = schedule.set_next(key(), Some(1), Duration::from_secs(300), &spec, now);
+        assert!(wait >= Duration::from_secs(150), "{wait:?}");
     }
 }

@@ -123,6 +123,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         lease: None,
         status_heartbeat: Duration::from_secs(600),
         metric_limits: crate::metrics::Limits::default(),
+        clock_offset: jiff::SignedDuration::ZERO,
     };
     let server = sandbox.url();
     let mut config = kube::Config::new(server.parse().context("the sandbox's URL")?);

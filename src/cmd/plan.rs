@@ -166,14 +166,21 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
         Origin::File(path) => format!("{namespace}/{} ({path})", scaler.name_any()),
     };
     let code = if report.apply { exit::WOULD_SCALE } else { exit::OK };
+    let schedules = crate::decision::schedule::report(&scaler.spec, now);
+    let schedule_lines: Vec<String> = schedules.iter().map(|w| w.text.clone()).collect();
     let text = match args.output {
         OutputFormat::Table | OutputFormat::Wide => output::plan::render(
             &PlanView {
                 scaler: &scaler_name,
                 target: &target,
-                bounds: (scaler.spec.min_replicas, scaler.spec.max_replicas),
+                bounds: {
+                    // The bounds in force: an open schedule's, else the spec's own.
+                    let b = crate::decision::schedule::bounds(&scaler.spec, now);
+                    (b.min, b.max)
+                },
                 policy: scaler.spec.policy.kind.as_str(),
                 notes: &notes,
+                schedules: &schedule_lines,
                 report: &report,
             },
             output::terminal_width(),
@@ -183,6 +190,9 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
             value["scaler"] = scaler_name.clone().into();
             value["target"] = target.clone().into();
             value["notes"] = serde_json::to_value(&notes)?;
+            if !schedules.is_empty() {
+                value["schedules"] = serde_json::to_value(&schedules)?;
+            }
             if matches!(args.output, OutputFormat::Json) {
                 format!("{}\n", serde_json::to_string_pretty(&value)?)
             } else {

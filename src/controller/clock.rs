@@ -11,6 +11,8 @@ use jiff::{SignedDuration, Timestamp};
 pub struct Clock {
     /// `None`: the system clock; otherwise a time a test sets and advances.
     manual: Option<Arc<Mutex<Timestamp>>>,
+    /// Added to the system clock (tests of window edges: `GSCALE_TEST_CLOCK_OFFSET_SECONDS`).
+    offset: SignedDuration,
 }
 
 impl Clock {
@@ -19,16 +21,22 @@ impl Clock {
         Self::default()
     }
 
+    /// The system clock moved by `offset`: a test can put a window edge seconds ahead without
+    /// waiting for the wall clock to reach it.
+    pub fn system_offset(offset: SignedDuration) -> Self {
+        Self { manual: None, offset }
+    }
+
     /// A clock that stands at `at` until advanced.
     pub fn manual(at: Timestamp) -> Self {
-        Self { manual: Some(Arc::new(Mutex::new(at))) }
+        Self { manual: Some(Arc::new(Mutex::new(at))), offset: SignedDuration::ZERO }
     }
 
     /// The wall time now.
     pub fn now(&self) -> Timestamp {
         match &self.manual {
             Some(at) => *at.lock().expect("a poisoned lock means a panic elsewhere"),
-            None => Timestamp::now(),
+            None => Timestamp::now().saturating_add(self.offset).unwrap_or_else(|_| Timestamp::now()),
         }
     }
 
@@ -52,5 +60,12 @@ mod tests {
         assert_eq!(clock.now(), start);
         clock.clone().advance(SignedDuration::from_secs(90));
         assert_eq!(clock.now(), start + SignedDuration::from_secs(90), "clones share the time");
+    }
+
+    #[test]
+    fn an_offset_clock_runs_ahead_of_the_system_clock() {
+        let ahead = Clock::system_offset(SignedDuration::from_hours(5)).now();
+        let gap = ahead.duration_since(Timestamp::now());
+        assert!(gap > SignedDuration::from_hours(4) && gap <= SignedDuration::from_hours(5), "{gap:?}");
     }
 }

@@ -84,6 +84,8 @@ pub struct RunSettings {
     pub status_heartbeat: Duration,
     /// How much of a metric reply is read, and which hosts metric URLs may reach.
     pub metric_limits: crate::metrics::Limits,
+    /// Added to the wall clock decisions are made at (tests only: `GSCALE_TEST_CLOCK_OFFSET_SECONDS`).
+    pub clock_offset: jiff::SignedDuration,
 }
 
 /// What every reconcile shares.
@@ -172,7 +174,7 @@ pub async fn run(
         settings.clone(),
         leading.clone(),
         fence,
-        Clock::system(),
+        Clock::system_offset(settings.clock_offset),
         &tasks,
     ));
 
@@ -456,6 +458,7 @@ pub(crate) mod testing {
             lease: None,
             status_heartbeat: Duration::from_secs(600),
             metric_limits: crate::metrics::Limits::default(),
+            clock_offset: jiff::SignedDuration::ZERO,
         };
         let ctx = Context::new(client, settings, leading, leader::Fence::open(), Clock::manual(now), &tasks);
         (Arc::new(ctx), Harness { api, leading: leading_tx, _tasks: stop })

@@ -205,5 +205,33 @@ pub fn describe(spec: &GeneralScalerSpec, state: &WindowState, now: Timestamp) -
     }
 }
 
+/// One window at one time as `plan -o json` and `status` show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowReport {
+    /// The window's name.
+    pub name: String,
+    /// Whether it is open.
+    pub open: bool,
+    /// When it next closes (open) or opens (closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_edge: Option<Timestamp>,
+    /// The line [`describe`] prints.
+    pub text: String,
+}
+
+/// Every window of the spec at `now`, ready to print or serialize.
+pub fn report(spec: &GeneralScalerSpec, now: Timestamp) -> Vec<WindowReport> {
+    windows(spec, now)
+        .iter()
+        .map(|state| WindowReport {
+            name: spec.schedules.get(state.index).map(|w| w.name.clone()).unwrap_or_default(),
+            open: state.open,
+            next_edge: state.next_edge,
+            text: describe(spec, state, now),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

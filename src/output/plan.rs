@@ -19,6 +19,8 @@ pub struct PlanView<'a> {
     pub policy: &'a str,
     /// Lines printed before the table (the target is missing, spec warnings).
     pub notes: &'a [String],
+    /// One line per `spec.schedules` window: open or not, and its next edge.
+    pub schedules: &'a [String],
     /// The decision in words.
     pub report: &'a DecisionReport,
 }
@@ -63,6 +65,9 @@ pub fn render(view: &PlanView<'_>, width: u16) -> String {
     );
     for note in view.notes {
         out.push_str(&wrap(&format!("note: {note}"), usize::from(width), "  "));
+    }
+    for line in view.schedules {
+        out.push_str(&wrap(&format!("schedule: {line}"), usize::from(width), "  "));
     }
     out.push('\n');
 

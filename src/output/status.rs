@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use super::plan::{fit, table as plain_table, trimmed};
 use super::plot::sparkline;
 use crate::api::{GeneralScaler, names};
-use crate::decision::{duration_text, num};
+use crate::decision::{duration_text, num, schedule};
 
 /// How to lay out the table.
 #[derive(Clone, Copy, Debug)]
@@ -188,11 +188,24 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
     if spec.dry_run {
         flags.push("dry run");
     }
+    let bounds = schedule::bounds(spec, now);
+    let own = schedule::Bounds::of_spec(spec);
+    let by_schedule = if bounds == own {
+        String::new()
+    } else {
+        let mut names: Vec<&str> = [bounds.min_window, bounds.max_window]
+            .into_iter()
+            .flatten()
+            .filter_map(|i| spec.schedules.get(usize::from(i)).map(|w| w.name.as_str()))
+            .collect();
+        names.dedup();
+        format!(" (schedule {}; own {}..{})", names.join(", "), own.min, own.max)
+    };
     out.push_str(&format!(
-        "replicas: {}   bounds: {}..{}   policy: {}{}\n",
+        "replicas: {}   bounds: {}..{}{by_schedule}   policy: {}{}\n",
         replicas_text(scaler),
-        spec.min_replicas,
-        spec.max_replicas,
+        bounds.min,
+        bounds.max,
         spec.policy.kind.as_str(),
         if flags.is_empty() { String::new() } else { format!("   ({})", flags.join(", ")) },
     ));
@@ -201,6 +214,28 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
         metrics_text(scaler),
         ago(status.last_scale_time, now)
     ));
+    if !spec.schedules.is_empty() {
+        out.push_str("\nSchedules:\n");
+        let mut table = plain_table(width);
+        table.set_header(["NAME", "STATE", "WHEN", "NEXT EDGE"]);
+        for (window, state) in spec.schedules.iter().zip(schedule::windows(spec, now)) {
+            table.add_row([
+                window.name.clone(),
+                if state.invalid {
+                    "invalid".to_string()
+                } else if state.open {
+                    "open".to_string()
+                } else {
+                    "closed".to_string()
+                },
+                format!("{} .. {} {}", window.start.trim(), window.end.trim(), window.timezone.trim()),
+                schedule::describe(spec, &state, now),
+            ]);
+        }
+        fit(&mut table, &[(2, 16), (3, 24)]);
+        out.push_str(&indent(&trimmed(&table)));
+        out.push('\n');
+    }
 
     out.push_str("\nConditions:\n");
     if status.conditions.is_empty() {

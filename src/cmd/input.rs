@@ -1,5 +1,5 @@
 //! What several commands read the same way: a duration flag, one GeneralScaler from a manifest,
-//! and text to stdout (a closed pipe ends the command quietly, as `head` expects).
+//! the wall time (and its test-only offset), and text to stdout (a closed pipe ends the command quietly, as `head` expects).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -9,6 +9,28 @@ use crate::api::{API_VERSION, GeneralScaler, KIND};
 use gscale_manifest::yaml;
 
 use super::{UsageError, validate};
+
+/// `GSCALE_TEST_CLOCK_OFFSET_SECONDS`: seconds added to the wall clock decisions are made at, so
+/// a test can put a schedule's edge (cron: whole minutes) seconds ahead instead of waiting for it.
+/// An environment variable, not a flag: no completion or help offers it to a user. `run`, `plan`
+/// and `status` all honour it, so a test sees the daemon's windows as the daemon does.
+pub fn test_clock_offset() -> Result<jiff::SignedDuration, UsageError> {
+    const NAME: &str = "GSCALE_TEST_CLOCK_OFFSET_SECONDS";
+    match std::env::var(NAME) {
+        Err(_) => Ok(jiff::SignedDuration::ZERO),
+        Ok(text) => text.trim().parse::<i64>().map(jiff::SignedDuration::from_secs).map_err(|_| {
+            UsageError(format!(
+                "{NAME}={text}: expected whole seconds, e.g. 120 or -30\nhint: unset it outside tests"
+            ))
+        }),
+    }
+}
+
+/// The wall time windows are judged at: now, moved by [`test_clock_offset`].
+pub fn wall_now() -> Result<jiff::Timestamp, UsageError> {
+    let now = jiff::Timestamp::now();
+    Ok(now.saturating_add(test_clock_offset()?).unwrap_or(now))
+}
 
 /// The longest duration a flag takes: about 31 years, far beyond any replay or delay.
 const MAX_DURATION_MS: f64 = 1e12;

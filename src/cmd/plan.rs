@@ -144,7 +144,7 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
 
     let readings = fetcher.fetch(&namespace, &scaler.spec).await;
     let observation = Observation { current: Ok(current), readings };
-    let now = Timestamp::now();
+    let now = input::wall_now()?;
     let history = controller::persisted_history(&scaler);
     let outcome = controller::decide_outcome(&scaler, &observation, history, now, false);
     let (report, warnings) = match outcome {

@@ -58,26 +58,11 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         lease,
         status_heartbeat: Duration::from_secs(600),
         metric_limits,
-        clock_offset: test_clock_offset()?,
+        clock_offset: super::input::test_clock_offset()?,
     };
     let (client, server) = super::client(kube).await?;
     controller::run(client, &server, settings, super::shutdown_signal()).await?;
     Ok(exit::OK)
-}
-
-/// `GSCALE_TEST_CLOCK_OFFSET_SECONDS`: seconds added to the wall clock decisions are made at, so
-/// a test can put a schedule's edge (cron: whole minutes) seconds ahead instead of waiting for it.
-/// An environment variable, not a flag: no completion or help offers it to a user.
-fn test_clock_offset() -> Result<jiff::SignedDuration, UsageError> {
-    const NAME: &str = "GSCALE_TEST_CLOCK_OFFSET_SECONDS";
-    match std::env::var(NAME) {
-        Err(_) => Ok(jiff::SignedDuration::ZERO),
-        Ok(text) => text.trim().parse::<i64>().map(jiff::SignedDuration::from_secs).map_err(|_| {
-            UsageError(format!(
-                "{NAME}={text}: expected whole seconds, e.g. 120 or -30\nhint: unset it outside tests"
-            ))
-        }),
-    }
 }
 
 /// `host-pid`: unique per process, readable in `kubectl get lease -o yaml`.

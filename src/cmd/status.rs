@@ -11,7 +11,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::{UsageError, client, explain_kube_error};
+use super::{UsageError, client, explain_kube_error, input};
 use crate::api::GeneralScaler;
 use crate::cli::{KubeFlags, OutputFormat, StatusArgs, exit};
 use crate::output;
@@ -62,7 +62,7 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                 OutputFormat::Yaml => yaml::to_string(&serde_json::to_value(&scaler)?),
                 _ => {
                     let events = events_about(&client, &scaler).await;
-                    render_detail(&scaler, &events, output::terminal_width(), Timestamp::now())
+                    render_detail(&scaler, &events, output::terminal_width(), input::wall_now()?)
                 }
             }
         } else {
@@ -84,7 +84,7 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                             namespaces: args.all_namespaces,
                             wide,
                             color,
-                            now: Timestamp::now(),
+                            now: input::wall_now()?,
                         },
                     );
                     if scalers.is_empty() && !args.all_namespaces {

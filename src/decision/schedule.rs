@@ -190,19 +190,20 @@ pub fn describe(spec: &GeneralScalerSpec, state: &WindowState, now: Timestamp) -
             "{name} ({sets}) is never open: its cron or time zone is invalid (see gscale validate)"
         );
     }
-    let edge = match (state.next_edge, &state.zone) {
-        (Some(at), Some(tz)) => {
-            let wait = at.as_millisecond().saturating_sub(now.as_millisecond());
-            Some((local_text(at, tz, window.timezone.trim(), now), super::duration_text(wait)))
-        }
-        _ => None,
-    };
-    match (state.open, edge) {
-        (true, Some((when, wait))) => format!("{name} {sets} until {when}, in {wait}"),
+    match (state.open, edge_text(spec, state, now)) {
+        (true, Some(edge)) => format!("{name} {sets} until {edge}"),
         (true, None) => format!("{name} {sets}, with no end in sight"),
-        (false, Some((when, wait))) => format!("{name} ({sets}) opens {when}, in {wait}"),
+        (false, Some(edge)) => format!("{name} ({sets}) opens {edge}"),
         (false, None) => format!("{name} ({sets}) never opens"),
     }
+}
+
+/// The window's next edge in its own zone and how far off: `18:00 Europe/Berlin, in 3h12m`.
+pub fn edge_text(spec: &GeneralScalerSpec, state: &WindowState, now: Timestamp) -> Option<String> {
+    let window = spec.schedules.get(state.index)?;
+    let (at, tz) = (state.next_edge?, state.zone.as_ref()?);
+    let wait = at.as_millisecond().saturating_sub(now.as_millisecond());
+    Some(format!("{}, in {}", local_text(at, tz, window.timezone.trim(), now), super::duration_text(wait)))
 }
 
 /// One window at one time as `plan -o json` and `status` show it.

@@ -217,22 +217,23 @@ pub fn render_detail(scaler: &GeneralScaler, events: &[Event], width: u16, now: 
     if !spec.schedules.is_empty() {
         out.push_str("\nSchedules:\n");
         let mut table = plain_table(width);
-        table.set_header(["NAME", "STATE", "WHEN", "NEXT EDGE"]);
+        table.set_header(["NAME", "STATE", "SETS", "NEXT EDGE"]);
         for (window, state) in spec.schedules.iter().zip(schedule::windows(spec, now)) {
+            let edge = schedule::edge_text(spec, &state, now);
+            let (state_text, edge_text) = match (state.invalid, state.open, edge) {
+                (true, _, _) => ("invalid", "never: see gscale validate".to_string()),
+                (false, true, Some(edge)) => ("open", format!("closes {edge}")),
+                (false, false, Some(edge)) => ("closed", format!("opens {edge}")),
+                (false, _, None) => (if state.open { "open" } else { "closed" }, "none".to_string()),
+            };
             table.add_row([
                 window.name.clone(),
-                if state.invalid {
-                    "invalid".to_string()
-                } else if state.open {
-                    "open".to_string()
-                } else {
-                    "closed".to_string()
-                },
-                format!("{} .. {} {}", window.start.trim(), window.end.trim(), window.timezone.trim()),
-                schedule::describe(spec, &state, now),
+                state_text.to_string(),
+                schedule::sets_text(spec, window),
+                edge_text,
             ]);
         }
-        fit(&mut table, &[(2, 16), (3, 24)]);
+        fit(&mut table, &[(2, 12), (3, 24)]);
         out.push_str(&indent(&trimmed(&table)));
         out.push('\n');
     }

@@ -383,6 +383,19 @@ mod tests {
     }
 
     #[test]
+    fn the_zone_database_is_built_in() {
+        // What a distroless image without /usr/share/zoneinfo falls back to (jiff's tzdb-bundle-always).
+        let bundled = jiff::tz::TimeZoneDatabase::bundled();
+        let berlin = bundled.get("Europe/Berlin").unwrap();
+        let cron: Cron = "0 9 * * *".parse().unwrap();
+        assert_eq!(
+            cron.next_after(at("2026-07-06T00:00:00Z"), &berlin).unwrap().to_string(),
+            "2026-07-06T07:00:00Z"
+        );
+        assert!(bundled.get("America/New_York").is_ok() && bundled.get("Asia/Tokyo").is_ok());
+    }
+
+    #[test]
     fn a_cron_that_never_fires_finds_nothing() {
         let cron: Cron = "0 0 30 2 *".parse().unwrap();
         assert_eq!(cron.next_after(at("2026-01-01T00:00:00Z"), &TimeZone::UTC), None);

@@ -203,7 +203,18 @@ pub fn edge_text(spec: &GeneralScalerSpec, state: &WindowState, now: Timestamp) 
     let window = spec.schedules.get(state.index)?;
     let (at, tz) = (state.next_edge?, state.zone.as_ref()?);
     let wait = at.as_millisecond().saturating_sub(now.as_millisecond());
-    Some(format!("{}, in {}", local_text(at, tz, window.timezone.trim(), now), super::duration_text(wait)))
+    Some(format!("{}, in {}", local_text(at, tz, window.timezone.trim(), now), wait_text(wait)))
+}
+
+/// `3h12m` as elsewhere, but `2d14h` from two days on (a window's next edge can be months off).
+fn wait_text(ms: i64) -> String {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    if ms >= 2 * DAY_MS {
+        let hours = ms / (3600 * 1000);
+        format!("{}d{:02}h", hours / 24, hours % 24)
+    } else {
+        super::duration_text(ms)
+    }
 }
 
 /// One window at one time as `plan -o json` and `status` show it.

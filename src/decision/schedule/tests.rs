@@ -168,7 +168,7 @@ fn plan_and_status_lines() {
     let state = window_state(0, &spec.schedules[0], now);
     assert_eq!(
         describe(&spec, &state, now),
-        "business-hours (raises min to 10) opens Mon 09:00 Europe/Berlin, in 62h00m"
+        "business-hours (raises min to 10) opens Mon 09:00 Europe/Berlin, in 2d14h"
     );
     let mut w = spec.schedules[0].clone();
     w.min_replicas = Some(0);

@@ -57,6 +57,6 @@ pub struct ScheduleWindow {
 }
 
 /// UTC, unless a window names its zone.
-pub fn default_timezone() -> String {
+fn default_timezone() -> String {
     "UTC".to_string()
 }

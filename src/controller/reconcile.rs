@@ -149,11 +149,16 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
         Ok(None) => {}
     }
 
-    let observation = observe(&ctx, &scaler).await;
     let now = ctx.clock.now();
-    let uid = scaler.uid().unwrap_or_default();
-    let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
-    let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
+    let mut outcome = match ctx.owners.claim(&scaler) {
+        Ok(()) => {
+            let observation = observe(&ctx, &scaler).await;
+            let uid = scaler.uid().unwrap_or_default();
+            let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
+            decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run)
+        }
+        Err(conflict) => Outcome::Conflict(conflict),
+    };
     ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     act(&ctx, &scaler, &mut outcome, now).await?;
 

@@ -170,41 +170,9 @@ fn target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
     Some(t)
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
+/// The query string's parameters, decoded as a form (`+` is a space), the last of a repeated name kept.
 fn parse_query(query: &str) -> HashMap<String, String> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 fn verb_of(method: &Method, route: &Option<Route>, query: &HashMap<String, String>) -> String {
@@ -258,6 +226,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     let content_type = header_text(header::CONTENT_TYPE);
     let mut record = RequestRecord {
         at,
+        answered: at,
         method: method.to_string(),
         path: path.clone(),
         query: raw_query,
@@ -316,6 +285,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     };
     let response = response.unwrap_or_else(|e| error_response(&e));
     record.status = response.status().as_u16();
+    record.answered = Timestamp::now();
     shared.log.push(record);
     Ok(response)
 }
@@ -1013,5 +983,6 @@ mod tests {
         assert_eq!(q["labelSelector"], "app=web,tier in (a)");
         assert_eq!(q["limit"], "5");
         assert_eq!(q["x"], "");
+        assert_eq!(parse_query("fieldSelector=a%3D")["fieldSelector"], "a=", "an escape at the very end");
     }
 }

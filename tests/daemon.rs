@@ -278,7 +278,16 @@ async fn a_restarted_daemon_keeps_the_cooldown() {
 
 /// How many times the Lease was read after `since` up to the first write that took it over: a
 /// follower looks once a renewal period, so this counts renewal periods, not seconds.
-fn lease_reads_until_taken(cluster: &Cluster, since: Timestamp) -> usize {
+async fn lease_reads_until_taken(cluster: &Cluster, since: Timestamp) -> usize {
+    // A request is logged once answered, just after the store changed: wait for the write's record.
+    let write = |r: &RequestRecord| {
+        r.resource == "leases"
+            && r.name == "gscale-leader"
+            && r.at > since
+            && r.verb == "update"
+            && r.status < 300
+    };
+    assert!(cluster.sandbox.wait_for_request(SECONDS(15), write).await.is_some(), "a write took the Lease");
     let log = cluster.sandbox.requests();
     let lease = |r: &&RequestRecord| r.resource == "leases" && r.name == "gscale-leader" && r.at > since;
     let taken = log
@@ -316,7 +325,7 @@ async fn two_daemons_one_leader_and_failover_within_the_lease() {
     load.set(100.0);
     // Only the survivor reads the Lease from here until the test asks again below.
     wait_replicas(&cluster, "app", 2, SECONDS(15)).await;
-    let reads = lease_reads_until_taken(&cluster, killed);
+    let reads = lease_reads_until_taken(&cluster, killed).await;
     assert!(reads <= 5, "taken over within the lease (3 s, a look a second): {reads} looks at the Lease");
     assert_ne!(holder().await, leader, "the Lease changed hands");
     survivor.assert_running();
@@ -362,7 +371,7 @@ async fn a_dead_holder_with_a_clock_ahead_is_taken_over_within_the_lease() {
         )
         .await;
     assert!(taken.is_ok(), "the daemon leads: {taken:?}");
-    let reads = lease_reads_until_taken(&cluster, created);
+    let reads = lease_reads_until_taken(&cluster, created).await;
     assert!(reads <= 5, "within the lease and a renewal (a look a second), not an hour: {reads} looks");
 }
 
@@ -552,7 +561,7 @@ async fn steady_state_costs_no_patches_no_gets_and_rare_status_writes() {
     }
     let port = common::free_port();
     let addr = format!("127.0.0.1:{port}");
-    let _daemon = cluster.daemon("d", &["--metrics-addr", &addr]);
+    let daemon = cluster.daemon("d", &["--metrics-addr", &addr]);
     eventually("all evaluated", SECONDS(15), || async {
         let mut all = true;
         for i in 0..3 {
@@ -605,7 +614,7 @@ async fn steady_state_costs_no_patches_no_gets_and_rare_status_writes() {
 
     // The daemon's own metrics and health.
     assert_eq!(get("/healthz").0, 200);
-    assert_eq!(get("/readyz").0, 200);
+    assert_eq!(get("/readyz").0, 200, "{}", daemon.log());
     let (code, text) = get("/metrics");
     assert_eq!(code, 200);
     for needle in [

@@ -229,4 +229,3 @@ pub(super) fn start_watch(
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(resp)
 }
-

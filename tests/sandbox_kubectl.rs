@@ -2,7 +2,9 @@
 //! validation, get with printer columns, scale, describe with Events) and the built `gscale`
 //! binary (`install-crd`, `sandbox`).
 //!
-//! A missing kubectl is a visible skip, or a failure when `CI` is set.
+//! A missing kubectl is a visible skip, or a failure in CI (`common::require`).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,13 +19,9 @@ use kube::runtime::wait::await_condition;
 const KUBECTL: &str = "/usr/bin/kubectl";
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// kubectl, or a visible skip (a failure in CI).
 fn kubectl_available() -> bool {
-    if Path::new(KUBECTL).exists() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "{KUBECTL} is required in CI");
-    eprintln!("SKIPPED: {KUBECTL} not found");
-    false
+    common::require(KUBECTL, "kubectl against the sandbox").is_some()
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -184,9 +184,10 @@ mod tests {
         assert!(owners.claim(&new).is_err());
         owners.claim(&scaler("old", "2026-01-01T00:00:00Z", "elsewhere")).unwrap();
         assert!(owners.claim(&new).is_ok(), "retargeted");
-        owners.claim(&old).unwrap_err();
-        owners.retain(&HashSet::from([("ns".to_string(), "old".to_string())]));
-        assert!(owners.claim(&old).is_ok(), "the deleted one's claim is gone");
+        owners.claim(&old).unwrap();
+        assert!(owners.claim(&new).is_err(), "back on the target, the older takes it back");
+        owners.retain(&HashSet::from([("ns".to_string(), "new".to_string())]));
+        assert!(owners.claim(&new).is_ok(), "the deleted one's claim is gone");
     }
 
     #[test]

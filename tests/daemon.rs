@@ -336,6 +336,57 @@ async fn two_daemons_one_leader_and_failover_within_the_lease() {
     assert_eq!(holder().await, "", "the Lease is released on shutdown");
 }
 
+/// A leader whose Lease renewals hang while its scales are throttled and slow: it keeps trying to
+/// scale, but no write of its reaches the API after the moment a follower may take over (its last
+/// renewal's arrival plus the lease's duration). Before the fence, kube's hidden retries sent
+/// PATCHes long after the leader had stepped down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_cannot_renew_writes_nothing_after_a_follower_may_take_over() {
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 1).await;
+    let load = Load::new(50.0);
+    cluster.apply_scaler("app", base_spec(&load, 50.0)).await;
+    let mut daemon = cluster.daemon("alpha", &["--lease-duration", "3"]);
+    load.set(200.0);
+    wait_replicas(&cluster, "app", 4, SECONDS(15)).await;
+
+    // From now on the Lease cannot be renewed (its calls hang), and every scale is throttled late.
+    let faults = cluster.sandbox.faults();
+    faults.latency(FaultMatch::any().path("/leases/"), SECONDS(60));
+    faults.latency(FaultMatch::any().path("/scale"), Duration::from_millis(700));
+    faults.throttle(FaultMatch::any().verb("patch").path("/scale"), 1);
+    let faulted = Timestamp::now();
+    load.set(400.0);
+    // Proving an absence takes a span of time: three lease durations.
+    tokio::time::sleep(SECONDS(9)).await;
+
+    let log = cluster.sandbox.requests();
+    let renewed = log
+        .iter()
+        .filter(|r| {
+            r.resource == "leases" && matches!(r.verb.as_str(), "update" | "create") && r.status < 300
+        })
+        .map(|r| r.at)
+        .max()
+        .expect("the daemon held the Lease");
+    let follower_may_take_over = renewed + SignedDuration::from_secs(3);
+    let writes: Vec<&RequestRecord> = log
+        .iter()
+        .filter(|r| matches!(r.verb.as_str(), "patch" | "create" | "update") && r.resource != "leases")
+        .collect();
+    let tried = writes.iter().filter(|r| r.subresource == "scale" && r.at > faulted).count();
+    assert!(tried >= 1, "the leader tried to scale while its Lease was failing");
+    let late: Vec<String> = writes
+        .iter()
+        .filter(|r| r.at >= follower_may_take_over)
+        .map(|r| {
+            format!("{} {} at {} (takeover possible from {follower_may_take_over})", r.verb, r.path, r.at)
+        })
+        .collect();
+    assert!(late.is_empty(), "writes after a follower may take over: {late:#?}");
+    daemon.assert_running();
+}
+
 /// A holder whose clock runs an hour ahead wrote a `renewTime` in the future, then died. A
 /// follower judges expiry by its own clock (no renewal seen for the lease's duration), so it takes
 /// over within the lease, not an hour later.

@@ -116,11 +116,12 @@ impl Decision {
         if to == from {
             return format!("hold at {}: {}", from, why(last));
         }
-        // A last stage that pulled against the move (a bound raising 0 to 1 in a scale 10 -> 1, a
-        // step limit) follows the stage that made the move, so the line never reads "raised" for a
-        // scale-down.
+        // A floor or ceiling that pulled against the move (a bound raising 0 to 1 in a scale
+        // 10 -> 1) follows the stage that made the move, so the line never reads "raised" for a
+        // scale-down. A step limit explains its move alone ("maxIncrement 2").
         let up = to > from;
-        let against = if up { last.output < last.input } else { last.output > last.input };
+        let against = matches!(last.stage, Stage::Bounds | Stage::Activation)
+            && if up { last.output < last.input } else { last.output > last.input };
         let mover = self.steps[..Stage::Apply as usize]
             .iter()
             .rev()

@@ -297,3 +297,53 @@ async fn kubectl_create_generators_work_for_namespaces_configmaps_and_secrets() 
     assert_eq!(config["data"]["mode"], "fast");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// kubectl pages a `get` 500 rows at a time: every page's Table carries the continue token, so
+/// all of a large list is shown, not the first 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_shows_every_row_of_a_long_list() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let dir = scratch("paged");
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(sb.client(), "default");
+    for i in 0..1_100 {
+        let map =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": format!("m{i:04}")}})).unwrap();
+        maps.create(&Default::default(), &map).await.unwrap();
+    }
+    let table = kubectl(&sb, &dir, &["get", "configmaps", "--no-headers"]).await;
+    assert_eq!(table.lines().count(), 1_100, "every row, across three pages");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The fault switches and the request log over HTTP, for a client outside this process (a shell
+/// test against `gscale sandbox`): a rule added by POST answers the next request, DELETE clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_switches_and_the_request_log_over_http() {
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let url = sb.url();
+    let call = move |method: &'static str, path: &'static str, body: Option<&'static str>| {
+        let url = format!("{url}{path}");
+        tokio::task::spawn_blocking(move || {
+            common::http_request(method, &url, body).expect("the sandbox answers")
+        })
+    };
+    let rule = r#"{"verb": "get", "path": "/configmaps", "times": 1, "error": 503}"#;
+    assert_eq!(call("POST", "/sandbox/faults", Some(rule)).await.unwrap().0, 201);
+    assert_eq!(call("GET", "/api/v1/namespaces/default/configmaps/x", None).await.unwrap().0, 503);
+    assert_eq!(
+        call("GET", "/api/v1/namespaces/default/configmaps/x", None).await.unwrap().0,
+        404,
+        "once only"
+    );
+    let (code, log) = call("GET", "/sandbox/requests", None).await.unwrap();
+    assert_eq!(code, 200);
+    let log: Vec<serde_json::Value> = serde_json::from_str(&log).unwrap();
+    assert!(log.iter().any(|r| r["resource"] == "configmaps" && r["status"] == 503), "{log:?}");
+    let bad = call("POST", "/sandbox/faults", Some(r#"{"error": 503, "throttle": 2}"#)).await.unwrap();
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(bad.1.contains("exactly one of"), "{}", bad.1);
+    assert_eq!(call("DELETE", "/sandbox/faults", None).await.unwrap().0, 200);
+}

@@ -13,7 +13,8 @@
 //! generation on spec changes only, merge/JSON/strategic patches, server-side apply, watches with
 //! resume, 410 Gone, bookmarks and streaming lists, label and field selectors, paged lists, Tables
 //! and PartialObjectMetadata. Test controls: fault rules, RBAC-style denials, dropped watches,
-//! history compaction, a request log.
+//! history compaction, a request log (also over HTTP: `POST`/`DELETE /sandbox/faults`, `GET
+//! /sandbox/requests`, for clients outside the process).
 //!
 //! Known approximations (patch and apply details are in `patch`): no controllers beyond workload
 //! replica counts (no pods are made, no garbage collection of owned objects); no authentication,

@@ -195,6 +195,51 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     Ok(response)
 }
 
+/// `POST /sandbox/faults` adds a rule (`{"verb", "path", "times"}` to match, and one of `"error":
+/// CODE`, `"throttle": RETRY_AFTER_SECS` or `"latencyMs": MS`); `DELETE` clears every rule.
+fn fault_switches(shared: &Shared, req: &Req) -> Result<Response<Body>, ApiError> {
+    if req.method == Method::DELETE {
+        shared.faults.clear();
+        return Ok(json_response(200, &json!({"cleared": true}), "application/json"));
+    }
+    if req.method != Method::POST {
+        return Err(ApiError::new(405, "MethodNotAllowed", "POST a rule, or DELETE to clear them"));
+    }
+    let rule = req.json_body()?;
+    let text = |key: &str| rule.get(key).and_then(Value::as_str);
+    let mut matcher = super::faults::FaultMatch::any();
+    if let Some(verb) = text("verb") {
+        matcher = matcher.verb(verb);
+    }
+    if let Some(path) = text("path") {
+        matcher = matcher.path(path);
+    }
+    if let Some(times) = rule.get("times").and_then(Value::as_u64) {
+        matcher = matcher.times(u32::try_from(times).unwrap_or(u32::MAX));
+    }
+    let number = |key: &str| rule.get(key).and_then(Value::as_u64);
+    let action = match (number("error"), number("throttle"), number("latencyMs")) {
+        (Some(code), None, None) if (400..600).contains(&code) => FaultAction::Error(code as u16),
+        (None, Some(secs), None) => FaultAction::Throttle { retry_after_secs: secs },
+        (None, None, Some(ms)) => FaultAction::Latency(Duration::from_millis(ms)),
+        _ => {
+            return Err(ApiError::bad_request(
+                "a fault rule needs exactly one of \"error\" (400-599), \"throttle\" (seconds) or \"latencyMs\"",
+            ));
+        }
+    };
+    shared.faults.add(matcher, action);
+    Ok(json_response(201, &json!({"added": true}), "application/json"))
+}
+
+fn record_json(r: &RequestRecord) -> Value {
+    json!({
+        "at": r.at.to_string(), "answered": r.answered.to_string(), "method": r.method, "path": r.path,
+        "query": r.query, "verb": r.verb, "resource": r.resource, "subresource": r.subresource,
+        "namespace": r.namespace, "name": r.name, "status": r.status, "userAgent": r.user_agent,
+    })
+}
+
 /// The 403 an RBAC denial earns, in the API server's words.
 fn forbidden(faults: &Faults, verb: &str, t: &Target) -> Option<ApiError> {
     let resource = match &t.sub {
@@ -322,7 +367,7 @@ async fn dispatch(shared: &Arc<Shared>, req: Req) -> Result<Response<Body>, ApiE
     let Some(route) = req.route.clone() else {
         return Err(ApiError::no_route("unknown path"));
     };
-    if req.method != Method::GET && !matches!(route, Route::Object(_)) {
+    if req.method != Method::GET && !matches!(route, Route::Object(_) | Route::Faults) {
         return Err(ApiError::new(405, "MethodNotAllowed", "only GET is served here"));
     }
     match route {
@@ -354,6 +399,8 @@ async fn dispatch(shared: &Arc<Shared>, req: Req) -> Result<Response<Body>, ApiE
                 .map_or_else(|| Err(ApiError::no_route(&format!("openapi {group}/{version}"))), ok)
         }
         Route::OpenApiV2 => Err(ApiError::no_route("/openapi/v2 is not served; use /openapi/v3")),
+        Route::Faults => fault_switches(shared, &req),
+        Route::Requests => ok(Value::Array(shared.log.snapshot().iter().map(record_json).collect())),
         Route::Object(t) => object_request(shared, &req, t).await,
     }
 }
@@ -402,14 +449,16 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
             let page =
                 store.list(&def, t.namespace.as_deref(), &labels, &fields, limit, req.param("continue"))?;
             let rv = page.rv.to_string();
-            if table {
-                let v = table::table(&def, &page.items, &rv, true, req.at);
-                return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
-            }
             let mut meta = json!({"resourceVersion": rv});
             if let Some(next) = page.next {
                 meta["continue"] = json!(next);
                 meta["remainingItemCount"] = json!(page.remaining);
+            }
+            if table {
+                // kubectl pages tables (500 rows a request): the continue token must come along.
+                let mut v = table::table(&def, &page.items, &rv, true, req.at);
+                v["metadata"] = meta;
+                return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
             }
             if metadata_only {
                 let items: Vec<Value> = page.items.iter().map(partial_metadata).collect();

@@ -15,10 +15,20 @@ pub(super) enum Route {
     Api,
     Apis,
     Group(String),
-    Resources { group: String, version: String },
+    Resources {
+        group: String,
+        version: String,
+    },
     OpenApiIndex,
-    OpenApiDoc { group: String, version: String },
+    OpenApiDoc {
+        group: String,
+        version: String,
+    },
     OpenApiV2,
+    /// `/sandbox/faults`: the fault switches, for clients outside this process (`gscale sandbox`).
+    Faults,
+    /// `/sandbox/requests`: the request log, likewise.
+    Requests,
     Object(Target),
 }
 
@@ -51,6 +61,8 @@ pub(super) fn parse_route(path: &str) -> Option<Route> {
         ["openapi", "v3", "api", v] => Route::OpenApiDoc { group: String::new(), version: v.to_string() },
         ["openapi", "v3", "apis", g, v] => Route::OpenApiDoc { group: g.to_string(), version: v.to_string() },
         ["openapi", "v2"] | ["swagger.json"] => Route::OpenApiV2,
+        ["sandbox", "faults"] => Route::Faults,
+        ["sandbox", "requests"] => Route::Requests,
         _ => return None,
     };
     Some(route)

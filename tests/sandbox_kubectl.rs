@@ -347,3 +347,31 @@ async fn fault_switches_and_the_request_log_over_http() {
     assert!(bad.1.contains("exactly one of"), "{}", bad.1);
     assert_eq!(call("DELETE", "/sandbox/faults", None).await.unwrap().0, 200);
 }
+
+/// An object of a kind the server does not serve: kubectl falls back to OpenAPI v2 for it, and then
+/// says what a real API server makes it say, not "failed to download openapi".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_an_unknown_kind_says_no_matches_for_kind() {
+    if !kubectl_available() {
+        return;
+    }
+    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let dir = scratch("unknown-kind");
+    let file = dir.join("widget.yaml");
+    std::fs::write(&file, "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n").unwrap();
+    let mut command = Command::new(KUBECTL);
+    command
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig_path())
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .args(["apply", "-f"])
+        .arg(&file)
+        .env("HOME", &dir)
+        .env_remove("KUBECONFIG");
+    let out = run(command).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(r#"no matches for kind "Widget" in version "example.com/v1""#), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

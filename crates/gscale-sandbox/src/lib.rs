@@ -20,8 +20,9 @@
 //! replica counts (no pods are made, no garbage collection of owned objects); no authentication,
 //! and authorization only as test denials; lists always serve the latest state (a list's
 //! `resourceVersion` is accepted and ignored; continue tokens resume after the last key, not from a
-//! snapshot); deleting a namespace removes its contents at once; no OpenAPI v2; built-in kinds are
-//! defaulted lightly and not schema-validated; request bodies must be
+//! snapshot); deleting a namespace removes its contents at once; built-in kinds are
+//! defaulted lightly and not schema-validated; OpenAPI v2 is an empty document (kubectl falls back to
+//! it only for kinds the v3 index lacks); request bodies must be
 //! JSON or YAML, or protobuf only for Namespaces, ConfigMaps and Secrets (what `kubectl create
 //! namespace|configmap|secret` send); other protobuf bodies are answered 415.
 //!

@@ -398,7 +398,19 @@ async fn dispatch(shared: &Arc<Shared>, req: Req) -> Result<Response<Body>, ApiE
             discovery::openapi_doc(shared.store().defs(), &group, &version)
                 .map_or_else(|| Err(ApiError::no_route(&format!("openapi {group}/{version}"))), ok)
         }
-        Route::OpenApiV2 => Err(ApiError::no_route("/openapi/v2 is not served; use /openapi/v3")),
+        Route::OpenApiV2 if req.accept.contains("protobuf") => {
+            let body = Full::new(Bytes::from(discovery::openapi_v2_protobuf()))
+                .map_err(|never: Infallible| match never {})
+                .boxed();
+            let mut response = Response::new(body);
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                // As kube-openapi answers it: Go's mime parser refuses the "@" of the Accept type.
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            Ok(response)
+        }
+        Route::OpenApiV2 => ok(discovery::openapi_v2_json()),
         Route::Faults => fault_switches(shared, &req),
         Route::Requests => ok(Value::Array(shared.log.snapshot().iter().map(record_json).collect())),
         Route::Object(t) => object_request(shared, &req, t).await,

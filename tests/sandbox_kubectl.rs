@@ -36,7 +36,8 @@ async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("the command starts")).await.unwrap()
 }
 
-async fn kubectl(sb: &Sandbox, dir: &Path, args: &[&str]) -> String {
+/// kubectl against `sb`, with its cache and home in `dir`.
+fn kubectl_command(sb: &Sandbox, dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(KUBECTL);
     command
         .arg("--kubeconfig")
@@ -46,7 +47,11 @@ async fn kubectl(sb: &Sandbox, dir: &Path, args: &[&str]) -> String {
         .args(args)
         .env("HOME", dir)
         .env_remove("KUBECONFIG");
-    let out = run(command).await;
+    command
+}
+
+async fn kubectl(sb: &Sandbox, dir: &Path, args: &[&str]) -> String {
+    let out = run(kubectl_command(sb, dir, args)).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}");
@@ -359,17 +364,7 @@ async fn applying_an_unknown_kind_says_no_matches_for_kind() {
     let dir = scratch("unknown-kind");
     let file = dir.join("widget.yaml");
     std::fs::write(&file, "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n").unwrap();
-    let mut command = Command::new(KUBECTL);
-    command
-        .arg("--kubeconfig")
-        .arg(sb.kubeconfig_path())
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .args(["apply", "-f"])
-        .arg(&file)
-        .env("HOME", &dir)
-        .env_remove("KUBECONFIG");
-    let out = run(command).await;
+    let out = run(kubectl_command(&sb, &dir, &["apply", "-f", file.to_str().unwrap()])).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains(r#"no matches for kind "Widget" in version "example.com/v1""#), "{stderr}");

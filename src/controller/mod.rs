@@ -89,6 +89,23 @@ pub struct RunSettings {
     pub metric_limits: crate::metrics::Limits,
 }
 
+impl Default for RunSettings {
+    /// Every namespace, no leader election, a 10-minute status heartbeat, the default metric limits.
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            selector: None,
+            once: false,
+            dry_run: false,
+            metrics_addr: None,
+            shard: Shard::default(),
+            lease: None,
+            status_heartbeat: Duration::from_secs(600),
+            metric_limits: crate::metrics::Limits::default(),
+        }
+    }
+}
+
 /// What every reconcile shares.
 pub struct Context {
     /// The Kubernetes client.
@@ -465,17 +482,7 @@ pub(crate) mod testing {
         let client = kube::Client::new(service, "default");
         let (leading_tx, leading) = watch::channel(true);
         let (tasks, stop) = Tasks::new();
-        let settings = RunSettings {
-            namespace: None,
-            selector: None,
-            once: false,
-            dry_run: false,
-            metrics_addr: None,
-            shard: Shard::default(),
-            lease: None,
-            status_heartbeat: Duration::from_secs(600),
-            metric_limits: crate::metrics::Limits::default(),
-        };
+        let settings = RunSettings::default();
         let ctx = Context::new(client, settings, leading, leader::Fence::open(), Clock::manual(now), &tasks);
         (Arc::new(ctx), Harness { api, leading: leading_tx, _tasks: stop })
     }

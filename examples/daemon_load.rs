@@ -9,7 +9,7 @@
 //! metric change to the PATCH of /scale, p99 over the scalers whose metric changed.
 //!
 //! Run: `cargo build --release && cargo run --release --example daemon_load -- --scalers 10000`
-//! (flags: --scalers N, --interval SECONDS, --steady SECONDS).
+//! (flags: --scalers N, --interval SECONDS, --steady SECONDS, --forecast 1 for forecasting scalers).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,20 +34,23 @@ struct Args {
     scalers: usize,
     interval: u64,
     steady: u64,
+    /// Every scaler forecasts (`spec.forecast.mode: On`), to measure what its memory costs.
+    forecast: bool,
 }
 
 fn args() -> Args {
-    let mut args = Args { scalers: 10_000, interval: 15, steady: 60 };
+    let mut args = Args { scalers: 10_000, interval: 15, steady: 60, forecast: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| {
-            eprintln!("usage: daemon_load [--scalers N] [--interval SECONDS] [--steady SECONDS]");
+            eprintln!("usage: daemon_load [--scalers N] [--interval SECONDS] [--steady SECONDS] [--forecast 0|1]");
             std::process::exit(2)
         });
         match flag.as_str() {
             "--scalers" => args.scalers = value as usize,
             "--interval" => args.interval = value,
             "--steady" => args.steady = value,
+            "--forecast" => args.forecast = value != 0,
             _ => {
                 eprintln!("unknown flag {flag}");
                 std::process::exit(2)
@@ -151,15 +154,18 @@ async fn main() {
                 }))
                 .unwrap();
                 deployments.create(&PostParams::default(), &deployment).await.unwrap();
-                let scaler: GeneralScaler = serde_json::from_value(json!({
+                let mut scaler = json!({
                     "apiVersion": gscale::api::API_VERSION, "kind": "GeneralScaler",
                     "metadata": {"name": name},
                     "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
                              "minReplicas": 1, "maxReplicas": 10, "syncIntervalSeconds": args.interval,
                              "metric": {"type": "http", "targetValue": 10, "targetType": "AverageValue",
                                         "http": {"url": format!("{url}/q/{}", i / SHARING), "valuePath": "$.value"}}}
-                }))
-                .unwrap();
+                });
+                if args.forecast {
+                    scaler["spec"]["forecast"] = json!({"mode": "On"});
+                }
+                let scaler: GeneralScaler = serde_json::from_value(scaler).unwrap();
                 scalers.create(&PostParams::default(), &scaler).await.unwrap();
             }
         })

@@ -91,18 +91,26 @@ fn replicas(cluster: &Cluster, name: &str) -> i64 {
 }
 
 async fn wait_replicas(cluster: &Cluster, daemon: &mut Daemon, name: &str, want: i64, deadline: Duration) {
+    let what = format!("at {want} replicas");
+    wait_until(cluster, daemon, name, &what, deadline, |c| replicas(c, name) == want).await;
+}
+
+/// Wait until `check` holds while the daemon runs; past `deadline`, fail with the scaler's status
+/// and the daemon's log. The deadline bounds a hang; it is not what the test asserts.
+async fn wait_until(
+    cluster: &Cluster,
+    daemon: &mut Daemon,
+    name: &str,
+    what: &str,
+    deadline: Duration,
+    check: impl Fn(&Cluster) -> bool,
+) {
     let start = Instant::now();
-    loop {
-        if replicas(cluster, name) == want {
-            return;
-        }
+    while !check(cluster) {
         daemon.assert_running();
         if start.elapsed() > deadline {
             let status = cluster.scaler_status_json(name).await;
-            panic!(
-                "{name} not at {want} replicas after {deadline:?}; status:\n{status}\nlog:\n{}",
-                daemon.log()
-            );
+            panic!("{name} not {what} after {deadline:?}; status:\n{status}\nlog:\n{}", daemon.log());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -210,17 +218,11 @@ async fn http_service_scales_on_the_prometheus_request_rate() {
             }
         })
     };
-    let start = Instant::now();
-    while replicas(&cluster, "my-app") < 4 {
-        daemon.assert_running();
-        let status = cluster.scaler_status_json("my-app").await;
-        assert!(
-            start.elapsed() < SECONDS(90),
-            "my-app did not scale up; status:\n{status}\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // A generous deadline only bounds a hang: the outcome asserted is the scale-up and its reasons.
+    wait_until(&cluster, &mut daemon, "my-app", "scaled up to 4 or more", SECONDS(180), |c| {
+        replicas(c, "my-app") >= 4
+    })
+    .await;
     let status = cluster.scaler("my-app-scaler").await.status.unwrap();
     let reading = status.metrics[0].value.expect("a Prometheus reading");
     assert!(reading > 0.0, "{status:?}");
@@ -356,9 +358,7 @@ fn kubectl(kubeconfig: &Path, home: &Path, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_applies_every_manifest() {
-    if !Path::new(KUBECTL).exists() {
-        assert!(!common::in_ci(), "{KUBECTL} is required in CI");
-        eprintln!("SKIPPED: {KUBECTL} not found");
+    if common::require(KUBECTL, "kubectl applies every example").is_none() {
         return;
     }
     let sandbox = gscale_sandbox::Sandbox::start(Default::default()).await.unwrap();

@@ -91,12 +91,11 @@ fn bash_completion_parses_and_completes_subcommands_and_flags() {
 fn man_page_renders() {
     let page = root().join("man/gscale.1");
     // `man FILE` where man-db is installed; groff or mandoc otherwise.
-    let rendered = if common::require("man", "man page rendering").is_some() {
-        Command::new("man").arg("-P").arg("cat").arg(&page).env("MANWIDTH", "80").output().unwrap()
-    } else if common::require("groff", "man page rendering").is_some() {
-        Command::new("groff").args(["-man", "-Tutf8"]).arg(&page).output().unwrap()
+    let Some(renderer) = common::require_any(&["man", "groff"], "man page rendering") else { return };
+    let rendered = if renderer.ends_with("man") {
+        Command::new(renderer).arg("-P").arg("cat").arg(&page).env("MANWIDTH", "80").output().unwrap()
     } else {
-        return;
+        Command::new(renderer).args(["-man", "-Tutf8"]).arg(&page).output().unwrap()
     };
     let text = String::from_utf8_lossy(&rendered.stdout);
     assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));

@@ -5,9 +5,9 @@ mod common;
 mod metrics_raw;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::http::{Response, serve, serve_on, serve_tls};
+use common::http::{Gate, Response, serve, serve_on, serve_tls};
 use common::{kube_api, metric, read};
 use metrics_raw::{Body, RawServer, ok_json, path_of, redirect};
 use serde_json::json;
@@ -136,8 +136,12 @@ async fn faults_and_recovery() {
 
 #[tokio::test]
 async fn concurrency_is_bounded_per_backend() {
-    let server = serve(|_| Response::json(200, &json!({"n": 1})).delayed(Duration::from_millis(300)));
-    let other = serve(|_| Response::json(200, &json!({"n": 2})).delayed(Duration::from_millis(300)));
+    // The busy backend holds every reply until the test opens its gate: while it is held, the
+    // other backend's readings complete, and the busy one never sees more than two at once.
+    let gate = Arc::new(Gate::closed());
+    let held = gate.clone();
+    let server = serve(move |_| Response::json(200, &json!({"n": 1})).held(&held));
+    let other = serve(|_| Response::json(200, &json!({"n": 2})));
     let fetcher = gscale::metrics::Fetcher::new(
         None,
         gscale::metrics::Settings {
@@ -152,22 +156,25 @@ async fn concurrency_is_bounded_per_backend() {
     let others: Vec<_> = (0..2)
         .map(|i| http_metric(json!({"url": format!("{}/q{i}", other.url), "valuePath": "$.n"})))
         .collect();
-    let started = Instant::now();
-    let (results, other_results) = tokio::join!(
-        futures::future::join_all(specs.iter().map(|spec| read(&fetcher, "team", spec))),
-        async {
-            let started = Instant::now();
-            let results =
-                futures::future::join_all(others.iter().map(|spec| read(&fetcher, "team", spec))).await;
-            (results, started.elapsed())
-        }
-    );
-    assert!(results.iter().all(|r| *r == Ok(1.0)), "{results:?}");
-    // 6 queries, 2 at a time, 300 ms each: at least 3 rounds.
-    assert!(started.elapsed() >= Duration::from_millis(880), "{:?}", started.elapsed());
+    let busy = {
+        let fetcher = fetcher.clone();
+        tokio::spawn(async move {
+            futures::future::join_all(specs.iter().map(|spec| read(&fetcher, "team", spec))).await
+        })
+    };
+    common::wait_for_async("two held readings", Duration::from_secs(10), || async { server.requests() == 2 })
+        .await;
     // Another backend is not held up by the busy one.
-    assert!(other_results.0.iter().all(|r| *r == Ok(2.0)));
-    assert!(other_results.1 < Duration::from_millis(800), "{:?}", other_results.1);
+    let other_results =
+        futures::future::join_all(others.iter().map(|spec| read(&fetcher, "team", spec))).await;
+    assert!(other_results.iter().all(|r| *r == Ok(2.0)), "{other_results:?}");
+    assert_eq!(server.requests(), 2, "the busy backend still has only its two");
+    gate.open();
+    let results = busy.await.unwrap();
+    assert!(results.iter().all(|r| *r == Ok(1.0)), "{results:?}");
+    // 6 queries, 2 at a time: by the server's own order of arrivals and replies.
+    assert_eq!(server.served().len(), 6);
+    assert_eq!(server.max_in_flight(), 2, "{:?}", server.served());
 }
 
 #[tokio::test]
@@ -197,35 +204,43 @@ async fn a_fixed_secret_is_read_again_after_an_auth_failure() {
 
 #[tokio::test]
 async fn readings_are_shared_within_the_window_and_errors_are_not() {
-    let failing = Arc::new(Mutex::new(false));
-    let fail = failing.clone();
-    let server = serve(move |_| {
-        if *fail.lock().unwrap() {
-            Response::text(503, "text/plain", "down")
-        } else {
-            Response::json(200, &json!({"n": 6}))
-        }
+    let server = serve(move |request| match request.path() {
+        "/down" => Response::text(503, "text/plain", "down"),
+        _ => Response::json(200, &json!({"n": 6})),
     });
+    let scaler = |path: &str, interval: u32| gscale::api::GeneralScalerSpec {
+        sync_interval_seconds: interval,
+        ..common::scaler(json!([{"type": "http", "targetValue": 1,
+            "http": {"url": format!("{}{path}", server.url), "valuePath": "$.n"}}]))
+    };
+    // A window far longer than the test: sharing does not depend on how fast the test runs.
     let fetcher = gscale::metrics::Fetcher::new(
         None,
-        gscale::metrics::Settings { dedup_window: Some(Duration::from_millis(300)), ..Default::default() },
+        gscale::metrics::Settings { dedup_window: Some(Duration::from_secs(600)), ..Default::default() },
     );
-    let spec = common::scaler(
-        json!([{"type": "http", "targetValue": 1, "http": {"url": server.url, "valuePath": "$.n"}}]),
-    );
-    assert_eq!(fetcher.dedup_window(&spec), Duration::from_millis(300));
-    assert_eq!(fetcher.fetch("team", &spec).await.metrics, vec![Ok(6.0)]);
-    assert_eq!(fetcher.fetch("other", &spec).await.metrics, vec![Ok(6.0)]);
+    let (up, down) = (scaler("/up", 3600), scaler("/down", 3600));
+    assert_eq!(fetcher.dedup_window(&up), Duration::from_secs(600));
+    assert_eq!(fetcher.fetch("team", &up).await.metrics, vec![Ok(6.0)]);
+    assert_eq!(fetcher.fetch("other", &up).await.metrics, vec![Ok(6.0)]);
     assert_eq!(server.requests(), 1, "shared within the window");
-    tokio::time::sleep(Duration::from_millis(350)).await;
-    *failing.lock().unwrap() = true;
-    assert!(fetcher.fetch("team", &spec).await.metrics[0].is_err());
-    assert!(fetcher.fetch("team", &spec).await.metrics[0].is_err());
+    assert!(fetcher.fetch("team", &down).await.metrics[0].is_err());
+    assert!(fetcher.fetch("team", &down).await.metrics[0].is_err());
     assert_eq!(server.requests(), 3, "an error is not kept: the next fetch asks again");
     let stats = fetcher.stats();
     let http = stats.of(gscale::api::MetricType::Http);
     assert_eq!((http.fetches, http.queries, http.dedup_hits, http.errors), (4, 3, 1, 2));
 
+    // A short window ends: a fetch after it (slept past, never raced) asks again.
+    let short = gscale::metrics::Fetcher::new(
+        None,
+        gscale::metrics::Settings { dedup_window: Some(Duration::from_millis(50)), ..Default::default() },
+    );
+    assert_eq!(short.fetch("team", &up).await.metrics, vec![Ok(6.0)]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(short.fetch("team", &up).await.metrics, vec![Ok(6.0)]);
+    assert_eq!(server.requests(), 5, "the window had passed");
+
+    let spec = common::scaler(json!([{"type": "http", "targetValue": 1, "http": {"url": server.url}}]));
     let defaults = gscale::metrics::Fetcher::new(None, gscale::metrics::Settings::default());
     assert_eq!(
         defaults.dedup_window(&spec),

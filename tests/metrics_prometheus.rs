@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::http::{Response, serve, serve_on, serve_tls};
+use common::http::{Gate, Response, serve, serve_on, serve_tls};
 use common::{kube_api, metric, prometheus, read};
 use gscale::api::MetricType;
 use gscale::metrics::{Fetcher, Settings};
@@ -169,13 +169,20 @@ async fn bearer_token_headers_and_tls_from_secrets() {
 
 #[tokio::test]
 async fn slow_garbage_and_recovery() {
-    let slow = serve(|_| Response::text(200, "application/json", ONE).delayed(Duration::from_secs(3)));
+    // The slow backend answers only once the test lets it: the timeout must fire before that.
+    let gate = std::sync::Arc::new(Gate::closed());
+    let held = gate.clone();
+    let slow = serve(move |_| Response::text(200, "application/json", ONE).held(&held));
     let garbage = serve(|_| Response::text(200, "text/html", "<html>proxy error</html>"));
     let fetcher = common::fetcher(None);
     let spec = gscale::api::MetricSpec { timeout_seconds: 1, ..prom_metric(&slow.url, "up") };
-    let started = std::time::Instant::now();
     let err = read(&fetcher, "team", &spec).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(2500), "the timeout holds");
+    let served = slow.served();
+    assert!(
+        served.len() == 1 && served[0].answered.is_none(),
+        "the timeout held, the reply had not come: {served:?}"
+    );
+    gate.open();
     assert_eq!(err.reason(), "Timeout");
     assert_eq!(
         err.to_string(),

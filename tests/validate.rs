@@ -184,11 +184,6 @@ fn bad_cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             vec!["error: spec.metrics", "not both"],
         ),
         (
-            "a deployment only",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n".to_string(),
-            vec!["no GeneralScaler in this file (found: apps/v1 Deployment)"],
-        ),
-        (
             "bad url",
             full.replace("http://prometheus:9090", "prometheus:9090"),
             vec!["error: spec.metric.prometheus.serverUrl", "is not an http:// or https:// URL"],
@@ -377,6 +372,40 @@ fn multi_document_files_report_each_document_and_skip_other_kinds() {
     assert!(got.contains("ok: GeneralScaler snippet (document 2)"), "{got}");
     assert!(got.contains("scaler.yaml:32: error: spec.maxReplicas"), "{got}");
     assert!(got.contains("(document 3)"), "{got}");
+}
+
+#[test]
+fn a_directory_is_read_for_its_manifests_and_files_of_other_kinds_are_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("scaler.yaml"), format!("{BASE}{PROMETHEUS_METRIC}")).unwrap();
+    std::fs::write(
+        dir.path().join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a manifest").unwrap();
+    let out = validate(&[dir.path()]);
+    let got = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{got}");
+    assert!(
+        got.contains("deploy.yaml: skipped: no GeneralScaler in this file (found: apps/v1 Deployment)"),
+        "{got}"
+    );
+    assert!(got.contains("ok: GeneralScaler snippet"), "{got}");
+    assert!(got.contains("2 files, 1 scaler: 0 errors"), "{got}");
+}
+
+#[test]
+fn a_list_from_kubectl_is_checked_item_by_item() {
+    let good = indent(&format!("{BASE}{PROMETHEUS_METRIC}"));
+    let bad = good.replace("name: snippet", "name: second").replace("maxReplicas: 10", "maxReplicas: 0");
+    let item = |scaler: &str| format!("- {}", scaler.trim_start());
+    let text = format!("apiVersion: v1\nkind: List\nitems:\n{}{}", item(&good), item(&bad));
+    let out = validate_text(&text);
+    let got = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{got}");
+    assert!(got.contains("ok: GeneralScaler snippet"), "{got}");
+    assert!(got.contains("error: spec.maxReplicas"), "{got}");
 }
 
 #[test]

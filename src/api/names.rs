@@ -25,6 +25,9 @@ pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
 /// Event/condition reason: the target's /scale refused the change, again and again or for good
 /// (forbidden, invalid, denied by a webhook).
 pub const SCALE_FAILED: &str = "ScaleFailed";
+/// Event/condition reason: another GeneralScaler, an HPA or a KEDA ScaledObject already scales the
+/// same target; the newer scaler does not act.
+pub const TARGET_CONFLICT: &str = "TargetConflict";
 /// Event/condition reason: the spec cannot be acted on.
 pub const INVALID_SPEC: &str = "InvalidSpec";
 /// Event/condition reason: the fallback applies.

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{DecisionRecord, GeneralScaler};
 use crate::cli::{DemoArgs, exit};
-use crate::controller::{self, RunSettings, Shard};
+use crate::controller::{self, RunSettings};
 use gscale_sandbox::{Sandbox, SandboxOptions};
 
 use super::{UsageError, input};
@@ -113,18 +113,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
     create_objects(&client, metric, settings.wave_period).await?;
     let generator = settings.redis.clone().map(|url| tokio::spawn(drive_redis(url, wave)));
 
-    let run_settings = RunSettings {
-        namespace: Some(NAMESPACE.to_string()),
-        selector: None,
-        once: false,
-        dry_run: false,
-        metrics_addr: None,
-        shard: Shard::default(),
-        lease: None,
-        status_heartbeat: Duration::from_secs(600),
-        metric_limits: crate::metrics::Limits::default(),
-        clock_offset: jiff::SignedDuration::ZERO,
-    };
+    let run_settings = RunSettings { namespace: Some(NAMESPACE.to_string()), ..RunSettings::default() };
     let server = sandbox.url();
     let mut config = kube::Config::new(server.parse().context("the sandbox's URL")?);
     config.default_retry = false; // as `gscale run` builds its client

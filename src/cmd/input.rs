@@ -86,8 +86,13 @@ pub fn one_scaler(path: &Path, command: &str) -> anyhow::Result<GeneralScaler> {
             e.line, e.message, e.column
         ))
     })?;
-    let scalers: Vec<&yaml::Document> =
-        documents.iter().filter(|d| d.value.get("kind").and_then(|k| k.as_str()) == Some(KIND)).collect();
+    // `kubectl get gsc -o yaml` writes a `kind: List`: its items count as documents of their own.
+    let listed: Vec<yaml::Document> = documents.iter().flat_map(yaml::Document::list_items).collect();
+    let scalers: Vec<&yaml::Document> = documents
+        .iter()
+        .chain(&listed)
+        .filter(|d| d.value.get("kind").and_then(|k| k.as_str()) == Some(KIND))
+        .collect();
     let doc = match scalers.as_slice() {
         [] => {
             return Err(UsageError(format!(
@@ -116,11 +121,12 @@ pub fn one_scaler(path: &Path, command: &str) -> anyhow::Result<GeneralScaler> {
     if let Some(f) = checked.findings.iter().find(|f| f.severity == Severity::Error) {
         let line = if f.path.is_empty() { doc.line } else { doc.line_of(&f.path) };
         let field = if f.path.is_empty() { String::new() } else { format!("{}: ", f.path) };
-        return Err(UsageError(format!(
+        // An invalid manifest is a problem found (exit 1), as `validate` reports it, not a usage error.
+        return Err(anyhow::anyhow!(
             "{name}:{line}: {field}{}\nhint: {} (`gscale validate -f {name}` lists every problem)",
-            f.message, f.hint
-        ))
-        .into());
+            f.message,
+            f.hint
+        ));
     }
     checked
         .scaler

@@ -157,8 +157,10 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
         Outcome::TargetNotFound(message) => {
             return Err(anyhow::anyhow!("{message}\nhint: create the target or fix spec.targetRef"));
         }
-        // Plan never scales.
-        Outcome::ScaleFailed(message) => return Err(anyhow::anyhow!("{message}")),
+        // Plan never scales, nor claims a target.
+        Outcome::ScaleFailed(message) | Outcome::Conflict(message) => {
+            return Err(anyhow::anyhow!("{message}"));
+        }
     };
     notes.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
     let scaler_name = match &origin {

@@ -1,8 +1,9 @@
 //! `gscale validate -f FILE...`: offline checks of GeneralScaler manifests.
 //!
 //! Every finding names the file, the line, the document and the field path, and says how to fix
-//! it. Documents of other kinds (a Deployment beside its scaler) are skipped with a note; a file
-//! with no GeneralScaler at all is an error.
+//! it. Documents of other kinds (a Deployment beside its scaler), and files holding only those,
+//! are skipped with a note, as linters do; a directory is read for its `.yaml`, `.yml` and `.json`
+//! files; the items of a `kind: List` (`kubectl get -o yaml`) are checked one by one.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Read};
@@ -38,7 +39,8 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     let mut total = FileReport::default();
     let mut invalid_files = 0;
     let mut out = String::new();
-    for path in args.files.iter().chain(&args.more_files) {
+    let paths = expand(args.files.iter().chain(&args.more_files))?;
+    for path in &paths {
         let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
         let report = match read(path)? {
             Ok(text) => check_text(&mut out, &name, &text, args.quiet),
@@ -57,7 +59,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         input::print(&out)?;
         out.clear();
     }
-    let files = args.files.len() + args.more_files.len();
+    let files = paths.len();
     if invalid_files > 0 || total.warnings > 0 || !args.quiet {
         say!(
             out,
@@ -74,6 +76,53 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         input::print(&out)?;
     }
     Ok(if invalid_files > 0 { exit::FAILURE } else { exit::OK })
+}
+
+/// The files to check: each path as given, a directory as the manifests under it (sorted).
+fn expand<'a>(
+    paths: impl Iterator<Item = &'a std::path::PathBuf>,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let before = files.len();
+            manifests_under(path, &mut files)?;
+            if files.len() == before {
+                return Err(UsageError(format!(
+                    "{}: no .yaml, .yml or .json file in this directory\nhint: name the manifests to check",
+                    path.display()
+                ))
+                .into());
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn manifests_under(dir: &Path, files: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        UsageError(format!("cannot read directory {}: {e}\nhint: check the path", dir.display()))
+    })?;
+    let mut paths: Vec<std::path::PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            manifests_under(&path, files)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {
@@ -127,6 +176,14 @@ fn check_text(out: &mut String, name: &str, text: &str, quiet: bool) -> FileRepo
         return report;
     }
     let mut skipped = Vec::new();
+    // A `kind: List` stands for its items.
+    let documents: Vec<yaml::Document> = documents
+        .into_iter()
+        .flat_map(|doc| {
+            let items = doc.list_items();
+            if items.is_empty() { vec![doc] } else { items }
+        })
+        .collect();
     for doc in &documents {
         if let Some(other) = other_kind(&doc.value) {
             if !quiet {
@@ -168,9 +225,8 @@ fn check_text(out: &mut String, name: &str, text: &str, quiet: bool) -> FileRepo
         return report;
     }
     if report.scalers == 0 {
-        say!(out, "{name}: error: no GeneralScaler in this file (found: {})", skipped.join(", "));
-        say!(out, "  hint: a GeneralScaler has apiVersion: {API_VERSION} and kind: {KIND}");
-        report.errors += 1;
+        // Other kinds only (a Deployment beside the scalers in a directory): noted, not an error.
+        say!(out, "{name}: skipped: no GeneralScaler in this file (found: {})", skipped.join(", "));
     }
     report
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::ScalerKey;
@@ -30,6 +31,9 @@ pub struct Memory {
     /// By (namespace, name): the conditions of the last status built, whether or not it was
     /// written, so an Event announces a change once (not again at every retry).
     conditions: Mutex<HashMap<ScalerKey, Vec<Condition>>>,
+    /// By (namespace, name): the scaler's uid and the decision time of the last status this
+    /// process wrote, to tell a cached copy that has not caught up with it.
+    written: Mutex<HashMap<ScalerKey, (String, Timestamp)>>,
 }
 
 impl Memory {
@@ -76,6 +80,17 @@ impl Memory {
         self.conditions.lock().expect("a poisoned lock means a panic elsewhere").insert(key, conditions);
     }
 
+    /// The decision time of the last status this process wrote for this scaler (same uid).
+    pub fn written(&self, key: &ScalerKey, uid: &str) -> Option<Timestamp> {
+        let written = self.written.lock().expect("a poisoned lock means a panic elsewhere");
+        written.get(key).filter(|(seen, _)| seen == uid).map(|(_, at)| *at)
+    }
+
+    /// Remember that a status with this decision time was written.
+    pub fn set_written(&self, key: ScalerKey, uid: String, at: Timestamp) {
+        self.written.lock().expect("a poisoned lock means a panic elsewhere").insert(key, (uid, at));
+    }
+
     /// Keep only the scalers that still exist.
     pub fn retain(&self, live: &std::collections::HashSet<ScalerKey>) {
         self.by_key
@@ -83,6 +98,10 @@ impl Memory {
             .expect("a poisoned lock means a panic elsewhere")
             .retain(|key, _| live.contains(key));
         self.conditions
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|key, _| live.contains(key));
+        self.written
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
             .retain(|key, _| live.contains(key));

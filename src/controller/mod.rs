@@ -6,6 +6,7 @@
 //! - [`schedule`]: when each scaler is due; [`memory`]: the engine's memory per leadership term;
 //! - [`targets`]: target replicas from watches and scaling through `/scale`;
 //! - [`leader`]: Lease-based leader election; [`shard`]: which scalers this daemon handles;
+//! - [`owners`]: one autoscaler per target (another GeneralScaler, an HPA or KEDA);
 //! - [`telemetry`]: the daemon's own `/metrics`, `/healthz`, `/readyz`; [`events`]: Events;
 //! - [`clock`] and [`tasks`]: the time and the background tasks, both substitutable or owned.
 //!
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod events;
 pub mod leader;
 pub mod memory;
+pub mod owners;
 pub mod reconcile;
 pub mod schedule;
 pub mod shard;
@@ -32,6 +34,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
@@ -88,6 +91,24 @@ pub struct RunSettings {
     pub clock_offset: jiff::SignedDuration,
 }
 
+impl Default for RunSettings {
+    /// Every namespace, no leader election, a 10-minute status heartbeat, the default metric limits.
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            selector: None,
+            once: false,
+            dry_run: false,
+            metrics_addr: None,
+            shard: Shard::default(),
+            lease: None,
+            status_heartbeat: Duration::from_secs(600),
+            metric_limits: crate::metrics::Limits::default(),
+            clock_offset: jiff::SignedDuration::ZERO,
+        }
+    }
+}
+
 /// What every reconcile shares.
 pub struct Context {
     /// The Kubernetes client.
@@ -104,6 +125,8 @@ pub struct Context {
     pub schedule: Schedule,
     /// The engine's memory of each scaler, as of its last decision.
     pub memory: Memory,
+    /// Which scaler owns each target.
+    pub owners: owners::Owners,
     /// Whether this daemon leads.
     pub leading: watch::Receiver<bool>,
     /// What every write to the cluster passes: open only while this daemon leads.
@@ -141,6 +164,7 @@ impl Context {
             telemetry: Arc::new(telemetry::Telemetry::default()),
             schedule: Schedule::default(),
             memory: Memory::default(),
+            owners: owners::Owners::default(),
             leading,
             fence,
             clock,
@@ -178,8 +202,13 @@ pub async fn run(
         &tasks,
     ));
 
+    let hpas: Api<HorizontalPodAutoscaler> = match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
     if settings.once {
         refuse_beside_a_leader(&ctx, server).await?;
+        ctx.owners.load_hpas(hpas).await;
         let result = run_once(&api, ctx, server).await;
         stop_tasks.send_replace(true);
         tasks.join().await;
@@ -253,6 +282,8 @@ pub async fn run(
         // Our own status writes change no generation: they need no reconcile.
         .predicate_filter(predicates::generation, Default::default());
     tasks.spawn(prune_deleted(reader.clone(), ctx.clone()));
+    let owners = ctx.clone();
+    tasks.spawn(async move { owners.owners.follow_hpas(hpas).await });
     tasks.spawn(ready_after_first_pass(reader.clone(), ctx.clone()));
     let (mut draining, mut deadline) = (shutdown_rx.clone(), shutdown_rx);
     let controller = Controller::for_stream(scalers, reader)
@@ -292,6 +323,7 @@ async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>
             store.state().iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
         ctx.schedule.retain(&live);
         ctx.memory.retain(&live);
+        ctx.owners.retain(&live);
         ctx.telemetry.retain(&live);
     }
 }
@@ -380,10 +412,15 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
     .map(|scaler| {
         let ctx = ctx.clone();
         async move {
-            let observation = observe(&ctx, &scaler).await;
             let now = ctx.clock.now();
-            let history = reconcile::persisted_history(&scaler);
-            let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
+            let mut outcome = match ctx.owners.claim(&scaler) {
+                Ok(()) => {
+                    let observation = observe(&ctx, &scaler).await;
+                    let history = reconcile::persisted_history(&scaler);
+                    decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run)
+                }
+                Err(conflict) => Outcome::Conflict(conflict),
+            };
             ctx.telemetry.decisions.fetch_add(1, Ordering::Relaxed);
             let result = reconcile::act(&ctx, &scaler, &mut outcome, now).await;
             (scaler, result)
@@ -448,18 +485,7 @@ pub(crate) mod testing {
         let client = kube::Client::new(service, "default");
         let (leading_tx, leading) = watch::channel(true);
         let (tasks, stop) = Tasks::new();
-        let settings = RunSettings {
-            namespace: None,
-            selector: None,
-            once: false,
-            dry_run: false,
-            metrics_addr: None,
-            shard: Shard::default(),
-            lease: None,
-            status_heartbeat: Duration::from_secs(600),
-            metric_limits: crate::metrics::Limits::default(),
-            clock_offset: jiff::SignedDuration::ZERO,
-        };
+        let settings = RunSettings::default();
         let ctx = Context::new(client, settings, leading, leader::Fence::open(), Clock::manual(now), &tasks);
         (Arc::new(ctx), Harness { api, leading: leading_tx, _tasks: stop })
     }

@@ -149,16 +149,42 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
         Ok(None) => {}
     }
 
-    let observation = observe(&ctx, &scaler).await;
+    let scaler = fresh_if_behind(&ctx, &key, scaler).await?;
     let now = ctx.clock.now();
-    let uid = scaler.uid().unwrap_or_default();
-    let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
-    let mut outcome = decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run);
+    let mut outcome = match ctx.owners.claim(&scaler) {
+        Ok(()) => {
+            let observation = observe(&ctx, &scaler).await;
+            let uid = scaler.uid().unwrap_or_default();
+            let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
+            decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run)
+        }
+        Err(conflict) => Outcome::Conflict(conflict),
+    };
     ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     act(&ctx, &scaler, &mut outcome, now).await?;
 
     let next = ctx.schedule.set_next(key, scaler.metadata.generation, interval, &scaler.spec, now);
     Ok(Action::requeue(next))
+}
+
+/// The scaler as the API server has it when the cached copy has not caught up with this daemon's
+/// own last status write (a stalled watch): a status built over the stale copy would undo what that
+/// write recorded. One GET, only then.
+async fn fresh_if_behind(
+    ctx: &Context,
+    key: &ScalerKey,
+    scaler: Arc<GeneralScaler>,
+) -> Result<Arc<GeneralScaler>, ReconcileError> {
+    let cached = scaler.status.as_ref().and_then(|s| s.last_decision.as_ref()).map(|d| d.time);
+    let Some(written) = ctx.memory.written(key, &scaler.uid().unwrap_or_default()) else { return Ok(scaler) };
+    if cached.is_some_and(|cached| cached >= written) {
+        return Ok(scaler);
+    }
+    tracing::debug!(scaler = %key.1, "cached status is behind this daemon's last write; reading it afresh");
+    let api: Api<GeneralScaler> = Api::namespaced(ctx.client.clone(), &key.0);
+    let mut fresh = api.get(&key.1).await.map_err(ReconcileError::Status)?;
+    fresh.managed_fields_mut().clear();
+    Ok(Arc::new(fresh))
 }
 
 /// Act: scale when the decision says so, then status and Events.
@@ -269,6 +295,9 @@ async fn write_status(
         .write(api.patch_status(&name, &params, &Patch::Apply(&patch)))
         .await?
         .map_err(ReconcileError::Status)?;
+    if let Some(decision) = &status.last_decision {
+        ctx.memory.set_written((namespace, name), scaler.uid().unwrap_or_default(), decision.time);
+    }
     ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
@@ -387,6 +416,8 @@ mod tests {
                     echo = json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": body["spec"]});
                 } else if path.ends_with("/status") {
                     echo = serde_json::to_value(scaler(Some(body["status"].clone()))).unwrap();
+                } else if parts.method == http::Method::GET {
+                    echo = serde_json::to_value(scaler(None)).unwrap();
                 }
                 echo
             } else {
@@ -580,6 +611,23 @@ mod tests {
             let mut outcome = decided(&s, 2, 50.0, now);
             assert!(act(&ctx, &s, &mut outcome, now).await.is_err());
         }
+        drop(ctx);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_cached_copy_behind_our_own_write_is_read_afresh_once() {
+        let now: Timestamp = NOW.parse().unwrap();
+        let (ctx, harness) = testing::context(now);
+        let key: ScalerKey = ("ns".into(), "web".into());
+        let stale = Arc::new(scaler(None));
+        let server = tokio::spawn(serve(harness.api, vec![expect("GET", "/generalscalers/web", 200)]));
+        // Nothing written yet: the cache is trusted.
+        let same = fresh_if_behind(&ctx, &key, stale.clone()).await.unwrap();
+        assert!(Arc::ptr_eq(&same, &stale));
+        // After a write the cache has not seen, one GET.
+        ctx.memory.set_written(key.clone(), "uid-1".into(), now);
+        fresh_if_behind(&ctx, &key, stale.clone()).await.unwrap();
         drop(ctx);
         server.await.unwrap();
     }

@@ -34,6 +34,8 @@ pub enum Outcome {
     TargetNotFound(String),
     /// The engine decided to scale, and the target's /scale keeps refusing.
     ScaleFailed(String),
+    /// Another autoscaler owns the target: this scaler does not act.
+    Conflict(String),
 }
 
 /// The status after `outcome`, carrying over what did not change from `old`.
@@ -144,6 +146,9 @@ pub fn build(scaler: &GeneralScaler, outcome: &Outcome, now: Timestamp) -> Gener
         }
         Outcome::ScaleFailed(message) => {
             conditions.push(condition(names::READY, false, names::SCALE_FAILED, message));
+        }
+        Outcome::Conflict(message) => {
+            conditions.push(condition(names::READY, false, names::TARGET_CONFLICT, message));
         }
     }
     // A condition keeps its transition time while its status stays the same.

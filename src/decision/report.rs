@@ -111,11 +111,25 @@ impl Decision {
     /// One line: `scale 4 -> 7: <why>`, `hold at 4: <why>`, or the paused/dryRun equivalent.
     pub fn verdict(&self, spec: &GeneralScalerSpec) -> String {
         let why = |step: &Step| step.why.describe(spec, self.current, &self.metrics);
-        let reason = why(self.reason_step());
+        let last = self.reason_step();
         let (from, to) = (self.current, self.desired);
         if to == from {
-            return format!("hold at {from}: {reason}");
+            return format!("hold at {}: {}", from, why(last));
         }
+        // A floor or ceiling that pulled against the move (a bound raising 0 to 1 in a scale
+        // 10 -> 1) follows the stage that made the move, so the line never reads "raised" for a
+        // scale-down. A step limit explains its move alone ("maxIncrement 2").
+        let up = to > from;
+        let against = matches!(last.stage, Stage::Bounds | Stage::Activation)
+            && if up { last.output < last.input } else { last.output > last.input };
+        let mover = self.steps[..Stage::Apply as usize]
+            .iter()
+            .rev()
+            .find(|s| if up { s.output > s.input } else { s.output < s.input });
+        let reason = match mover {
+            Some(mover) if against => format!("{}; then {}", why(mover), why(last)),
+            _ => why(last),
+        };
         let verb = if spec.paused {
             "paused, would scale"
         } else if spec.dry_run {

@@ -499,6 +499,12 @@ fn reports_explain_each_stage_in_words() {
     let d = once(&spec, 4, 300.0);
     assert_eq!(d.report(&spec, &[Ok(300.0)]).steps[5].why, "maxIncrement 2");
     assert_eq!(d.verdict(&spec), "scale 4 -> 6: maxIncrement 2");
+    // A scale-down held at the floor names the metric that asked for less, then the bound.
+    spec.min_replicas = 3;
+    let d = once(&spec, 10, 0.0);
+    let verdict = d.verdict(&spec);
+    assert!(verdict.starts_with("scale 10 -> 3: rps 0 per pod"), "{verdict}");
+    assert!(verdict.ends_with("; then raised to minReplicas 3"), "{verdict}");
 }
 
 #[test]

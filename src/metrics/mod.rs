@@ -15,6 +15,7 @@ mod number;
 pub mod prometheus;
 pub mod pubsub;
 pub mod redis;
+mod resolve;
 mod secret;
 mod send;
 mod stats;
@@ -36,6 +37,7 @@ pub use transport::SecretString;
 
 use crate::api::{GeneralScalerSpec, MetricSpec, MetricType, PolicyType, PrometheusSource, RedisKind};
 use crate::reading::{Reading, SloReadings};
+use resolve::Resolved;
 use transport::{HttpClients, TlsSettings};
 
 /// Environment variable naming the Pub/Sub endpoint (`host:port`, plaintext), as Google's SDKs read it.
@@ -153,38 +155,6 @@ pub struct Readings {
     pub metrics: Vec<Reading>,
     /// The slo policy's readings; `None` where a query is not configured.
     pub slo: SloReadings,
-}
-
-/// What an HTTP-based source (Prometheus, HTTP) takes from its spec.
-struct HttpParts {
-    client: reqwest::Client,
-    headers: reqwest::header::HeaderMap,
-    token: Option<SecretString>,
-    tls: TlsSettings,
-}
-
-/// A source built for one fetch, with what the fetcher needs around it.
-struct Resolved {
-    source: Source,
-    /// Every parameter that can change the answer, hashed (secrets only by fingerprint).
-    dedup_key: u64,
-    /// Values to scrub from error messages.
-    secrets: Vec<SecretString>,
-    /// The backend for concurrency limits: a URL's origin, a Redis `host:port`, a Google project.
-    backend: String,
-}
-
-/// The origin (`scheme://host:port`) of a URL, or the text itself.
-fn origin(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) => format!(
-            "{}://{}:{}",
-            parsed.scheme(),
-            parsed.host_str().unwrap_or(""),
-            parsed.port_or_known_default().unwrap_or(0)
-        ),
-        Err(_) => url.to_owned(),
-    }
 }
 
 struct Shared {
@@ -387,244 +357,6 @@ impl Fetcher {
         }
     }
 
-    /// Build the source for `metric`: resolve its secrets in `namespace`, attach pooled clients.
-    async fn resolve(&self, namespace: &str, metric: &MetricSpec) -> Result<Resolved, MetricError> {
-        let target = target_of(metric)?;
-        let secrets = &self.inner.secrets;
-        match metric.kind {
-            MetricType::Prometheus => {
-                let spec = metric.prometheus.as_ref().expect("checked by target_of");
-                self.resolve_prometheus(namespace, spec, target).await
-            }
-            MetricType::Http => {
-                let spec = metric.http.as_ref().expect("checked by target_of");
-                let HttpParts { client, headers, token, tls } = self
-                    .http_parts(
-                        namespace,
-                        "http",
-                        &spec.headers,
-                        spec.bearer_token_secret_ref.as_ref(),
-                        spec.ca_secret_ref.as_ref(),
-                        spec.insecure_skip_verify,
-                    )
-                    .await?;
-                let dedup_key = hash_of(&(
-                    "http",
-                    &spec.url,
-                    spec.method as u8,
-                    &spec.body,
-                    &spec.headers,
-                    &spec.value_path,
-                    token.as_ref().map(SecretString::fingerprint),
-                    &tls,
-                ));
-                let mut hidden: Vec<SecretString> = spec.headers.values().map(SecretString::new).collect();
-                hidden.extend(token.clone());
-                let source = http::HttpQuery {
-                    target,
-                    client,
-                    limits: self.inner.settings.limits.clone(),
-                    url: spec.url.clone(),
-                    method: spec.method,
-                    body: spec.body.clone(),
-                    headers,
-                    bearer_token: token,
-                    value_path: spec.value_path.clone(),
-                };
-                Ok(Resolved {
-                    source: Source::Http(source),
-                    dedup_key,
-                    secrets: hidden,
-                    backend: origin(&spec.url),
-                })
-            }
-            MetricType::Redis => {
-                let spec = metric.redis.as_ref().expect("checked by target_of");
-                let password = match (&spec.password_secret_ref, &spec.password) {
-                    (Some(reference), _) => Some(secrets.get(namespace, reference).await?),
-                    (None, Some(password)) => {
-                        self.warn_once(
-                            format!("{namespace}/{}:{}", spec.host, spec.port),
-                            "redis password given in plain text; prefer passwordSecretRef",
-                        );
-                        Some(SecretString::new(password.clone()))
-                    }
-                    (None, None) => None,
-                };
-                let ca_pem = match &spec.ca_secret_ref {
-                    Some(reference) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
-                    None => None,
-                };
-                if spec.consumer_group.is_some() && spec.kind != RedisKind::Stream {
-                    return Err(MetricError::InvalidSource {
-                        kind: "redis",
-                        detail: "consumerGroup needs kind: stream".into(),
-                    });
-                }
-                let key = redis::ServerKey {
-                    host: spec.host.clone(),
-                    port: spec.port,
-                    db: spec.db,
-                    username: spec.username.clone(),
-                    password_fingerprint: password.as_ref().map(SecretString::fingerprint),
-                    tls: spec.tls,
-                    insecure_skip_verify: spec.insecure_skip_verify,
-                    ca_fingerprint: ca_pem.as_ref().map(hash_of),
-                };
-                let timeout = Duration::from_secs(u64::from(metric.timeout_seconds.max(1)));
-                let credentials = redis::Credentials { password: password.clone(), ca_pem };
-                let dedup_key = hash_of(&(
-                    "redis",
-                    &key,
-                    &spec.queue_name,
-                    spec.kind == RedisKind::Stream,
-                    &spec.consumer_group,
-                ));
-                let connection =
-                    self.inner.redis.get(&key, &credentials, timeout, &target).await.map_err(|err| {
-                        err.redact(
-                            &password.as_ref().map(SecretString::expose).into_iter().collect::<Vec<_>>(),
-                        )
-                    })?;
-                let source = redis::RedisQuery {
-                    target,
-                    connection,
-                    key: spec.queue_name.clone(),
-                    kind: spec.kind,
-                    consumer_group: spec.consumer_group.clone(),
-                };
-                let backend = format!("{}:{}", spec.host, spec.port);
-                Ok(Resolved {
-                    source: Source::Redis(source),
-                    dedup_key,
-                    secrets: password.into_iter().collect(),
-                    backend,
-                })
-            }
-            MetricType::Pubsub => self.resolve_pubsub(namespace, metric, target).await,
-        }
-    }
-
-    /// The HTTP client (by TLS settings), headers and bearer token an HTTP-based source needs.
-    async fn http_parts(
-        &self,
-        namespace: &str,
-        kind: &'static str,
-        headers: &std::collections::BTreeMap<String, String>,
-        bearer_token: Option<&crate::api::SecretKeyRef>,
-        ca: Option<&crate::api::SecretKeyRef>,
-        insecure_skip_verify: bool,
-    ) -> Result<HttpParts, MetricError> {
-        let secrets = &self.inner.secrets;
-        let token = match bearer_token {
-            Some(reference) => Some(secrets.get(namespace, reference).await?),
-            None => None,
-        };
-        let ca_pem = match ca {
-            Some(reference) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
-            None => None,
-        };
-        let tls = TlsSettings { ca_pem, insecure_skip_verify };
-        let client = self.inner.http.get(kind, &tls)?;
-        let headers = transport::header_map(kind, headers)?;
-        Ok(HttpParts { client, headers, token, tls })
-    }
-
-    async fn resolve_prometheus(
-        &self,
-        namespace: &str,
-        spec: &PrometheusSource,
-        target: Target,
-    ) -> Result<Resolved, MetricError> {
-        let HttpParts { client, headers, token, tls } = self
-            .http_parts(
-                namespace,
-                "prometheus",
-                &spec.headers,
-                spec.bearer_token_secret_ref.as_ref(),
-                spec.ca_secret_ref.as_ref(),
-                spec.insecure_skip_verify,
-            )
-            .await?;
-        let dedup_key = hash_of(&(
-            "prometheus",
-            spec.server_url.trim_end_matches('/'),
-            &spec.query,
-            &spec.headers,
-            token.as_ref().map(SecretString::fingerprint),
-            &tls,
-        ));
-        let mut hidden: Vec<SecretString> = spec.headers.values().map(SecretString::new).collect();
-        hidden.extend(token.clone());
-        let source = prometheus::PrometheusQuery {
-            target,
-            client,
-            limits: self.inner.settings.limits.clone(),
-            server_url: spec.server_url.clone(),
-            query: spec.query.clone(),
-            headers,
-            bearer_token: token,
-        };
-        Ok(Resolved {
-            source: Source::Prometheus(source),
-            dedup_key,
-            secrets: hidden,
-            backend: origin(&spec.server_url),
-        })
-    }
-
-    #[cfg(feature = "pubsub")]
-    async fn resolve_pubsub(
-        &self,
-        namespace: &str,
-        metric: &MetricSpec,
-        target: Target,
-    ) -> Result<Resolved, MetricError> {
-        let spec = metric.pubsub.as_ref().expect("checked by target_of");
-        let key = match &spec.credentials_secret {
-            Some(reference) => Some(self.inner.secrets.get(namespace, reference).await?),
-            None => None,
-        };
-        let settings = &self.inner.settings;
-        let clients = self
-            .inner
-            .gcp
-            .get(
-                settings.pubsub_endpoint.as_deref(),
-                settings.monitoring_endpoint.as_deref(),
-                key.as_ref(),
-                &target,
-            )
-            .await?;
-        let dedup_key = hash_of(&(
-            "pubsub",
-            &spec.project_id,
-            &spec.subscription_id,
-            spec.mode == crate::api::PubSubMode::Backlog,
-            key.as_ref().map(SecretString::fingerprint),
-        ));
-        let source = pubsub::PubSubQuery {
-            target,
-            clients,
-            project_id: spec.project_id.clone(),
-            subscription_id: spec.subscription_id.clone(),
-            mode: spec.mode,
-            check_interval: settings.pubsub_check_interval,
-        };
-        let backend = format!("projects/{}", spec.project_id);
-        Ok(Resolved {
-            source: Source::PubSub(source),
-            dedup_key,
-            secrets: key.into_iter().collect(),
-            backend,
-        })
-    }
-
-    #[cfg(not(feature = "pubsub"))]
-    async fn resolve_pubsub(&self, _: &str, _: &MetricSpec, _: Target) -> Result<Resolved, MetricError> {
-        Err(MetricError::Unsupported { kind: "pubsub", feature: "pubsub" })
-    }
-
     /// The slo policy's queries, on `slo.serverUrl` or the first prometheus metric's server.
     async fn read_slo(&self, namespace: &str, spec: &GeneralScalerSpec, window: Duration) -> SloReadings {
         let Some(slo) = spec.policy.slo.as_ref().filter(|_| spec.policy.kind == PolicyType::Slo) else {
@@ -709,6 +441,7 @@ impl Fetcher {
 
 #[cfg(test)]
 mod tests {
+    use super::resolve::origin;
     use super::*;
 
     fn assert_send<T: Send>(_: &T) {}

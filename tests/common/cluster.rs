@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gscale::api::{GeneralScaler, crd};
-use gscale_sandbox::{Sandbox, SandboxOptions};
+use gscale_sandbox::{RequestRecord, Sandbox, SandboxOptions};
+use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -116,6 +117,18 @@ impl Cluster {
         events.into_iter().filter_map(|e| e.reason).collect()
     }
 
+    /// The successful scale PATCHes of a target, in the order the sandbox received them.
+    pub fn scale_patches(&self, target: &str) -> Vec<RequestRecord> {
+        let mut patches: Vec<RequestRecord> = self
+            .sandbox
+            .requests()
+            .into_iter()
+            .filter(|r| r.verb == "patch" && r.subresource == "scale" && r.status < 300 && r.name == target)
+            .collect();
+        patches.sort_by_key(|r| r.at);
+        patches
+    }
+
     /// The holder of the Lease `name` in `default`; "" when it is free or missing.
     pub async fn lease_holder(&self, name: &str) -> String {
         let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
@@ -207,9 +220,21 @@ pub enum Reply {
     Empty,
 }
 
-/// An HTTP metric whose value the test sets: `{"value": N}` at `/metric`.
+/// One reading a [`Load`] served: when it was asked (by the server's clock, which is the
+/// sandbox's), and what it answered.
+#[derive(Clone, Debug)]
+pub struct Fetch {
+    /// When the request arrived.
+    pub at: Timestamp,
+    /// What it was answered.
+    pub reply: Reply,
+}
+
+/// An HTTP metric whose value the test sets: `{"value": N}` at `/metric`. Every reading is logged,
+/// so a test can count the daemon's ticks and order them against the sandbox's request log.
 pub struct Load {
     reply: Arc<Mutex<Reply>>,
+    served: Arc<Mutex<Vec<Fetch>>>,
     /// The server (its request count).
     pub server: HttpServer,
 }
@@ -218,15 +243,21 @@ impl Load {
     /// Serve `initial`.
     pub fn new(initial: f64) -> Self {
         let reply = Arc::new(Mutex::new(Reply::Value(initial)));
-        let shared = reply.clone();
-        let server = serve(move |_| match shared.lock().unwrap().clone() {
-            Reply::Value(v) => Response::json(200, &json!({"value": v})),
-            Reply::Down => Response::text(503, "text/plain", "down"),
-            Reply::Slow(delay) => Response::json(200, &json!({"value": 1})).delayed(delay),
-            Reply::Garbage => Response::text(200, "application/json", "<html>oops</html>"),
-            Reply::Empty => Response::json(200, &json!({})),
+        let served: Arc<Mutex<Vec<Fetch>>> = Arc::default();
+        let (shared, log) = (reply.clone(), served.clone());
+        let server = serve(move |_| {
+            // Stamped under the reply's lock: a reading after a `set` always serves the new value.
+            let reply = shared.lock().unwrap();
+            log.lock().unwrap().push(Fetch { at: Timestamp::now(), reply: reply.clone() });
+            match reply.clone() {
+                Reply::Value(v) => Response::json(200, &json!({"value": v})),
+                Reply::Down => Response::text(503, "text/plain", "down"),
+                Reply::Slow(delay) => Response::json(200, &json!({"value": 1})).delayed(delay),
+                Reply::Garbage => Response::text(200, "application/json", "<html>oops</html>"),
+                Reply::Empty => Response::json(200, &json!({})),
+            }
         });
-        Self { reply, server }
+        Self { reply, served, server }
     }
 
     /// Change the value.
@@ -242,6 +273,34 @@ impl Load {
     /// Answer this from now on.
     pub fn answer(&self, reply: Reply) {
         *self.reply.lock().unwrap() = reply;
+    }
+
+    /// Every reading so far, oldest first.
+    pub fn fetches(&self) -> Vec<Fetch> {
+        self.served.lock().unwrap().clone()
+    }
+
+    /// The readings that served `value`, oldest first.
+    pub fn fetches_of(&self, value: f64) -> Vec<Fetch> {
+        self.fetches().into_iter().filter(|f| f.reply == Reply::Value(value)).collect()
+    }
+
+    /// Wait until `n` readings satisfy `pred` (the daemon's ticks, counted); those readings.
+    pub async fn wait_fetches(
+        &self,
+        n: usize,
+        deadline: Duration,
+        pred: impl Fn(&Fetch) -> bool,
+    ) -> Vec<Fetch> {
+        let matching = || self.fetches().into_iter().filter(|f| pred(f)).collect::<Vec<_>>();
+        eventually(&format!("{n} readings of the load"), deadline, || async { matching().len() >= n }).await;
+        matching()
+    }
+
+    /// Wait for `n` readings after now: `n` ticks of a daemon reading this load.
+    pub async fn wait_ticks(&self, n: usize, deadline: Duration) -> Vec<Fetch> {
+        let now = Timestamp::now();
+        self.wait_fetches(n, deadline, |f| f.at > now).await
     }
 
     /// The URL of the metric.

@@ -1,13 +1,24 @@
-//! A tiny HTTP/1.1 server for tests: exporters for Prometheus to scrape, stand-ins (Monitoring, the
-//! Kubernetes Secrets API), plain-HTTP and TLS, with a request counter and an optional reply delay.
+//! A small HTTP server for tests, on hyper: exporters for Prometheus to scrape, stand-ins
+//! (Monitoring, the Kubernetes Secrets API), plain HTTP and TLS (tokio-rustls), with a log of what
+//! it served (arrival and reply order, for tests that assert order rather than durations), an
+//! optional reply delay and a gate that holds replies until the test opens it.
+//!
+//! Certificates for the TLS servers come from the openssl CLI ([`certs`]); the HTTP parsing is
+//! hyper's, not ours.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use jiff::Timestamp;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 /// A request as the handler sees it.
 #[derive(Clone, Debug)]
@@ -34,42 +45,32 @@ impl Request {
         self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
-    /// A query parameter, decoded.
+    /// A query parameter, decoded (`+` as space, percent escapes).
     pub fn query(&self, name: &str) -> Option<String> {
         let query = self.target.split_once('?')?.1;
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(k, _)| decode(k) == name)
-            .map(|(_, v)| decode(v))
+        form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 }
 
-/// Percent-decoding (with `+` as space), enough for query strings.
-pub fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
+/// Holds replies until opened; a closed gate makes a backend as slow as the test wants, with no
+/// duration to guess.
+#[derive(Debug)]
+pub struct Gate(watch::Sender<bool>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn closed() -> Self {
+        Gate(watch::channel(false).0)
     }
-    String::from_utf8_lossy(&out).into_owned()
+
+    /// Let every held reply (and every later one) go.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    fn waiter(&self) -> watch::Receiver<bool> {
+        self.0.subscribe()
+    }
 }
 
 /// A reply.
@@ -83,6 +84,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Wait this long before answering (a slow backend).
     pub delay: Duration,
+    /// Wait for this gate to open before answering.
+    gate: Option<watch::Receiver<bool>>,
 }
 
 impl Response {
@@ -93,6 +96,7 @@ impl Response {
             content_type: content_type.into(),
             body: body.into().into_bytes(),
             delay: Duration::ZERO,
+            gate: None,
         }
     }
 
@@ -106,25 +110,98 @@ impl Response {
         self.delay = delay;
         self
     }
+
+    /// The same reply, once `gate` is open.
+    pub fn held(mut self, gate: &Gate) -> Self {
+        self.gate = Some(gate.waiter());
+        self
+    }
+}
+
+/// One request the server answered (or is answering), in the server's own order.
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// Path and query string.
+    pub target: String,
+    /// Its place in the server's sequence of events (arrivals and replies share one counter).
+    pub arrived: u64,
+    /// When it arrived.
+    pub at: Timestamp,
+    /// The event number of its reply, once sent.
+    pub answered: Option<u64>,
+    /// When its reply went out.
+    pub answered_at: Option<Timestamp>,
+}
+
+/// The log of requests, with one counter ordering arrivals and replies.
+#[derive(Default)]
+struct ServedLog {
+    events: AtomicU64,
+    served: Mutex<Vec<Served>>,
+}
+
+impl ServedLog {
+    fn arrive(&self, target: &str) -> usize {
+        let mut served = self.served.lock().unwrap();
+        let arrived = self.events.fetch_add(1, Ordering::SeqCst);
+        served.push(Served {
+            target: target.to_owned(),
+            arrived,
+            at: Timestamp::now(),
+            answered: None,
+            answered_at: None,
+        });
+        served.len() - 1
+    }
+
+    fn answer(&self, index: usize) {
+        let mut served = self.served.lock().unwrap();
+        served[index].answered = Some(self.events.fetch_add(1, Ordering::SeqCst));
+        served[index].answered_at = Some(Timestamp::now());
+    }
 }
 
 type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
-/// A running server; stops when dropped.
+/// A running server; stops (and closes its connections) when dropped.
 pub struct HttpServer {
     /// Where it listens.
     pub addr: SocketAddr,
     /// `http://127.0.0.1:PORT` (or https).
     pub url: String,
     requests: Arc<AtomicUsize>,
+    log: Arc<ServedLog>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HttpServer {
-    /// Requests answered so far.
+    /// Requests handled so far (counted when the handler has chosen the reply, before any delay).
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Every request so far, in order of arrival.
+    pub fn served(&self) -> Vec<Served> {
+        self.log.served.lock().unwrap().clone()
+    }
+
+    /// The most requests that were ever between arrival and reply at once.
+    pub fn max_in_flight(&self) -> usize {
+        let mut events: Vec<(u64, i32)> = Vec::new();
+        for served in self.served() {
+            events.push((served.arrived, 1));
+            if let Some(answered) = served.answered {
+                events.push((answered, -1));
+            }
+        }
+        events.sort();
+        let (mut now, mut most) = (0, 0);
+        for (_, step) in events {
+            now += step;
+            most = most.max(now);
+        }
+        most as usize
     }
 }
 
@@ -153,7 +230,8 @@ pub fn serve_tls(
     serve_on(0, Some((cert_pem.to_owned(), key_pem.to_owned())), handler)
 }
 
-/// Serve on a given port (0: any), plain or TLS.
+/// Serve on a given port (0: any), plain or TLS. The server runs on its own thread and runtime, so
+/// it answers whatever runtime (or none) the test uses.
 pub fn serve_on(
     port: u16,
     tls: Option<(String, String)>,
@@ -164,12 +242,14 @@ pub fn serve_on(
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
+    let log = Arc::new(ServedLog::default());
     let (shutdown, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let acceptor = tls.map(|(cert, key)| tls_acceptor(&cert, &key));
     let url = format!("{}://127.0.0.1:{}", if acceptor.is_some() { "https" } else { "http" }, addr.port());
-    let counter = requests.clone();
+    let (counter, served) = (requests.clone(), log.clone());
     let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // Dropping the runtime at the end drops every connection task: a stopped server is gone.
         runtime.block_on(async move {
             let listener = TcpListener::from_std(listener).unwrap();
             loop {
@@ -177,17 +257,16 @@ pub fn serve_on(
                     _ = &mut stopped => break,
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
-                        let handler = handler.clone();
-                        let counter = counter.clone();
+                        let service = Service { handler: handler.clone(), counter: counter.clone(), log: served.clone() };
                         let acceptor = acceptor.clone();
                         tokio::spawn(async move {
                             match acceptor {
                                 Some(acceptor) => {
                                     if let Ok(stream) = acceptor.accept(stream).await {
-                                        connection(stream, handler, counter).await;
+                                        connection(TokioIo::new(stream), service).await;
                                     }
                                 }
-                                None => connection(stream, handler, counter).await,
+                                None => connection(TokioIo::new(stream), service).await,
                             }
                         });
                     }
@@ -195,7 +274,7 @@ pub fn serve_on(
             }
         });
     });
-    HttpServer { addr, url, requests, shutdown: Some(shutdown), thread: Some(thread) }
+    HttpServer { addr, url, requests, log, shutdown: Some(shutdown), thread: Some(thread) }
 }
 
 fn tls_acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
@@ -214,55 +293,57 @@ fn tls_acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
-async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+/// What one connection needs to answer requests.
+#[derive(Clone)]
+struct Service {
     handler: Handler,
     counter: Arc<AtomicUsize>,
-) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
+    log: Arc<ServedLog>,
+}
+
+impl Service {
+    async fn answer(
+        self,
+        request: hyper::Request<Incoming>,
+    ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+        let target =
+            parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |pq| pq.to_string());
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+            })
+            .collect();
+        let request = Request { method: parts.method.to_string(), target, headers, body };
+        let index = self.log.arrive(&request.target);
+        let response = (self.handler)(&request);
+        self.counter.fetch_add(1, Ordering::SeqCst);
+        if let Some(mut gate) = response.gate.clone() {
+            let _ = gate.wait_for(|open| *open).await;
         }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        if !response.delay.is_zero() {
+            tokio::time::sleep(response.delay).await;
         }
-    };
-    let head = String::from_utf8_lossy(&buffer[..header_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split_whitespace();
-    let method = first.next().unwrap_or("").to_owned();
-    let target = first.next().unwrap_or("").to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize =
-        headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-    let mut body = buffer[header_end + 4..].to_vec();
-    while body.len() < length {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
+        self.log.answer(index);
+        let reply = hyper::Response::builder()
+            .status(response.status)
+            .header(http::header::CONTENT_TYPE, response.content_type)
+            .body(Full::new(Bytes::from(response.body)))
+            .expect("a status code and a content type make a valid response");
+        Ok(reply)
     }
-    let request = Request { method, target, headers, body };
-    let response = handler(&request);
-    counter.fetch_add(1, Ordering::SeqCst);
-    if !response.delay.is_zero() {
-        tokio::time::sleep(response.delay).await;
-    }
-    let head = format!(
-        "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        response.status,
-        response.content_type,
-        response.body.len()
-    );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(&response.body).await;
-    let _ = stream.shutdown().await;
+}
+
+async fn connection<I>(io: I, service: Service)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| service.clone().answer(request));
+    // One request per connection, as before: a test that stops a server sees its clients reconnect.
+    let _ = hyper::server::conn::http1::Builder::new().keep_alive(false).serve_connection(io, service).await;
 }
 
 /// A CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI.

@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
 use super::http::{HttpServer, Response, serve};
 
 /// Secrets by (namespace, name), each a map of key to plain value.
@@ -27,24 +30,6 @@ impl SecretsApi {
     }
 }
 
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Start the stub.
 pub fn start() -> SecretsApi {
     let secrets: SecretStore = Arc::default();
@@ -55,7 +40,7 @@ pub fn start() -> SecretsApi {
             let store = store.lock().unwrap();
             if let Some(data) = store.get(&(namespace.to_string(), name.to_string())) {
                 let data: serde_json::Map<String, serde_json::Value> =
-                    data.iter().map(|(k, v)| (k.clone(), b64(v.as_bytes()).into())).collect();
+                    data.iter().map(|(k, v)| (k.clone(), STANDARD.encode(v.as_bytes()).into())).collect();
                 return Response::json(
                     200,
                     &serde_json::json!({"apiVersion": "v1", "kind": "Secret",

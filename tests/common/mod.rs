@@ -2,8 +2,8 @@
 //! HTTP server for exporters and stand-ins, and a stub Kubernetes API serving Secrets.
 //!
 //! Every server binds 127.0.0.1 on a free port, lives in its own temp dir, is awaited with a deadline
-//! (never a blind sleep) and is killed when its handle drops. A missing server binary fails the test
-//! under `CI=true` and prints a visible skip elsewhere ([`require`]).
+//! (never a blind sleep) and is killed when its handle drops. A missing binary (a server, kubectl,
+//! openssl, man) fails the test in CI and prints a visible skip elsewhere ([`require`]).
 #![allow(dead_code)]
 
 pub mod cluster;
@@ -18,28 +18,37 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-/// Whether this run is CI (a missing server is then a failure, not a skip).
+/// Whether this run is CI (`CI=true` or `CI=1`, as CI services and `.ci/run` set it): a missing
+/// backend binary is then a failure, not a skip. The one definition every test uses.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
-/// `Some(path)` of a server binary; `None` (after printing a skip notice) when it is missing outside CI.
-pub fn require(binary: &str, test: &str) -> Option<PathBuf> {
-    let found = if binary.contains('/') {
-        Some(PathBuf::from(binary)).filter(|path| path.exists())
-    } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths).map(|dir| dir.join(binary)).find(|path| path.is_file())
-        })
-    };
-    match found {
-        Some(path) => Some(path),
-        None if in_ci() => panic!("{binary} is not installed; CI needs it for {test} (see .ci/run)"),
-        None => {
-            eprintln!("SKIPPED {test}: {binary} is not installed (apt-get install it to run this test)");
-            None
-        }
+/// Where a binary is: a path as given, or a name looked up on `PATH`.
+fn locate(binary: &str) -> Option<PathBuf> {
+    if binary.contains('/') {
+        return Some(PathBuf::from(binary)).filter(|path| path.is_file());
     }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join(binary)).find(|path| path.is_file())
+    })
+}
+
+/// `Some(path)` of a binary a test needs. Missing, it fails the test in CI ([`in_ci`]) and
+/// elsewhere prints a visible skip and returns `None`, so the test returns early.
+pub fn require(binary: &str, test: &str) -> Option<PathBuf> {
+    require_any(&[binary], test)
+}
+
+/// [`require`] for a test that can use any one of `binaries` (the first found wins).
+pub fn require_any(binaries: &[&str], test: &str) -> Option<PathBuf> {
+    if let Some(found) = binaries.iter().find_map(|binary| locate(binary)) {
+        return Some(found);
+    }
+    let names = binaries.join(" or ");
+    assert!(!in_ci(), "{names} is not installed; CI needs it for {test} (see .ci/run)");
+    eprintln!("skipped: {test}: {names} not installed");
+    None
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -143,61 +152,28 @@ impl Drop for Process {
     }
 }
 
-/// A blocking HTTP/1.1 request to a loopback `http://` URL: `(status, body)`, None when unreachable.
+/// A blocking HTTP request to a loopback `http://` URL: `(status, body)`, None when unreachable.
+/// reqwest on a one-thread runtime of its own thread, so it works from sync and async tests alike.
 pub fn http_request(method: &str, url: &str, body: Option<&str>) -> Option<(u16, String)> {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut stream = std::net::TcpStream::connect(host).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    // Read the head, then exactly content-length bytes: some servers keep the socket open.
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line).ok()?;
-    let status = status_line.split_whitespace().nth(1)?.parse().ok()?;
-    let mut length = None;
-    let mut chunked = false;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
+    let method = reqwest::Method::from_bytes(method.as_bytes()).ok()?;
+    let (url, body) = (url.to_owned(), body.map(str::to_owned));
+    let request = async move {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().ok()?;
+        let mut request = client.request(method, url).header("content-type", "application/json");
+        if let Some(body) = body {
+            request = request.body(body);
         }
-        let (name, value) = line.split_once(':')?;
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-length" => length = value.trim().parse::<usize>().ok(),
-            "transfer-encoding" => chunked = value.contains("chunked"),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    if chunked {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let size = usize::from_str_radix(size.trim(), 16).ok()?;
-            if size == 0 {
-                break;
-            }
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            out.extend_from_slice(&chunk[..size]);
-        }
-    } else if let Some(length) = length {
-        out.resize(length, 0);
-        reader.read_exact(&mut out).ok()?;
-    } else {
-        reader.read_to_end(&mut out).ok()?;
-    }
-    Some((status, String::from_utf8_lossy(&out).into_owned()))
+        let response = request.send().await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    };
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(request)
+    })
+    .join()
+    .expect("the request thread does not panic")
 }
 
 /// A scaler spec from JSON metrics (the rest defaulted), as a user would write it.

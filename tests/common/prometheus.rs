@@ -50,12 +50,7 @@ impl PrometheusServer {
 
 /// Percent-encode a query string value.
 pub fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Start Prometheus scraping `scrape_target` (`127.0.0.1:PORT`, path `/metrics`) every second as job

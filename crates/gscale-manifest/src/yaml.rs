@@ -47,6 +47,31 @@ pub struct Document {
 }
 
 impl Document {
+    /// The items of a `kind: List` document (what `kubectl get -o yaml` prints), each a document of
+    /// its own whose fields keep their lines; empty for any other document.
+    pub fn list_items(&self) -> Vec<Document> {
+        if self.value.get("kind").and_then(Value::as_str) != Some("List") {
+            return Vec::new();
+        }
+        let items = self.value.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| {
+                let prefix = format!("items[{i}]");
+                let lines = self
+                    .lines
+                    .iter()
+                    .filter_map(|(path, line)| {
+                        let rest = path.strip_prefix(&prefix)?;
+                        rest.strip_prefix('.').map(|field| (field.to_string(), *line))
+                    })
+                    .collect();
+                Document { number: self.number, value, line: self.line_of(&prefix), lines }
+            })
+            .collect()
+    }
+
     /// The line of a field path such as `spec.metrics[0].targetValue`, or of its nearest ancestor
     /// present in the source.
     pub fn line_of(&self, path: &str) -> usize {
@@ -312,5 +337,16 @@ mod tests {
     fn deep_nesting_is_refused_not_overflowed() {
         let text = "[".repeat(10_000);
         assert!(parse_documents(&text).is_err());
+    }
+
+    #[test]
+    fn a_list_yields_its_items_with_their_lines() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- kind: A\n  spec:\n    x: 1\n- kind: B\n";
+        let doc = parse_documents(text).unwrap().remove(0);
+        let items = doc.list_items();
+        assert_eq!(items.len(), 2);
+        assert_eq!((items[0].line, items[0].line_of("spec.x")), (4, 6));
+        assert_eq!(items[1].value["kind"], "B");
+        assert!(items[0].list_items().is_empty());
     }
 }

@@ -200,6 +200,27 @@ fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
 }
 
+/// `/openapi/v2` as the protobuf kubectl asks for (gnostic's `openapi_v2.Document`): an empty
+/// Swagger 2.0 document. kubectl falls back to it for a kind the v3 index does not list; empty,
+/// its validation passes the object on, and kubectl then says the kind is not served ("no matches
+/// for kind"), as against a real API server, rather than "failed to download openapi".
+pub fn openapi_v2_protobuf() -> Vec<u8> {
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        // Length-delimited fields only, each shorter than 128 bytes: one-byte tag and length.
+        let mut out = vec![(number << 3) | 2, bytes.len() as u8];
+        out.extend_from_slice(bytes);
+        out
+    }
+    // Document { swagger = 1, info = 2 }, Info { title = 1, version = 2 }.
+    let info = [field(1, b"gscale sandbox"), field(2, b"v1")].concat();
+    [field(1, b"2.0"), field(2, &info)].concat()
+}
+
+/// `/openapi/v2` as JSON, for a client that asks for JSON.
+pub fn openapi_v2_json() -> Value {
+    serde_json::json!({"swagger": "2.0", "info": {"title": "gscale sandbox", "version": "v1"}, "paths": {}, "definitions": {}})
+}
+
 /// `/openapi/v3`: one entry per group-version, each with a content hash kubectl caches by.
 pub fn openapi_index(defs: &[ResourceDef]) -> Value {
     let mut paths = serde_json::Map::new();

@@ -221,6 +221,8 @@ impl Faults {
 pub struct RequestRecord {
     /// When it arrived.
     pub at: Timestamp,
+    /// When its answer was ready (after any injected latency); for a watch, when it started.
+    pub answered: Timestamp,
     /// HTTP method.
     pub method: String,
     /// Path, without the query.

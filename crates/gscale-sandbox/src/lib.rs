@@ -13,14 +13,16 @@
 //! generation on spec changes only, merge/JSON/strategic patches, server-side apply, watches with
 //! resume, 410 Gone, bookmarks and streaming lists, label and field selectors, paged lists, Tables
 //! and PartialObjectMetadata. Test controls: fault rules, RBAC-style denials, dropped watches,
-//! history compaction, a request log.
+//! history compaction, a request log (also over HTTP: `POST`/`DELETE /sandbox/faults`, `GET
+//! /sandbox/requests`, for clients outside the process).
 //!
 //! Known approximations (patch and apply details are in `patch`): no controllers beyond workload
 //! replica counts (no pods are made, no garbage collection of owned objects); no authentication,
 //! and authorization only as test denials; lists always serve the latest state (a list's
 //! `resourceVersion` is accepted and ignored; continue tokens resume after the last key, not from a
-//! snapshot); deleting a namespace removes its contents at once; no OpenAPI v2; built-in kinds are
-//! defaulted lightly and not schema-validated; request bodies must be
+//! snapshot); deleting a namespace removes its contents at once; built-in kinds are
+//! defaulted lightly and not schema-validated; OpenAPI v2 is an empty document (kubectl falls back to
+//! it only for kinds the v3 index lacks); request bodies must be
 //! JSON or YAML, or protobuf only for Namespaces, ConfigMaps and Secrets (what `kubectl create
 //! namespace|configmap|secret` send); other protobuf bodies are answered 415.
 //!

@@ -164,6 +164,17 @@ pub fn builtins() -> Vec<ResourceDef> {
         // Stored as given, so in-cluster manifests (examples/deploy) apply; nothing enforces them.
         builtin("", "v1", "Service", "services", true, &["svc"], true, Special::Plain),
         builtin("", "v1", "ServiceAccount", "serviceaccounts", true, &["sa"], false, Special::Plain),
+        // Stored as given (no controller acts on them): gscale refuses to scale a target one names.
+        builtin(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            true,
+            &["hpa"],
+            true,
+            Special::Plain,
+        ),
         builtin(
             "rbac.authorization.k8s.io",
             "v1",

@@ -1,5 +1,7 @@
-//! The HTTP side: accepting connections on 127.0.0.1, parsing Kubernetes API paths and query
-//! parameters, applying fault rules, dispatching to the store, streaming watches, and logging.
+//! The HTTP side: accepting connections on 127.0.0.1, applying fault rules and denials, logging
+//! each request, and dispatching object requests (get, list, create, update, patch, apply, delete,
+//! /scale, Tables and metadata) to the store. Paths and verbs are parsed in `routing`; watches are
+//! streamed by `watches`.
 //!
 //! The store is synchronous behind one mutex that is never held across an await; watches read the
 //! store's history whenever the global resourceVersion moves.
@@ -12,14 +14,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited, StreamBody};
-use hyper::body::{Frame, Incoming};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::discovery;
 use super::faults::{FaultAction, Faults, RequestLog, RequestRecord};
@@ -28,8 +30,14 @@ use super::protobuf;
 use super::registry::{ResourceDef, Special};
 use super::select::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{Change, Part, Store, WriteCtx};
+use super::store::{Part, Store, WriteCtx};
 use super::table;
+
+mod routing;
+mod watches;
+
+use routing::{Route, Target, parse_query, parse_route, verb_of};
+use watches::start_watch;
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -89,141 +97,6 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
     }
 }
 
-/// A parsed request path.
-#[derive(Debug, Clone, PartialEq)]
-enum Route {
-    Root,
-    Health,
-    Version,
-    Api,
-    Apis,
-    Group(String),
-    Resources { group: String, version: String },
-    OpenApiIndex,
-    OpenApiDoc { group: String, version: String },
-    OpenApiV2,
-    Object(Target),
-}
-
-/// A resource path: `/apis/g/v/namespaces/ns/plural/name/sub`.
-#[derive(Debug, Clone, PartialEq, Default)]
-struct Target {
-    group: String,
-    version: String,
-    namespace: Option<String>,
-    plural: String,
-    name: Option<String>,
-    sub: Option<String>,
-    watch_prefix: bool,
-}
-
-fn parse_route(path: &str) -> Option<Route> {
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let route = match segs.as_slice() {
-        [] => Route::Root,
-        ["healthz" | "readyz" | "livez", ..] => Route::Health,
-        ["version"] => Route::Version,
-        ["api"] => Route::Api,
-        ["api", v] => Route::Resources { group: String::new(), version: v.to_string() },
-        ["api", v, rest @ ..] => Route::Object(target("", v, rest)?),
-        ["apis"] => Route::Apis,
-        ["apis", g] => Route::Group(g.to_string()),
-        ["apis", g, v] => Route::Resources { group: g.to_string(), version: v.to_string() },
-        ["apis", g, v, rest @ ..] => Route::Object(target(g, v, rest)?),
-        ["openapi", "v3"] => Route::OpenApiIndex,
-        ["openapi", "v3", "api", v] => Route::OpenApiDoc { group: String::new(), version: v.to_string() },
-        ["openapi", "v3", "apis", g, v] => Route::OpenApiDoc { group: g.to_string(), version: v.to_string() },
-        ["openapi", "v2"] | ["swagger.json"] => Route::OpenApiV2,
-        _ => return None,
-    };
-    Some(route)
-}
-
-fn target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
-    let mut t = Target { group: group.to_string(), version: version.to_string(), ..Target::default() };
-    let mut rest = rest;
-    if rest.first() == Some(&"watch") {
-        t.watch_prefix = true;
-        rest = &rest[1..];
-    }
-    let core = group.is_empty();
-    let own = |s: &str| Some(s.to_string());
-    match rest {
-        ["namespaces", ns, sub @ ("status" | "finalize")] if core => {
-            t.plural = "namespaces".to_string();
-            t.name = own(ns);
-            t.sub = own(sub);
-        }
-        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
-            t.namespace = own(ns);
-            t.plural = plural.to_string();
-            t.name = tail.first().map(|s| s.to_string());
-            t.sub = tail.get(1).map(|s| s.to_string());
-        }
-        [plural, tail @ ..] if tail.len() <= 2 => {
-            t.plural = plural.to_string();
-            t.name = tail.first().map(|s| s.to_string());
-            t.sub = tail.get(1).map(|s| s.to_string());
-        }
-        _ => return None,
-    }
-    Some(t)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_query(query: &str) -> HashMap<String, String> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn verb_of(method: &Method, route: &Option<Route>, query: &HashMap<String, String>) -> String {
-    let Some(Route::Object(t)) = route else { return method.as_str().to_ascii_lowercase() };
-    let watch = t.watch_prefix || matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
-    match *method {
-        Method::GET if watch => "watch",
-        Method::GET if t.name.is_none() => "list",
-        Method::GET => "get",
-        Method::POST => "create",
-        Method::PUT => "update",
-        Method::PATCH => "patch",
-        Method::DELETE if t.name.is_none() => "deletecollection",
-        Method::DELETE => "delete",
-        _ => "unknown",
-    }
-    .to_string()
-}
-
 fn json_response(code: u16, value: &Value, content_type: &str) -> Response<Body> {
     let body = Full::new(Bytes::from(value.to_string())).map_err(|never: Infallible| match never {}).boxed();
     let mut resp = Response::new(body);
@@ -258,6 +131,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     let content_type = header_text(header::CONTENT_TYPE);
     let mut record = RequestRecord {
         at,
+        answered: at,
         method: method.to_string(),
         path: path.clone(),
         query: raw_query,
@@ -316,8 +190,54 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     };
     let response = response.unwrap_or_else(|e| error_response(&e));
     record.status = response.status().as_u16();
+    record.answered = Timestamp::now();
     shared.log.push(record);
     Ok(response)
+}
+
+/// `POST /sandbox/faults` adds a rule (`{"verb", "path", "times"}` to match, and one of `"error":
+/// CODE`, `"throttle": RETRY_AFTER_SECS` or `"latencyMs": MS`); `DELETE` clears every rule.
+fn fault_switches(shared: &Shared, req: &Req) -> Result<Response<Body>, ApiError> {
+    if req.method == Method::DELETE {
+        shared.faults.clear();
+        return Ok(json_response(200, &json!({"cleared": true}), "application/json"));
+    }
+    if req.method != Method::POST {
+        return Err(ApiError::new(405, "MethodNotAllowed", "POST a rule, or DELETE to clear them"));
+    }
+    let rule = req.json_body()?;
+    let text = |key: &str| rule.get(key).and_then(Value::as_str);
+    let mut matcher = super::faults::FaultMatch::any();
+    if let Some(verb) = text("verb") {
+        matcher = matcher.verb(verb);
+    }
+    if let Some(path) = text("path") {
+        matcher = matcher.path(path);
+    }
+    if let Some(times) = rule.get("times").and_then(Value::as_u64) {
+        matcher = matcher.times(u32::try_from(times).unwrap_or(u32::MAX));
+    }
+    let number = |key: &str| rule.get(key).and_then(Value::as_u64);
+    let action = match (number("error"), number("throttle"), number("latencyMs")) {
+        (Some(code), None, None) if (400..600).contains(&code) => FaultAction::Error(code as u16),
+        (None, Some(secs), None) => FaultAction::Throttle { retry_after_secs: secs },
+        (None, None, Some(ms)) => FaultAction::Latency(Duration::from_millis(ms)),
+        _ => {
+            return Err(ApiError::bad_request(
+                "a fault rule needs exactly one of \"error\" (400-599), \"throttle\" (seconds) or \"latencyMs\"",
+            ));
+        }
+    };
+    shared.faults.add(matcher, action);
+    Ok(json_response(201, &json!({"added": true}), "application/json"))
+}
+
+fn record_json(r: &RequestRecord) -> Value {
+    json!({
+        "at": r.at.to_string(), "answered": r.answered.to_string(), "method": r.method, "path": r.path,
+        "query": r.query, "verb": r.verb, "resource": r.resource, "subresource": r.subresource,
+        "namespace": r.namespace, "name": r.name, "status": r.status, "userAgent": r.user_agent,
+    })
 }
 
 /// The 403 an RBAC denial earns, in the API server's words.
@@ -447,7 +367,7 @@ async fn dispatch(shared: &Arc<Shared>, req: Req) -> Result<Response<Body>, ApiE
     let Some(route) = req.route.clone() else {
         return Err(ApiError::no_route("unknown path"));
     };
-    if req.method != Method::GET && !matches!(route, Route::Object(_)) {
+    if req.method != Method::GET && !matches!(route, Route::Object(_) | Route::Faults) {
         return Err(ApiError::new(405, "MethodNotAllowed", "only GET is served here"));
     }
     match route {
@@ -478,7 +398,21 @@ async fn dispatch(shared: &Arc<Shared>, req: Req) -> Result<Response<Body>, ApiE
             discovery::openapi_doc(shared.store().defs(), &group, &version)
                 .map_or_else(|| Err(ApiError::no_route(&format!("openapi {group}/{version}"))), ok)
         }
-        Route::OpenApiV2 => Err(ApiError::no_route("/openapi/v2 is not served; use /openapi/v3")),
+        Route::OpenApiV2 if req.accept.contains("protobuf") => {
+            let body = Full::new(Bytes::from(discovery::openapi_v2_protobuf()))
+                .map_err(|never: Infallible| match never {})
+                .boxed();
+            let mut response = Response::new(body);
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                // As kube-openapi answers it: Go's mime parser refuses the "@" of the Accept type.
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            Ok(response)
+        }
+        Route::OpenApiV2 => ok(discovery::openapi_v2_json()),
+        Route::Faults => fault_switches(shared, &req),
+        Route::Requests => ok(Value::Array(shared.log.snapshot().iter().map(record_json).collect())),
         Route::Object(t) => object_request(shared, &req, t).await,
     }
 }
@@ -527,14 +461,16 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
             let page =
                 store.list(&def, t.namespace.as_deref(), &labels, &fields, limit, req.param("continue"))?;
             let rv = page.rv.to_string();
-            if table {
-                let v = table::table(&def, &page.items, &rv, true, req.at);
-                return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
-            }
             let mut meta = json!({"resourceVersion": rv});
             if let Some(next) = page.next {
                 meta["continue"] = json!(next);
                 meta["remainingItemCount"] = json!(page.remaining);
+            }
+            if table {
+                // kubectl pages tables (500 rows a request): the continue token must come along.
+                let mut v = table::table(&def, &page.items, &rv, true, req.at);
+                v["metadata"] = meta;
+                return Ok(json_response(200, &v, "application/json;as=Table;v=v1;g=meta.k8s.io"));
             }
             if metadata_only {
                 let items: Vec<Value> = page.items.iter().map(partial_metadata).collect();
@@ -771,247 +707,4 @@ fn after_write(shared: &Arc<Shared>, def: &ResourceDef, ns: &str, name: &str, dr
             shared.notify();
         }
     });
-}
-
-struct WatchFilter {
-    def: ResourceDef,
-    namespace: Option<String>,
-    labels: LabelSelector,
-    fields: FieldSelector,
-}
-
-impl WatchFilter {
-    fn selects(&self, stored: &Value) -> bool {
-        // Only the events.k8s.io shape differs in the fields a selector reads.
-        if self.def.special == Special::EventsV1 {
-            let rendered = Store::render(&self.def, stored);
-            return self.labels.matches(&rendered) && self.fields.matches(&rendered);
-        }
-        self.labels.matches(stored) && self.fields.matches(stored)
-    }
-
-    /// The watch line for a recorded change, if this watch sees it.
-    fn line(&self, change: Change, object: &Value, old: Option<&Value>) -> Option<Value> {
-        let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-        if self.namespace.as_deref().is_some_and(|n| n != ns) {
-            return None;
-        }
-        let now_in = self.selects(object);
-        let kind = match (change, old) {
-            (Change::Modified, Some(old)) => {
-                let was_in = self.selects(old);
-                match (was_in, now_in) {
-                    (true, true) => "MODIFIED",
-                    (false, true) => "ADDED",
-                    (true, false) => "DELETED",
-                    (false, false) => return None,
-                }
-            }
-            _ if now_in => change.as_str(),
-            _ => return None,
-        };
-        Some(json!({"type": kind, "object": Store::render(&self.def, object)}))
-    }
-
-    fn bookmark(&self, rv: u64, initial_end: bool) -> Value {
-        let mut meta = json!({"resourceVersion": rv.to_string()});
-        if initial_end {
-            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-        }
-        json!({"type": "BOOKMARK", "object": {"kind": self.def.kind, "apiVersion": self.def.api_version(), "metadata": meta}})
-    }
-}
-
-fn start_watch(
-    shared: &Arc<Shared>,
-    req: &Req,
-    def: ResourceDef,
-    namespace: Option<String>,
-    labels: LabelSelector,
-    fields: FieldSelector,
-) -> Result<Response<Body>, ApiError> {
-    let filter = WatchFilter { def, namespace, labels, fields };
-    let bookmarks = req.param("allowWatchBookmarks") == Some("true");
-    let send_initial = req.param("sendInitialEvents") == Some("true");
-    let timeout = req
-        .param("timeoutSeconds")
-        .and_then(|s| s.parse::<u64>().ok())
-        .map_or(Duration::from_secs(1800), Duration::from_secs);
-    let since = match req.param("resourceVersion") {
-        None | Some("0") => None,
-        Some(rv) => Some(
-            rv.parse::<u64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
-        ),
-    };
-    let mut changed = shared.changed.subscribe();
-    let mut drops = shared.faults.drop_signal();
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
-    let mut initial = Vec::new();
-    let mut cursor;
-    let mut expired = None;
-    {
-        let store = shared.store();
-        cursor = store.rv();
-        match since {
-            Some(rv) if !send_initial => {
-                if store.events_since(rv).is_none() {
-                    expired = Some(rv);
-                } else {
-                    cursor = rv;
-                }
-            }
-            _ => {
-                let page = store.list(
-                    &filter.def,
-                    filter.namespace.as_deref(),
-                    &filter.labels,
-                    &filter.fields,
-                    None,
-                    None,
-                )?;
-                initial = page.items.into_iter().map(|o| json!({"type": "ADDED", "object": o})).collect();
-            }
-        }
-    }
-    let interval = shared.bookmark_interval;
-    let as_table = req.accept.contains("as=Table");
-    let as_metadata = !as_table && req.accept.contains("as=PartialObjectMetadata");
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        // `kubectl get -w` asks for Tables: each object becomes a one-row Table, headers once.
-        let mut header_sent = false;
-        let mut send = |v: &Value| {
-            let mut v = v.clone();
-            let object_event = matches!(v["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED"));
-            if as_metadata && object_event {
-                v["object"] = partial_metadata(&v["object"]);
-            }
-            if as_table && object_event {
-                let rv = v
-                    .pointer("/object/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let mut t = table::table(
-                    &filter.def,
-                    std::slice::from_ref(&v["object"]),
-                    &rv,
-                    true,
-                    Timestamp::now(),
-                );
-                if header_sent {
-                    t["columnDefinitions"] = json!([]);
-                }
-                header_sent = true;
-                v["object"] = t;
-            }
-            let mut line = v.to_string();
-            line.push('\n');
-            Ok(Bytes::from(line))
-        };
-        if let Some(rv) = expired {
-            let err = ApiError::expired(format!("too old resource version: {rv} ({})", shared.store().rv()));
-            let _ = tx.send(send(&json!({"type": "ERROR", "object": err.to_status()}))).await;
-            return;
-        }
-        for line in &initial {
-            if tx.send(send(line)).await.is_err() {
-                return;
-            }
-        }
-        if send_initial && bookmarks && tx.send(send(&filter.bookmark(cursor, true))).await.is_err() {
-            return;
-        }
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut next_bookmark = tokio::time::Instant::now() + interval;
-        let dropped = || {
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "watch dropped by a test fault"))
-        };
-        loop {
-            // Checked before every batch: nothing committed after `drop_watches` reaches an old watch.
-            if drops.has_changed().unwrap_or(true) {
-                let _ = tx.send(dropped()).await;
-                return;
-            }
-            let batch = {
-                let store = shared.store();
-                let events = store.events_since(cursor);
-                if events.is_some() {
-                    cursor = store.rv();
-                }
-                events
-            };
-            let Some(batch) = batch else {
-                let err = ApiError::expired(format!("too old resource version: {cursor}"));
-                let _ = tx.send(send(&json!({"type": "ERROR", "object": err.to_status()}))).await;
-                return;
-            };
-            for event in batch.iter().filter(|e| e.storage == filter.def.storage) {
-                if let Some(line) = filter.line(event.change, &event.object, event.old.as_deref())
-                    && tx.send(send(&line)).await.is_err()
-                {
-                    return;
-                }
-            }
-            tokio::select! {
-                moved = changed.changed() => if moved.is_err() { return },
-                _ = tokio::time::sleep_until(next_bookmark) => {
-                    next_bookmark = tokio::time::Instant::now() + interval;
-                    if bookmarks {
-                        // Catch up first, so the bookmark's version covers everything sent.
-                        let pending = shared.store().events_since(cursor).is_some_and(|e| !e.is_empty());
-                        if !pending && tx.send(send(&filter.bookmark(cursor, false))).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                _ = tokio::time::sleep_until(deadline) => return,
-                _ = drops.changed() => {
-                    let _ = tx.send(dropped()).await;
-                    return;
-                }
-                _ = tx.closed() => return,
-            }
-        }
-    });
-    let mut rx = rx;
-    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    let body = StreamBody::new(futures::StreamExt::map(stream, |item| item.map(Frame::data))).boxed();
-    let mut resp = Response::new(body);
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_parse_into_routes() {
-        let t = |p: &str| match parse_route(p) {
-            Some(Route::Object(t)) => t,
-            other => panic!("{p}: {other:?}"),
-        };
-        let d = t("/apis/apps/v1/namespaces/a/deployments/web/scale");
-        assert_eq!(
-            (d.namespace.as_deref(), d.plural.as_str(), d.name.as_deref(), d.sub.as_deref()),
-            (Some("a"), "deployments", Some("web"), Some("scale"))
-        );
-        let n = t("/api/v1/namespaces/a");
-        assert_eq!((n.namespace, n.plural.as_str(), n.name.as_deref()), (None, "namespaces", Some("a")));
-        let s = t("/api/v1/namespaces/a/status");
-        assert_eq!((s.plural.as_str(), s.sub.as_deref()), ("namespaces", Some("status")));
-        let w = t("/api/v1/watch/namespaces/a/events");
-        assert!(w.watch_prefix);
-        assert_eq!(parse_route("/apis/x/v1/a/b/c/d/e"), None);
-    }
-
-    #[test]
-    fn queries_are_percent_decoded() {
-        let q = parse_query("labelSelector=app%3Dweb%2Ctier+in+%28a%29&limit=5&x");
-        assert_eq!(q["labelSelector"], "app=web,tier in (a)");
-        assert_eq!(q["limit"], "5");
-        assert_eq!(q["x"], "");
-    }
 }

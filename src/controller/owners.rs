@@ -1,0 +1,207 @@
+//! One owner per target. Two autoscalers on one workload fight (7, 3, 7, 3 every few seconds)
+//! and each looks healthy, so gscale refuses the second: of two GeneralScalers on one target the
+//! older owns it (then the smaller name); a HorizontalPodAutoscaler on the target (KEDA makes one
+//! for each ScaledObject) owns it before any GeneralScaler. The one that does not own it reports
+//! `Ready=False TargetConflict` naming the owner, and does not act.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+
+use super::ScalerKey;
+use crate::api::GeneralScaler;
+
+/// (namespace, kind, name) of a scale target; the kind without its API group, as HPAs name it.
+type TargetKey = (String, String, String);
+
+/// Which GeneralScaler owns each target, and the targets other autoscalers hold.
+#[derive(Default)]
+pub struct Owners {
+    scalers: Mutex<Claims>,
+    /// Targets an HPA scales, with who made it ("HorizontalPodAutoscaler ns/x" or the ScaledObject).
+    foreign: Mutex<HashMap<TargetKey, String>>,
+}
+
+#[derive(Default)]
+struct Claims {
+    /// By target: the owning scaler, its creation time and name (the rank: older, then smaller).
+    by_target: HashMap<TargetKey, (ScalerKey, Option<Timestamp>)>,
+    /// By scaler: the target it claimed, so a scaler that changes its target lets the old one go.
+    by_scaler: HashMap<ScalerKey, TargetKey>,
+}
+
+impl Owners {
+    /// Claim `scaler`'s target; `Err` names the owner when another has it.
+    pub fn claim(&self, scaler: &GeneralScaler) -> Result<(), String> {
+        let namespace = scaler.namespace().unwrap_or_default();
+        let target = &scaler.spec.target_ref;
+        let key: TargetKey = (namespace.clone(), target.kind.clone(), target.name.clone());
+        if let Some(owner) = self.foreign.lock().expect("a poisoned lock means a panic elsewhere").get(&key) {
+            return Err(format!(
+                "{owner} already scales {}/{}: two autoscalers on one target fight; delete one of them (gscale import converts an HPA or a ScaledObject)",
+                target.kind, target.name
+            ));
+        }
+        let me: ScalerKey = (namespace, scaler.name_any());
+        let created = scaler.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let mut claims = self.scalers.lock().expect("a poisoned lock means a panic elsewhere");
+        if let Some(old) = claims.by_scaler.get(&me).filter(|old| **old != key).cloned() {
+            claims.by_target.remove(&old);
+        }
+        match claims.by_target.get(&key) {
+            Some((owner, owner_created))
+                if *owner != me && (*owner_created, &owner.1) <= (created, &me.1) =>
+            {
+                Err(format!(
+                    "GeneralScaler {} already scales {}/{}: two scalers on one target fight; delete or retarget one of them",
+                    owner.1, target.kind, target.name
+                ))
+            }
+            _ => {
+                claims.by_target.insert(key.clone(), (me.clone(), created));
+                claims.by_scaler.insert(me, key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Forget the claims of scalers that no longer exist.
+    pub fn retain(&self, live: &HashSet<ScalerKey>) {
+        let mut claims = self.scalers.lock().expect("a poisoned lock means a panic elsewhere");
+        claims.by_target.retain(|_, (owner, _)| live.contains(owner));
+        claims.by_scaler.retain(|scaler, _| live.contains(scaler));
+    }
+
+    /// Keep the HPA-held targets in step with a watch of HPAs, until the watch ends.
+    pub async fn follow_hpas(&self, api: Api<HorizontalPodAutoscaler>) {
+        let mut pending = HashMap::new();
+        let mut events =
+            watcher::watcher(api, watcher::Config::default().any_semantic()).default_backoff().boxed();
+        let mut warned = false;
+        while let Some(event) = events.next().await {
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => {
+                    // Usually RBAC (list/watch horizontalpodautoscalers): say so once, then keep trying.
+                    if !std::mem::replace(&mut warned, true) {
+                        tracing::warn!(error = %crate::explain::chain(&e), "cannot watch HorizontalPodAutoscalers (allow list and watch on them): a target an HPA or KEDA also scales will not be detected");
+                    }
+                    continue;
+                }
+            };
+            let foreign = || self.foreign.lock().expect("a poisoned lock means a panic elsewhere");
+            match event {
+                Event::Apply(hpa) => {
+                    let (key, owner) = held_by(&hpa);
+                    foreign().insert(key, owner);
+                }
+                Event::Delete(hpa) => {
+                    foreign().remove(&held_by(&hpa).0);
+                }
+                Event::Init => pending.clear(),
+                Event::InitApply(hpa) => {
+                    let (key, owner) = held_by(&hpa);
+                    pending.insert(key, owner);
+                }
+                Event::InitDone => *foreign() = std::mem::take(&mut pending),
+            }
+        }
+    }
+}
+
+impl Owners {
+    /// Read the HPAs once (a `--once` pass); an error is logged and the check skipped.
+    pub async fn load_hpas(&self, api: Api<HorizontalPodAutoscaler>) {
+        match api.list(&Default::default()).await {
+            Ok(list) => {
+                *self.foreign.lock().expect("a poisoned lock means a panic elsewhere") =
+                    list.items.iter().map(held_by).collect();
+            }
+            Err(e) => {
+                tracing::warn!(error = %crate::explain::chain(&e), "cannot list HorizontalPodAutoscalers (allow list on them): a target an HPA or KEDA also scales will not be detected");
+            }
+        }
+    }
+}
+
+/// The target an HPA scales, and who to name for it: the KEDA ScaledObject that made it, if one did.
+fn held_by(hpa: &HorizontalPodAutoscaler) -> (TargetKey, String) {
+    let namespace = hpa.namespace().unwrap_or_default();
+    let target = &hpa.spec.scale_target_ref;
+    let (kind, name) = (target.kind.clone(), target.name.clone());
+    let owner = hpa
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "ScaledObject")
+        .map(|o| format!("KEDA ScaledObject {namespace}/{}", o.name))
+        .unwrap_or_else(|| format!("HorizontalPodAutoscaler {namespace}/{}", hpa.name_any()));
+    ((namespace, kind, name), owner)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn scaler(name: &str, created: &str, target: &str) -> GeneralScaler {
+        serde_json::from_value(json!({
+            "apiVersion": crate::api::API_VERSION, "kind": "GeneralScaler",
+            "metadata": {"name": name, "namespace": "ns", "creationTimestamp": created},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                     "maxReplicas": 10,
+                     "metric": {"type": "redis", "targetValue": 10, "redis": {"host": "r", "queueName": "q"}}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_older_scaler_owns_a_target_whichever_is_seen_first() {
+        let owners = Owners::default();
+        let (old, new) =
+            (scaler("b-old", "2026-01-01T00:00:00Z", "web"), scaler("a-new", "2026-02-01T00:00:00Z", "web"));
+        owners.claim(&new).unwrap();
+        owners.claim(&old).unwrap();
+        let refused = owners.claim(&new).unwrap_err();
+        assert!(refused.contains("GeneralScaler b-old already scales Deployment/web"), "{refused}");
+        assert!(owners.claim(&old).is_ok(), "the owner goes on");
+        assert!(owners.claim(&scaler("c", "2026-03-01T00:00:00Z", "api")).is_ok(), "other targets are free");
+    }
+
+    #[test]
+    fn a_deleted_or_retargeted_owner_lets_the_target_go() {
+        let owners = Owners::default();
+        let (old, new) =
+            (scaler("old", "2026-01-01T00:00:00Z", "web"), scaler("new", "2026-02-01T00:00:00Z", "web"));
+        owners.claim(&old).unwrap();
+        assert!(owners.claim(&new).is_err());
+        owners.claim(&scaler("old", "2026-01-01T00:00:00Z", "elsewhere")).unwrap();
+        assert!(owners.claim(&new).is_ok(), "retargeted");
+        owners.claim(&old).unwrap();
+        assert!(owners.claim(&new).is_err(), "back on the target, the older takes it back");
+        owners.retain(&HashSet::from([("ns".to_string(), "new".to_string())]));
+        assert!(owners.claim(&new).is_ok(), "the deleted one's claim is gone");
+    }
+
+    #[test]
+    fn an_hpa_or_a_scaled_object_owns_its_target() {
+        let owners = Owners::default();
+        let hpa: HorizontalPodAutoscaler = serde_json::from_value(json!({
+            "metadata": {"name": "keda-hpa-web", "namespace": "ns",
+                         "ownerReferences": [{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "web", "uid": "u"}]},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 5}
+        }))
+        .unwrap();
+        let (key, owner) = held_by(&hpa);
+        owners.foreign.lock().unwrap().insert(key, owner);
+        let refused = owners.claim(&scaler("mine", "2026-01-01T00:00:00Z", "web")).unwrap_err();
+        assert!(refused.starts_with("KEDA ScaledObject ns/web already scales Deployment/web"), "{refused}");
+    }
+}

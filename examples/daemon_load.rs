@@ -43,7 +43,9 @@ fn args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| {
-            eprintln!("usage: daemon_load [--scalers N] [--interval SECONDS] [--steady SECONDS] [--forecast 0|1]");
+            eprintln!(
+                "usage: daemon_load [--scalers N] [--interval SECONDS] [--steady SECONDS] [--forecast 0|1]"
+            );
             std::process::exit(2)
         });
         match flag.as_str() {

@@ -249,7 +249,7 @@ fn a_window_end_is_ramped_down_by_the_scale_down_rails() {
         [
             (0, 7, "scale 10 -> 7: maxDecrement 3".to_string()),
             (2, 4, "scale 7 -> 4: maxDecrement 3".to_string()),
-            (4, 2, "scale 4 -> 2: raised to minReplicas 2".to_string()),
+            (4, 2, "scale 4 -> 2: http 5 / target 10 = 0.50 -> 1; then raised to minReplicas 2".to_string()),
         ],
         "10 -> 7 at the end, then a step per cooldown down to the spec's own minimum"
     );

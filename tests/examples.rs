@@ -132,7 +132,7 @@ impl Cluster {
 
 #[test]
 fn every_example_validates() {
-    for dir in ["http-service", "worker-service", "custom-metric", "pubsub-worker"] {
+    for dir in ["http-service", "worker-service", "custom-metric", "pubsub-worker", "business-hours"] {
         let file = examples().join(dir).join("generalscaler.yaml");
         let out =
             Command::new(env!("CARGO_BIN_EXE_gscale")).arg("validate").arg("-f").arg(&file).output().unwrap();
@@ -372,7 +372,9 @@ async fn kubectl_applies_every_manifest() {
             &home,
             &["wait", "--for=condition=Established", "crd/generalscalers.autoscaling.generalscaler.io"],
         );
-        for dir in ["deploy", "http-service", "worker-service", "custom-metric", "pubsub-worker"] {
+        for dir in
+            ["deploy", "http-service", "worker-service", "custom-metric", "pubsub-worker", "business-hours"]
+        {
             let path = examples().join(dir);
             let applied = kubectl(&config, &home, &["apply", "-f", path.to_str().unwrap()]);
             let documents = documents(dir).len();

@@ -37,6 +37,9 @@ pub struct GeneralScalerStatus {
     /// The most recent decisions that changed something, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_decisions: Vec<DecisionRecord>,
+    /// The schedules (`spec.schedules`) open at the last decision, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub active_schedules: Vec<String>,
     /// The engine's memory: windows, cooldowns, failures, spend.
     #[serde(default)]
     pub history: History,

@@ -50,6 +50,7 @@ pub fn build(scaler: &GeneralScaler, outcome: &Outcome, now: Timestamp) -> Gener
         desired_replicas: old.desired_replicas,
         metrics: old.metrics.clone(),
         metric_summary: old.metric_summary.clone(),
+        active_schedules: old.active_schedules.clone(),
         ..GeneralScalerStatus::default()
     };
     let mut conditions = Vec::new();
@@ -70,6 +71,11 @@ pub fn build(scaler: &GeneralScaler, outcome: &Outcome, now: Timestamp) -> Gener
                 })
                 .collect();
             status.metric_summary = Some(summary(&status.metrics));
+            status.active_schedules = crate::decision::schedule::windows(&scaler.spec, now)
+                .into_iter()
+                .filter(|w| w.open)
+                .map(|w| scaler.spec.schedules[w.index].name.clone())
+                .collect();
             let record = DecisionRecord {
                 time: now,
                 from: decision.current,
@@ -213,6 +219,7 @@ fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
         s.conditions.iter().map(|c| (&c.type_, &c.status, &c.reason)).collect::<Vec<_>>(),
         s.recent_decisions.len(),
         s.recent_decisions.last().map(|d| d.time),
+        &s.active_schedules,
     )
 }
 
@@ -268,6 +275,18 @@ mod tests {
         assert_eq!(status.observed_generation, Some(3));
         assert_eq!(condition_of(&status, names::READY), ("True", names::RECONCILED));
         assert_eq!(status.metric_summary.as_deref(), Some("redis 50/10"));
+    }
+
+    #[test]
+    fn status_names_the_open_schedules() {
+        let mut s = scaler();
+        s.spec.schedules = serde_json::from_value(json!([
+            {"name": "business-hours", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 3},
+            {"name": "night", "start": "0 22 * * *", "end": "0 6 * * *", "maxReplicas": 2}
+        ]))
+        .unwrap();
+        let status = build(&s, &outcome(&s, Ok(20.0), false), now());
+        assert_eq!(status.active_schedules, ["business-hours"], "09:00 UTC: the day window only");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The pure decision engine: `decide(input) -> Decision`.
 //!
-//! Eight stages in order (DESIGN §2): metrics, policy, activation, stabilization, cooldown, rate
-//! limit, bounds, paused/dryRun. Each stage is a function from a count to a count that records one
+//! Nine stages in order (DESIGN §2, §10): metrics, policy, activation, forecast, stabilization,
+//! cooldown, rate limit, bounds, paused/dryRun. Each stage is a function from a count to a count that records one
 //! [`Step`]. No I/O, no clock (`now` is an argument), no async, no kube: the daemon, `plan`, the
 //! simulator and the benchmarks all call this same function.
 
+pub mod forecast;
 mod metric;
 pub mod policy;
 mod report;
@@ -63,6 +64,8 @@ pub enum Stage {
     Policy,
     /// Scale to and from zero.
     Activation,
+    /// Capacity ahead of the predicted demand (spec.forecast).
+    Forecast,
     /// Stabilization windows.
     Stabilization,
     /// Cooldowns.
@@ -77,10 +80,11 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage in order.
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Self::Metrics,
         Self::Policy,
         Self::Activation,
+        Self::Forecast,
         Self::Stabilization,
         Self::Cooldown,
         Self::RateLimit,
@@ -94,6 +98,7 @@ impl Stage {
             Self::Metrics => "metrics",
             Self::Policy => "policy",
             Self::Activation => "activation",
+            Self::Forecast => "forecast",
             Self::Stabilization => "stabilization",
             Self::Cooldown => "cooldown",
             Self::RateLimit => "rate limit",
@@ -199,27 +204,33 @@ pub fn decide(input: &Input<'_>) -> Decision {
     steps.push(Step { stage: Stage::Activation, input: count, output: out, why });
     let count = out;
 
-    // 4. stabilization
-    let (out, why) = safety::stabilize(spec, current, count, input.now, &mut history);
+    // 4. forecast: the reactive count so far is its floor
+    let (out, early, why) =
+        forecast::stage(spec, current, input.ready_replicas, input.readings, count, input.now, &mut history);
+    steps.push(Step { stage: Stage::Forecast, input: count, output: out, why });
+    let count = out;
+
+    // 5. stabilization
+    let (out, why) = safety::stabilize(spec, current, count, input.now, early, &mut history);
     steps.push(Step { stage: Stage::Stabilization, input: count, output: out, why });
     let count = out;
 
-    // 5. cooldown
-    let (out, why) = safety::cooldown(spec, current, count, input.now, &history);
+    // 6. cooldown
+    let (out, why) = safety::cooldown(spec, current, count, input.now, early, &history);
     steps.push(Step { stage: Stage::Cooldown, input: count, output: out, why });
     let count = out;
 
-    // 6. rate limit
+    // 7. rate limit
     let (out, why) = safety::rate_limit(spec, current, count);
     steps.push(Step { stage: Stage::RateLimit, input: count, output: out, why });
     let count = out;
 
-    // 7. bounds
+    // 8. bounds
     let (out, why) = safety::bounds(spec, count);
     steps.push(Step { stage: Stage::Bounds, input: count, output: out, why });
     let desired = out;
 
-    // 8. paused / dryRun
+    // 9. paused / dryRun
     let change = desired != current;
     let why = if spec.paused {
         Why::Paused { change }
@@ -240,7 +251,8 @@ pub fn decide(input: &Input<'_>) -> Decision {
             history.last_scale_down_time = Some(input.now);
         }
     }
-    flags.limited = steps[3..7].iter().any(|s| s.input != s.output || s.why.is_hold());
+    let rails = Stage::Stabilization as usize..=Stage::Bounds as usize;
+    flags.limited = steps[rails].iter().any(|s| s.input != s.output || s.why.is_hold());
 
     Decision { current, desired, apply, steps, metrics, history, flags }
 }

@@ -73,6 +73,7 @@ fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
         fallback: Fallback::default(),
         paused: false,
         dry_run: false,
+        forecast: None,
     }
 }
 
@@ -142,7 +143,7 @@ fn exact_multiples_are_not_rounded_up_by_float_noise() {
 }
 
 #[test]
-fn every_decision_records_all_eight_stages_in_order() {
+fn every_decision_records_all_nine_stages_in_order() {
     let d = once(&open_spec(100.0, TargetType::Value), 4, 150.0);
     let stages: Vec<Stage> = d.steps.iter().map(|s| s.stage).collect();
     assert_eq!(stages, Stage::ALL);
@@ -493,10 +494,11 @@ fn reports_explain_each_stage_in_words() {
     let d = once(&spec, 4, 150.0);
     let report = d.report(&spec, &[Ok(150.0)]);
     assert_eq!(report.steps[0].why, "rps 150 per pod vs target 100: ceil(4 x 1.500) = 6");
-    assert_eq!(report.steps[5].why, "within step limits");
+    assert_eq!(report.steps[Stage::RateLimit as usize].why, "within step limits");
+    assert_eq!(report.steps[Stage::Forecast as usize].why, "forecast off");
     assert_eq!(report.verdict, "scale 4 -> 6: rps 150 per pod vs target 100: ceil(4 x 1.500) = 6");
     let d = once(&spec, 4, 300.0);
-    assert_eq!(d.report(&spec, &[Ok(300.0)]).steps[5].why, "maxIncrement 2");
+    assert_eq!(d.report(&spec, &[Ok(300.0)]).steps[Stage::RateLimit as usize].why, "maxIncrement 2");
     assert_eq!(d.verdict(&spec), "scale 4 -> 6: maxIncrement 2");
 }
 
@@ -643,7 +645,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(d.apply, d.desired != current && !spec.paused && !spec.dry_run);
-            prop_assert_eq!(d.steps.len(), 8);
+            prop_assert_eq!(d.steps.len(), 9);
             if d.apply {
                 current = d.desired;
             }

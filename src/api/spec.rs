@@ -118,7 +118,8 @@ impl GeneralScalerSpec {
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForecastSpec {
-    /// Off (default), Observe (compute, record and explain, never change the count) or On.
+    /// Off (default), Observe (compute, record and explain, never change the count) or On. Quote it
+    /// (`mode: "On"`): kubectl reads YAML 1.1, where a bare On or Off is a boolean.
     #[serde(default)]
     pub mode: ForecastMode,
     /// How far ahead capacity is bought, in seconds: at least the pods' start time.

@@ -219,10 +219,13 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut dir = std::env::var_os("GSCALE_TRACES").map(PathBuf::from);
     let mut write: Option<PathBuf> = None;
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--traces" => dir = args.next().map(PathBuf::from),
             "--write" => write = args.next().map(PathBuf::from),
+            // While tuning: only the configurations whose name contains this (and never --write).
+            "--only" => only = args.next(),
             // `cargo bench` passes --bench to harness-less benches.
             "--bench" => {}
             other => {
@@ -232,6 +235,10 @@ fn main() {
                 std::process::exit(2);
             }
         }
+    }
+    if only.is_some() && write.is_some() {
+        eprintln!("quality: --only measures part of the table: it cannot --write");
+        std::process::exit(2);
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from("../shared/traces"));
     let traces = match read_traces(&dir) {
@@ -247,8 +254,13 @@ fn main() {
     for mode in [Mode::Compressed, Mode::RealTime] {
         let _ = writeln!(details, "### {}\n\n{}\n", mode.title(), mode.about());
         for scenario in scenarios() {
-            let runs: Vec<TraceRun> =
-                traces.iter().map(|(name, trace)| run_trace(&scenario, name, trace, mode)).collect();
+            if !(scenario.configs)().iter().any(|c| selected(c, only.as_deref())) {
+                continue;
+            }
+            let runs: Vec<TraceRun> = traces
+                .iter()
+                .map(|(name, trace)| run_trace(&scenario, name, trace, mode, only.as_deref()))
+                .collect();
             details.push_str(&render(&scenario, &runs, mode, &mut verdicts, &mut rows));
         }
     }
@@ -330,7 +342,12 @@ fn read_traces(dir: &Path) -> Result<Vec<(String, Trace)>, String> {
         .collect()
 }
 
-fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode) -> TraceRun {
+/// Whether `--only` (comma-separated parts of names) selects `config`.
+fn selected(config: &Config, only: Option<&str>) -> bool {
+    only.is_none_or(|o| o.split(',').any(|part| config.name.contains(part)))
+}
+
+fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode, only: Option<&str>) -> TraceRun {
     let settings = Settings {
         capacity_per_pod: CAPACITY,
         pod_start_ms: POD_START_SECONDS * 1000,
@@ -349,7 +366,7 @@ fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode) -> Trac
         })
         .collect();
     let mut gscale = Vec::new();
-    for config in (scenario.configs)() {
+    for config in (scenario.configs)().into_iter().filter(|c| selected(c, only)) {
         let results = scenario
             .targets
             .iter()
@@ -451,7 +468,9 @@ fn render(
         }
     }
     let _ = writeln!(md, "#### {}\n\n{}\n", scenario.title, scenario.about);
-    for c in (scenario.configs)() {
+    for c in
+        (scenario.configs)().iter().filter(|c| runs.iter().any(|r| r.gscale.iter().any(|g| g.0 == c.name)))
+    {
         let _ = writeln!(md, "- `{}`: {}", c.name, c.about);
     }
     let _ = writeln!(md);

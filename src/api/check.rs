@@ -666,6 +666,9 @@ fn schema_hint(path: &str, kind: &ViolationKind) -> String {
         ViolationKind::Range => match field {
             "maxReplicas" => "set maxReplicas to 1 or more".to_string(),
             "minReplicas" => "set minReplicas to 0 or more (0 allows scale to zero)".to_string(),
+            "seasons" => "list each season once, at least one: seasons: [daily], [weekly] or [daily, weekly]"
+                .to_string(),
+            "leadSeconds" => "set how far ahead to buy capacity, from 1 to 3600 seconds, e.g. 60".to_string(),
             _ => format!("bring {field} into the allowed range"),
         },
         ViolationKind::IntegerRange { min, max } => {

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use gscale::api::{GeneralScalerSpec, TargetType};
+use gscale::api::GeneralScalerSpec;
 use gscale::sim::{self, Clairvoyant, Gscale, Settings, Summary, Trace, hpa::Hpa};
 use serde_json::{Value, json};
 
@@ -374,15 +374,24 @@ fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode, only: O
                 let s = spec(scenario, Some(&config), t);
                 count += 1;
                 let summary = if config.clairvoyant {
-                    let per_pod = match s.metrics()[0].effective_target_type() {
-                        TargetType::Value => s.metrics()[0].target_value,
-                        TargetType::AverageValue => settings.capacity_per_pod,
-                    };
+                    // Knowing the demand exactly, it needs no headroom: pods serve at full capacity.
+                    let per_pod = settings.capacity_per_pod;
                     let mut scaler =
                         Clairvoyant::new(trace, &settings, per_pod, s.min_replicas, s.max_replicas);
                     sim::run(trace, &s, &settings, &mut scaler).summary
                 } else {
-                    sim::run(trace, &s, &settings, &mut Gscale::new(&s)).summary
+                    let summary = sim::run(trace, &s, &settings, &mut Gscale::new(&s)).summary;
+                    if std::env::var_os("GSCALE_QUALITY_DEBUG").is_some() {
+                        eprintln!(
+                            "{name} x{} {} {t}: {:?} pod-h {:.1} viol {:.1}",
+                            settings.compress,
+                            config.name,
+                            summary.forecast,
+                            summary.pod_hours,
+                            summary.slo_violation_minutes
+                        );
+                    }
+                    summary
                 };
                 (t, summary)
             })

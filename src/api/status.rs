@@ -145,8 +145,8 @@ pub const ERROR_MINUTES: usize = 240;
 /// minute of the day, or per 5 minutes of the week), the last hour as measured with what the profile
 /// expected, and the relative error of the forecast over the last four hours. Values are kept as
 /// 16-bit log codes ([`code`]: 0.07% apart), so what a restarted daemon reads back from status is
-/// exactly what the running one held: at most 2 x (1440 + 2016) + 14 x 60 + 2 x 240 bytes of data
-/// (8.2 KiB; about 11 KiB of base64 in status).
+/// exactly what the running one held: at most 2 x (1440 + 2016) + 14 x 60 + 8 x 240 bytes of data
+/// (9.4 KiB; about 12.5 KiB of base64 in status).
 ///
 /// The arithmetic (recording a reading, predicting, building from a backend's series) is
 /// `decision::forecast`'s; this type is its data.
@@ -155,6 +155,9 @@ pub const ERROR_MINUTES: usize = 240;
 pub struct ForecastHistory {
     /// The lead time (seconds) the recorded errors were measured at.
     pub lead_seconds: u32,
+    /// The scale-down horizon (lead time plus the scale-down window, seconds) the second pair of
+    /// errors was measured at.
+    pub hold_seconds: u32,
     /// The minute (Unix seconds / 60) being recorded, `None` before the first reading.
     pub minute: Option<i64>,
     /// Sum and count of the readings of that minute so far.
@@ -167,8 +170,11 @@ pub struct ForecastHistory {
     pub weekly: Option<Profile>,
     /// The last closed minutes, oldest first.
     pub recent: std::collections::VecDeque<RecentMinute>,
-    /// Relative errors (actual / forecast - 1) in thousandths, one per closed minute, oldest first.
-    pub errors: std::collections::VecDeque<i16>,
+    /// Relative errors (actual / predicted - 1) in thousandths, one per closed minute, oldest first:
+    /// the forecast's and that of the reading held as it was (what the reactive rules assume, the
+    /// yardstick the forecast must beat), each made a lead time earlier and a scale-down horizon
+    /// earlier: `[forecast, held, forecast at the horizon, held at the horizon]`.
+    pub errors: std::collections::VecDeque<[i16; 4]>,
     /// Figures of those errors, kept with them so a decision need not sort them.
     pub stats: ForecastStats,
 }
@@ -186,9 +192,24 @@ pub struct ForecastStats {
     /// Median relative error, either way, over the last 30.
     #[serde(default)]
     pub recent: f32,
-    /// The safety margin: the 75th percentile of actual / forecast - 1, at least 0.
+    /// The safety margin: an upper percentile of actual / forecast - 1, at least 0.
     #[serde(default)]
     pub margin: f32,
+    /// The margin before letting scale-down go sooner: a higher percentile, at least 0.
+    #[serde(default)]
+    pub hold_margin: f32,
+    /// Mean relative error, either way, of the forecast.
+    #[serde(default)]
+    pub mean: f32,
+    /// Mean relative error, either way, of the reading held a lead time: the forecast must do better.
+    #[serde(default)]
+    pub persistence: f32,
+    /// Mean relative error, either way, of the forecast at the scale-down horizon.
+    #[serde(default)]
+    pub hold_mean: f32,
+    /// The same for the reading held that long.
+    #[serde(default)]
+    pub hold_persistence: f32,
 }
 
 /// A seasonal profile: one log-coded value per slot, 0 where nothing was seen yet.
@@ -255,6 +276,9 @@ pub struct ForecastHistoryWire {
     pub version: u32,
     /// The lead time (seconds) the errors were measured at.
     pub lead_seconds: u32,
+    /// The scale-down horizon (seconds) the second pair of errors was measured at.
+    #[serde(default)]
+    pub hold_seconds: u32,
     /// The minute being recorded (Unix seconds / 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minute: Option<i64>,
@@ -276,7 +300,7 @@ pub struct ForecastHistoryWire {
     /// The last hour: per minute an i64 minute and three u16 codes (actual, expected, level).
     #[serde(default)]
     pub recent: String,
-    /// Recent errors: i16 thousandths.
+    /// Recent errors: per minute four i16 thousandths (forecast, reading held; the same at the horizon).
     #[serde(default)]
     pub errors: String,
     /// What those errors say.
@@ -294,10 +318,11 @@ impl From<ForecastHistory> for ForecastHistoryWire {
                 recent.extend(c.to_le_bytes());
             }
         }
-        let errors: Vec<u8> = h.errors.iter().flat_map(|e| e.to_le_bytes()).collect();
+        let errors: Vec<u8> = h.errors.iter().flat_map(|e| e.iter().flat_map(|x| x.to_le_bytes())).collect();
         ForecastHistoryWire {
             version: 1,
             lead_seconds: h.lead_seconds,
+            hold_seconds: h.hold_seconds,
             minute: h.minute,
             partial_sum: h.partial.0,
             partial_count: h.partial.1,
@@ -346,18 +371,22 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
             })
             .collect();
         let errors = bytes("errors", &w.errors)?;
-        if errors.len() % 2 != 0 || errors.len() / 2 > ERROR_MINUTES {
+        if errors.len() % 8 != 0 || errors.len() / 8 > ERROR_MINUTES {
             return Err(format!("forecast history errors holds {} bytes", errors.len()));
         }
         Ok(ForecastHistory {
             lead_seconds: w.lead_seconds,
+            hold_seconds: w.hold_seconds,
             minute: w.minute,
             partial: (if w.partial_sum.is_finite() { w.partial_sum.max(0.0) } else { 0.0 }, w.partial_count),
             recorded_minutes: w.recorded_minutes,
             daily: profile("daily", &w.daily, DAILY_SLOTS)?,
             weekly: profile("weekly", &w.weekly, WEEKLY_SLOTS)?,
             recent,
-            errors: errors.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect(),
+            errors: errors
+                .chunks_exact(8)
+                .map(|c| std::array::from_fn(|i| i16::from_le_bytes([c[2 * i], c[2 * i + 1]])))
+                .collect(),
             stats: w.stats,
         })
     }

@@ -31,8 +31,11 @@ const LEVEL_RANGE: (f64, f64) = (0.25, 4.0);
 const MIN_ERRORS: usize = 60;
 /// The most recent errors that tell a changed shape: half an hour.
 const SHAPE_MINUTES: usize = 30;
-/// The margin covers this share of the recent under-forecasts.
-const MARGIN_QUANTILE: f64 = 0.75;
+/// The margin on the way up covers this share of the recent forecasts: the median corrects a bias,
+/// the target's own headroom covers the noise (as it does for the reactive rules).
+const MARGIN_QUANTILE: f64 = 0.5;
+/// Scale-down may go sooner only below what this share of recent forecasts stayed under.
+const HOLD_QUANTILE: f64 = 0.9;
 /// A profile forecasts only once it has seen this share of its slots.
 const MIN_COVERAGE: f64 = 0.9;
 /// Relative errors are kept in thousandths within these bounds.
@@ -46,16 +49,24 @@ fn minute_of(t: Timestamp) -> i64 {
     t.as_second().div_euclid(FORECAST_SLOT_SECONDS)
 }
 
-/// Minutes a lead time spans, rounded up.
-fn lead_minutes(lead_seconds: u32) -> i64 {
-    (i64::from(lead_seconds) + FORECAST_SLOT_SECONDS - 1) / FORECAST_SLOT_SECONDS
+/// Minutes a time ahead spans, rounded up.
+fn seconds_to_minutes(seconds: u32) -> i64 {
+    (i64::from(seconds) + FORECAST_SLOT_SECONDS - 1) / FORECAST_SLOT_SECONDS
+}
+
+/// The scale-down horizon: the lead time plus the longer of the scale-down window and cooldown.
+fn hold_seconds(spec: &GeneralScalerSpec, settings: &ForecastSpec) -> u32 {
+    let down = &spec.behavior.scale_down;
+    settings.lead_seconds.saturating_add(down.stabilization_window_seconds.max(down.cooldown_seconds))
 }
 
 impl ForecastHistory {
-    /// An empty history for `spec`'s seasons.
-    pub fn new(spec: &ForecastSpec) -> Self {
+    /// An empty history for a scaler's forecast settings (the defaults where it sets none).
+    pub fn new(spec: &GeneralScalerSpec) -> Self {
+        let settings = spec.forecast.clone().unwrap_or_default();
         let mut h = ForecastHistory {
-            lead_seconds: spec.lead_seconds,
+            lead_seconds: settings.lead_seconds,
+            hold_seconds: hold_seconds(spec, &settings),
             minute: None,
             partial: (0.0, 0),
             recorded_minutes: 0,
@@ -73,7 +84,7 @@ impl ForecastHistory {
     /// series), oldest first, as if each point had been a reading: what the daemon does at first
     /// sight so that a new scaler forecasts at once. Points that are not finite numbers >= 0 are
     /// skipped (no data is not zero).
-    pub fn from_series(spec: &ForecastSpec, series: impl IntoIterator<Item = (Timestamp, f64)>) -> Self {
+    pub fn from_series(spec: &GeneralScalerSpec, series: impl IntoIterator<Item = (Timestamp, f64)>) -> Self {
         let mut h = Self::new(spec);
         for (t, v) in series {
             h.record(t, v);
@@ -82,8 +93,10 @@ impl ForecastHistory {
     }
 
     /// Follow a spec change: add or drop profiles for the seasons, and forget errors measured at
-    /// another lead time (they no longer say how good this forecast is).
-    pub fn configure(&mut self, spec: &ForecastSpec) {
+    /// another lead time or horizon (they no longer say how good this forecast is).
+    pub fn configure(&mut self, scaler: &GeneralScalerSpec) {
+        let spec = scaler.forecast.clone().unwrap_or_default();
+        let hold = hold_seconds(scaler, &spec);
         let daily = spec.seasons.contains(&Season::Daily);
         let weekly = spec.seasons.contains(&Season::Weekly);
         if daily != self.daily.is_some() {
@@ -92,8 +105,9 @@ impl ForecastHistory {
         if weekly != self.weekly.is_some() {
             self.weekly = weekly.then(|| Profile::new(WEEKLY_SLOTS));
         }
-        if spec.lead_seconds != self.lead_seconds {
+        if spec.lead_seconds != self.lead_seconds || hold != self.hold_seconds {
             self.lead_seconds = spec.lead_seconds;
+            self.hold_seconds = hold;
             self.errors.clear();
             self.stats = ForecastStats::default();
         }
@@ -176,27 +190,25 @@ impl ForecastHistory {
         let actual = if n > 0 { sum / f64::from(n) } else { return };
         let expected = self.expected_in(minute);
 
-        // The forecast for this minute made a lead time earlier used the level of the last minute
-        // closed by then.
-        let made_before = minute - lead_minutes(self.lead_seconds);
-        let level_then = self
-            .recent
-            .iter()
-            .rev()
-            .find(|r| r.minute < made_before)
-            .filter(|r| made_before - r.minute <= LEVEL_MINUTES)
-            .and_then(|r| code::decode(r.level));
-        if let (Some(e), Some(l)) = (expected, level_then) {
-            let predicted = e * l;
-            let error = if predicted > 0.0 {
-                actual / predicted - 1.0
-            } else if actual > 0.0 {
-                ERROR_RANGE.1
-            } else {
-                0.0
-            };
-            let error = error.clamp(ERROR_RANGE.0, ERROR_RANGE.1);
-            self.errors.push_back((error * 1000.0).round() as i16);
+        // The forecast for this minute made a lead time (or a horizon) earlier moved the demand of
+        // the last minute closed by then by the change the profile expected; the reactive rules, in
+        // effect, assumed that minute's demand would hold.
+        let made = |minutes: i64| -> Option<(f64, f64)> {
+            let made_before = minute - minutes;
+            let then = self
+                .recent
+                .iter()
+                .rev()
+                .find(|r| r.minute < made_before)
+                .filter(|r| made_before - r.minute <= LEVEL_MINUTES)?;
+            let held = code::decode(then.actual)?;
+            let predicted = held * change(code::decode(then.expected)?, expected?);
+            Some((f64::from(relative_error(actual, predicted)), f64::from(relative_error(actual, held))))
+        };
+        let near = made(seconds_to_minutes(self.lead_seconds));
+        let far = made(seconds_to_minutes(self.hold_seconds));
+        if let (Some(near), Some(far)) = (near, far) {
+            self.errors.push_back([near.0, near.1, far.0, far.1].map(|e| e as i16));
             while self.errors.len() > ERROR_MINUTES {
                 self.errors.pop_front();
             }
@@ -243,6 +255,25 @@ impl ForecastHistory {
     }
 }
 
+/// How much the profile says demand changes from a minute where it expected `from` to one where it
+/// expects `to`; a change from nothing is no change (a ratio cannot say what grows from zero).
+fn change(from: f64, to: f64) -> f64 {
+    if from > 0.0 { (to / from).clamp(LEVEL_RANGE.0, LEVEL_RANGE.1) } else { 1.0 }
+}
+
+/// actual / predicted - 1 in thousandths, bounded (a prediction of 0 for a demand above 0 is the
+/// worst error there is).
+fn relative_error(actual: f64, predicted: f64) -> i16 {
+    let error = if predicted > 0.0 {
+        actual / predicted - 1.0
+    } else if actual > 0.0 {
+        ERROR_RANGE.1
+    } else {
+        0.0
+    };
+    (error.clamp(ERROR_RANGE.0, ERROR_RANGE.1) * 1000.0).round() as i16
+}
+
 fn daily_slot(minute: i64) -> usize {
     minute.rem_euclid(MINUTES_PER_DAY) as usize
 }
@@ -265,8 +296,9 @@ fn learn(profile: &mut Profile, slot: usize, value: f64, alpha: f64) {
 }
 
 /// The error figures the stage needs, from the errors in thousandths.
-fn stats(errors: &VecDeque<i16>) -> ForecastStats {
-    let abs_median = |e: &mut Vec<i16>| -> f32 {
+fn stats(errors: &VecDeque<[i16; 4]>) -> ForecastStats {
+    let column = |i: usize| -> Vec<i16> { errors.iter().map(|e| e[i]).collect() };
+    let abs_median = |mut e: Vec<i16>| -> f32 {
         if e.is_empty() {
             return 0.0;
         }
@@ -274,18 +306,33 @@ fn stats(errors: &VecDeque<i16>) -> ForecastStats {
         let (_, m, _) = e.select_nth_unstable_by_key(mid, |x| x.unsigned_abs());
         f32::from(m.unsigned_abs()) / 1000.0
     };
-    let mut all: Vec<i16> = errors.iter().copied().collect();
-    let typical = abs_median(&mut all);
-    let mut recent: Vec<i16> = errors.iter().rev().take(SHAPE_MINUTES).copied().collect();
-    let recent = abs_median(&mut recent);
-    let margin = if all.is_empty() {
-        0.0
-    } else {
-        let k = ((all.len() - 1) as f64 * MARGIN_QUANTILE).round() as usize;
-        let (_, q, _) = all.select_nth_unstable(k);
+    let mean_abs = |e: Vec<i16>| -> f32 {
+        if e.is_empty() {
+            return 0.0;
+        }
+        let sum: u64 = e.iter().map(|x| u64::from(x.unsigned_abs())).sum();
+        sum as f32 / e.len() as f32 / 1000.0
+    };
+    let quantile = |mut e: Vec<i16>, p: f64| -> f32 {
+        if e.is_empty() {
+            return 0.0;
+        }
+        let k = ((e.len() - 1) as f64 * p).round() as usize;
+        let (_, q, _) = e.select_nth_unstable(k);
         (f32::from(*q) / 1000.0).max(0.0)
     };
-    ForecastStats { errors: errors.len() as u32, typical, recent, margin }
+    let recent: Vec<i16> = errors.iter().rev().take(SHAPE_MINUTES).map(|e| e[0]).collect();
+    ForecastStats {
+        errors: errors.len() as u32,
+        typical: abs_median(column(0)),
+        recent: abs_median(recent),
+        margin: quantile(column(0), MARGIN_QUANTILE),
+        hold_margin: quantile(column(2), HOLD_QUANTILE),
+        mean: mean_abs(column(0)),
+        persistence: mean_abs(column(1)),
+        hold_mean: mean_abs(column(2)),
+        hold_persistence: mean_abs(column(3)),
+    }
 }
 
 /// The demand the forecaster learns: the first metric as a total (a per-pod Value metric times the
@@ -324,6 +371,14 @@ pub enum ForecastVerdict {
         /// Median relative error over the last 4 hours.
         error: f64,
     },
+    /// Over the last hours the forecast was no closer than the reading a lead time earlier, which is
+    /// what the reactive rules assume: it would add cost, not foresight.
+    NoBetter {
+        /// Median relative error over the last 4 hours.
+        error: f64,
+        /// The same for the reading held.
+        held: f64,
+    },
     /// The last half hour went far off the forecast: the load's shape changed.
     ShapeChanged {
         /// Median relative error over the last 30 minutes.
@@ -339,13 +394,15 @@ pub enum ForecastVerdict {
         error: f64,
         /// Replicas the peak needs at the target.
         replicas: i32,
-        /// Scale-down may skip its window and cooldown: demand stays low over the lead and window.
-        early: bool,
+        /// With scaleDownEarly, when below the current count: the replicas the predicted demand over
+        /// the lead time plus the scale-down window needs; the window and the cooldown hold no more.
+        hold: Option<i32>,
     },
 }
 
-/// The forecast stage: `floor` is the reactive count; returns the count, whether scale-down may skip
-/// its window and cooldown, and why. Records this decision's reading into `history.forecast`.
+/// The forecast stage: `floor` is the reactive count; returns the count, the most the scale-down
+/// window and cooldown may hold (when the forecast says demand stays low), and why. Records this
+/// decision's reading into `history.forecast`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn stage(
     spec: &GeneralScalerSpec,
@@ -355,23 +412,24 @@ pub(super) fn stage(
     floor: i32,
     now: Timestamp,
     history: &mut History,
-) -> (i32, bool, Why) {
+) -> (i32, Option<i32>, Why) {
     let Some(fs) = spec.forecast_enabled() else {
         // Off keeps no memory: 16 KiB per scaler only for the scalers that forecast.
         history.forecast = None;
-        return (floor, false, Why::ForecastOff);
+        return (floor, None, Why::ForecastOff);
     };
     let observe = fs.mode == ForecastMode::Observe;
-    let memory = history.forecast.get_or_insert_with(|| ForecastHistory::new(fs));
-    memory.configure(fs);
-    if let Some(d) = demand(spec, current, ready, readings) {
+    let memory = history.forecast.get_or_insert_with(|| ForecastHistory::new(spec));
+    memory.configure(spec);
+    let now_demand = demand(spec, current, ready, readings);
+    if let Some(d) = now_demand {
         memory.record(now, d);
     }
-    let verdict = verdict(spec, fs, memory, floor, current, now);
+    let verdict = verdict(spec, fs, memory, now_demand, floor, current, now);
     let why = Why::Forecast { verdict, observe, seasons: season_bits(fs), hours: memory.hours(), floor };
     match verdict {
-        ForecastVerdict::Forecast { replicas, early, .. } if !observe => (floor.max(replicas), early, why),
-        _ => (floor, false, why),
+        ForecastVerdict::Forecast { replicas, hold, .. } if !observe => (floor.max(replicas), hold, why),
+        _ => (floor, None, why),
     }
 }
 
@@ -388,13 +446,19 @@ fn verdict(
     spec: &GeneralScalerSpec,
     fs: &ForecastSpec,
     memory: &ForecastHistory,
+    now_demand: Option<f64>,
     floor: i32,
     current: i32,
     now: Timestamp,
 ) -> ForecastVerdict {
     let stats = memory.stats;
     let warming = ForecastVerdict::WarmingUp { hours: memory.hours(), errors: stats.errors };
-    if !memory.covered() || (stats.errors as usize) < MIN_ERRORS || memory.level().is_none() {
+    // The forecast moves the demand of now by the change the profile expects: anchored on the
+    // reading, it is exactly as good as the reactive rules where the profile expects no change.
+    let anchor = now_demand.or_else(|| memory.recent.back().and_then(|r| code::decode(r.actual)));
+    let now_expected = memory.expected_in(minute_of(now));
+    let (Some(anchor), Some(now_expected)) = (anchor, now_expected) else { return warming };
+    if !memory.covered() || (stats.errors as usize) < MIN_ERRORS {
         return warming;
     }
     let max_error = fs.max_error_ratio;
@@ -404,31 +468,39 @@ fn verdict(
     if f64::from(stats.recent) > max_error {
         return ForecastVerdict::ShapeChanged { error: f64::from(stats.recent) };
     }
+    if stats.mean > stats.persistence {
+        return ForecastVerdict::NoBetter {
+            error: f64::from(stats.mean),
+            held: f64::from(stats.persistence),
+        };
+    }
     let Some(target) = spec.metrics().first().map(|m| m.target_value).filter(|t| *t > 0.0 && t.is_finite())
     else {
         return warming;
     };
     let margin = f64::from(stats.margin);
-    let peak_over = |seconds: i64| -> Option<f64> {
+    let peak_over = |seconds: i64, margin: f64| -> Option<f64> {
         let first = minute_of(now);
         let last = minute_of(now + jiff::SignedDuration::from_secs(seconds));
         (first..=last)
-            .filter_map(|m| Some(memory.expected_in(m)? * memory.level()?))
+            .filter_map(|m| Some(anchor * change(now_expected, memory.expected_in(m)?)))
             .fold(None, |acc: Option<f64>, d| Some(acc.map_or(d, |a| a.max(d))))
             .map(|d| d * (1.0 + margin))
     };
-    let Some(peak) = peak_over(i64::from(fs.lead_seconds)) else {
+    let Some(peak) = peak_over(i64::from(fs.lead_seconds), margin) else {
         return warming;
     };
     let replicas = super::metric::ceil_count(peak / target);
     let count = floor.max(replicas);
     let down = &spec.behavior.scale_down;
     let hold_seconds = i64::from(down.stabilization_window_seconds.max(down.cooldown_seconds));
-    let early = fs.scale_down_early
-        && count < current
-        && peak_over(i64::from(fs.lead_seconds) + hold_seconds)
-            .is_some_and(|p| super::metric::ceil_count(p / target) <= count);
-    ForecastVerdict::Forecast { peak, margin, error: f64::from(stats.typical), replicas, early }
+    // Sooner only where the forecast has beaten the reading held over the whole horizon.
+    let sure = stats.hold_mean <= stats.hold_persistence;
+    let hold = peak_over(i64::from(fs.lead_seconds) + hold_seconds, f64::from(stats.hold_margin))
+        .filter(|_| sure)
+        .map(|p| super::metric::ceil_count(p / target).max(count))
+        .filter(|h| fs.scale_down_early && *h < current);
+    ForecastVerdict::Forecast { peak, margin, error: f64::from(stats.typical), replicas, hold }
 }
 
 #[cfg(test)]

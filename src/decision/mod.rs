@@ -205,18 +205,18 @@ pub fn decide(input: &Input<'_>) -> Decision {
     let count = out;
 
     // 4. forecast: the reactive count so far is its floor
-    let (out, early, why) =
+    let (out, hold, why) =
         forecast::stage(spec, current, input.ready_replicas, input.readings, count, input.now, &mut history);
     steps.push(Step { stage: Stage::Forecast, input: count, output: out, why });
     let count = out;
 
     // 5. stabilization
-    let (out, why) = safety::stabilize(spec, current, count, input.now, early, &mut history);
+    let (out, why) = safety::stabilize(spec, current, count, input.now, hold, &mut history);
     steps.push(Step { stage: Stage::Stabilization, input: count, output: out, why });
     let count = out;
 
     // 6. cooldown
-    let (out, why) = safety::cooldown(spec, current, count, input.now, early, &history);
+    let (out, why) = safety::cooldown(spec, current, count, input.now, hold.is_some(), &history);
     steps.push(Step { stage: Stage::Cooldown, input: count, output: out, why });
     let count = out;
 

@@ -29,14 +29,15 @@ pub(super) fn activation(
 }
 
 /// Stage 5: record the recommendation, then scale up to the lowest recommendation of the up window
-/// and down to the highest of the down window (the Kubernetes HPA behavior algorithm). `early`: the
-/// forecast says demand stays low past the window, so the down window does not hold.
+/// and down to the highest of the down window (the Kubernetes HPA behavior algorithm). `hold`: the
+/// forecast says what demand over the lead time and the window needs, and the down window holds no
+/// more than that.
 pub(super) fn stabilize(
     spec: &GeneralScalerSpec,
     current: i32,
     count: i32,
     now: Timestamp,
-    early: bool,
+    hold: Option<i32>,
     history: &mut History,
 ) -> (i32, Why) {
     let up_window = i64::from(spec.behavior.scale_up.stabilization_window_seconds) * 1000;
@@ -61,9 +62,12 @@ pub(super) fn stabilize(
         history.recommendations.push(Recommendation { time: now, replicas: count });
     }
 
-    if early && count < current && down > count {
+    if let Some(hold) = hold.map(|h| h.max(count))
+        && count < current
+        && hold < down.min(current)
+    {
         let window_seconds = spec.behavior.scale_down.stabilization_window_seconds;
-        return (count, Why::WindowSkipped { window_seconds });
+        return (hold, Why::WindowShortened { window_seconds, hold });
     }
     let out = current.max(up).min(down);
     if out == count {

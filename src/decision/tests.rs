@@ -688,7 +688,9 @@ fn pods_still_starting_are_not_counted_twice() {
 fn learnt_histories() -> &'static [crate::api::ForecastHistory] {
     static HISTORIES: std::sync::OnceLock<Vec<crate::api::ForecastHistory>> = std::sync::OnceLock::new();
     HISTORIES.get_or_init(|| {
-        let spec = crate::api::ForecastSpec { mode: crate::api::ForecastMode::On, ..Default::default() };
+        let mut spec = open_spec(100.0, TargetType::Value);
+        spec.forecast =
+            Some(crate::api::ForecastSpec { mode: crate::api::ForecastMode::On, ..Default::default() });
         let shapes: [fn(i64) -> f64; 3] = [
             |m| if m.rem_euclid(1440) < 600 { 100.0 } else { 1500.0 },
             |m| 500.0 + 400.0 * ((m as f64) / 229.0).sin(),

@@ -81,8 +81,9 @@ pub enum Why {
     Forecast { verdict: ForecastVerdict, observe: bool, seasons: u8, hours: f64, floor: i32 },
     /// No window changed the count.
     Unstabilized,
-    /// The forecast says demand stays low past the window: the scale-down window did not hold.
-    WindowSkipped { window_seconds: u32 },
+    /// The forecast says what demand over the lead time and the window needs: the scale-down window
+    /// held no more than that.
+    WindowShortened { window_seconds: u32, hold: i32 },
     /// A stabilization window held the count.
     Stabilized { direction: Direction, window_seconds: u32 },
     /// No cooldown in force.
@@ -233,10 +234,10 @@ impl Why {
                 describe_forecast(&mut s, spec, verdict, observe, seasons, hours, floor);
             }
             Self::Unstabilized => s.push_str("no window holds the count"),
-            Self::WindowSkipped { window_seconds } => {
+            Self::WindowShortened { window_seconds, hold } => {
                 let _ = write!(
                     s,
-                    "scale-down window ({window_seconds}s) skipped: the forecast says demand stays low past it"
+                    "scale-down window ({window_seconds}s) held only the {hold} the forecast says its time needs"
                 );
             }
             Self::CooldownSkipped { remaining_ms } => {
@@ -329,6 +330,16 @@ the reactive count stands",
                 error * 100.0
             );
         }
+        ForecastVerdict::NoBetter { error, held } => {
+            let _ = write!(
+                s,
+                "forecast no better than the current reading: typically {:.0}% off over the last 4h, the reading \
+held {}s {:.0}%: the reactive count stands",
+                error * 100.0,
+                settings.lead_seconds,
+                held * 100.0
+            );
+        }
         ForecastVerdict::ShapeChanged { error } => {
             let _ = write!(
                 s,
@@ -337,7 +348,7 @@ load's shape changed: the reactive count stands",
                 error * 100.0
             );
         }
-        ForecastVerdict::Forecast { peak, margin, error, replicas, early } => {
+        ForecastVerdict::Forecast { peak, margin, error, replicas, hold } => {
             let _ = write!(
                 s,
                 "forecast {} within {}s ({profile} profile, {history}; typically {:.0}% off, margin +{:.0}%) needs {replicas}",
@@ -355,8 +366,8 @@ load's shape changed: the reactive count stands",
                 let _ = write!(s, ": {effect}, observe only: the count stands");
             } else {
                 let _ = write!(s, ": {effect}");
-                if early {
-                    s.push_str("; demand stays low past the scale-down window: scale down now");
+                if let Some(hold) = hold {
+                    let _ = write!(s, "; over the scale-down window it needs {hold}: scale down no later");
                 }
             }
         }

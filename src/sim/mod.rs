@@ -108,11 +108,12 @@ pub struct ForecastSummary {
     pub learning: u32,
     /// Decisions in which it forecast.
     pub forecast: u32,
-    /// Decisions in which it fell back to the reactive rules (error too large or shape changed).
+    /// Decisions in which it fell back to the reactive rules (error too large, no better than the
+    /// reading, or the shape changed).
     pub fallback: u32,
     /// Decisions in which it raised the count above the reactive one.
     pub raised: u32,
-    /// Decisions in which it let scale-down skip the window or cooldown.
+    /// Decisions in which it capped what the scale-down window and cooldown may hold.
     pub early: u32,
 }
 
@@ -142,11 +143,13 @@ impl<'a> Gscale<'a> {
         let f = &mut self.forecast;
         match verdict {
             ForecastVerdict::WarmingUp { .. } => f.learning += 1,
-            ForecastVerdict::Untrusted { .. } | ForecastVerdict::ShapeChanged { .. } => f.fallback += 1,
-            ForecastVerdict::Forecast { early, .. } => {
+            ForecastVerdict::Untrusted { .. }
+            | ForecastVerdict::ShapeChanged { .. }
+            | ForecastVerdict::NoBetter { .. } => f.fallback += 1,
+            ForecastVerdict::Forecast { hold, .. } => {
                 f.forecast += 1;
                 f.raised += u32::from(moved);
-                f.early += u32::from(*early);
+                f.early += u32::from(hold.is_some());
                 if f.warmup_hours.is_none() {
                     let start = self.start.unwrap_or(now);
                     f.warmup_hours = Some(now.duration_since(start).as_secs_f64() / 3600.0);

@@ -24,9 +24,12 @@ fn step_shape(m: i64) -> f64 {
     if m.rem_euclid(1440) < 600 { 100.0 } else { 400.0 }
 }
 
-/// `minutes` of `shape` from day 0, one reading per minute.
-fn learnt(spec: &ForecastSpec, minutes: i64, shape: fn(i64) -> f64) -> ForecastHistory {
-    ForecastHistory::from_series(spec, (0..minutes).map(|m| (minute(m), shape(m))))
+/// `minutes` of `shape` from day 0, one reading per minute, for `spec`'s settings on the rails of
+/// [`spec`].
+fn learnt(settings: &ForecastSpec, minutes: i64, shape: fn(i64) -> f64) -> ForecastHistory {
+    let mut scaler = spec(settings.mode);
+    scaler.forecast = Some(settings.clone());
+    ForecastHistory::from_series(&scaler, (0..minutes).map(|m| (minute(m), shape(m))))
 }
 
 /// A Value metric with target 100 per pod, no rails, bounds [1, 100], forecast `mode`.
@@ -75,7 +78,7 @@ fn codes_keep_values_within_a_fraction_of_a_percent() {
 
 #[test]
 fn readings_are_averaged_per_minute_and_learnt_when_the_minute_ends() {
-    let mut h = ForecastHistory::new(&on());
+    let mut h = ForecastHistory::new(&spec(ForecastMode::On));
     h.record(minute(0), 100.0);
     h.record(minute(0) + SignedDuration::from_secs(30), 200.0);
     assert_eq!(h.expected_at(minute(0)), None, "the minute is still open");
@@ -138,11 +141,12 @@ fn no_history_means_the_reactive_count_and_says_so() {
 
 #[test]
 fn a_changed_shape_falls_back_to_the_reactive_rules() {
-    // From 03:00 on day 4 the load triples; 40 minutes later the forecast is off track.
+    // Three days of a load that jumps every third minute; from 03:00 on day 4 it is flat, so the
+    // jumps the forecast expects do not come: 40 minutes later it is off track.
     let start = 3 * 1440 + 180;
-    let mut h = learnt(&on(), start, |_| 100.0);
+    let mut h = learnt(&on(), start, |m| if m % 3 == 2 { 400.0 } else { 100.0 });
     for m in start..start + 40 {
-        h.record(minute(m), 300.0);
+        h.record(minute(m), 100.0);
     }
     assert!(h.stats.recent > 0.5, "{:?}", h.stats);
     let history = History { forecast: Some(h), ..History::default() };
@@ -169,7 +173,7 @@ fn a_noisy_load_is_not_trusted() {
 }
 
 #[test]
-fn scale_down_skips_the_window_only_when_demand_stays_low_past_it() {
+fn the_scale_down_window_holds_only_what_the_forecast_says_its_time_needs() {
     let s = spec(ForecastMode::On);
     // 10 pods were needed a minute ago; the load is now 100 in the low part of the day.
     let base = 3 * 1440 + 60;
@@ -179,17 +183,20 @@ fn scale_down_skips_the_window_only_when_demand_stays_low_past_it() {
         History { forecast: Some(h.clone()), recommendations: recommendations.clone(), ..History::default() };
     let d = decide_at(&s, 10, 10.0, &history, minute(base));
     assert_eq!(d.desired, 1, "{:#?}", d.steps);
-    assert!(matches!(d.step(Stage::Stabilization).why, Why::WindowSkipped { window_seconds: 300 }));
+    assert!(matches!(
+        d.step(Stage::Stabilization).why,
+        Why::WindowShortened { window_seconds: 300, hold: 1 }
+    ));
 
-    // At 09:57 the 400 of 10:00 falls inside lead + window: the window holds, and the forecast
-    // keeps what 10:00 needs.
+    // At 09:57 the 400 of 10:00 falls inside lead + window: the window holds what 10:00 needs, 4,
+    // not the 10 it remembers.
     let base = 3 * 1440 + 597;
     let h = learnt(&on(), base + 1, step_shape);
     let recommendations = vec![crate::api::Recommendation { time: minute(base - 1), replicas: 10 }];
     let history = History { forecast: Some(h), recommendations, ..History::default() };
     let d = decide_at(&s, 10, 10.0, &history, minute(base));
-    assert_eq!(d.desired, 10, "{:#?}", d.steps);
-    assert!(matches!(d.step(Stage::Stabilization).why, Why::Stabilized { .. }));
+    assert_eq!(d.desired, 4, "{:#?}", d.steps);
+    assert!(matches!(d.step(Stage::Stabilization).why, Why::WindowShortened { hold: 4, .. }));
 }
 
 #[test]

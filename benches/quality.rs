@@ -697,7 +697,10 @@ clairvoyant's (the aim beyond issue 11 is half).\n",
             r.hpa.slo_violation_minutes,
             share * 100.0,
             cell(&r.forecast),
-            cell(&r.clairvoyant),
+            // The clairvoyant sizes at full capacity whatever the target: every point is the same.
+            r.clairvoyant
+                .as_ref()
+                .map_or("never".to_string(), |(s, _, v)| format!("{:+.1}% ({v:.1} min)", -s * 100.0)),
         );
     }
     let _ = writeln!(md, "\n{passed} points meet their goal, {failed} miss it.\n");

@@ -3,11 +3,14 @@
 //! low, with the reactive count on current readings as a floor and the forecast's own recent error
 //! deciding both its safety margin and whether it is trusted at all.
 //!
-//! The forecaster is a seasonal profile per season (an exponentially weighted average over past days
-//! or weeks, per minute of the day or per 5 minutes of the week) times a level: the demand of the
-//! last hour over what the profile expected for it. Its memory is [`ForecastHistory`] (data and
-//! encoding in `api::status`); this module holds the arithmetic that updates and reads it, and the
-//! stage. Pure: `now` is an argument, nothing here reads a clock.
+//! The forecaster learns a seasonal profile per season (an exponentially weighted average over past
+//! days or weeks, per minute of the day or per 5 minutes of the week) and predicts the demand ahead
+//! as the current reading moved by the change the profile expects: anchored on the reading, it is
+//! exactly the reactive rules where the profile expects no change. It is trusted only while its
+//! recent error beats the reading held as it is (what the reactive rules assume), at the lead time
+//! for buying ahead and at the scale-down horizon for giving back sooner. Its memory is
+//! [`ForecastHistory`] (data and encoding in `api::status`); this module holds the arithmetic that
+//! updates and reads it, and the stage. Pure: `now` is an argument, nothing here reads a clock.
 
 use std::collections::VecDeque;
 

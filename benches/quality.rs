@@ -1,9 +1,10 @@
 //! The decision-quality benchmark: every policy and the Kubernetes HPA reference, over a sweep of
 //! targets, on every trace of ../shared/traces/, as a Pareto table of pod-hours against
 //! SLO-violation minutes, twice: with each trace step compressed to one sync interval, and in real
-//! time. Besides gscale's own policies it runs two prototypes that live only here (a statistical
-//! margin and a daily-seasonal forecast), to measure what a forecasting policy would buy before the
-//! CRD grows a field for one. Not timed by a test: run it, read it, commit what it writes.
+//! time. Besides gscale's configurations (forecast On among them) it replays a clairvoyant scaler,
+//! the limit no forecaster can pass, and judges forecast On against the goal of DESIGN §8 and the
+//! share of the clairvoyant's saving it captures. Not timed by a test: run it, read it, commit what
+//! it writes.
 //!
 //! `cargo bench --bench quality -- [--traces DIR] [--write BENCHMARKS.md]`
 //! (`GSCALE_TRACES` also sets the directory). Without `--write` the section goes to stdout.
@@ -13,8 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gscale::api::GeneralScalerSpec;
-use gscale::sim::{self, Autoscaler, Gscale, Observation, Settings, Summary, Trace, hpa::Hpa};
-use jiff::Timestamp;
+use gscale::sim::{self, Clairvoyant, Gscale, Settings, Summary, Trace, hpa::Hpa};
 use serde_json::{Value, json};
 
 /// Units one pod serves per second.
@@ -37,13 +37,29 @@ struct Config {
     name: &'static str,
     about: &'static str,
     spec: fn(f64) -> Value,
-    prototype: Option<Prototype>,
+    /// Not gscale: the clairvoyant limit, reading the trace.
+    clairvoyant: bool,
 }
 
 impl Config {
     fn engine(name: &'static str, about: &'static str, spec: fn(f64) -> Value) -> Self {
-        Config { name, about, spec, prototype: None }
+        Config { name, about, spec, clairvoyant: false }
     }
+}
+
+/// The configuration the forecast verdict judges: one for every trace, tuned to none.
+const FORECAST_ON: &str = "forecast On";
+/// The limit.
+const CLAIRVOYANT: &str = "clairvoyant (limit)";
+
+fn forecast_on() -> Config {
+    Config::engine(
+        FORECAST_ON,
+        "gscale with `forecast: {mode: On}` (defaults: leadSeconds 60, seasons [daily], maxErrorRatio 0.5, \
+scaleDownEarly true) on gscale's default rails with `scaleDown.cooldownSeconds: 0`; the forecaster learns the \
+trace reading by reading from the start, as the daemon would, and is reactive until it has a day and an hour",
+        |_| json!({"forecast": {"mode": "On"}, "behavior": {"scaleDown": {"cooldownSeconds": 0}}}),
+    )
 }
 
 /// A workload: how its metric reads the model, the targets swept, the configurations compared.
@@ -122,20 +138,14 @@ scale-down needs the load below the target), error rate 1%",
             },
         ),
         cost_down(),
+        forecast_on(),
         Config {
-            name: "prototype: margin",
-            about: "not a gscale policy (this file only): pods for the higher of the last two demands plus twice \
-the RMS of the tick-to-tick change over the last 20 ticks, at the target; no window, no cooldown",
+            name: CLAIRVOYANT,
+            about: "not a scaler anyone can run: at every 15 s tick, the pods the highest demand of the next pod \
+start plus one tick (45 s) needs at the target, read from the trace itself; no window, no cooldown, no margin. \
+The limit no forecaster can pass under this model",
             spec: |_| json!({}),
-            prototype: Some(Prototype { margin: 2.0, seasonal: false }),
-        },
-        Config {
-            name: "prototype: seasonal",
-            about: "not a gscale policy (this file only): pods for the higher of the demand now and the demand of \
-one day earlier over the next 60 s, scaled by today's level against that day's (0.5x-2x), at the target; no \
-window, no cooldown",
-            spec: |_| json!({}),
-            prototype: Some(Prototype { margin: 0.0, seasonal: true }),
+            clairvoyant: true,
         },
     ]
 }
@@ -180,74 +190,6 @@ fn hpa_like_rails() -> Value {
     json!({"scaleUp": {"cooldownSeconds": 30}, "scaleDown": {"stabilizationWindowSeconds": 300, "cooldownSeconds": 0}})
 }
 
-/// Ticks of demand the margin prototype measures its spread over.
-const SPREAD_TICKS: usize = 20;
-/// Seconds ahead the seasonal prototype looks: pod start plus two sync intervals.
-const LOOKAHEAD_SECONDS: f64 = 60.0;
-
-/// A forecasting scaler that lives only in this benchmark: what a margin or a daily-seasonal policy
-/// would buy, measured before the CRD grows a field for one. It reads the same per-pod metric as
-/// gscale (demand = reading x serving pods) and scales to the pods its demand estimate needs at the
-/// target, with no window and no cooldown.
-#[derive(Clone, Copy)]
-struct Prototype {
-    /// Multiples of the RMS tick-to-tick change added to the demand.
-    margin: f64,
-    /// Also cover the demand of one day earlier over the lookahead, scaled to today's level.
-    seasonal: bool,
-}
-
-struct PrototypeRun {
-    shape: Prototype,
-    target: f64,
-    /// Ticks in one day of trace time, in this replay.
-    day_ticks: usize,
-    /// Ticks in the lookahead.
-    ahead_ticks: usize,
-    /// Every demand seen, one per tick.
-    demand: Vec<f64>,
-}
-
-impl PrototypeRun {
-    fn new(shape: Prototype, target: f64, settings: &Settings) -> Self {
-        let tick = 15.0 * settings.compress;
-        PrototypeRun {
-            shape,
-            target,
-            day_ticks: (86_400.0 / tick).round() as usize,
-            ahead_ticks: (LOOKAHEAD_SECONDS / 15.0).round() as usize,
-            demand: Vec::new(),
-        }
-    }
-}
-
-impl Autoscaler for PrototypeRun {
-    fn interval_ms(&self) -> i64 {
-        15_000
-    }
-
-    fn decide(&mut self, _now: Timestamp, observed: &Observation) -> i32 {
-        let Some(Ok(per_pod)) = observed.readings.first() else { return observed.current };
-        let now = per_pod * f64::from(observed.ready.max(1));
-        self.demand.push(now);
-        let seen = &self.demand;
-        let n = seen.len();
-        let mut level = seen[n.saturating_sub(2)..].iter().copied().fold(0.0, f64::max);
-        let recent = &seen[n.saturating_sub(SPREAD_TICKS + 1)..];
-        if recent.len() > 1 {
-            let squares: f64 = recent.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum();
-            level += self.shape.margin * (squares / (recent.len() - 1) as f64).sqrt();
-        }
-        if self.shape.seasonal && n > self.day_ticks {
-            let then = n - 1 - self.day_ticks;
-            let scale = if seen[then] > 0.0 { (now / seen[then]).clamp(0.5, 2.0) } else { 1.0 };
-            let ahead = seen[then..=(then + self.ahead_ticks).min(n - 1)].iter().copied().fold(0.0, f64::max);
-            level = level.max(ahead * scale);
-        }
-        ((level / self.target).ceil() as i32).max(1)
-    }
-}
-
 fn spec(scenario: &Scenario, config: Option<&Config>, target: f64) -> GeneralScalerSpec {
     let mut value = json!({
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
@@ -277,10 +219,13 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut dir = std::env::var_os("GSCALE_TRACES").map(PathBuf::from);
     let mut write: Option<PathBuf> = None;
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--traces" => dir = args.next().map(PathBuf::from),
             "--write" => write = args.next().map(PathBuf::from),
+            // While tuning: only the configurations whose name contains this (and never --write).
+            "--only" => only = args.next(),
             // `cargo bench` passes --bench to harness-less benches.
             "--bench" => {}
             other => {
@@ -291,6 +236,10 @@ fn main() {
             }
         }
     }
+    if only.is_some() && write.is_some() {
+        eprintln!("quality: --only measures part of the table: it cannot --write");
+        std::process::exit(2);
+    }
     let dir = dir.unwrap_or_else(|| PathBuf::from("../shared/traces"));
     let traces = match read_traces(&dir) {
         Ok(traces) => traces,
@@ -300,16 +249,22 @@ fn main() {
         }
     };
     let mut verdicts = Vec::new();
+    let mut rows = Vec::new();
     let mut details = String::new();
     for mode in [Mode::Compressed, Mode::RealTime] {
         let _ = writeln!(details, "### {}\n\n{}\n", mode.title(), mode.about());
         for scenario in scenarios() {
-            let runs: Vec<TraceRun> =
-                traces.iter().map(|(name, trace)| run_trace(&scenario, name, trace, mode)).collect();
-            details.push_str(&render(&scenario, &runs, mode, &mut verdicts));
+            if !(scenario.configs)().iter().any(|c| selected(c, only.as_deref())) {
+                continue;
+            }
+            let runs: Vec<TraceRun> = traces
+                .iter()
+                .map(|(name, trace)| run_trace(&scenario, name, trace, mode, only.as_deref()))
+                .collect();
+            details.push_str(&render(&scenario, &runs, mode, &mut verdicts, &mut rows));
         }
     }
-    let section = format!("{}{}{details}{END}\n", header(), verdict(&verdicts));
+    let section = format!("{}{}{}{details}{END}\n", header(), forecast_verdict(&rows), verdict(&verdicts));
     match write {
         Some(path) => {
             let old = std::fs::read_to_string(&path).unwrap_or_default();
@@ -387,7 +342,12 @@ fn read_traces(dir: &Path) -> Result<Vec<(String, Trace)>, String> {
         .collect()
 }
 
-fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode) -> TraceRun {
+/// Whether `--only` (comma-separated parts of names) selects `config`.
+fn selected(config: &Config, only: Option<&str>) -> bool {
+    only.is_none_or(|o| o.split(',').any(|part| config.name.contains(part)))
+}
+
+fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode, only: Option<&str>) -> TraceRun {
     let settings = Settings {
         capacity_per_pod: CAPACITY,
         pod_start_ms: POD_START_SECONDS * 1000,
@@ -406,19 +366,32 @@ fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode) -> Trac
         })
         .collect();
     let mut gscale = Vec::new();
-    for config in (scenario.configs)() {
+    for config in (scenario.configs)().into_iter().filter(|c| selected(c, only)) {
         let results = scenario
             .targets
             .iter()
             .map(|&t| {
                 let s = spec(scenario, Some(&config), t);
                 count += 1;
-                let summary = match config.prototype {
-                    Some(shape) => {
-                        let mut scaler = PrototypeRun::new(shape, s.metrics()[0].target_value, &settings);
-                        sim::run(trace, &s, &settings, &mut scaler).summary
+                let summary = if config.clairvoyant {
+                    // Knowing the demand exactly, it needs no headroom: pods serve at full capacity.
+                    let per_pod = settings.capacity_per_pod;
+                    let mut scaler =
+                        Clairvoyant::new(trace, &settings, per_pod, s.min_replicas, s.max_replicas);
+                    sim::run(trace, &s, &settings, &mut scaler).summary
+                } else {
+                    let summary = sim::run(trace, &s, &settings, &mut Gscale::new(&s)).summary;
+                    if std::env::var_os("GSCALE_QUALITY_DEBUG").is_some() {
+                        eprintln!(
+                            "{name} x{} {} {t}: {:?} pod-h {:.1} viol {:.1}",
+                            settings.compress,
+                            config.name,
+                            summary.forecast,
+                            summary.pod_hours,
+                            summary.slo_violation_minutes
+                        );
                     }
-                    None => sim::run(trace, &s, &settings, &mut Gscale::new(&s)).summary,
+                    summary
                 };
                 (t, summary)
             })
@@ -464,10 +437,49 @@ pod-hours against the HPA's (negative: gscale is cheaper; a dash: no gscale poin
     md
 }
 
-fn render(scenario: &Scenario, runs: &[TraceRun], mode: Mode, verdicts: &mut Vec<Verdict>) -> String {
+/// One HPA point as the forecast verdict sees it.
+struct ForecastRow {
+    mode: Mode,
+    trace: String,
+    label: String,
+    hpa: Summary,
+    /// forecast On's cheapest point within the HPA's violation: its saving, target label, violation.
+    forecast: Option<(f64, String, f64)>,
+    /// The clairvoyant's.
+    clairvoyant: Option<(f64, String, f64)>,
+}
+
+fn render(
+    scenario: &Scenario,
+    runs: &[TraceRun],
+    mode: Mode,
+    verdicts: &mut Vec<Verdict>,
+    rows: &mut Vec<ForecastRow>,
+) -> String {
     let mut md = String::new();
+    for r in runs {
+        let find = |name: &str| r.gscale.iter().find(|(n, _)| *n == name).map(|(_, p)| p);
+        let (Some(forecast), Some(clairvoyant)) = (find(FORECAST_ON), find(CLAIRVOYANT)) else { continue };
+        for (t, h) in &r.hpa {
+            let best = |points: &[(f64, Summary)]| {
+                cheapest_within(points, h.slo_violation_minutes).map(|(gt, g)| {
+                    (1.0 - g.pod_hours / h.pod_hours, (scenario.label)(*gt), g.slo_violation_minutes)
+                })
+            };
+            rows.push(ForecastRow {
+                mode,
+                trace: r.name.clone(),
+                label: (scenario.label)(*t),
+                hpa: h.clone(),
+                forecast: best(forecast),
+                clairvoyant: best(clairvoyant),
+            });
+        }
+    }
     let _ = writeln!(md, "#### {}\n\n{}\n", scenario.title, scenario.about);
-    for c in (scenario.configs)() {
+    for c in
+        (scenario.configs)().iter().filter(|c| runs.iter().any(|r| r.gscale.iter().any(|g| g.0 == c.name)))
+    {
         let _ = writeln!(md, "- `{}`: {}", c.name, c.about);
     }
     let _ = writeln!(md);
@@ -606,6 +618,92 @@ points gscale meets the goal.\n",
         let _ = writeln!(md);
     }
     let _ = writeln!(md);
+    md
+}
+
+/// The HPA point the real-time goal is judged at.
+const GOAL_POINT: &str = "70%";
+/// Points whose violation is at most this share of the trace's minutes are the range an operator runs.
+const OPERATING_VIOLATION: f64 = 0.05;
+/// In compressed replay gscale may be at most this much dearer.
+const COMPRESSED_SLACK: f64 = 0.05;
+
+fn forecast_verdict(rows: &[ForecastRow]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "### Forecast verdict (DESIGN §8, issue 11)\n\n`{FORECAST_ON}` is one configuration for every trace. Goal, \
+real time: at the HPA's {GOAL_POINT} point a point with no more violation minutes and at least {:.0}% fewer pod-hours; \
+at every other HPA point whose violation minutes are at most {:.0}% of the trace's minutes, never dearer. Compressed: \
+never more than {:.0}% dearer at any HPA point. Savings are against the HPA's pod-hours at its point, for the \
+cheapest point of the sweep with no more violation minutes; \"captured\" is forecast On's saving over the \
+clairvoyant's (the aim beyond issue 11 is half).\n",
+        GOAL * 100.0,
+        OPERATING_VIOLATION * 100.0,
+        COMPRESSED_SLACK * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "| replay | trace | HPA at | HPA pod-h | HPA viol min (% of trace) | forecast On | clairvoyant | captured | verdict |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    let (mut passed, mut failed) = (0, 0);
+    for r in rows {
+        let minutes = r.hpa.hours * 60.0;
+        let share = r.hpa.slo_violation_minutes / minutes;
+        let cell = |b: &Option<(f64, String, f64)>| match b {
+            Some((saving, at, viol)) => format!("{:+.1}% (at {at}, {viol:.1} min)", -saving * 100.0),
+            None => "never".to_string(),
+        };
+        let saving = r.forecast.as_ref().map(|f| f.0);
+        let clair = r.clairvoyant.as_ref().map(|c| c.0);
+        let captured = match (saving, clair) {
+            (Some(s), Some(c)) if c > 0.0 => format!("{:.0}%", s / c * 100.0),
+            _ => "-".to_string(),
+        };
+        let verdict = match r.mode {
+            Mode::Compressed => match saving {
+                Some(s) if s >= -COMPRESSED_SLACK => "ok".to_string(),
+                Some(s) => format!("**{:.1}% dearer**", -s * 100.0),
+                None => "**never as few violation minutes**".to_string(),
+            },
+            Mode::RealTime if r.label == GOAL_POINT => match saving {
+                Some(s) if s >= GOAL => format!("meets {:.0}%", GOAL * 100.0),
+                Some(s) => format!("**misses {:.0}% by {:.1} points**", GOAL * 100.0, (GOAL - s) * 100.0),
+                None => "**never as few violation minutes**".to_string(),
+            },
+            Mode::RealTime if share > OPERATING_VIOLATION => "outside the operating range".to_string(),
+            Mode::RealTime => match saving {
+                Some(s) if s >= 0.0 => "not dearer".to_string(),
+                Some(s) => format!("**{:.1}% dearer**", -s * 100.0),
+                None => "**never as few violation minutes**".to_string(),
+            },
+        };
+        if verdict.starts_with("**") {
+            failed += 1;
+        } else if verdict != "outside the operating range" {
+            passed += 1;
+        }
+        let mode = match r.mode {
+            Mode::Compressed => "compressed",
+            Mode::RealTime => "real time",
+        };
+        let _ = writeln!(
+            md,
+            "| {mode} | {} | {} | {:.1} | {:.1} ({:.1}%) | {} | {} | {captured} | {verdict} |",
+            r.trace.split(['_', '.']).next().unwrap_or(&r.trace),
+            r.label,
+            r.hpa.pod_hours,
+            r.hpa.slo_violation_minutes,
+            share * 100.0,
+            cell(&r.forecast),
+            // The clairvoyant sizes at full capacity whatever the target: every point is the same.
+            r.clairvoyant
+                .as_ref()
+                .map_or("never".to_string(), |(s, _, v)| format!("{:+.1}% ({v:.1} min)", -s * 100.0)),
+        );
+    }
+    let _ = writeln!(md, "\n{passed} points meet their goal, {failed} miss it.\n");
     md
 }
 

@@ -11,7 +11,8 @@ use kube::core::cel::Validator;
 use serde_json::Value;
 
 use super::{
-    API_VERSION, GeneralScaler, GeneralScalerSpec, KIND, MetricSpec, MetricType, PolicyType, RedisKind,
+    API_VERSION, ForecastMode, GeneralScaler, GeneralScalerSpec, KIND, MetricSpec, MetricType, PolicyType,
+    RedisKind, Season,
 };
 use gscale_manifest::openapi::{self, ViolationKind};
 
@@ -290,6 +291,7 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
         check_metric(metric, &path, &mut out);
     }
     check_policy(spec, &mut out);
+    check_forecast(spec, &mut out);
     let target = &spec.target_ref;
     if target.name.is_empty() || target.kind.is_empty() || target.api_version.is_empty() {
         out.push(Finding::error(
@@ -575,6 +577,69 @@ fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
     }
 }
 
+/// The longest lead time: capacity bought an hour ahead is a schedule, not a forecast.
+const MAX_LEAD_SECONDS: u32 = 3600;
+
+fn check_forecast(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
+    let Some(f) = &spec.forecast else { return };
+    if f.lead_seconds < 1 || f.lead_seconds > MAX_LEAD_SECONDS {
+        out.push(Finding::error(
+            "spec.forecast.leadSeconds",
+            format!("leadSeconds must be from 1 to {MAX_LEAD_SECONDS}, not {}", f.lead_seconds),
+            "set how far ahead to buy capacity: at least the pods' start time, e.g. 60",
+        ));
+    }
+    if f.seasons.is_empty() {
+        out.push(Finding::error(
+            "spec.forecast.seasons",
+            "forecast.seasons is empty",
+            "list the shapes to learn: seasons: [daily], [weekly] or [daily, weekly]",
+        ));
+    }
+    let mut seen = HashSet::new();
+    if let Some(twice) = f.seasons.iter().find(|s| !seen.insert(**s)) {
+        out.push(Finding::error(
+            "spec.forecast.seasons",
+            format!("forecast.seasons lists {} twice", season_name(*twice)),
+            "list each season once",
+        ));
+    }
+    if !(f.max_error_ratio.is_finite() && f.max_error_ratio > 0.0 && f.max_error_ratio <= 10.0) {
+        out.push(Finding::error(
+            "spec.forecast.maxErrorRatio",
+            format!("maxErrorRatio must be above 0 and at most 10, not {}", f.max_error_ratio),
+            "set the typical relative error above which the forecast is not trusted, e.g. 0.5 (off by half)",
+        ));
+    }
+    if f.mode == ForecastMode::Off {
+        return;
+    }
+    if f.lead_seconds < spec.sync_interval_seconds {
+        out.push(Finding::warning(
+            "spec.forecast.leadSeconds",
+            format!(
+                "leadSeconds {} is shorter than syncIntervalSeconds {}: capacity may be bought after the demand arrives",
+                f.lead_seconds, spec.sync_interval_seconds
+            ),
+            "set leadSeconds to at least the pods' start time plus one sync interval",
+        ));
+    }
+    if spec.metrics().len() > 1 {
+        out.push(Finding::warning(
+            "spec.forecast",
+            "the forecast learns the first metric only; the others stay reactive",
+            "put the metric that follows the load's daily shape first",
+        ));
+    }
+}
+
+fn season_name(season: Season) -> &'static str {
+    match season {
+        Season::Daily => "daily",
+        Season::Weekly => "weekly",
+    }
+}
+
 fn check_url(url: &str, path: &str, out: &mut Vec<Finding>) {
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
@@ -636,6 +701,9 @@ fn schema_hint(path: &str, kind: &ViolationKind) -> String {
         ViolationKind::Range => match field {
             "maxReplicas" => "set maxReplicas to 1 or more".to_string(),
             "minReplicas" => "set minReplicas to 0 or more (0 allows scale to zero)".to_string(),
+            "seasons" => "list each season once, at least one: seasons: [daily], [weekly] or [daily, weekly]"
+                .to_string(),
+            "leadSeconds" => "set how far ahead to buy capacity, from 1 to 3600 seconds, e.g. 60".to_string(),
             _ => format!("bring {field} into the allowed range"),
         },
         ViolationKind::IntegerRange { min, max } => {
@@ -671,6 +739,10 @@ fn cel_hint(message: &str) -> &'static str {
         "add the source block named by the metric's type (prometheus, redis, pubsub or http)"
     } else if message.contains("metric") {
         "use metric for one metric or metrics for several, not both"
+    } else if message.contains("forecast.seasons") {
+        "list each season once, at least one: seasons: [daily], [weekly] or [daily, weekly]"
+    } else if message.contains("maxErrorRatio") {
+        "set the typical relative error above which the forecast is not trusted, e.g. 0.5"
     } else if message.contains("fallback") {
         "add fallback.replicas, or use action: hold"
     } else {

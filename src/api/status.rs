@@ -1,9 +1,13 @@
 //! The GeneralScaler status: what the daemon saw and did, and the memory the engine needs.
 //!
 //! Everything a restarted daemon must honour (scale times, the recommendation window, the failure
-//! count, spend) lives in [`History`], which the pure engine reads and returns. Conditions use
+//! count, spend, the forecaster's memory) lives in [`History`], which the pure engine reads and
+//! returns. The forecaster's memory is a few KiB of numbers, so it travels as compact base64 strings
+//! (see [`ForecastHistory`]); what it means and how it is updated lives in `decision::forecast`. Conditions use
 //! the Kubernetes `metav1.Condition` shape so `kubectl describe` and `kubectl wait` understand them.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
@@ -100,6 +104,10 @@ pub struct History {
     /// Spend this calendar month, for costAware.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend: Option<Spend>,
+    /// The forecaster's memory (spec.forecast Observe or On): the load's learnt shape and its error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<ForecastHistoryWire>")]
+    pub forecast: Option<ForecastHistory>,
 }
 
 /// One recommendation of the stabilization window.
@@ -121,4 +129,268 @@ pub struct Spend {
     pub accounted_until: Timestamp,
     /// The replica count in force since `accountedUntil`.
     pub replicas: i32,
+}
+
+/// Seconds in one slot of the history: readings are averaged per minute.
+pub const FORECAST_SLOT_SECONDS: i64 = 60;
+/// Slots of the daily profile: one per minute of the day.
+pub const DAILY_SLOTS: usize = 1440;
+/// Minutes per slot of the weekly profile (a finer one would not fit the 16 KiB budget).
+pub const WEEKLY_SLOT_MINUTES: i64 = 5;
+/// Slots of the weekly profile: one per 5 minutes of the week.
+pub const WEEKLY_SLOTS: usize = 2016;
+/// Closed minutes kept as they were measured (the level and the error are read from them).
+pub const RECENT_MINUTES: usize = 60;
+/// Forecast errors kept, one per closed minute: the last four hours.
+pub const ERROR_MINUTES: usize = 240;
+
+/// The forecaster's memory: a seasonal profile per season (an exponentially weighted average per
+/// minute of the day, or per 5 minutes of the week), the last hour as measured with what the profile
+/// expected, and the relative error of the forecast over the last four hours. Values are kept as
+/// 16-bit log codes ([`code`]: 0.07% apart), so what a restarted daemon reads back from status is
+/// exactly what the running one held: at most 2 x (1440 + 2016) + 14 x 60 + 8 x 240 bytes of data
+/// (9.4 KiB; about 12.5 KiB of base64 in status).
+///
+/// The arithmetic (recording a reading, predicting, building from a backend's series) is
+/// `decision::forecast`'s; this type is its data.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(into = "ForecastHistoryWire", try_from = "ForecastHistoryWire")]
+pub struct ForecastHistory {
+    /// The lead time (seconds) the recorded errors were measured at.
+    pub lead_seconds: u32,
+    /// The scale-down horizon (lead time plus the scale-down window, seconds) the second pair of
+    /// errors was measured at.
+    pub hold_seconds: u32,
+    /// The minute (Unix seconds / 60) being recorded, `None` before the first reading.
+    pub minute: Option<i64>,
+    /// Sum and count of the readings of that minute so far.
+    pub partial: (f64, u32),
+    /// Minutes recorded since the history began (saturating).
+    pub recorded_minutes: u32,
+    /// Per minute of the day, when daily is a season.
+    pub daily: Option<Profile>,
+    /// Per 5 minutes of the week, when weekly is a season.
+    pub weekly: Option<Profile>,
+    /// The last closed minutes, oldest first.
+    pub recent: std::collections::VecDeque<RecentMinute>,
+    /// Relative errors (actual / predicted - 1) in thousandths, one per closed minute, oldest first:
+    /// the forecast's and that of the reading held as it was (what the reactive rules assume, the
+    /// yardstick the forecast must beat), each made a lead time earlier and a scale-down horizon
+    /// earlier: `[forecast, held, forecast at the horizon, held at the horizon]`.
+    pub errors: std::collections::VecDeque<[i16; 4]>,
+    /// Figures of those errors, kept with them so a decision need not sort them.
+    pub stats: ForecastStats,
+}
+
+/// What the recent errors say, updated with them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForecastStats {
+    /// Errors measured (at most 240).
+    #[serde(default)]
+    pub errors: u32,
+    /// Median relative error, either way, over them.
+    #[serde(default)]
+    pub typical: f32,
+    /// Median relative error, either way, over the last 30.
+    #[serde(default)]
+    pub recent: f32,
+    /// The safety margin: an upper percentile of actual / forecast - 1, at least 0.
+    #[serde(default)]
+    pub margin: f32,
+    /// The margin before letting scale-down go sooner: a higher percentile, at least 0.
+    #[serde(default)]
+    pub hold_margin: f32,
+    /// Mean relative error, either way, of the forecast.
+    #[serde(default)]
+    pub mean: f32,
+    /// Mean relative error, either way, of the reading held a lead time: the forecast must do better.
+    #[serde(default)]
+    pub persistence: f32,
+    /// Mean relative error, either way, of the forecast at the scale-down horizon.
+    #[serde(default)]
+    pub hold_mean: f32,
+    /// The same for the reading held that long.
+    #[serde(default)]
+    pub hold_persistence: f32,
+}
+
+/// A seasonal profile: one log-coded value per slot, 0 where nothing was seen yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    /// The slots.
+    pub slots: Vec<u16>,
+    /// How many slots hold a value.
+    pub seen: u32,
+}
+
+impl Profile {
+    /// An empty profile of `len` slots.
+    pub fn new(len: usize) -> Self {
+        Profile { slots: vec![0; len], seen: 0 }
+    }
+}
+
+/// One closed minute as measured, with what the forecast knew then (log codes, 0: unknown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecentMinute {
+    /// Unix seconds / 60.
+    pub minute: i64,
+    /// The mean demand measured.
+    pub actual: u16,
+    /// What the seasonal profiles expected, before learning this minute.
+    pub expected: u16,
+    /// The level (recent demand over what the profiles expected) once this minute closed.
+    pub level: u16,
+}
+
+/// Log codes: 0 is "nothing", 1 is zero, then 1024 steps per octave from 2^-20 to about 2^44.
+pub mod code {
+    const STEPS_PER_OCTAVE: f64 = 1024.0;
+    const LOWEST_OCTAVE: f64 = -20.0;
+
+    /// The code of a value (negative, NaN and infinite values code as nothing).
+    pub fn encode(v: f64) -> u16 {
+        if !v.is_finite() || v < 0.0 {
+            return 0;
+        }
+        let octaves = v.log2() - LOWEST_OCTAVE;
+        if octaves < 0.0 {
+            return 1;
+        }
+        (2.0 + (octaves * STEPS_PER_OCTAVE).round()).min(f64::from(u16::MAX)) as u16
+    }
+
+    /// The value of a code; `None` for 0.
+    pub fn decode(c: u16) -> Option<f64> {
+        match c {
+            0 => None,
+            1 => Some(0.0),
+            _ => Some(((f64::from(c) - 2.0) / STEPS_PER_OCTAVE + LOWEST_OCTAVE).exp2()),
+        }
+    }
+}
+
+/// How [`ForecastHistory`] is written in status: numbers as base64 of little-endian arrays.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForecastHistoryWire {
+    /// The encoding's version (1).
+    pub version: u32,
+    /// The lead time (seconds) the errors were measured at.
+    pub lead_seconds: u32,
+    /// The scale-down horizon (seconds) the second pair of errors was measured at.
+    #[serde(default)]
+    pub hold_seconds: u32,
+    /// The minute being recorded (Unix seconds / 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minute: Option<i64>,
+    /// Sum of that minute's readings so far.
+    #[serde(default)]
+    pub partial_sum: f64,
+    /// Count of that minute's readings so far.
+    #[serde(default)]
+    pub partial_count: u32,
+    /// Minutes recorded since the history began.
+    #[serde(default)]
+    pub recorded_minutes: u32,
+    /// The daily profile: 1440 u16 log codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily: Option<String>,
+    /// The weekly profile: 2016 u16 log codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekly: Option<String>,
+    /// The last hour: per minute an i64 minute and three u16 codes (actual, expected, level).
+    #[serde(default)]
+    pub recent: String,
+    /// Recent errors: per minute four i16 thousandths (forecast, reading held; the same at the horizon).
+    #[serde(default)]
+    pub errors: String,
+    /// What those errors say.
+    #[serde(default)]
+    pub stats: ForecastStats,
+}
+
+impl From<ForecastHistory> for ForecastHistoryWire {
+    fn from(h: ForecastHistory) -> Self {
+        let words = |v: &[u16]| BASE64.encode(v.iter().flat_map(|c| c.to_le_bytes()).collect::<Vec<u8>>());
+        let mut recent = Vec::with_capacity(h.recent.len() * 14);
+        for r in &h.recent {
+            recent.extend(r.minute.to_le_bytes());
+            for c in [r.actual, r.expected, r.level] {
+                recent.extend(c.to_le_bytes());
+            }
+        }
+        let errors: Vec<u8> = h.errors.iter().flat_map(|e| e.iter().flat_map(|x| x.to_le_bytes())).collect();
+        ForecastHistoryWire {
+            version: 1,
+            lead_seconds: h.lead_seconds,
+            hold_seconds: h.hold_seconds,
+            minute: h.minute,
+            partial_sum: h.partial.0,
+            partial_count: h.partial.1,
+            recorded_minutes: h.recorded_minutes,
+            daily: h.daily.as_ref().map(|p| words(&p.slots)),
+            weekly: h.weekly.as_ref().map(|p| words(&p.slots)),
+            recent: BASE64.encode(recent),
+            errors: BASE64.encode(errors),
+            stats: h.stats,
+        }
+    }
+}
+
+impl TryFrom<ForecastHistoryWire> for ForecastHistory {
+    type Error = String;
+
+    fn try_from(w: ForecastHistoryWire) -> Result<Self, String> {
+        if w.version != 1 {
+            return Err(format!("forecast history version {} is not 1", w.version));
+        }
+        let bytes = |name: &str, s: &str| {
+            BASE64.decode(s).map_err(|e| format!("forecast history {name} is not base64: {e}"))
+        };
+        let profile = |name: &str, s: &Option<String>, len: usize| -> Result<Option<Profile>, String> {
+            let Some(s) = s else { return Ok(None) };
+            let b = bytes(name, s)?;
+            if b.len() != len * 2 {
+                return Err(format!("forecast history {name} holds {} bytes, not {}", b.len(), len * 2));
+            }
+            let slots: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            let seen = slots.iter().filter(|c| **c != 0).count() as u32;
+            Ok(Some(Profile { slots, seen }))
+        };
+        let recent = bytes("recent", &w.recent)?;
+        if recent.len() % 14 != 0 || recent.len() / 14 > RECENT_MINUTES {
+            return Err(format!("forecast history recent holds {} bytes", recent.len()));
+        }
+        let word = |c: &[u8], i: usize| u16::from_le_bytes([c[i], c[i + 1]]);
+        let recent = recent
+            .chunks_exact(14)
+            .map(|c| RecentMinute {
+                minute: i64::from_le_bytes(c[..8].try_into().unwrap_or_default()),
+                actual: word(c, 8),
+                expected: word(c, 10),
+                level: word(c, 12),
+            })
+            .collect();
+        let errors = bytes("errors", &w.errors)?;
+        if errors.len() % 8 != 0 || errors.len() / 8 > ERROR_MINUTES {
+            return Err(format!("forecast history errors holds {} bytes", errors.len()));
+        }
+        Ok(ForecastHistory {
+            lead_seconds: w.lead_seconds,
+            hold_seconds: w.hold_seconds,
+            minute: w.minute,
+            partial: (if w.partial_sum.is_finite() { w.partial_sum.max(0.0) } else { 0.0 }, w.partial_count),
+            recorded_minutes: w.recorded_minutes,
+            daily: profile("daily", &w.daily, DAILY_SLOTS)?,
+            weekly: profile("weekly", &w.weekly, WEEKLY_SLOTS)?,
+            recent,
+            errors: errors
+                .chunks_exact(8)
+                .map(|c| std::array::from_fn(|i| i16::from_le_bytes([c[2 * i], c[2 * i + 1]])))
+                .collect(),
+            stats: w.stats,
+        })
+    }
 }

@@ -209,8 +209,14 @@ pub fn needs_write(
 
 /// The part of a status whose change is news.
 fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
-    let History { recommendations, last_scale_up_time, last_scale_down_time, consecutive_failures, spend: _ } =
-        &s.history;
+    let History {
+        recommendations,
+        last_scale_up_time,
+        last_scale_down_time,
+        consecutive_failures,
+        spend: _,
+        forecast: _,
+    } = &s.history;
     (
         (s.observed_generation, s.current_replicas, s.desired_replicas, s.last_scale_time),
         s.metrics.iter().map(|m| (&m.name, m.desired_replicas, &m.error)).collect::<Vec<_>>(),

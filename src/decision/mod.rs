@@ -1,11 +1,12 @@
 //! The pure decision engine: `decide(input) -> Decision`.
 //!
-//! Eight stages in order (DESIGN §2): metrics, policy, activation, stabilization, cooldown, rate
-//! limit, bounds, paused/dryRun. Each stage is a function from a count to a count that records one
+//! Nine stages in order (DESIGN §2, §10): metrics, policy, activation, forecast, stabilization,
+//! cooldown, rate limit, bounds, paused/dryRun. Each stage is a function from a count to a count that records one
 //! [`Step`]. No I/O, no clock (`now` is an argument), no async, no kube: the daemon, `plan`, the
 //! simulator and the benchmarks all call this same function. The bounds of stages 3 and 7 are the
 //! ones `spec.schedules` puts in force at `now` ([`schedule`]), so every caller honours them.
 
+pub mod forecast;
 mod metric;
 pub mod policy;
 mod report;
@@ -21,7 +22,7 @@ use crate::api::{GeneralScalerSpec, History};
 pub use crate::reading::{Reading, SloReadings};
 pub use metric::MetricOutcome;
 pub use report::{DecisionReport, MetricReport, StepReport};
-pub use why::{Direction, Why};
+pub use why::{Direction, FORECAST_OFF, Why};
 pub(crate) use why::{duration_text, num};
 
 /// Everything one decision depends on.
@@ -54,6 +55,8 @@ pub enum Stage {
     Policy,
     /// Scale to and from zero.
     Activation,
+    /// Capacity ahead of the predicted demand (spec.forecast).
+    Forecast,
     /// Stabilization windows.
     Stabilization,
     /// Cooldowns.
@@ -68,10 +71,11 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage in order.
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Self::Metrics,
         Self::Policy,
         Self::Activation,
+        Self::Forecast,
         Self::Stabilization,
         Self::Cooldown,
         Self::RateLimit,
@@ -85,6 +89,7 @@ impl Stage {
             Self::Metrics => "metrics",
             Self::Policy => "policy",
             Self::Activation => "activation",
+            Self::Forecast => "forecast",
             Self::Stabilization => "stabilization",
             Self::Cooldown => "cooldown",
             Self::RateLimit => "rate limit",
@@ -174,7 +179,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
     clamp_to(&mut history, input.now);
     let mut flags = Flags::default();
     let mut steps = Vec::with_capacity(Stage::ALL.len());
-    // The windows of spec.schedules open at `now` set the bounds of activation and of stage 7.
+    // The windows of spec.schedules open at `now` set the bounds of activation and of stage 8.
     let bounds = schedule::bounds(spec, input.now);
 
     // 1. metrics
@@ -192,27 +197,33 @@ pub fn decide(input: &Input<'_>) -> Decision {
     steps.push(Step { stage: Stage::Activation, input: count, output: out, why });
     let count = out;
 
-    // 4. stabilization
-    let (out, why) = safety::stabilize(spec, current, count, input.now, &mut history);
+    // 4. forecast: the reactive count so far is its floor
+    let (out, hold, why) =
+        forecast::stage(spec, current, input.ready_replicas, input.readings, count, input.now, &mut history);
+    steps.push(Step { stage: Stage::Forecast, input: count, output: out, why });
+    let count = out;
+
+    // 5. stabilization
+    let (out, why) = safety::stabilize(spec, current, count, input.now, hold, &mut history);
     steps.push(Step { stage: Stage::Stabilization, input: count, output: out, why });
     let count = out;
 
-    // 5. cooldown
-    let (out, why) = safety::cooldown(spec, current, count, input.now, &history);
+    // 6. cooldown
+    let (out, why) = safety::cooldown(spec, current, count, input.now, hold.is_some(), &history);
     steps.push(Step { stage: Stage::Cooldown, input: count, output: out, why });
     let count = out;
 
-    // 6. rate limit
+    // 7. rate limit
     let (out, why) = safety::rate_limit(spec, current, count);
     steps.push(Step { stage: Stage::RateLimit, input: count, output: out, why });
     let count = out;
 
-    // 7. bounds
+    // 8. bounds
     let (out, why) = safety::bounds(&bounds, count);
     steps.push(Step { stage: Stage::Bounds, input: count, output: out, why });
     let desired = out;
 
-    // 8. paused / dryRun
+    // 9. paused / dryRun
     let change = desired != current;
     let why = if spec.paused {
         Why::Paused { change }
@@ -233,7 +244,8 @@ pub fn decide(input: &Input<'_>) -> Decision {
             history.last_scale_down_time = Some(input.now);
         }
     }
-    flags.limited = steps[3..7].iter().any(|s| s.input != s.output || s.why.is_hold());
+    let rails = Stage::Stabilization as usize..=Stage::Bounds as usize;
+    flags.limited = steps[rails].iter().any(|s| s.input != s.output || s.why.is_hold());
 
     Decision { current, desired, apply, steps, metrics, history, flags }
 }

@@ -1,4 +1,5 @@
-//! Stages 3 to 7, the safety rails: activation, stabilization, cooldown, rate limit, bounds.
+//! The safety rails: activation (stage 3), then stabilization, cooldown, rate limit and bounds
+//! (stages 5 to 8); the forecast (stage 4) lives in `forecast`.
 //!
 //! Each is a small pure function from a count to a count and its [`Why`].
 
@@ -30,13 +31,16 @@ pub(super) fn activation(
     if idle { (0, Why::ActivationIdle) } else { (count.max(1), Why::ActivationActive) }
 }
 
-/// Stage 4: record the recommendation, then scale up to the lowest recommendation of the up window
-/// and down to the highest of the down window (the Kubernetes HPA behavior algorithm).
+/// Stage 5: record the recommendation, then scale up to the lowest recommendation of the up window
+/// and down to the highest of the down window (the Kubernetes HPA behavior algorithm). `hold`: the
+/// forecast says what demand over the lead time and the window needs, and the down window holds no
+/// more than that.
 pub(super) fn stabilize(
     spec: &GeneralScalerSpec,
     current: i32,
     count: i32,
     now: Timestamp,
+    hold: Option<i32>,
     history: &mut History,
 ) -> (i32, Why) {
     let up_window = i64::from(spec.behavior.scale_up.stabilization_window_seconds) * 1000;
@@ -61,6 +65,13 @@ pub(super) fn stabilize(
         history.recommendations.push(Recommendation { time: now, replicas: count });
     }
 
+    if let Some(hold) = hold.map(|h| h.max(count))
+        && count < current
+        && hold < down.min(current)
+    {
+        let window_seconds = spec.behavior.scale_down.stabilization_window_seconds;
+        return (hold, Why::WindowShortened { window_seconds, hold });
+    }
     let out = current.max(up).min(down);
     if out == count {
         return (out, Why::Unstabilized);
@@ -73,13 +84,15 @@ pub(super) fn stabilize(
     (out, Why::Stabilized { direction, window_seconds: window })
 }
 
-/// Stage 5: a scale-up waits for its cooldown after the last scale-up; a scale-down waits for its
-/// cooldown after the last scale in either direction.
+/// Stage 6: a scale-up waits for its cooldown after the last scale-up; a scale-down waits for its
+/// cooldown after the last scale in either direction, unless the forecast says demand stays low
+/// (`early`).
 pub(super) fn cooldown(
     spec: &GeneralScalerSpec,
     current: i32,
     count: i32,
     now: Timestamp,
+    early: bool,
     history: &History,
 ) -> (i32, Why) {
     let (direction, since, seconds) = match count.cmp(&current) {
@@ -95,6 +108,9 @@ pub(super) fn cooldown(
     };
     if let Some(since) = since {
         let remaining_ms = i64::from(seconds) * 1000 - (now.as_millisecond() - since.as_millisecond());
+        if remaining_ms > 0 && early && direction == Direction::Down {
+            return (count, Why::CooldownSkipped { remaining_ms });
+        }
         if remaining_ms > 0 {
             return (current, Why::CoolingDown { direction, remaining_ms });
         }
@@ -102,7 +118,7 @@ pub(super) fn cooldown(
     (count, Why::NoCooldown)
 }
 
-/// Stage 6: at most maxIncrement up and maxDecrement down in one step.
+/// Stage 7: at most maxIncrement up and maxDecrement down in one step.
 pub(super) fn rate_limit(spec: &GeneralScalerSpec, current: i32, count: i32) -> (i32, Why) {
     let up = spec.behavior.scale_up.max_increment.filter(|n| *n > 0);
     let down = spec.behavior.scale_down.max_decrement.filter(|n| *n > 0);
@@ -117,7 +133,7 @@ pub(super) fn rate_limit(spec: &GeneralScalerSpec, current: i32, count: i32) -> 
     }
 }
 
-/// Stage 7: clamp to the bounds in force (the spec's, or an open schedule's); outside them the
+/// Stage 8: clamp to the bounds in force (the spec's, or an open schedule's); outside them the
 /// workload is brought in at once.
 pub(super) fn bounds(bounds: &Bounds, count: i32) -> (i32, Why) {
     let Bounds { min, max, min_window, max_window } = *bounds;

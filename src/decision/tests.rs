@@ -74,6 +74,7 @@ fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
         fallback: Fallback::default(),
         paused: false,
         dry_run: false,
+        forecast: None,
     }
 }
 
@@ -143,7 +144,7 @@ fn exact_multiples_are_not_rounded_up_by_float_noise() {
 }
 
 #[test]
-fn every_decision_records_all_eight_stages_in_order() {
+fn every_decision_records_all_nine_stages_in_order() {
     let d = once(&open_spec(100.0, TargetType::Value), 4, 150.0);
     let stages: Vec<Stage> = d.steps.iter().map(|s| s.stage).collect();
     assert_eq!(stages, Stage::ALL);
@@ -494,10 +495,11 @@ fn reports_explain_each_stage_in_words() {
     let d = once(&spec, 4, 150.0);
     let report = d.report(&spec, &[Ok(150.0)]);
     assert_eq!(report.steps[0].why, "rps 150 per pod vs target 100: ceil(4 x 1.500) = 6");
-    assert_eq!(report.steps[5].why, "within step limits");
+    assert_eq!(report.steps[Stage::RateLimit as usize].why, "within step limits");
+    assert_eq!(report.steps[Stage::Forecast as usize].why, "forecast off");
     assert_eq!(report.verdict, "scale 4 -> 6: rps 150 per pod vs target 100: ceil(4 x 1.500) = 6");
     let d = once(&spec, 4, 300.0);
-    assert_eq!(d.report(&spec, &[Ok(300.0)]).steps[5].why, "maxIncrement 2");
+    assert_eq!(d.report(&spec, &[Ok(300.0)]).steps[Stage::RateLimit as usize].why, "maxIncrement 2");
     assert_eq!(d.verdict(&spec), "scale 4 -> 6: maxIncrement 2");
     // A scale-down held at the floor names the metric that asked for less, then the bound.
     spec.min_replicas = 3;
@@ -650,7 +652,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(d.apply, d.desired != current && !spec.paused && !spec.dry_run);
-            prop_assert_eq!(d.steps.len(), 8);
+            prop_assert_eq!(d.steps.len(), 9);
             if d.apply {
                 current = d.desired;
             }
@@ -686,4 +688,104 @@ fn pods_still_starting_are_not_counted_twice() {
     assert_eq!(run_ready(8, 8, 200.0), 16);
     // None ready yet: the serving pods ask for nothing more, the others may not shrink: hold.
     assert_eq!(run_ready(8, 0, 150.0), 8);
+}
+
+/// Histories a forecaster could hold: a day-and-a-half of a shape learnt minute by minute, so the
+/// forecast is warm; built once, they are costly.
+fn learnt_histories() -> &'static [crate::api::ForecastHistory] {
+    static HISTORIES: std::sync::OnceLock<Vec<crate::api::ForecastHistory>> = std::sync::OnceLock::new();
+    HISTORIES.get_or_init(|| {
+        let mut spec = open_spec(100.0, TargetType::Value);
+        spec.forecast =
+            Some(crate::api::ForecastSpec { mode: crate::api::ForecastMode::On, ..Default::default() });
+        let shapes: [fn(i64) -> f64; 3] = [
+            |m| if m.rem_euclid(1440) < 600 { 100.0 } else { 1500.0 },
+            |m| 500.0 + 400.0 * ((m as f64) / 229.0).sin(),
+            |m| (m % 97) as f64 * 20.0,
+        ];
+        let end = t0().as_second() / 60;
+        shapes
+            .iter()
+            .map(|shape| {
+                crate::api::ForecastHistory::from_series(
+                    &spec,
+                    (end - 2200..end).map(|m| (Timestamp::from_second(m * 60).unwrap(), shape(m))),
+                )
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// With the forecast On the count never falls below the reactive count on current readings (nor
+    /// below what the same decision without the forecast gives, unless the forecast let scale-down
+    /// skip its window, and then never below the readings' count); bounds, step limits and the
+    /// scale-up cooldown hold; Observe changes no count.
+    #[test]
+    fn the_forecast_never_goes_below_the_reactive_floor(
+        spec in arb_spec(),
+        learnt in 0usize..3,
+        start in 0i32..80,
+        ticks in prop::collection::vec((prop::collection::vec(arb_reading(), 2), 1i64..120), 1..10),
+        early in any::<bool>(),
+    ) {
+        let mut history = History { forecast: Some(learnt_histories()[learnt].clone()), ..History::default() };
+        let mut current = start;
+        let mut now = t0();
+        let mut on = spec.clone();
+        on.forecast = Some(crate::api::ForecastSpec {
+            mode: crate::api::ForecastMode::On,
+            scale_down_early: early,
+            ..Default::default()
+        });
+        let mut observe = on.clone();
+        observe.forecast.as_mut().unwrap().mode = crate::api::ForecastMode::Observe;
+        for (readings, gap) in ticks {
+            now += SignedDuration::from_secs(gap);
+            let readings = &readings[..spec.metrics().len()];
+            let slo = SloReadings { latency_ms: None, error_rate: Some(Ok(0.0)) };
+            let input = |spec| Input {
+                spec,
+                current_replicas: current,
+                ready_replicas: None,
+                readings,
+                slo: &slo,
+                history: &history,
+                now,
+            };
+            let d = decide(&input(&on));
+            let off = decide(&input(&spec));
+            let watched = decide(&input(&observe));
+            prop_assert_eq!(watched.desired, off.desired, "Observe changed the count");
+
+            let (min, max) = (spec.min_replicas, spec.max_replicas);
+            prop_assert!(d.desired >= min && d.desired <= max);
+            let stage = d.step(Stage::Forecast);
+            prop_assert!(stage.output >= stage.input, "below the reactive floor: {stage:?}");
+            let floor = stage.input.clamp(min, max);
+            prop_assert!(d.desired >= off.desired.min(floor), "on {} off {} floor {floor}", d.desired, off.desired);
+            if d.desired < off.desired {
+                prop_assert!(early, "only scale-down early may undercut the reactive rails");
+            }
+            if current >= min && current <= max {
+                if let Some(step) = spec.behavior.scale_up.max_increment {
+                    prop_assert!(d.desired - current <= step);
+                }
+                if let Some(step) = spec.behavior.scale_down.max_decrement {
+                    prop_assert!(current - d.desired <= step);
+                }
+                if d.desired > current
+                    && let Some(t) = history.last_scale_up_time
+                {
+                    prop_assert!(now.duration_since(t).as_secs_f64() >= f64::from(spec.behavior.scale_up.cooldown_seconds));
+                }
+            }
+            if d.apply {
+                current = d.desired;
+            }
+            history = d.history;
+        }
+    }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::api::{FallbackAction, GeneralScalerSpec, ScaleDirection, TargetType};
 
 use super::MetricOutcome;
+use super::forecast::ForecastVerdict;
 
 /// Which way a count moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -35,6 +36,9 @@ impl Direction {
         }
     }
 }
+
+/// How the forecast stage reads when `spec.forecast` is off (`plan` leaves that row out).
+pub const FORECAST_OFF: &str = "forecast off";
 
 /// Why a stage produced its count. Variant fields are named for what they hold.
 #[allow(missing_docs)]
@@ -73,14 +77,24 @@ pub enum Why {
     ActivationIdle,
     /// Some metric above its activation value: at least one replica.
     ActivationActive,
+    /// spec.forecast is off.
+    ForecastOff,
+    /// The forecast stage: what it predicted, from which history, how good it has been, and whether
+    /// it moved the count (`floor` is the reactive count it received).
+    Forecast { verdict: ForecastVerdict, observe: bool, seasons: u8, hours: f64, floor: i32 },
     /// No window changed the count.
     Unstabilized,
+    /// The forecast says what demand over the lead time and the window needs: the scale-down window
+    /// held no more than that.
+    WindowShortened { window_seconds: u32, hold: i32 },
     /// A stabilization window held the count.
     Stabilized { direction: Direction, window_seconds: u32 },
     /// No cooldown in force.
     NoCooldown,
     /// A cooldown holds the count.
     CoolingDown { direction: Direction, remaining_ms: i64 },
+    /// The forecast says demand stays low: the scale-down cooldown did not hold.
+    CooldownSkipped { remaining_ms: i64 },
     /// The step is within the limits.
     WithinRateLimit,
     /// A step limit cut the step.
@@ -218,7 +232,24 @@ impl Why {
             Self::ActivationNoData => s.push_str("metrics missing: no change to or from zero"),
             Self::ActivationIdle => s.push_str("every metric at or below activationValue: rest at 0"),
             Self::ActivationActive => s.push_str("above activationValue: at least 1"),
+            Self::ForecastOff => s.push_str(FORECAST_OFF),
+            Self::Forecast { verdict, observe, seasons, hours, floor } => {
+                describe_forecast(&mut s, spec, verdict, observe, seasons, hours, floor);
+            }
             Self::Unstabilized => s.push_str("no window holds the count"),
+            Self::WindowShortened { window_seconds, hold } => {
+                let _ = write!(
+                    s,
+                    "scale-down window ({window_seconds}s) held only the {hold} the forecast says its time needs"
+                );
+            }
+            Self::CooldownSkipped { remaining_ms } => {
+                let _ = write!(
+                    s,
+                    "scale-down cooldown skipped ({} left): the forecast says demand stays low",
+                    duration_text(remaining_ms)
+                );
+            }
             Self::Stabilized { direction, window_seconds } => {
                 let _ = match direction {
                     Direction::Down => {
@@ -293,6 +324,85 @@ impl Why {
             Self::NoChange => s.push_str("nothing to change"),
         }
         s
+    }
+}
+
+/// The forecast stage in words.
+fn describe_forecast(
+    s: &mut String,
+    spec: &GeneralScalerSpec,
+    verdict: ForecastVerdict,
+    observe: bool,
+    seasons: u8,
+    hours: f64,
+    floor: i32,
+) {
+    let settings = spec.forecast.clone().unwrap_or_default();
+    let max_error = settings.max_error_ratio * 100.0;
+    let profile = match seasons {
+        1 => "daily",
+        2 => "weekly",
+        _ => "daily and weekly",
+    };
+    let history = if hours >= 48.0 { format!("{:.1} days", hours / 24.0) } else { format!("{hours:.1} h") };
+    match verdict {
+        ForecastVerdict::WarmingUp { errors, .. } => {
+            let _ = write!(
+                s,
+                "forecast learning ({history} of history, {errors} of 60 checked minutes; it needs most of a \
+{} and an hour): the reactive count stands",
+                if seasons == 2 { "week" } else { "day" }
+            );
+        }
+        ForecastVerdict::Untrusted { error } => {
+            let _ = write!(
+                s,
+                "forecast not trusted: typically {:.0}% off over the last 4h, above maxErrorRatio {max_error:.0}%: \
+the reactive count stands",
+                error * 100.0
+            );
+        }
+        ForecastVerdict::NoBetter { error, held } => {
+            let _ = write!(
+                s,
+                "forecast no better than the current reading: typically {:.0}% off over the last 4h, the reading \
+held {}s {:.0}%: the reactive count stands",
+                error * 100.0,
+                settings.lead_seconds,
+                held * 100.0
+            );
+        }
+        ForecastVerdict::ShapeChanged { error } => {
+            let _ = write!(
+                s,
+                "forecast off track: the last 30 min were typically {:.0}% off (maxErrorRatio {max_error:.0}%), the \
+load's shape changed: the reactive count stands",
+                error * 100.0
+            );
+        }
+        ForecastVerdict::Forecast { peak, margin, error, replicas, hold } => {
+            let _ = write!(
+                s,
+                "forecast {} within {}s ({profile} profile, {history}; typically {:.0}% off, margin +{:.0}%) needs {replicas}",
+                num((peak * 100.0).round() / 100.0),
+                settings.lead_seconds,
+                error * 100.0,
+                margin * 100.0
+            );
+            let effect = if replicas > floor {
+                format!("raised from the reactive {floor}")
+            } else {
+                format!("the reactive {floor} covers it")
+            };
+            if observe {
+                let _ = write!(s, ": {effect}, observe only: the count stands");
+            } else {
+                let _ = write!(s, ": {effect}");
+                if let Some(hold) = hold {
+                    let _ = write!(s, "; over the scale-down window it needs {hold}: scale down no later");
+                }
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use comfy_table::{Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width, presets};
 
-use crate::decision::{DecisionReport, num};
+use crate::decision::{DecisionReport, FORECAST_OFF, Stage, num};
 
 /// A plan ready to print.
 pub struct PlanView<'a> {
@@ -97,7 +97,9 @@ pub fn render(view: &PlanView<'_>, width: u16) -> String {
 
     let mut steps = table(width);
     steps.set_header(["STAGE", "IN", "OUT", "WHY"]);
-    for s in &report.steps {
+    // A scaler that does not forecast is shown the stages it uses.
+    let shown = report.steps.iter().filter(|s| !(s.stage == Stage::Forecast && s.why == FORECAST_OFF));
+    for s in shown {
         let mark = if s.input != s.output { "*" } else { " " };
         steps.add_row([
             Cell::new(format!("{mark}{}", s.stage.as_str())),

@@ -4,9 +4,11 @@
 //! capacity [`model`] turns replicas into capacity, backlog and SLO-violation time; an
 //! [`Autoscaler`] decides every sync interval from what the model's metrics would report. Two
 //! autoscalers exist: [`Gscale`], the same `decide` the daemon calls with its [`History`] carried
-//! from tick to tick as the daemon persists it in status, and [`hpa::Hpa`], the Kubernetes HPA
-//! reference. Everything here is pure computation: no clock, no I/O, no printing.
+//! from tick to tick as the daemon persists it in status (its forecast learns the trace reading by
+//! reading, so it warms up on the trace's first day), [`hpa::Hpa`], the Kubernetes HPA reference,
+//! and [`Clairvoyant`], the limit no forecaster can pass. Everything here is pure computation: no clock, no I/O, no printing.
 
+mod clairvoyant;
 pub mod hpa;
 pub mod model;
 pub mod trace;
@@ -15,8 +17,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::api::{GeneralScalerSpec, History, MetricSpec, MetricType, PolicyType, PubSubMode, TargetType};
-use crate::decision::{Input, Reading, SloReadings, decide};
+use crate::decision::forecast::ForecastVerdict;
+use crate::decision::{Input, Reading, SloReadings, Stage, Why, decide};
 
+pub use clairvoyant::Clairvoyant;
 pub use model::Model;
 pub use trace::{Trace, TraceError};
 
@@ -86,6 +90,31 @@ pub trait Autoscaler {
     fn interval_ms(&self) -> i64;
     /// The replica count to scale to, given what is observed at `now`.
     fn decide(&mut self, now: Timestamp, observed: &Observation) -> i32;
+    /// What the forecast did over the run, for a scaler that forecasts.
+    fn forecast_summary(&self) -> Option<ForecastSummary> {
+        None
+    }
+}
+
+/// What the forecast stage did over a run: how long it learnt before it first forecast (the warm-up
+/// on the first part of the trace, fed reading by reading as the daemon feeds it), and how often it
+/// acted or fell back to the reactive rules afterwards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForecastSummary {
+    /// Simulated hours before the first decision the forecast took part in; `None`: it never did.
+    pub warmup_hours: Option<f64>,
+    /// Decisions while the forecast was still learning.
+    pub learning: u32,
+    /// Decisions in which it forecast.
+    pub forecast: u32,
+    /// Decisions in which it fell back to the reactive rules (error too large, no better than the
+    /// reading, or the shape changed).
+    pub fallback: u32,
+    /// Decisions in which it raised the count above the reactive one.
+    pub raised: u32,
+    /// Decisions in which it capped what the scale-down window and cooldown may hold.
+    pub early: u32,
 }
 
 /// gscale itself: [`decide`] with the status memory carried from one decision to the next.
@@ -93,12 +122,40 @@ pub trait Autoscaler {
 pub struct Gscale<'a> {
     spec: &'a GeneralScalerSpec,
     history: History,
+    start: Option<Timestamp>,
+    forecast: ForecastSummary,
 }
 
 impl<'a> Gscale<'a> {
     /// A scaler with empty history, as a newly created GeneralScaler.
     pub fn new(spec: &'a GeneralScalerSpec) -> Self {
-        Gscale { spec, history: History::default() }
+        Gscale::with_history(spec, History::default())
+    }
+
+    /// A scaler that starts from `history`, as one whose status already holds it (a forecast
+    /// history backfilled from the backend, say).
+    pub fn with_history(spec: &'a GeneralScalerSpec, history: History) -> Self {
+        Gscale { spec, history, start: None, forecast: ForecastSummary::default() }
+    }
+
+    fn count_forecast(&mut self, now: Timestamp, why: &Why, moved: bool) {
+        let Why::Forecast { verdict, .. } = why else { return };
+        let f = &mut self.forecast;
+        match verdict {
+            ForecastVerdict::WarmingUp { .. } => f.learning += 1,
+            ForecastVerdict::Untrusted { .. }
+            | ForecastVerdict::ShapeChanged { .. }
+            | ForecastVerdict::NoBetter { .. } => f.fallback += 1,
+            ForecastVerdict::Forecast { hold, .. } => {
+                f.forecast += 1;
+                f.raised += u32::from(moved);
+                f.early += u32::from(hold.is_some());
+                if f.warmup_hours.is_none() {
+                    let start = self.start.unwrap_or(now);
+                    f.warmup_hours = Some(now.duration_since(start).as_secs_f64() / 3600.0);
+                }
+            }
+        }
     }
 }
 
@@ -118,9 +175,17 @@ impl Autoscaler for Gscale<'_> {
             now,
         };
         let decision = decide(&input);
-        // The daemon persists the returned history whether or not it scales.
+        self.start.get_or_insert(now);
+        let step = decision.step(Stage::Forecast);
+        self.count_forecast(now, &step.why, step.output > step.input);
+        // The daemon persists the returned history whether or not it scales; the forecast stage has
+        // recorded this reading in it, as it does for the daemon.
         self.history = decision.history;
         if decision.apply { decision.desired } else { observed.current }
+    }
+
+    fn forecast_summary(&self) -> Option<ForecastSummary> {
+        self.spec.forecast_enabled().map(|_| self.forecast)
     }
 }
 
@@ -146,6 +211,9 @@ pub struct Summary {
     pub final_backlog: f64,
     /// Decisions taken.
     pub decisions: u32,
+    /// What the forecast did, for a scaler that forecasts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastSummary>,
 }
 
 /// The state after one decision, for the timeline and the plot.
@@ -254,6 +322,7 @@ pub fn run(trace: &Trace, spec: &GeneralScalerSpec, settings: &Settings, scaler:
     summary.slo_violation_minutes = model.violation_minutes();
     summary.final_backlog = model.backlog();
     summary.cost = spec.policy.cost_aware.as_ref().map(|c| summary.pod_hours * c.cost_per_pod_per_hour);
+    summary.forecast = scaler.forecast_summary();
     Run { summary, timeline }
 }
 

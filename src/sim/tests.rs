@@ -240,3 +240,46 @@ mod properties {
         }
     }
 }
+
+// The clairvoyant looks 10 s (pod start) + 15 s ahead: at the tick of 585 s it sees the 400/s of
+// 600 s and scales 1 -> 4, whose pods serve from 595 s: no queue at all. Pod-hours
+// (585 + 4 x 1215) / 3600 = 1.5125.
+#[test]
+fn clairvoyant_buys_capacity_exactly_in_time() {
+    let spec = spec(serde_json::json!({}));
+    let t = trace(&[(0, 100.0), (600, 400.0), (1200, 400.0)]);
+    let mut c = Clairvoyant::new(&t, &settings(), 100.0, 1, 20);
+    let s = run(&t, &spec, &settings(), &mut c).summary;
+    assert!(close(s.pod_hours, 1.5125), "{s:?}");
+    assert_eq!(s.slo_violation_minutes, 0.0);
+    assert_eq!(s.scale_events, 1);
+}
+
+// Three days of a daily step (100/s until 10:00, 400/s after), in 5-minute trace steps. Reactive,
+// every 10:00 costs a pod start of queue; with the forecast warm (after the first day and an
+// hour) capacity is bought a lead time ahead, so days 2 and 3 queue nothing at 10:00.
+#[test]
+fn the_forecast_learns_the_first_day_and_buys_ahead_after_it() {
+    let day = 86_400;
+    let points: Vec<(i64, f64)> = (0..3 * day / 300)
+        .map(|i| {
+            let s = i * 300;
+            (s, if s % day < 36_000 { 100.0 } else { 400.0 })
+        })
+        .collect();
+    let mut t = trace(&points);
+    // Midnight UTC, so that the trace's days are the forecaster's days.
+    let midnight = 1_700_006_400_000;
+    t.points.iter_mut().for_each(|p| p.0 += midnight);
+    let reactive = spec(serde_json::json!({}));
+    let forecasting = spec(serde_json::json!({"forecast": {"mode": "On"}}));
+    let r = run(&t, &reactive, &settings(), &mut Gscale::new(&reactive)).summary;
+    let f = run(&t, &forecasting, &settings(), &mut Gscale::new(&forecasting)).summary;
+    let fs = f.forecast.expect("a forecasting run reports its forecast");
+    let warmup = fs.warmup_hours.expect("the forecast took part");
+    assert!((24.0..26.0).contains(&warmup), "warm-up {warmup} h: {fs:?}");
+    assert!(fs.raised > 0 && fs.learning > 0, "{fs:?}");
+    assert!(r.forecast.is_none());
+    // Reactive: three rises at 10:00, each queueing until the new pods serve. Forecast: only the first.
+    assert!(f.slo_violation_minutes < r.slo_violation_minutes * 0.5, "{f:?} vs {r:?}");
+}

@@ -279,3 +279,51 @@ fn the_crd_refuses_what_validate_refuses() {
     let parsed: GeneralScalerSpec = serde_json::from_value(spec).unwrap();
     assert!(check_spec(&parsed).iter().any(|f| f.path == "spec.metric.http.bearerTokenSecretRef.name"));
 }
+
+#[test]
+fn forecast_settings_are_checked_with_the_field_and_the_fix() {
+    // Without the block nothing changes; with an empty one, the defaults.
+    let checked = check(&scaler(base_spec()));
+    assert!(checked.scaler.unwrap().spec.forecast.is_none());
+    let mut spec = base_spec();
+    spec["forecast"] = json!({});
+    let checked = check(&scaler(spec));
+    assert!(checked.findings.is_empty(), "{:#?}", checked.findings);
+    let f = checked.scaler.unwrap().spec.forecast.unwrap();
+    assert_eq!(
+        (f.mode, f.lead_seconds, f.seasons.clone()),
+        (crate::api::ForecastMode::Off, 60, vec![Season::Daily])
+    );
+
+    let cases = [
+        (json!({"mode": "On", "seasons": ["daily", "daily"]}), "spec.forecast.seasons", "twice"),
+        (json!({"mode": "On", "seasons": []}), "spec.forecast.seasons", "at least 1"),
+        (json!({"mode": "On", "maxErrorRatio": 0}), "spec.forecast.maxErrorRatio", "above 0"),
+        (json!({"mode": "On", "leadSeconds": 0}), "spec.forecast.leadSeconds", ""),
+        (json!({"mode": "Sometimes"}), "spec.forecast.mode", ""),
+    ];
+    for (forecast, path, words) in cases {
+        let mut spec = base_spec();
+        spec["forecast"] = forecast.clone();
+        let found = check(&scaler(spec)).findings;
+        assert!(
+            found.iter().any(|f| f.severity == Severity::Error
+                && f.path == path
+                && f.message.contains(words)
+                && !f.hint.is_empty()),
+            "{forecast}: {found:#?}"
+        );
+    }
+
+    // A lead shorter than a sync interval works, with a warning.
+    let mut spec = base_spec();
+    spec["forecast"] = json!({"mode": "Observe", "leadSeconds": 10});
+    let checked = check(&scaler(spec));
+    assert!(!checked.has_errors());
+    assert!(
+        checked
+            .findings
+            .iter()
+            .any(|f| f.path == "spec.forecast.leadSeconds" && f.severity == Severity::Warning)
+    );
+}

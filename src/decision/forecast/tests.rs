@@ -1,0 +1,215 @@
+//! The forecaster's memory and the forecast stage on hand-computed cases.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::*;
+use crate::api::{ForecastHistoryWire, ForecastSpec};
+use crate::decision::{Decision, Input, SloReadings, Stage, decide};
+
+/// Midnight UTC, a Monday.
+fn day0() -> Timestamp {
+    "2026-11-16T00:00:00Z".parse().unwrap()
+}
+
+fn minute(m: i64) -> Timestamp {
+    day0() + SignedDuration::from_secs(m * 60)
+}
+
+fn on() -> ForecastSpec {
+    ForecastSpec { mode: ForecastMode::On, ..ForecastSpec::default() }
+}
+
+/// 100 until 10:00 each day, 400 from 10:00 to midnight.
+fn step_shape(m: i64) -> f64 {
+    if m.rem_euclid(1440) < 600 { 100.0 } else { 400.0 }
+}
+
+/// `minutes` of `shape` from day 0, one reading per minute, for `spec`'s settings on the rails of
+/// [`spec`].
+fn learnt(settings: &ForecastSpec, minutes: i64, shape: fn(i64) -> f64) -> ForecastHistory {
+    let mut scaler = spec(settings.mode);
+    scaler.forecast = Some(settings.clone());
+    ForecastHistory::from_series(&scaler, (0..minutes).map(|m| (minute(m), shape(m))))
+}
+
+/// A Value metric with target 100 per pod, no rails, bounds [1, 100], forecast `mode`.
+fn spec(mode: ForecastMode) -> GeneralScalerSpec {
+    serde_json::from_value(serde_json::json!({
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "minReplicas": 1,
+        "maxReplicas": 100,
+        "metric": {"type": "prometheus", "targetValue": 100,
+                   "prometheus": {"serverUrl": "http://p", "query": "q"}},
+        "behavior": {"scaleDown": {"cooldownSeconds": 0, "stabilizationWindowSeconds": 300}},
+        "forecast": {"mode": mode}
+    }))
+    .unwrap()
+}
+
+fn decide_at(
+    spec: &GeneralScalerSpec,
+    current: i32,
+    per_pod: f64,
+    history: &History,
+    now: Timestamp,
+) -> Decision {
+    let slo = SloReadings::default();
+    decide(&Input {
+        spec,
+        current_replicas: current,
+        ready_replicas: Some(current),
+        readings: &[Ok(per_pod)],
+        slo: &slo,
+        history,
+        now,
+    })
+}
+
+#[test]
+fn codes_keep_values_within_a_fraction_of_a_percent() {
+    for v in [0.0, 1e-7, 0.3, 1.0, 57.0, 1234.5, 9.9e11] {
+        let back = code::decode(code::encode(v)).unwrap();
+        assert!((back - v).abs() <= v * 0.0004 + 1e-6, "{v} came back as {back}");
+    }
+    assert_eq!(code::encode(f64::NAN), 0);
+    assert_eq!(code::encode(-1.0), 0);
+    assert_eq!(code::decode(0), None);
+}
+
+#[test]
+fn readings_are_averaged_per_minute_and_learnt_when_the_minute_ends() {
+    let mut h = ForecastHistory::new(&spec(ForecastMode::On));
+    h.record(minute(0), 100.0);
+    h.record(minute(0) + SignedDuration::from_secs(30), 200.0);
+    assert_eq!(h.expected_at(minute(0)), None, "the minute is still open");
+    h.record(minute(1), 50.0);
+    let learnt = h.expected_at(minute(0)).unwrap();
+    assert!((learnt - 150.0).abs() < 0.1, "mean of 100 and 200: {learnt}");
+    // The next day the same minute moves 30% of the way to the new value: 150 + 0.3 x (250 - 150).
+    h.record(minute(1440), 250.0);
+    h.record(minute(1441), 0.0);
+    let learnt = h.expected_at(minute(0)).unwrap();
+    assert!((learnt - 180.0).abs() < 0.2, "{learnt}");
+    // Not a number >= 0: ignored, as no data is not zero.
+    h.record(minute(1441), f64::NAN);
+    h.record(minute(1441), -3.0);
+    assert_eq!(h.partial, (0.0, 1));
+}
+
+#[test]
+fn a_learnt_step_is_forecast_a_lead_time_ahead_with_no_error() {
+    let now = 3 * 1440 + 599;
+    let h = learnt(&on(), now + 1, step_shape);
+    assert!(h.covered());
+    assert_eq!(h.stats.errors as usize, ERROR_MINUTES);
+    assert_eq!((h.stats.typical, h.stats.margin), (0.0, 0.0), "a shape repeated exactly is forecast exactly");
+    // Day 4 at 09:59:30, lead 60 s: minutes 599 (100) and 600 (400) at level 1 -> 400 -> 4 pods.
+    let now = minute(now) + SignedDuration::from_secs(30);
+    let history = History { forecast: Some(h), ..History::default() };
+    let d = decide_at(&spec(ForecastMode::On), 1, 100.0, &history, now);
+    let step = d.step(Stage::Forecast);
+    assert_eq!((step.input, step.output), (1, 4), "{:#?}", step.why);
+    assert_eq!(d.desired, 4);
+    let text = d.report(&spec(ForecastMode::On), &[Ok(100.0)]).steps[Stage::Forecast as usize].why.clone();
+    assert!(text.contains("within 60s") && text.contains("needs 4: raised from the reactive 1"), "{text}");
+
+    // Observe computes the same and changes nothing.
+    let d = decide_at(&spec(ForecastMode::Observe), 1, 100.0, &history, now);
+    let step = d.step(Stage::Forecast);
+    assert_eq!((step.input, step.output, d.desired), (1, 1, 1));
+    let text =
+        d.report(&spec(ForecastMode::Observe), &[Ok(100.0)]).steps[Stage::Forecast as usize].why.clone();
+    assert!(text.contains("needs 4") && text.contains("observe only"), "{text}");
+}
+
+#[test]
+fn no_history_means_the_reactive_count_and_says_so() {
+    let s = spec(ForecastMode::On);
+    let d = decide_at(&s, 2, 250.0, &History::default(), minute(0));
+    let step = d.step(Stage::Forecast);
+    assert_eq!((step.input, step.output), (5, 5));
+    assert!(matches!(step.why, Why::Forecast { verdict: ForecastVerdict::WarmingUp { .. }, .. }));
+    // The reading was recorded: the daemon persists it with the rest of the history.
+    assert_eq!(d.history.forecast.as_ref().unwrap().partial, (500.0, 1));
+    let text = d.report(&s, &[Ok(250.0)]).steps[Stage::Forecast as usize].why.clone();
+    assert!(text.starts_with("forecast learning") && text.contains("reactive count stands"), "{text}");
+    // Off keeps no memory.
+    let d = decide_at(&spec(ForecastMode::Off), 2, 250.0, &d.history, minute(1));
+    assert!(d.history.forecast.is_none());
+    assert_eq!(d.step(Stage::Forecast).why, Why::ForecastOff);
+}
+
+#[test]
+fn a_changed_shape_falls_back_to_the_reactive_rules() {
+    // Three days of a load that jumps every third minute; from 03:00 on day 4 it is flat, so the
+    // jumps the forecast expects do not come: 40 minutes later it is off track.
+    let start = 3 * 1440 + 180;
+    let mut h = learnt(&on(), start, |m| if m % 3 == 2 { 400.0 } else { 100.0 });
+    for m in start..start + 40 {
+        h.record(minute(m), 100.0);
+    }
+    assert!(h.stats.recent > 0.5, "{:?}", h.stats);
+    let history = History { forecast: Some(h), ..History::default() };
+    let d = decide_at(&spec(ForecastMode::On), 3, 100.0, &history, minute(start + 40));
+    let step = d.step(Stage::Forecast);
+    assert!(
+        matches!(step.why, Why::Forecast { verdict: ForecastVerdict::ShapeChanged { .. }, .. }),
+        "{step:?}"
+    );
+    assert_eq!((step.input, step.output), (3, 3));
+}
+
+#[test]
+fn a_noisy_load_is_not_trusted() {
+    // Each minute of the day takes one of two far-apart values, differently each day.
+    let noisy = |m: i64| if (m * 7919 + m / 1440 * 104_729) % 3 == 0 { 1000.0 } else { 10.0 };
+    let h = learnt(&on(), 4 * 1440, noisy);
+    assert!(h.stats.typical > 0.5, "{:?}", h.stats);
+    let history = History { forecast: Some(h), ..History::default() };
+    let d = decide_at(&spec(ForecastMode::On), 2, 50.0, &history, minute(4 * 1440));
+    let step = d.step(Stage::Forecast);
+    assert!(matches!(step.why, Why::Forecast { verdict: ForecastVerdict::Untrusted { .. }, .. }), "{step:?}");
+    assert_eq!(step.output, step.input);
+}
+
+#[test]
+fn the_scale_down_window_holds_only_what_the_forecast_says_its_time_needs() {
+    let s = spec(ForecastMode::On);
+    // 10 pods were needed a minute ago; the load is now 100 in the low part of the day.
+    let base = 3 * 1440 + 60;
+    let h = learnt(&on(), base + 1, step_shape);
+    let recommendations = vec![crate::api::Recommendation { time: minute(base - 1), replicas: 10 }];
+    let history =
+        History { forecast: Some(h.clone()), recommendations: recommendations.clone(), ..History::default() };
+    let d = decide_at(&s, 10, 10.0, &history, minute(base));
+    assert_eq!(d.desired, 1, "{:#?}", d.steps);
+    assert!(matches!(
+        d.step(Stage::Stabilization).why,
+        Why::WindowShortened { window_seconds: 300, hold: 1 }
+    ));
+
+    // At 09:57 the 400 of 10:00 falls inside lead + window: the window holds what 10:00 needs, 4,
+    // not the 10 it remembers.
+    let base = 3 * 1440 + 597;
+    let h = learnt(&on(), base + 1, step_shape);
+    let recommendations = vec![crate::api::Recommendation { time: minute(base - 1), replicas: 10 }];
+    let history = History { forecast: Some(h), recommendations, ..History::default() };
+    let d = decide_at(&s, 10, 10.0, &history, minute(base));
+    assert_eq!(d.desired, 4, "{:#?}", d.steps);
+    assert!(matches!(d.step(Stage::Stabilization).why, Why::WindowShortened { hold: 4, .. }));
+}
+
+#[test]
+fn the_history_survives_status_exactly_and_fits_the_budget() {
+    let spec = ForecastSpec { seasons: vec![Season::Daily, Season::Weekly], ..on() };
+    let mut h = learnt(&spec, 8 * 1440, step_shape);
+    h.record(minute(8 * 1440) + SignedDuration::from_secs(10), 123.0);
+    let json = serde_json::to_string(&h).unwrap();
+    assert!(json.len() <= 16 * 1024, "{} bytes in status", json.len());
+    let back: ForecastHistory = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, h, "a restarted daemon reads back exactly what the running one held");
+    // A damaged copy is an error, never a panic.
+    let mut wire: ForecastHistoryWire = serde_json::from_str(&json).unwrap();
+    wire.daily = Some("AAAA".into());
+    assert!(ForecastHistory::try_from(wire).is_err());
+}

@@ -878,3 +878,55 @@ async fn every_kind_of_bad_reading_holds_says_why_and_recovers() {
     load.set(50.0);
     wait_replicas(&cluster, "app", 1, SECONDS(5)).await;
 }
+
+/// A new forecasting scaler on a Prometheus total reads its metric's past at first sight (a day
+/// per range query, over the days its season needs) rather than warming up for a day; the
+/// backfill runs beside the first decision, not before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_forecasting_scaler_backfills_its_history_from_prometheus() {
+    use std::sync::{Arc, Mutex};
+    let cluster = Cluster::start().await;
+    cluster.deployment("app", 1).await;
+    let ranges: Arc<Mutex<Vec<(f64, f64)>>> = Arc::default();
+    let seen = ranges.clone();
+    let prometheus = common::http::serve(move |req| {
+        let vector = |v: f64| {
+            json!({"status": "success", "data": {"resultType": "vector",
+            "result": [{"metric": {}, "value": [Timestamp::now().as_second(), v.to_string()]}]}})
+        };
+        if req.path() != "/api/v1/query_range" {
+            return common::http::Response::json(200, &vector(100.0));
+        }
+        let number = |name: &str| req.query(name).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let (start, end) = (number("start"), number("end"));
+        seen.lock().unwrap().push((start, end));
+        // A daily wave, one point a minute.
+        let values: Vec<serde_json::Value> = (0..)
+            .map(|i| start + 60.0 * f64::from(i))
+            .take_while(|t| *t <= end)
+            .map(|t| json!([t, (100.0 + 50.0 * (t / 86_400.0 * std::f64::consts::TAU).sin()).to_string()]))
+            .collect();
+        common::http::Response::json(
+            200,
+            &json!({"status": "success",
+            "data": {"resultType": "matrix", "result": [{"metric": {}, "values": values}]}}),
+        )
+    });
+    let spec = json!({
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+        "minReplicas": 1, "maxReplicas": 10, "syncIntervalSeconds": 1,
+        "metric": {"type": "prometheus", "targetValue": 50, "targetType": "AverageValue",
+                   "prometheus": {"serverUrl": format!("http://{}", prometheus.addr), "query": "sum(rate(requests[1m]))"}},
+        "forecast": {"mode": "On"}
+    });
+    cluster.apply_scaler("app", spec).await;
+    let daemon = cluster.daemon("forecaster", &["--no-leader-election"]);
+    eventually("the backfill", SECONDS(30), || async {
+        daemon.log().contains("forecast history backfilled")
+    })
+    .await;
+    let ranges = ranges.lock().unwrap().clone();
+    assert_eq!(ranges.len(), 4, "four days, a day per query: {ranges:?}");
+    assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0 + 1.0), "oldest first, back to back: {ranges:?}");
+    assert!(daemon.log().contains("hours=9"), "about four days learnt: {}", daemon.log());
+}

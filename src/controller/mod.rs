@@ -8,11 +8,13 @@
 //! - [`leader`]: Lease-based leader election; [`shard`]: which scalers this daemon handles;
 //! - [`owners`]: one autoscaler per target (another GeneralScaler, an HPA or KEDA);
 //! - [`telemetry`]: the daemon's own `/metrics`, `/healthz`, `/readyz`; [`events`]: Events;
-//! - [`clock`] and [`tasks`]: the time and the background tasks, both substitutable or owned.
+//! - [`clock`] and [`tasks`]: the time and the background tasks, both substitutable or owned;
+//! - [`backfill`]: a forecasting scaler's history from its backend at first sight.
 //!
 //! The controller never decides: it hands plain data to `decision::decide`. Status is the durable
 //! copy of the engine's memory, so a restarted daemon honours cooldowns and windows.
 
+pub mod backfill;
 pub mod clock;
 pub mod events;
 pub mod leader;
@@ -127,6 +129,10 @@ pub struct Context {
     pub memory: Memory,
     /// Which scaler owns each target.
     pub owners: owners::Owners,
+    /// Forecast histories read from backends, waiting for their scaler's next reconcile.
+    pub backfills: backfill::Backfills,
+    /// The daemon's background tasks.
+    pub tasks: Tasks,
     /// Whether this daemon leads.
     pub leading: watch::Receiver<bool>,
     /// What every write to the cluster passes: open only while this daemon leads.
@@ -165,6 +171,8 @@ impl Context {
             schedule: Schedule::default(),
             memory: Memory::default(),
             owners: owners::Owners::default(),
+            backfills: backfill::Backfills::default(),
+            tasks: tasks.clone(),
             leading,
             fence,
             clock,
@@ -324,6 +332,7 @@ async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>
         ctx.schedule.retain(&live);
         ctx.memory.retain(&live);
         ctx.owners.retain(&live);
+        ctx.backfills.retain(&live);
         ctx.telemetry.retain(&live);
     }
 }

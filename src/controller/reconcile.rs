@@ -155,7 +155,9 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
         Ok(()) => {
             let observation = observe(&ctx, &scaler).await;
             let uid = scaler.uid().unwrap_or_default();
-            let history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
+            let mut history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
+            ctx.backfills.take_into(&key, &uid, &mut history);
+            ctx.backfills.start_if_wanted(&ctx, &scaler, &history);
             decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run)
         }
         Err(conflict) => Outcome::Conflict(conflict),

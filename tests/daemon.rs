@@ -350,13 +350,17 @@ async fn a_leader_that_cannot_renew_writes_nothing_after_a_follower_may_take_ove
     load.set(200.0);
     wait_replicas(&cluster, "app", 4, SECONDS(15)).await;
 
-    // From now on the Lease cannot be renewed (its calls hang), and every scale is throttled late.
+    // Every scale is throttled late, and the leader keeps retrying it...
     let faults = cluster.sandbox.faults();
-    faults.latency(FaultMatch::any().path("/leases/"), SECONDS(60));
     faults.latency(FaultMatch::any().path("/scale"), Duration::from_millis(700));
     faults.throttle(FaultMatch::any().verb("patch").path("/scale"), 1);
-    let faulted = Timestamp::now();
+    let throttled = |r: &RequestRecord| r.subresource == "scale" && r.status == 429;
     load.set(400.0);
+    eventually("a throttled scale", SECONDS(15), || async { cluster.sandbox.count_requests(throttled) > 0 })
+        .await;
+    // ...when its Lease stops being renewable (the calls hang).
+    faults.latency(FaultMatch::any().path("/leases/"), SECONDS(60));
+    let faulted = Timestamp::now();
     // Proving an absence takes a span of time: three lease durations.
     tokio::time::sleep(SECONDS(9)).await;
 
@@ -374,8 +378,9 @@ async fn a_leader_that_cannot_renew_writes_nothing_after_a_follower_may_take_ove
         .iter()
         .filter(|r| matches!(r.verb.as_str(), "patch" | "create" | "update") && r.resource != "leases")
         .collect();
-    let tried = writes.iter().filter(|r| r.subresource == "scale" && r.at > faulted).count();
-    assert!(tried >= 1, "the leader tried to scale while its Lease was failing");
+    let tried = log.iter().filter(|r| throttled(r)).count();
+    assert!(tried >= 1, "the leader was trying to scale when its Lease began to fail");
+    assert!(renewed < faulted + SignedDuration::from_secs(2), "no renewal went through after the fault");
     let late: Vec<String> = writes
         .iter()
         .filter(|r| r.at >= follower_may_take_over)

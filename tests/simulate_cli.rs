@@ -251,3 +251,22 @@ fn example_scalers_on_the_shared_traces() {
         }
     }
 }
+
+/// A forecasting scaler says how long it learnt from the trace before it forecast, and how often
+/// it then acted or fell back: three days of a daily wave, five minutes a point.
+#[test]
+fn a_forecasting_scaler_says_how_much_of_the_trace_warmed_it_up() {
+    let mut trace = String::from("timestamp,value\n");
+    for i in 0..(3 * 288) {
+        let t = jiff::Timestamp::from_second(i * 300).unwrap();
+        let value = 200.0 + 150.0 * (i as f64 / 288.0 * std::f64::consts::TAU).sin();
+        trace.push_str(&format!("{},{value:.1}\n", t.strftime("%Y-%m-%d %H:%M:%S")));
+    }
+    let (_, scaler, csv) = files("forecast", &trace);
+    std::fs::write(&scaler, format!("{SCALER}  forecast: {{mode: \"On\"}}\n")).unwrap();
+    let out = gscale(&["simulate", "-f", scaler.to_str().unwrap(), "--trace", csv.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("forecast: learnt from the first 2"), "a day and some of the trace: {text}");
+    assert!(text.contains("fell back to the reactive rules in"), "{text}");
+}

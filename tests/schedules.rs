@@ -15,8 +15,6 @@ use std::time::Duration;
 
 use common::cluster::{Cluster, Daemon, Load, eventually};
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::events::v1::Event;
-use kube::api::Api;
 use serde_json::json;
 
 const SECONDS: fn(u64) -> Duration = Duration::from_secs;
@@ -55,18 +53,8 @@ fn gscale(cluster: &Cluster, offset: &str, args: &[&str]) -> String {
 
 /// The notes of the Events about `scaler` with this reason, oldest first.
 async fn event_notes(cluster: &Cluster, scaler: &str, reason: &str) -> Vec<String> {
-    let api: Api<Event> = Api::namespaced(cluster.client.clone(), "default");
-    let mut events: Vec<Event> = api
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(scaler))
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .collect();
-    events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
-    events.into_iter().filter_map(|e| e.note).collect()
+    let events = cluster.events(scaler).await.into_iter();
+    events.filter(|e| e.reason.as_deref() == Some(reason)).filter_map(|e| e.note).collect()
 }
 
 async fn wait_replicas(cluster: &Cluster, daemon: &mut Daemon, name: &str, want: i32, deadline: Duration) {

@@ -102,8 +102,8 @@ impl Cluster {
         s.status?.conditions.into_iter().find(|c| c.type_ == type_).map(|c| (c.status, c.reason, c.message))
     }
 
-    /// The reasons of the Events about a scaler, oldest first.
-    pub async fn event_reasons(&self, scaler: &str) -> Vec<String> {
+    /// The Events about a scaler, oldest first.
+    pub async fn events(&self, scaler: &str) -> Vec<Event> {
         let api: Api<Event> = Api::namespaced(self.client.clone(), "default");
         let mut events: Vec<Event> = api
             .list(&Default::default())
@@ -114,7 +114,12 @@ impl Cluster {
             .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(scaler))
             .collect();
         events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
-        events.into_iter().filter_map(|e| e.reason).collect()
+        events
+    }
+
+    /// The reasons of the Events about a scaler, oldest first.
+    pub async fn event_reasons(&self, scaler: &str) -> Vec<String> {
+        self.events(scaler).await.into_iter().filter_map(|e| e.reason).collect()
     }
 
     /// The successful scale PATCHes of a target, in the order the sandbox received them.

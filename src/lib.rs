@@ -5,6 +5,7 @@
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, charts, YAML, JSON); the one place that touches the YAML crate;
+//! - [`import`]: HPAs and KEDA ScaledObjects converted into GeneralScalers (`gscale import`);
 //! - [`replay`]: metric history stepped through `decide` (`gscale plan --replay`);
 //! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
@@ -20,6 +21,7 @@ pub mod cmd;
 pub mod controller;
 pub mod decision;
 pub mod explain;
+pub mod import;
 pub mod metrics;
 pub mod output;
 pub mod reading;

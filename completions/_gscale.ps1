@@ -96,6 +96,7 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('--replay', '--replay', [CompletionResultType]::ParameterName, 'Replay this much Prometheus history (e.g. 24h)')
             [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Replay step (e.g. 1m)')
             [CompletionResult]::new('--plot', '--plot', [CompletionResultType]::ParameterName, 'Write the replay as an SVG plot')
+            [CompletionResult]::new('--against', '--against', [CompletionResultType]::ParameterName, 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file')

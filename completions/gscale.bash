@@ -571,7 +571,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__plan)
-            opts="-f -n -o -h -V --filename --namespace --current --replay --step --plot --output --kubeconfig --context --cluster --user --log-format --help --version"
+            opts="-f -n -o -h -V --filename --namespace --current --replay --step --plot --against --output --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,6 +606,10 @@ _gscale() {
                     return 0
                     ;;
                 --plot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --against)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -90,6 +90,7 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand --replay 'Replay this much Prometheus history (e.g. 24h)'
             cand --step 'Replay step (e.g. 1m)'
             cand --plot 'Write the replay as an SVG plot'
+            cand --against 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)'
             cand -o 'Output format'
             cand --output 'Output format'
             cand --kubeconfig 'Path to the kubeconfig file'

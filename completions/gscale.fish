@@ -82,6 +82,7 @@ complete -c gscale -n "__fish_gscale_using_subcommand plan" -l current -d 'With 
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l replay -d 'Replay this much Prometheus history (e.g. 24h)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l step -d 'Replay step (e.g. 1m)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l plot -d 'Write the replay as an SVG plot' -r -F
+complete -c gscale -n "__fish_gscale_using_subcommand plan" -l against -d 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
 wide\t'A table with more columns'
 json\t'JSON'

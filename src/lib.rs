@@ -6,6 +6,7 @@
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, charts, YAML, JSON); the one place that touches the YAML crate;
 //! - [`import`]: HPAs and KEDA ScaledObjects converted into GeneralScalers (`gscale import`);
+//! - [`against`]: a replay beside the HPA reference on the same history (`plan --replay --against hpa`);
 //! - [`replay`]: metric history stepped through `decide` (`gscale plan --replay`);
 //! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod against;
 pub mod api;
 pub mod cli;
 pub mod cmd;

@@ -208,6 +208,9 @@ pub struct PlanArgs {
     /// Write the replay as an SVG plot.
     #[arg(long, value_name = "FILE", requires = "replay")]
     pub plot: Option<PathBuf>,
+    /// With --replay: step a reference autoscaler over the same history beside gscale (hpa).
+    #[arg(long, value_name = "REFERENCE", requires = "replay")]
+    pub against: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,

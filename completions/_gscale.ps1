@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check GeneralScaler manifests offline, with line-precise messages and fixes')
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Replay a load trace through a scaler''s decisions, with no cluster at all')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Watch gscale scale a demo workload on this machine, with no cluster')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff); `man -l -` reads it')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write every completion script and man page into DIR (for packagers and the committed copies)')
@@ -95,6 +96,7 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('--replay', '--replay', [CompletionResultType]::ParameterName, 'Replay this much Prometheus history (e.g. 24h)')
             [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Replay step (e.g. 1m)')
             [CompletionResult]::new('--plot', '--plot', [CompletionResultType]::ParameterName, 'Write the replay as an SVG plot')
+            [CompletionResult]::new('--against', '--against', [CompletionResultType]::ParameterName, 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file')
@@ -184,6 +186,25 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'gscale;import' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Manifests of HPAs and ScaledObjects (and the TriggerAuthentications they name); `-` reads stdin')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Manifests of HPAs and ScaledObjects (and the TriggerAuthentications they name); `-` reads stdin')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to read from, and of the scalers printed')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to read from, and of the scalers printed')
+            [CompletionResult]::new('--prometheus-url', '--prometheus-url', [CompletionResultType]::ParameterName, 'Prometheus serving the HPA''s custom and external metrics and cAdvisor''s CPU and memory')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The kubeconfig user to use')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every HPA and ScaledObject of the namespace')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Exit 1 when any field could not be mapped')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'gscale;completions' {
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
@@ -242,6 +263,7 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check GeneralScaler manifests offline, with line-precise messages and fixes')
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Replay a load trace through a scaler''s decisions, with no cluster at all')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Watch gscale scale a demo workload on this machine, with no cluster')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff); `man -l -` reads it')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write every completion script and man page into DIR (for packagers and the committed copies)')
@@ -268,6 +290,9 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             break
         }
         'gscale;help;demo' {
+            break
+        }
+        'gscale;help;import' {
             break
         }
         'gscale;help;completions' {

@@ -28,6 +28,9 @@ _gscale() {
             gscale,help)
                 cmd="gscale__subcmd__help"
                 ;;
+            gscale,import)
+                cmd="gscale__subcmd__import"
+                ;;
             gscale,install-crd)
                 cmd="gscale__subcmd__install__subcmd__crd"
                 ;;
@@ -64,6 +67,9 @@ _gscale() {
             gscale__subcmd__help,help)
                 cmd="gscale__subcmd__help__subcmd__help"
                 ;;
+            gscale__subcmd__help,import)
+                cmd="gscale__subcmd__help__subcmd__import"
+                ;;
             gscale__subcmd__help,install-crd)
                 cmd="gscale__subcmd__help__subcmd__install__subcmd__crd"
                 ;;
@@ -95,7 +101,7 @@ _gscale() {
 
     case "${cmd}" in
         gscale)
-            opts="-h -V --kubeconfig --context --cluster --user --log-format --help --version install-crd run plan status validate simulate demo completions man generate sandbox help"
+            opts="-h -V --kubeconfig --context --cluster --user --log-format --help --version install-crd run plan status validate simulate demo import completions man generate sandbox help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -243,7 +249,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__help)
-            opts="install-crd run plan status validate simulate demo completions man generate sandbox help"
+            opts="install-crd run plan status validate simulate demo import completions man generate sandbox help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,6 +305,20 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gscale__subcmd__help__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -424,6 +444,60 @@ _gscale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gscale__subcmd__import)
+            opts="-f -n -h -V --filename --all --namespace --prometheus-url --strict --kubeconfig --context --cluster --user --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prometheus-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gscale__subcmd__install__subcmd__crd)
             opts="-h -V --print --wait --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -497,7 +571,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__plan)
-            opts="-f -n -o -h -V --filename --namespace --current --replay --step --plot --output --kubeconfig --context --cluster --user --log-format --help --version"
+            opts="-f -n -o -h -V --filename --namespace --current --replay --step --plot --against --output --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -532,6 +606,10 @@ _gscale() {
                     return 0
                     ;;
                 --plot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --against)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,6 +34,7 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand validate 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
             cand simulate 'Replay a load trace through a scaler''s decisions, with no cluster at all'
             cand demo 'Watch gscale scale a demo workload on this machine, with no cluster'
+            cand import 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff); `man -l -` reads it'
             cand generate 'Write every completion script and man page into DIR (for packagers and the committed copies)'
@@ -89,6 +90,7 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand --replay 'Replay this much Prometheus history (e.g. 24h)'
             cand --step 'Replay step (e.g. 1m)'
             cand --plot 'Write the replay as an SVG plot'
+            cand --against 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)'
             cand -o 'Output format'
             cand --output 'Output format'
             cand --kubeconfig 'Path to the kubeconfig file'
@@ -173,6 +175,24 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'gscale;import'= {
+            cand -f 'Manifests of HPAs and ScaledObjects (and the TriggerAuthentications they name); `-` reads stdin'
+            cand --filename 'Manifests of HPAs and ScaledObjects (and the TriggerAuthentications they name); `-` reads stdin'
+            cand -n 'Namespace to read from, and of the scalers printed'
+            cand --namespace 'Namespace to read from, and of the scalers printed'
+            cand --prometheus-url 'Prometheus serving the HPA''s custom and external metrics and cAdvisor''s CPU and memory'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand --all 'Every HPA and ScaledObject of the namespace'
+            cand --strict 'Exit 1 when any field could not be mapped'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'gscale;completions'= {
             cand --kubeconfig 'Path to the kubeconfig file'
             cand --context 'The kubeconfig context to use'
@@ -227,6 +247,7 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand validate 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
             cand simulate 'Replay a load trace through a scaler''s decisions, with no cluster at all'
             cand demo 'Watch gscale scale a demo workload on this machine, with no cluster'
+            cand import 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff); `man -l -` reads it'
             cand generate 'Write every completion script and man page into DIR (for packagers and the committed copies)'
@@ -246,6 +267,8 @@ set edit:completion:arg-completer[gscale] = {|@words|
         &'gscale;help;simulate'= {
         }
         &'gscale;help;demo'= {
+        }
+        &'gscale;help;import'= {
         }
         &'gscale;help;completions'= {
         }

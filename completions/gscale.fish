@@ -39,6 +39,7 @@ complete -c gscale -n "__fish_gscale_needs_command" -f -a "status" -d 'List scal
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "validate" -d 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "simulate" -d 'Replay a load trace through a scaler\'s decisions, with no cluster at all'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "demo" -d 'Watch gscale scale a demo workload on this machine, with no cluster'
+complete -c gscale -n "__fish_gscale_needs_command" -f -a "import" -d 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "man" -d 'Print the man page (roff); `man -l -` reads it'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "generate" -d 'Write every completion script and man page into DIR (for packagers and the committed copies)'
@@ -81,6 +82,7 @@ complete -c gscale -n "__fish_gscale_using_subcommand plan" -l current -d 'With 
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l replay -d 'Replay this much Prometheus history (e.g. 24h)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l step -d 'Replay step (e.g. 1m)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l plot -d 'Write the replay as an SVG plot' -r -F
+complete -c gscale -n "__fish_gscale_using_subcommand plan" -l against -d 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
 wide\t'A table with more columns'
 json\t'JSON'
@@ -150,6 +152,19 @@ complete -c gscale -n "__fish_gscale_using_subcommand demo" -l log-format -d 'Lo
 json\t'One JSON object per line'"
 complete -c gscale -n "__fish_gscale_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gscale -n "__fish_gscale_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c gscale -n "__fish_gscale_using_subcommand import" -s f -l filename -d 'Manifests of HPAs and ScaledObjects (and the TriggerAuthentications they name); `-` reads stdin' -r -F
+complete -c gscale -n "__fish_gscale_using_subcommand import" -s n -l namespace -d 'Namespace to read from, and of the scalers printed' -r
+complete -c gscale -n "__fish_gscale_using_subcommand import" -l prometheus-url -d 'Prometheus serving the HPA\'s custom and external metrics and cAdvisor\'s CPU and memory' -r
+complete -c gscale -n "__fish_gscale_using_subcommand import" -l kubeconfig -d 'Path to the kubeconfig file' -r -F
+complete -c gscale -n "__fish_gscale_using_subcommand import" -l context -d 'The kubeconfig context to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand import" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand import" -l user -d 'The kubeconfig user to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand import" -l log-format -d 'Log format on stderr' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c gscale -n "__fish_gscale_using_subcommand import" -l all -d 'Every HPA and ScaledObject of the namespace'
+complete -c gscale -n "__fish_gscale_using_subcommand import" -l strict -d 'Exit 1 when any field could not be mapped'
+complete -c gscale -n "__fish_gscale_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gscale -n "__fish_gscale_using_subcommand import" -s V -l version -d 'Print version'
 complete -c gscale -n "__fish_gscale_using_subcommand completions" -l kubeconfig -d 'Path to the kubeconfig file' -r -F
 complete -c gscale -n "__fish_gscale_using_subcommand completions" -l context -d 'The kubeconfig context to use' -r
 complete -c gscale -n "__fish_gscale_using_subcommand completions" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -184,15 +199,16 @@ complete -c gscale -n "__fish_gscale_using_subcommand sandbox" -l log-format -d 
 json\t'One JSON object per line'"
 complete -c gscale -n "__fish_gscale_using_subcommand sandbox" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gscale -n "__fish_gscale_using_subcommand sandbox" -s V -l version -d 'Print version'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "install-crd" -d 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "run" -d 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "plan" -d 'Show what a scaler would do now and why, stage by stage, changing nothing'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "status" -d 'List scalers: current -> desired, metrics vs targets, last scale, conditions'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "validate" -d 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "simulate" -d 'Replay a load trace through a scaler\'s decisions, with no cluster at all'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "demo" -d 'Watch gscale scale a demo workload on this machine, with no cluster'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "completions" -d 'Print shell completions'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "man" -d 'Print the man page (roff); `man -l -` reads it'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "generate" -d 'Write every completion script and man page into DIR (for packagers and the committed copies)'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "sandbox" -d 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo completions man generate sandbox help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "install-crd" -d 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "run" -d 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "plan" -d 'Show what a scaler would do now and why, stage by stage, changing nothing'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "status" -d 'List scalers: current -> desired, metrics vs targets, last scale, conditions'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "validate" -d 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "simulate" -d 'Replay a load trace through a scaler\'s decisions, with no cluster at all'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "demo" -d 'Watch gscale scale a demo workload on this machine, with no cluster'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "import" -d 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "completions" -d 'Print shell completions'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "man" -d 'Print the man page (roff); `man -l -` reads it'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "generate" -d 'Write every completion script and man page into DIR (for packagers and the committed copies)'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "sandbox" -d 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

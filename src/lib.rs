@@ -6,6 +6,8 @@
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, charts, YAML, JSON); the one place that touches the YAML crate;
 //! - [`cron`]: 5-field cron expressions and their fire times in a time zone (for `spec.schedules`);
+//! - [`import`]: HPAs and KEDA ScaledObjects converted into GeneralScalers (`gscale import`);
+//! - [`against`]: a replay beside the HPA reference on the same history (`plan --replay --against hpa`);
 //! - [`replay`]: metric history stepped through `decide` (`gscale plan --replay`);
 //! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
 //! - [`cli`]: clap definitions only; [`cmd`]: one file per subcommand;
@@ -15,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod against;
 pub mod api;
 pub mod cli;
 pub mod cmd;
@@ -22,6 +25,7 @@ pub mod controller;
 pub mod cron;
 pub mod decision;
 pub mod explain;
+pub mod import;
 pub mod metrics;
 pub mod output;
 pub mod reading;

@@ -101,6 +101,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Watch gscale scale a demo workload on this machine, with no cluster.
     Demo(DemoArgs),
+    /// Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout).
+    Import(ImportArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// Print the man page (roff); `man -l -` reads it.
@@ -206,6 +208,9 @@ pub struct PlanArgs {
     /// Write the replay as an SVG plot.
     #[arg(long, value_name = "FILE", requires = "replay")]
     pub plot: Option<PathBuf>,
+    /// With --replay: step a reference autoscaler over the same history beside gscale (hpa).
+    #[arg(long, value_name = "REFERENCE", requires = "replay")]
+    pub against: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -291,6 +296,30 @@ pub struct DemoArgs {
     /// Length of one load wave (tests use a short one); the scaler's timings follow it.
     #[arg(long, value_name = "DURATION", default_value = "40s", hide = true)]
     pub wave_period: String,
+}
+
+/// `gscale import`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).multiple(true).args(["objects", "files", "all"])))]
+pub struct ImportArgs {
+    /// Objects in the cluster: hpa/NAME, scaledobject/NAME.
+    #[arg(value_name = "KIND/NAME")]
+    pub objects: Vec<String>,
+    /// Manifests of HPAs and ScaledObjects (and the TriggerAuthentications they name); `-` reads stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE", num_args = 1..)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Every HPA and ScaledObject of the namespace.
+    #[arg(long)]
+    pub all: bool,
+    /// Namespace to read from, and of the scalers printed.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Prometheus serving the HPA's custom and external metrics and cAdvisor's CPU and memory.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// Exit 1 when any field could not be mapped.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `gscale completions`.

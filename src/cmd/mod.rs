@@ -6,6 +6,7 @@
 #[cfg(feature = "demo")]
 mod demo;
 pub mod generate;
+mod import;
 mod input;
 mod install_crd;
 mod plan;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Simulate(args) => simulate::run(&args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(&args).await,
+        Command::Import(args) => import::run(&args, &cli.kube).await,
         Command::Completions(args) => generate::print_completions(args.shell),
         Command::Man => generate::print_man(),
         Command::Generate(args) => generate::write_all(&args.dir),

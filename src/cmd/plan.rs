@@ -29,6 +29,14 @@ enum Origin {
 
 /// Run `gscale plan`.
 pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
+    if let Some(reference) = &args.against
+        && reference != "hpa"
+    {
+        return Err(UsageError(format!(
+            "--against {reference:?} is not a reference gscale knows\nhint: write --against hpa (the Kubernetes HPA algorithm)"
+        ))
+        .into());
+    }
     let replay_settings = match &args.replay {
         Some(span) => {
             let span = SignedDuration::from_millis(input::positive_duration_ms("--replay", span)?);
@@ -306,6 +314,10 @@ async fn run_replay(
     }
 
     let result = replay::replay(&scaler.spec, current, Default::default(), &times, &series, &slo, step);
+    let comparison = args
+        .against
+        .as_ref()
+        .map(|_| crate::against::compare(&scaler.spec, &result, current, &times, &series, step));
     if let Some(path) = &args.plot {
         let points: Vec<Vec<(f64, f64)>> = series
             .iter()
@@ -328,13 +340,29 @@ async fn run_replay(
             .collect();
         let title =
             format!("gscale plan {} --replay {}", scaler.name_any(), args.replay.as_deref().unwrap_or(""));
-        output::plot::plot_svg(
-            path,
-            &title,
-            &load,
-            &output::plot::Series { label: "replicas", points: &replicas },
-        )
-        .map_err(|e| {
+        let written = match &comparison {
+            Some(c) => {
+                let hpa: Vec<(f64, f64)> = times
+                    .iter()
+                    .zip(&c.hpa.replicas)
+                    .map(|(t, &n)| (t.duration_since(start).as_secs_f64(), f64::from(n)))
+                    .collect();
+                output::against::plot_svg(
+                    path,
+                    &format!("{title} --against hpa"),
+                    &load,
+                    &output::plot::Series { label: "gscale", points: &replicas },
+                    &output::plot::Series { label: "hpa", points: &hpa },
+                )
+            }
+            None => output::plot::plot_svg(
+                path,
+                &title,
+                &load,
+                &output::plot::Series { label: "replicas", points: &replicas },
+            ),
+        };
+        written.map_err(|e| {
             anyhow::anyhow!(
                 "cannot write the plot to {}: {e}\nhint: check that the directory exists and is writable",
                 path.display()
@@ -342,8 +370,17 @@ async fn run_replay(
         })?;
     }
     let text = match args.output {
-        OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&result)?),
-        OutputFormat::Yaml => yaml::to_string(&serde_json::to_value(&result)?),
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let mut value = serde_json::to_value(&result)?;
+            if let Some(c) = &comparison {
+                value["against"] = serde_json::to_value(c)?;
+            }
+            if matches!(args.output, OutputFormat::Json) {
+                format!("{}\n", serde_json::to_string_pretty(&value)?)
+            } else {
+                yaml::to_string(&value)
+            }
+        }
         _ => {
             let title = format!(
                 "replay of {namespace}/{} over the last {} at {} steps, from {current} replicas (paused and dryRun ignored)",
@@ -353,6 +390,13 @@ async fn run_replay(
             );
             let mut text =
                 output::replay::render(&title, &result, scaler.spec.max_replicas, output::terminal_width());
+            if let Some(c) = &comparison {
+                text.push_str(&output::against::render(
+                    c,
+                    scaler.spec.max_replicas,
+                    output::terminal_width(),
+                ));
+            }
             if let Some(path) = &args.plot {
                 text.push_str(&format!("\nplot written to {}\n", path.display()));
             }

@@ -2,6 +2,7 @@
 //!
 //! All YAML goes through `gscale_manifest::yaml`, so the YAML crate can be swapped in one place.
 
+pub mod against;
 pub mod chart;
 pub mod plan;
 pub mod plot;

@@ -1,0 +1,160 @@
+//! `gscale plan --replay --against hpa` against a real Prometheus with a recorded history: both
+//! sides and their difference are printed, the HPA side equals the simulator's HPA stepped by hand
+//! over the same series, and an imported HPA is compared before it is applied (`plan -f`).
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::cluster::Cluster;
+use gscale::sim::Observation;
+use gscale::sim::hpa::Hpa;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+fn gscale(cluster: &Cluster, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gscale"))
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .args(args)
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_against_hpa_on_prometheus_history() {
+    let exporter = common::prometheus::Exporter::start(&[("queue_depth", "40")]);
+    let Some(prometheus) = common::prometheus::start(&exporter.target()) else { return };
+    let cluster = Cluster::start().await;
+    cluster.deployment("worker", 2).await;
+    let spec = json!({
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "worker"},
+        "minReplicas": 1, "maxReplicas": 20,
+        "metric": {"type": "prometheus", "targetValue": 10, "targetType": "AverageValue",
+                   "prometheus": {"serverUrl": prometheus.url, "query": "max(queue_depth)"}},
+        "behavior": {"scaleDown": {"cooldownSeconds": 0, "stabilizationWindowSeconds": 5}},
+        "policy": {"type": "costAware", "costAware": {"maxMonthlyCost": 100000, "costPerPodPerHour": 0.5}}
+    });
+    cluster.apply_scaler("worker", spec.clone()).await;
+    // A recorded history with a rise and a fall in it.
+    std::thread::sleep(Duration::from_secs(4));
+    exporter.set("queue_depth", 150);
+    prometheus.wait_value("max(queue_depth)", 150.0, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(20));
+    exporter.set("queue_depth", 20);
+    prometheus.wait_value("max(queue_depth)", 20.0, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(4));
+
+    let dir = common::TempDir::new("against");
+    let svg = dir.path().join("against.svg");
+    let out = gscale(
+        &cluster,
+        &["plan", "worker", "--replay", "45s", "--step", "1s", "--against", "hpa", "-o", "json", "--plot"],
+    );
+    // --plot needs its FILE: a usage error, not a replay.
+    assert_eq!(out.status.code(), Some(2));
+    let out = gscale(
+        &cluster,
+        &[
+            "plan",
+            "worker",
+            "--replay",
+            "45s",
+            "--step",
+            "1s",
+            "--against",
+            "hpa",
+            "-o",
+            "json",
+            "--plot",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ticks = result["ticks"].as_array().unwrap();
+    let against = &result["against"];
+    let hpa_side: Vec<i64> =
+        against["hpa"]["replicas"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!(hpa_side.len(), ticks.len());
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.contains("<svg") && svg_text.contains("hpa") && svg_text.contains("gscale"));
+
+    // The simulator's HPA, stepped by hand every 15 s over the same series, agrees tick for tick.
+    let spec: gscale::api::GeneralScalerSpec = serde_json::from_value(spec).unwrap();
+    let mut reference = Hpa::from_spec(&spec);
+    let times: Vec<Timestamp> = ticks.iter().map(|t| t["time"].as_str().unwrap().parse().unwrap()).collect();
+    let mut current = 2;
+    let mut next_sync = times[0].as_millisecond();
+    let mut samples = 0;
+    for (i, tick) in ticks.iter().enumerate() {
+        let reading = tick["values"][0].as_f64().ok_or_else(|| "no sample".to_string());
+        samples += usize::from(reading.is_ok());
+        let until = times.get(i + 1).map_or(times[i].as_millisecond() + 1000, |t| t.as_millisecond());
+        while next_sync < until {
+            let observed = Observation {
+                current,
+                ready: current,
+                readings: vec![reading.clone()],
+                slo: Default::default(),
+            };
+            current = reference.reconcile(next_sync, &observed);
+            next_sync += 15_000;
+        }
+        assert_eq!(hpa_side[i], i64::from(current), "tick {i} at {}", times[i]);
+    }
+    assert!(samples >= 30, "too little history: {result}");
+    // Three syncs in 45 s: the HPA moves toward the rise, limited to max(4 pods, 100%) a sync.
+    assert!(hpa_side.iter().any(|&n| n > 2), "the HPA followed the rise to 150 / 10: {hpa_side:?}");
+    // Totals as the sides' own timelines give them.
+    let pod_hours = |side: &Value| side["podHours"].as_f64().unwrap();
+    let by_hand: f64 = hpa_side.iter().map(|&n| n as f64 / 3600.0).sum();
+    assert!((pod_hours(&against["hpa"]) - by_hand).abs() < 1e-9);
+    let difference = against["podHoursDifference"].as_f64().unwrap();
+    assert!((difference - (pod_hours(&against["gscale"]) - by_hand)).abs() < 1e-9);
+    assert!((against["costDifference"].as_f64().unwrap() - difference * 0.5).abs() < 1e-9);
+
+    // The table: both sides and the difference.
+    let out = gscale(&cluster, &["plan", "worker", "--replay", "45s", "--step", "1s", "--against", "hpa"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for words in ["GSCALE", "HPA", "DIFFERENCE", "pod-hours", "min under-provisioned", "min at max", "cost"] {
+        assert!(text.contains(words), "no {words:?} in\n{text}");
+    }
+    let out = gscale(&cluster, &["plan", "worker", "--replay", "45s", "--against", "keda"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--against hpa"));
+
+    // An HPA not yet replaced: imported, then compared before it is applied.
+    let hpa = dir.path().join("hpa.yaml");
+    std::fs::write(
+        &hpa,
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: worker-hpa, namespace: default}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: worker}\n  minReplicas: 1\n  maxReplicas: 20\n  metrics:\n  - type: External\n    external:\n      metric: {name: queue_depth}\n      target: {type: AverageValue, averageValue: \"10\"}\n",
+    )
+    .unwrap();
+    let out = gscale(&cluster, &["import", "-f", hpa.to_str().unwrap(), "--prometheus-url", &prometheus.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let imported = dir.path().join("imported.yaml");
+    std::fs::write(&imported, &out.stdout).unwrap();
+    let out = gscale(
+        &cluster,
+        &[
+            "plan",
+            "-f",
+            imported.to_str().unwrap(),
+            "--replay",
+            "45s",
+            "--step",
+            "1s",
+            "--against",
+            "hpa",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(result["ticks"].as_array().unwrap().iter().filter(|t| t["values"][0].is_number()).count() >= 30);
+    assert!(result["against"]["hpa"]["podHours"].as_f64().unwrap() > 0.0, "{result}");
+}

@@ -29,8 +29,9 @@ pub struct Memory {
     /// so no reconcile of the new term can read the old term's memory.
     term: Arc<AtomicU64>,
     /// By (namespace, name): the conditions of the last status built, whether or not it was
-    /// written, so an Event announces a change once (not again at every retry).
-    conditions: Mutex<HashMap<ScalerKey, Vec<Condition>>>,
+    /// written, so an Event announces a change once (not again at every retry); each as a hash of
+    /// its type, status and reason (a condition's message can be a kilobyte: 10,000 of them add up).
+    conditions: Mutex<HashMap<ScalerKey, Vec<u64>>>,
     /// By (namespace, name): the scaler's uid and the decision time of the last status this
     /// process wrote, to tell a cached copy that has not caught up with it.
     written: Mutex<HashMap<ScalerKey, (String, Timestamp)>>,
@@ -70,14 +71,15 @@ impl Memory {
             .retain(|_, (_, at, _)| *at == term);
     }
 
-    /// The conditions last built for this scaler by this process.
-    pub fn conditions(&self, key: &ScalerKey) -> Option<Vec<Condition>> {
+    /// The conditions last built for this scaler by this process, as [`condition_key`]s.
+    pub fn conditions(&self, key: &ScalerKey) -> Option<Vec<u64>> {
         self.conditions.lock().expect("a poisoned lock means a panic elsewhere").get(key).cloned()
     }
 
     /// Remember the conditions just built for this scaler.
-    pub fn set_conditions(&self, key: ScalerKey, conditions: Vec<Condition>) {
-        self.conditions.lock().expect("a poisoned lock means a panic elsewhere").insert(key, conditions);
+    pub fn set_conditions(&self, key: ScalerKey, conditions: &[Condition]) {
+        let keys = conditions.iter().map(condition_key).collect();
+        self.conditions.lock().expect("a poisoned lock means a panic elsewhere").insert(key, keys);
     }
 
     /// The decision time of the last status this process wrote for this scaler (same uid).
@@ -106,6 +108,14 @@ impl Memory {
             .expect("a poisoned lock means a panic elsewhere")
             .retain(|key, _| live.contains(key));
     }
+}
+
+/// A condition's type, status and reason as one number: what tells a change worth an Event.
+pub fn condition_key(c: &Condition) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&c.type_, &c.status, &c.reason).hash(&mut hasher);
+    hasher.finish()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use kube::{Resource, ResourceExt};
 
 use super::events::EventType;
 use super::leader::Fenced;
+use super::memory::condition_key;
 use super::status::{self, Outcome};
 use super::targets::{Replicas, TargetError};
 use super::{Context, FIELD_MANAGER, ScalerKey};
@@ -325,20 +326,18 @@ async fn announce_new_errors(
     key: &ScalerKey,
     new: &crate::api::GeneralScalerStatus,
 ) {
-    let seen = ctx
-        .memory
-        .conditions(key)
-        .unwrap_or_else(|| scaler.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default());
-    ctx.memory.set_conditions(key.clone(), new.conditions.clone());
-    let old = seen.as_slice();
+    let seen = ctx.memory.conditions(key).unwrap_or_else(|| {
+        let old = scaler.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+        old.iter().map(condition_key).collect()
+    });
+    ctx.memory.set_conditions(key.clone(), &new.conditions);
     for c in &new.conditions {
         let bad = match c.type_.as_str() {
             names::READY | names::METRICS_AVAILABLE => c.status == "False",
             names::FALLBACK_ACTIVE | names::BUDGET_EXCEEDED => c.status == "True",
             _ => false,
         };
-        let was = old.iter().find(|o| o.type_ == c.type_).map(|o| (o.status.as_str(), o.reason.as_str()));
-        if bad && was != Some((c.status.as_str(), c.reason.as_str())) {
+        if bad && !seen.contains(&condition_key(c)) {
             // MetricsAvailable and Ready share a reason when every metric fails: one Event is enough.
             if c.type_ == names::READY && c.reason == names::METRIC_UNAVAILABLE {
                 continue;

@@ -221,7 +221,6 @@ pub async fn act(
         let (decision, report) = (decision.clone(), report.verdict.clone());
         let intended = status::build(scaler, outcome, now);
         write_status(ctx, scaler, &intended).await?;
-        written = Some(intended);
         let target = &scaler.spec.target_ref;
         match ctx.fence.write(ctx.targets.scale(&namespace, target, decision.desired)).await? {
             Ok(()) => {
@@ -232,14 +231,14 @@ pub async fn act(
                 let reason = if up { names::SCALED_UP } else { names::SCALED_DOWN };
                 let note = format!("{}/{}: {report}", target.kind, target.name);
                 publish(ctx, scaler, EventType::Normal, reason, "Scale", &note).await;
-                if let Some(written) = &written {
-                    announce_new_errors(ctx, scaler, &key, written).await;
-                }
+                announce_new_errors(ctx, scaler, &key, &intended).await;
                 // The scale happened and its status is written: this decision's memory is the scaler's.
                 ctx.memory.put(key, scaler.uid().unwrap_or_default(), decision.history.clone());
                 return Ok(());
             }
             Err(e) => {
+                // What the API server holds now, to be put back below.
+                written = Some(intended);
                 let error = ReconcileError::Scale(e);
                 if let Outcome::Decided { scaled, .. } = outcome {
                     *scaled = false;

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gscale::api::{GeneralScalerSpec, History, Recommendation};
-use gscale::decision::{Input, Reading, SloReadings, decide};
+use gscale::decision::{Input, Reading, SloReadings, Stage, decide};
 use gscale_manifest::yaml;
 use jiff::{SignedDuration, Timestamp};
 
@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
         history: &history,
         now,
     };
-    assert_eq!(decide(&input).steps.len(), 8);
+    assert_eq!(decide(&input).steps.len(), Stage::ALL.len());
 
     let mut group = c.benchmark_group("decide");
     group.throughput(Throughput::Elements(1));

@@ -228,35 +228,11 @@ pub fn quantity(value: &Value) -> Option<f64> {
 }
 
 fn quantity_text(text: &str) -> Option<f64> {
-    const SUFFIXES: [(&str, f64); 15] = [
-        ("Ki", 1024.0),
-        ("Mi", 1_048_576.0),
-        ("Gi", 1_073_741_824.0),
-        ("Ti", 1_099_511_627_776.0),
-        ("Pi", 1_125_899_906_842_624.0),
-        ("Ei", 1_152_921_504_606_846_976.0),
-        ("n", 1e-9),
-        ("u", 1e-6),
-        ("m", 1e-3),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-    ];
-    if text.is_empty() {
-        return None;
-    }
     if let Ok(v) = text.parse::<f64>() {
-        // `parse` takes `inf` and `NaN`, which no quantity is.
+        // `parse` takes `inf` and `NaN`, which no quantity is; it also takes `1e3`, which one is.
         return text.bytes().all(|b| b.is_ascii_digit() || b".+-eE".contains(&b)).then_some(v);
     }
-    let (number, factor) = SUFFIXES.iter().find_map(|(s, f)| text.strip_suffix(s).map(|n| (n, *f)))?;
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b".+-".contains(&b)) {
-        return None;
-    }
-    number.parse::<f64>().ok().map(|n| n * factor)
+    crate::metrics::parse_quantity(text)
 }
 
 /// A number as compact JSON: integers stay integers.

@@ -422,7 +422,8 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
         let ctx = ctx.clone();
         async move {
             let now = ctx.clock.now();
-            let mut outcome = match ctx.owners.claim(&scaler) {
+            let key = (scaler.namespace().unwrap_or_default(), scaler.name_any());
+            let mut outcome = match ctx.owners.claim(&key, &scaler) {
                 Ok(()) => {
                     let observation = observe(&ctx, &scaler).await;
                     let history = reconcile::persisted_history(&scaler);

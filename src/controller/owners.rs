@@ -38,27 +38,37 @@ struct Claims {
 }
 
 impl Owners {
-    /// Claim `scaler`'s target; `Err` names the owner when another has it.
-    pub fn claim(&self, scaler: &GeneralScaler) -> Result<(), String> {
-        let namespace = scaler.namespace().unwrap_or_default();
+    /// Claim the target of `scaler` (whose key is `me`); `Err` names the owner when another has it.
+    pub fn claim(&self, me: &ScalerKey, scaler: &GeneralScaler) -> Result<(), String> {
         let target = &scaler.spec.target_ref;
-        let key: TargetKey = (namespace.clone(), target.kind.clone(), target.name.clone());
-        if let Some(owner) = self.foreign.lock().expect("a poisoned lock means a panic elsewhere").get(&key) {
-            return Err(format!(
-                "{owner} already scales {}/{}: two autoscalers on one target fight; delete one of them (gscale import converts an HPA or a ScaledObject)",
-                target.kind, target.name
-            ));
+        let key = || -> TargetKey { (me.0.clone(), target.kind.clone(), target.name.clone()) };
+        {
+            let foreign = self.foreign.lock().expect("a poisoned lock means a panic elsewhere");
+            if let Some(owner) = (!foreign.is_empty()).then(|| foreign.get(&key())).flatten() {
+                return Err(format!(
+                    "{owner} already scales {}/{}: two autoscalers on one target fight; delete one of them (gscale import converts an HPA or a ScaledObject)",
+                    target.kind, target.name
+                ));
+            }
         }
-        let me: ScalerKey = (namespace, scaler.name_any());
         let created = scaler.metadata.creation_timestamp.as_ref().map(|t| t.0);
         let mut claims = self.scalers.lock().expect("a poisoned lock means a panic elsewhere");
-        if let Some(old) = claims.by_scaler.get(&me).filter(|old| **old != key).cloned() {
+        // Already the owner of this very target: nothing to allocate or change (every tick).
+        let claimed = claims.by_scaler.get(me).filter(|(namespace, kind, name)| {
+            *namespace == me.0 && *kind == target.kind && *name == target.name
+        });
+        if claimed
+            .and_then(|k| claims.by_target.get(k))
+            .is_some_and(|(owner, at)| owner == me && *at == created)
+        {
+            return Ok(());
+        }
+        let key = key();
+        if let Some(old) = claims.by_scaler.get(me).filter(|old| **old != key).cloned() {
             claims.by_target.remove(&old);
         }
         match claims.by_target.get(&key) {
-            Some((owner, owner_created))
-                if *owner != me && (*owner_created, &owner.1) <= (created, &me.1) =>
-            {
+            Some((owner, owner_created)) if owner != me && (*owner_created, &owner.1) <= (created, &me.1) => {
                 Err(format!(
                     "GeneralScaler {} already scales {}/{}: two scalers on one target fight; delete or retarget one of them",
                     owner.1, target.kind, target.name
@@ -66,7 +76,7 @@ impl Owners {
             }
             _ => {
                 claims.by_target.insert(key.clone(), (me.clone(), created));
-                claims.by_scaler.insert(me, key);
+                claims.by_scaler.insert(me.clone(), key);
                 Ok(())
             }
         }
@@ -162,17 +172,24 @@ mod tests {
         .unwrap()
     }
 
+    fn claim(owners: &Owners, scaler: &GeneralScaler) -> Result<(), String> {
+        owners.claim(&(scaler.namespace().unwrap_or_default(), scaler.name_any()), scaler)
+    }
+
     #[test]
     fn the_older_scaler_owns_a_target_whichever_is_seen_first() {
         let owners = Owners::default();
         let (old, new) =
             (scaler("b-old", "2026-01-01T00:00:00Z", "web"), scaler("a-new", "2026-02-01T00:00:00Z", "web"));
-        owners.claim(&new).unwrap();
-        owners.claim(&old).unwrap();
-        let refused = owners.claim(&new).unwrap_err();
+        claim(&owners, &new).unwrap();
+        claim(&owners, &old).unwrap();
+        let refused = claim(&owners, &new).unwrap_err();
         assert!(refused.contains("GeneralScaler b-old already scales Deployment/web"), "{refused}");
-        assert!(owners.claim(&old).is_ok(), "the owner goes on");
-        assert!(owners.claim(&scaler("c", "2026-03-01T00:00:00Z", "api")).is_ok(), "other targets are free");
+        assert!(claim(&owners, &old).is_ok(), "the owner goes on");
+        assert!(
+            claim(&owners, &scaler("c", "2026-03-01T00:00:00Z", "api")).is_ok(),
+            "other targets are free"
+        );
     }
 
     #[test]
@@ -180,14 +197,14 @@ mod tests {
         let owners = Owners::default();
         let (old, new) =
             (scaler("old", "2026-01-01T00:00:00Z", "web"), scaler("new", "2026-02-01T00:00:00Z", "web"));
-        owners.claim(&old).unwrap();
-        assert!(owners.claim(&new).is_err());
-        owners.claim(&scaler("old", "2026-01-01T00:00:00Z", "elsewhere")).unwrap();
-        assert!(owners.claim(&new).is_ok(), "retargeted");
-        owners.claim(&old).unwrap();
-        assert!(owners.claim(&new).is_err(), "back on the target, the older takes it back");
+        claim(&owners, &old).unwrap();
+        assert!(claim(&owners, &new).is_err());
+        claim(&owners, &scaler("old", "2026-01-01T00:00:00Z", "elsewhere")).unwrap();
+        assert!(claim(&owners, &new).is_ok(), "retargeted");
+        claim(&owners, &old).unwrap();
+        assert!(claim(&owners, &new).is_err(), "back on the target, the older takes it back");
         owners.retain(&HashSet::from([("ns".to_string(), "new".to_string())]));
-        assert!(owners.claim(&new).is_ok(), "the deleted one's claim is gone");
+        assert!(claim(&owners, &new).is_ok(), "the deleted one's claim is gone");
     }
 
     #[test]
@@ -201,7 +218,7 @@ mod tests {
         .unwrap();
         let (key, owner) = held_by(&hpa);
         owners.foreign.lock().unwrap().insert(key, owner);
-        let refused = owners.claim(&scaler("mine", "2026-01-01T00:00:00Z", "web")).unwrap_err();
+        let refused = claim(&owners, &scaler("mine", "2026-01-01T00:00:00Z", "web")).unwrap_err();
         assert!(refused.starts_with("KEDA ScaledObject ns/web already scales Deployment/web"), "{refused}");
     }
 }

@@ -113,8 +113,11 @@ pub fn decide_outcome(
         Ok(current) => *current,
         Err(e) => return Outcome::TargetNotFound(e.to_string()),
     };
-    let mut spec = scaler.spec.clone();
-    spec.dry_run |= force_dry_run;
+    let spec = if force_dry_run && !scaler.spec.dry_run {
+        std::borrow::Cow::Owned(crate::api::GeneralScalerSpec { dry_run: true, ..scaler.spec.clone() })
+    } else {
+        std::borrow::Cow::Borrowed(&scaler.spec)
+    };
     let readings = &observation.readings;
     let decision = decide(&Input {
         spec: &spec,
@@ -152,7 +155,7 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
 
     let scaler = fresh_if_behind(&ctx, &key, scaler).await?;
     let now = ctx.clock.now();
-    let mut outcome = match ctx.owners.claim(&scaler) {
+    let mut outcome = match ctx.owners.claim(&key, &scaler) {
         Ok(()) => {
             let observation = observe(&ctx, &scaler).await;
             let uid = scaler.uid().unwrap_or_default();
@@ -208,7 +211,7 @@ pub async fn act(
     let mut written = None;
     let mut failure = None;
     if let Outcome::Decided { decision, .. } = outcome {
-        ctx.telemetry.set_replicas(&namespace, &name, decision.current, decision.desired);
+        ctx.telemetry.set_replicas(&key, decision.current, decision.desired);
     }
     if let Outcome::Decided { decision, report, scaled, .. } = outcome
         && decision.apply

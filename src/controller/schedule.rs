@@ -22,11 +22,23 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// (namespace, name).
 pub type ScalerKey = (String, String);
 
+/// A scaler's next tick.
+#[derive(Clone, Copy)]
+struct Due {
+    /// The generation last reconciled.
+    generation: Option<i64>,
+    /// When the next tick is.
+    at: Instant,
+    /// The scaler's phase within its interval, for that generation.
+    phase: u64,
+}
+
 /// When each scaler is next due, so that watch events of our own status writes cost nothing.
 #[derive(Default)]
 pub struct Schedule {
-    /// By (namespace, name): the generation last reconciled and when the next tick is.
-    due: Mutex<HashMap<ScalerKey, (Option<i64>, Instant)>>,
+    /// By (namespace, name): the generation last reconciled, when the next tick is, and the
+    /// scaler's phase within its interval for that generation (worked out once per spec change).
+    due: Mutex<HashMap<ScalerKey, Due>>,
     /// By (namespace, name): reconciles failed in a row since the last that finished.
     failures: Mutex<HashMap<ScalerKey, u32>>,
 }
@@ -36,12 +48,12 @@ impl Schedule {
     /// late this reconcile is against its tick (`None` for a first or spec-triggered reconcile).
     pub fn due(&self, key: &ScalerKey, generation: Option<i64>) -> Result<Option<Duration>, Duration> {
         let due = self.due.lock().expect("a poisoned lock means a panic elsewhere");
-        let Some((seen_generation, at)) = due.get(key) else { return Ok(None) };
-        if *seen_generation != generation {
+        let Some(&Due { generation: seen, at, .. }) = due.get(key) else { return Ok(None) };
+        if seen != generation {
             return Ok(None);
         }
         let now = Instant::now();
-        if *at > now { Err(*at - now) } else { Ok(Some(now - *at)) }
+        if at > now { Err(at - now) } else { Ok(Some(now - at)) }
     }
 
     /// Keep only the scalers that still exist.
@@ -93,11 +105,9 @@ impl Schedule {
         wall_now: Timestamp,
     ) -> Duration {
         let interval_ms = interval.as_millis().max(1) as u64;
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for m in spec.metrics() {
-            format!("{:?}{:?}{:?}{:?}", m.prometheus, m.redis, m.pubsub, m.http).hash(&mut hasher);
-        }
-        let phase = hasher.finish() % interval_ms;
+        let mut due = self.due.lock().expect("a poisoned lock means a panic elsewhere");
+        let known = due.get(&key).filter(|d| d.generation == generation).map(|d| d.phase);
+        let phase = known.unwrap_or_else(|| phase_of(spec)) % interval_ms;
         let now_ms = wall_now.as_millisecond().max(0) as u64;
         let mut wait = (phase + interval_ms - now_ms % interval_ms) % interval_ms;
         // Never sooner than half an interval: a scaler first seen just before its tick waits one.
@@ -106,12 +116,24 @@ impl Schedule {
         }
         let wait = Duration::from_millis(wait).min(until_window_edge(spec, wall_now));
         self.failures.lock().expect("a poisoned lock means a panic elsewhere").remove(&key);
-        self.due
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .insert(key, (generation, Instant::now() + wait));
+        let next = Due { generation, at: Instant::now() + wait, phase };
+        match due.get_mut(&key) {
+            Some(entry) => *entry = next,
+            None => {
+                due.insert(key, next);
+            }
+        }
         wait
     }
+}
+
+/// A number from a scaler's metric sources: equal for scalers that read the same queries.
+fn phase_of(spec: &GeneralScalerSpec) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for m in spec.metrics() {
+        format!("{:?}{:?}{:?}{:?}", m.prometheus, m.redis, m.pubsub, m.http).hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// How long until the next window of `spec.schedules` opens or closes; `Duration::MAX` without one.

@@ -40,7 +40,8 @@ pub enum Outcome {
 
 /// The status after `outcome`, carrying over what did not change from `old`.
 pub fn build(scaler: &GeneralScaler, outcome: &Outcome, now: Timestamp) -> GeneralScalerStatus {
-    let old = scaler.status.clone().unwrap_or_default();
+    let none = GeneralScalerStatus::default();
+    let old = scaler.status.as_ref().unwrap_or(&none);
     let mut status = GeneralScalerStatus {
         observed_generation: scaler.metadata.generation,
         history: old.history.clone(),

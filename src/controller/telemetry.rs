@@ -78,11 +78,14 @@ impl Histogram {
 
 impl Telemetry {
     /// Record a scaler's current and desired replicas.
-    pub fn set_replicas(&self, namespace: &str, name: &str, current: i32, desired: i32) {
-        self.replicas
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .insert((namespace.to_string(), name.to_string()), (current, desired));
+    pub fn set_replicas(&self, key: &super::ScalerKey, current: i32, desired: i32) {
+        let mut replicas = self.replicas.lock().expect("a poisoned lock means a panic elsewhere");
+        match replicas.get_mut(key) {
+            Some(entry) => *entry = (current, desired),
+            None => {
+                replicas.insert(key.clone(), (current, desired));
+            }
+        }
     }
 
     /// Keep only the scalers that still exist (deleted ones leave no stale gauges behind).

@@ -285,7 +285,6 @@ impl Fetcher {
         metric: &MetricSpec,
         window: Duration,
     ) -> Result<f64, MetricError> {
-        let target = target_of(metric)?;
         let seconds = metric.timeout_seconds.max(1);
         let work = async {
             let resolved = self.resolve(namespace, metric).await?;
@@ -293,7 +292,7 @@ impl Fetcher {
         };
         match tokio::time::timeout(Duration::from_secs(u64::from(seconds)), work).await {
             Ok(result) => result,
-            Err(_) => Err(MetricError::Timeout { target, seconds }),
+            Err(_) => Err(MetricError::Timeout { target: target_of(metric)?, seconds }),
         }
     }
 
@@ -340,7 +339,12 @@ impl Fetcher {
     }
 
     fn limit(&self, kind: MetricType, backend: &str) -> Arc<Semaphore> {
-        let key = format!("{}|{backend}", kind.as_str());
+        let key = match kind {
+            MetricType::Prometheus | MetricType::Http => {
+                format!("{}|{}", kind.as_str(), resolve::origin(backend))
+            }
+            _ => format!("{}|{backend}", kind.as_str()),
+        };
         let mut limits = self.inner.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         limits
             .entry(key)

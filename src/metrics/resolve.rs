@@ -19,7 +19,8 @@ pub(super) struct Resolved {
     pub(super) dedup_key: u64,
     /// Values to scrub from error messages.
     pub(super) secrets: Vec<SecretString>,
-    /// The backend for concurrency limits: a URL's origin, a Redis `host:port`, a Google project.
+    /// The backend for concurrency limits: a Redis `host:port`, a Google project, or a URL whose
+    /// origin is the backend (worked out only when a query is sent, not at every shared read).
     pub(super) backend: String,
 }
 
@@ -89,7 +90,7 @@ impl Fetcher {
                     source: Source::Http(source),
                     dedup_key,
                     secrets: hidden,
-                    backend: origin(&spec.url),
+                    backend: spec.url.clone(),
                 })
             }
             MetricType::Redis => {
@@ -223,7 +224,7 @@ impl Fetcher {
             source: Source::Prometheus(source),
             dedup_key,
             secrets: hidden,
-            backend: origin(&spec.server_url),
+            backend: spec.server_url.clone(),
         })
     }
 

@@ -332,7 +332,7 @@ pub fn openapi_doc(defs: &[ResourceDef], group: &str, version: &str) -> Option<V
             paths.insert(format!("{base}/{{name}}/status"), item);
         }
         let mut schema = match &def.schema {
-            Some(s) => s.clone(),
+            Some(s) => Value::clone(s),
             None => json!({
                 "type": "object",
                 "properties": {

@@ -83,7 +83,7 @@ pub struct ResourceDef {
     /// `metadata.generation` is kept (bumped on changes outside metadata and status).
     pub generation: bool,
     /// The structural schema (custom resources).
-    pub schema: Option<Value>,
+    pub schema: Option<std::sync::Arc<Value>>,
     /// Printer columns (custom resources).
     pub columns: Vec<Column>,
     /// The store this resource lives in (shared by versions and by both Event APIs).
@@ -288,7 +288,7 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceDef> {
             status: subresources.get("status").is_some_and(Value::is_object),
             scale,
             generation: true,
-            schema: version.pointer("/schema/openAPIV3Schema").cloned(),
+            schema: version.pointer("/schema/openAPIV3Schema").cloned().map(std::sync::Arc::new),
             columns,
             storage: format!("crd:{group}/{plural}"),
             special: Special::Custom,

@@ -154,7 +154,7 @@ impl Store {
             .clone();
         // Ratcheting, as the API server does: rules over an unchanged spec cannot newly fail, so a
         // write that changes only status and metadata skips them (unless rules read status).
-        let only_status = old.is_some_and(|o| generation_part(o, true) == generation_part(&defaulted, true));
+        let only_status = old.is_some_and(|o| same_generation_part(o, &defaulted, true));
         let run_rules = status_rules || !only_status;
         if causes.is_empty()
             && run_rules

@@ -154,27 +154,37 @@ fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
 }
 
 /// The object without the fields the server owns, for no-op detection.
-fn comparable(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
-        meta.remove("managedFields");
-    }
-    v
+/// Whether two objects are the same but for their resourceVersion and managedFields: a write
+/// that changes nothing else is a no-op. Compared in place (objects can be large).
+fn same_content(a: &Value, b: &Value) -> bool {
+    equal_except(a, b, &[], |key, x, y| match key {
+        "metadata" => equal_except(x, y, &["resourceVersion", "managedFields"], |_, x, y| x == y),
+        _ => x == y,
+    })
 }
 
-/// What `generation` tracks: everything but metadata (and status, when it is a subresource).
-fn generation_part(obj: &Value, has_status: bool) -> Value {
-    let mut v = obj.clone();
-    if let Some(map) = v.as_object_mut() {
-        map.remove("metadata");
-        map.remove("apiVersion");
-        map.remove("kind");
-        if has_status {
-            map.remove("status");
-        }
-    }
-    v
+/// Whether two objects are equal in what `generation` tracks: everything but metadata (and
+/// status, when it is a subresource).
+fn same_generation_part(a: &Value, b: &Value, has_status: bool) -> bool {
+    let skipped: &[&str] = if has_status {
+        &["metadata", "apiVersion", "kind", "status"]
+    } else {
+        &["metadata", "apiVersion", "kind"]
+    };
+    equal_except(a, b, skipped, |_, x, y| x == y)
+}
+
+/// Two values equal when both are objects with the same keys outside `skipped` and each pair of
+/// values passes `same`; other values compare as they are.
+fn equal_except(a: &Value, b: &Value, skipped: &[&str], same: impl Fn(&str, &Value, &Value) -> bool) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let kept = |map: &'_ serde_json::Map<String, Value>| {
+        map.iter().filter(|(k, _)| !skipped.contains(&k.as_str())).count()
+    };
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(k, _)| !skipped.contains(&k.as_str()))
+            .all(|(k, x)| b.get(k).is_some_and(|y| same(k, x, y)))
 }
 
 fn is_config_leaf_skipped(path: &str) -> bool {
@@ -537,6 +547,26 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_compare_in_place_skipping_only_what_they_should() {
+        let old = json!({"metadata": {"name": "a", "resourceVersion": "1", "managedFields": [1]},
+                         "spec": {"x": 1}, "status": {"y": 1}});
+        let touched =
+            json!({"metadata": {"name": "a", "resourceVersion": "2"}, "spec": {"x": 1}, "status": {"y": 1}});
+        assert!(same_content(&old, &touched), "resourceVersion and managedFields alone are no change");
+        let labelled =
+            json!({"metadata": {"name": "a", "labels": {"k": "v"}}, "spec": {"x": 1}, "status": {"y": 1}});
+        assert!(!same_content(&old, &labelled));
+        let status = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"y": 2}});
+        assert!(!same_content(&old, &status));
+        assert!(same_generation_part(&old, &status, true), "status is a subresource: no new generation");
+        assert!(!same_generation_part(&old, &status, false));
+        let spec = json!({"metadata": {"name": "a"}, "spec": {"x": 2}, "status": {"y": 1}});
+        assert!(!same_generation_part(&old, &spec, true));
+        let extra = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"y": 1}, "data": {}});
+        assert!(!same_generation_part(&old, &extra, true), "a new top-level field is a change");
+    }
 
     fn ctx() -> WriteCtx {
         WriteCtx { now: Timestamp::UNIX_EPOCH, manager: "test".into(), dry_run: false, strict: false }

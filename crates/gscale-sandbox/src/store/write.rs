@@ -252,7 +252,7 @@ impl Store {
         }
         self.prepare(def, &mut obj, Some(old), ctx)?;
         if def.generation {
-            let bump = generation_part(&obj, def.status) != generation_part(old, def.status);
+            let bump = !same_generation_part(&obj, old, def.status);
             let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
             meta_mut(&mut obj).insert("generation".to_string(), json!(generation + i64::from(bump)));
         }
@@ -291,7 +291,7 @@ impl Store {
             let out = self.remove(def, ns, name, ctx.now);
             return Ok(Self::render(def, &out));
         }
-        if comparable(&obj) == comparable(old) {
+        if same_content(&obj, old) {
             // A no-op write changes no resourceVersion and sends no event, but ownership is recorded.
             if let Some(slot) =
                 self.data.get_mut(&def.storage).and_then(|m| m.get_mut(&(ns.to_string(), name.to_string())))

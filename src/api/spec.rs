@@ -238,7 +238,7 @@ pub struct MetricSpec {
     /// Which source reads the metric.
     #[serde(rename = "type")]
     pub kind: MetricType,
-    /// (ext) Name shown in status and plans; defaults to the type.
+    /// (ext) Name shown in status and plans; defaults to the type (a resource metric's: its resource).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The value one replica should carry (Value) or the total per replica (AverageValue); above 0.
@@ -275,9 +275,10 @@ fn default_timeout() -> u32 {
 }
 
 impl MetricSpec {
-    /// The name shown in status: `name`, else the type.
+    /// The name shown in status: `name`, else the resource of a resource metric (`cpu`), else the type.
     pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(self.kind.as_str())
+        let resource = self.resource.as_ref().filter(|_| self.kind == MetricType::Resource);
+        self.name.as_deref().or(resource.map(|r| r.name.as_str())).unwrap_or(self.kind.as_str())
     }
 
     /// The target type in force: the explicit one, else the source's default.

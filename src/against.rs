@@ -102,7 +102,9 @@ fn asked(spec: &GeneralScalerSpec, series: &[Vec<Option<f64>>], i: usize, replic
         }
         let want = match metric.effective_target_type() {
             TargetType::AverageValue => value / metric.target_value,
-            TargetType::Value => f64::from(replicas.max(1)) * value / metric.target_value,
+            TargetType::Value | TargetType::Utilization => {
+                f64::from(replicas.max(1)) * value / metric.target_value
+            }
         };
         let want = (want - 1e-9).ceil().clamp(0.0, f64::from(i32::MAX)) as i32;
         best = Some(best.map_or(want, |b| b.max(want)));

@@ -168,15 +168,16 @@ fn hpa_fields_map() {
             "cpu utilization",
             json!({"spec": {"metrics": [{"type": "Resource", "resource": {"name": "cpu",
             "target": {"type": "Utilization", "averageUtilization": 50}}}]}}),
-            "/spec/metric/targetType",
-            json!("Value"),
+            "/spec/metric",
+            json!({"type": "resource", "targetType": "Utilization", "targetValue": 50, "resource": {"name": "cpu"}}),
         ),
         (
             "memory average value",
             json!({"spec": {"metrics": [{"type": "Resource", "resource": {"name": "memory",
             "target": {"type": "AverageValue", "averageValue": "512Mi"}}}]}}),
-            "/spec/metric/targetValue",
-            json!(536870912),
+            "/spec/metric",
+            json!({"type": "resource", "targetType": "AverageValue", "targetValue": 536870912,
+                   "resource": {"name": "memory"}}),
         ),
         (
             "stabilization up",
@@ -245,17 +246,21 @@ fn hpa_fields_map() {
 }
 
 #[test]
-fn hpa_container_resource_and_prometheus_url() {
+fn hpa_container_resource_becomes_a_container_level_resource_metric() {
     let doc =
         hpa(json!({"spec": {"metrics": [{"type": "ContainerResource", "containerResource": {"name": "cpu",
         "container": "application", "target": {"type": "Utilization", "averageUtilization": 60}}}]}}));
     let settings = Settings { prometheus_url: Some("http://thanos:10902".into()), ..Settings::default() };
     let out = convert_with(&doc, &settings);
     let m = metric(&out.scaler, 0);
-    assert_eq!(m["prometheus"]["serverUrl"], "http://thanos:10902");
-    let query = m["prometheus"]["query"].as_str().unwrap();
-    assert!(query.contains("container=\"application\"") && query.starts_with("100 * sum(rate("), "{query}");
-    assert!(out.yaml.contains("# check: ContainerResource cpu of container application"), "{}", out.yaml);
+    assert_eq!(
+        *m,
+        json!({"type": "resource", "targetType": "Utilization", "targetValue": 60,
+               "resource": {"name": "cpu", "container": "application"}})
+    );
+    // The same pods, metrics API and rule as the HPA's: nothing to check, no Prometheus involved.
+    assert!(!out.yaml.contains("# check: ContainerResource"), "{}", out.yaml);
+    assert!(!out.yaml.contains("thanos"), "{}", out.yaml);
 }
 
 // Not mapped: each case's input and the words its comment holds; the count says so too.

@@ -994,3 +994,62 @@ async fn services_service_accounts_and_rbac_kinds_are_stored_as_given() {
     // Stored, never enforced: the sandbox has no authorization (a 403 is a fault rule).
     assert_eq!(accounts.list(&Default::default()).await.unwrap().items.len(), 1);
 }
+
+/// PodMetrics as metrics-server serves them: set by the test, listed by label selector (the pod's
+/// labels), read one by one, and refused to any write or watch.
+#[tokio::test]
+async fn pod_metrics_are_served_read_only_as_metrics_server_serves_them() {
+    let sb = sandbox().await;
+    let client = sb.client();
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "default");
+    for (name, app) in [("web-1", "web"), ("db-1", "db")] {
+        let pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        sb.set_pod_metrics(
+            "default",
+            name,
+            json!([{"name": "app", "usage": {"cpu": "250m", "memory": "64Mi"}}]),
+        )
+        .unwrap();
+    }
+    sb.set_pod_metrics(
+        "default",
+        "web-1",
+        json!([{"name": "app", "usage": {"cpu": "900m", "memory": "64Mi"}}]),
+    )
+    .unwrap();
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", "PodMetrics"),
+        "pods",
+    );
+    let metrics: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    let web = metrics.list(&ListParams::default().labels("app=web")).await.unwrap().items;
+    assert_eq!(web.len(), 1);
+    assert_eq!(web[0].data["containers"][0]["usage"]["cpu"], "900m", "the latest set replaces the earlier");
+    assert_eq!(web[0].data["window"], "30s");
+    assert!(web[0].data["timestamp"].is_string());
+    assert_eq!(metrics.get("db-1").await.unwrap().data["containers"][0]["usage"]["memory"], "64Mi");
+
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics", "metadata": {"name": "x"}, "containers": []
+    }))
+    .unwrap();
+    assert_eq!(code(metrics.create(&PostParams::default(), &object).await.unwrap_err()), 405);
+    assert_eq!(code(metrics.delete("web-1", &DeleteParams::default()).await.unwrap_err()), 405);
+    let watch = metrics.watch(&WatchParams::default(), "0").await;
+    assert_eq!(code(watch.err().expect("no watch")), 405);
+
+    let discovery =
+        kube::discovery::pinned_group(&client, &"metrics.k8s.io/v1beta1".parse().unwrap()).await.unwrap();
+    let (found, caps) = discovery.recommended_kind("PodMetrics").unwrap();
+    assert_eq!((found.plural.as_str(), &caps.scope), ("pods", &kube::discovery::Scope::Namespaced));
+    assert!(caps.supports_operation(kube::discovery::verbs::LIST));
+    assert!(!caps.supports_operation(kube::discovery::verbs::WATCH));
+
+    sb.remove_pod_metrics("default", "web-1");
+    assert_eq!(code(metrics.get("web-1").await.unwrap_err()), 404);
+}

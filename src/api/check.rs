@@ -327,6 +327,7 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
         ));
     }
     schedules::check(spec, &mut out);
+    resource::check(spec, &mut out);
     if let Some(replicas) = spec.fallback.replicas
         && replicas > spec.max_replicas
     {
@@ -386,6 +387,7 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         (MetricType::Redis, metric.redis.is_some()),
         (MetricType::Pubsub, metric.pubsub.is_some()),
         (MetricType::Http, metric.http.is_some()),
+        (MetricType::Resource, metric.resource.is_some()),
     ];
     for (kind, present) in blocks {
         let name = kind.as_str();
@@ -474,6 +476,7 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         }
         warn_insecure(h.insecure_skip_verify, &format!("{path}.http.insecureSkipVerify"), out);
     }
+    resource::check_metric(metric, path, out);
 }
 
 fn check_policy(spec: &GeneralScalerSpec, out: &mut Vec<Finding>) {
@@ -750,6 +753,7 @@ fn cel_hint(message: &str) -> &'static str {
     }
 }
 
+mod resource;
 mod schedules;
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ pub struct SecretKeyRef {
     validation = Rule::new("self.type != 'redis' || has(self.redis)").message("type redis needs a redis block").field_path(".redis"),
     validation = Rule::new("self.type != 'pubsub' || has(self.pubsub)").message("type pubsub needs a pubsub block").field_path(".pubsub"),
     validation = Rule::new("self.type != 'http' || has(self.http)").message("type http needs an http block").field_path(".http"),
+    validation = Rule::new("self.type != 'resource' || has(self.resource)").message("type resource needs a resource block").field_path(".resource"),
     validation = Rule::new("!has(self.activationValue) || self.activationValue >= 0.0").message("activationValue must be 0 or more").field_path(".activationValue")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -237,7 +238,7 @@ pub struct MetricSpec {
     /// Which source reads the metric.
     #[serde(rename = "type")]
     pub kind: MetricType,
-    /// (ext) Name shown in status and plans; defaults to the type.
+    /// (ext) Name shown in status and plans; defaults to the type (a resource metric's: its resource).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The value one replica should carry (Value) or the total per replica (AverageValue); above 0.
@@ -264,6 +265,9 @@ pub struct MetricSpec {
     /// Any HTTP endpoint returning JSON or Prometheus text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpSource>,
+    /// (ext) CPU or memory of the target's pods, from the resource metrics API (metrics-server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<ResourceSource>,
 }
 
 fn default_timeout() -> u32 {
@@ -271,9 +275,10 @@ fn default_timeout() -> u32 {
 }
 
 impl MetricSpec {
-    /// The name shown in status: `name`, else the type.
+    /// The name shown in status: `name`, else the resource of a resource metric (`cpu`), else the type.
     pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(self.kind.as_str())
+        let resource = self.resource.as_ref().filter(|_| self.kind == MetricType::Resource);
+        self.name.as_deref().or(resource.map(|r| r.name.as_str())).unwrap_or(self.kind.as_str())
     }
 
     /// The target type in force: the explicit one, else the source's default.
@@ -281,6 +286,7 @@ impl MetricSpec {
         self.target_type.unwrap_or(match self.kind {
             MetricType::Prometheus | MetricType::Http => TargetType::Value,
             MetricType::Redis | MetricType::Pubsub => TargetType::AverageValue,
+            MetricType::Resource => TargetType::Utilization,
         })
     }
 }
@@ -297,11 +303,14 @@ pub enum MetricType {
     Pubsub,
     /// A number from an HTTP endpoint.
     Http,
+    /// CPU or memory of the target's pods, as the HPA reads them.
+    Resource,
 }
 
 impl MetricType {
     /// Every type, in the order the docs list them.
-    pub const ALL: [MetricType; 4] = [Self::Prometheus, Self::Redis, Self::Pubsub, Self::Http];
+    pub const ALL: [MetricType; 5] =
+        [Self::Prometheus, Self::Redis, Self::Pubsub, Self::Http, Self::Resource];
 
     /// The name used in YAML.
     pub fn as_str(self) -> &'static str {
@@ -310,6 +319,7 @@ impl MetricType {
             Self::Redis => "redis",
             Self::Pubsub => "pubsub",
             Self::Http => "http",
+            Self::Resource => "resource",
         }
     }
 }
@@ -321,6 +331,10 @@ pub enum TargetType {
     Value,
     /// The metric is a total: desired = ceil(value / target).
     AverageValue,
+    /// (resource metrics only) The pods' usage in percent of their requests, the HPA's rule:
+    /// desired = ceil(current * value / target), pods not ready or without metrics counted by the
+    /// source as the HPA counts them.
+    Utilization,
 }
 
 /// An instant query against a Prometheus-compatible server.
@@ -465,6 +479,38 @@ pub struct HttpSource {
     /// (ext) Skip TLS verification (a warning condition says so).
     #[serde(default)]
     pub insecure_skip_verify: bool,
+}
+
+/// CPU or memory of the target's pods, read from the resource metrics API (`metrics.k8s.io`,
+/// served by metrics-server) for the pods the target's `/scale` selector picks.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceSource {
+    /// `cpu` or `memory`.
+    pub name: ResourceName,
+    /// Only this container of each pod (the HPA's `ContainerResource`); unset: all containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+/// A resource the resource metrics API reports.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceName {
+    /// CPU, in cores (`500m` is 0.5).
+    Cpu,
+    /// Memory, in bytes.
+    Memory,
+}
+
+impl ResourceName {
+    /// The name used in YAML and by the metrics API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Memory => "memory",
+        }
+    }
 }
 
 /// HTTP method of an HTTP metric.

@@ -128,7 +128,7 @@ pub fn decide_outcome(
         history: &history,
         now,
     });
-    let report = decision.report(&spec, &readings.metrics);
+    let report = decision.report(&spec, &readings.metrics).with_details(&readings.details);
     let warnings = findings.iter().map(|f| format!("{}: {}", f.path, f.message)).collect();
     Outcome::Decided { decision: Box::new(decision), report: Box::new(report), scaled: false, warnings }
 }
@@ -457,7 +457,7 @@ mod tests {
     fn decided(scaler: &GeneralScaler, current: i32, queue: f64, now: Timestamp) -> Outcome {
         let observation = Observation {
             current: Ok(Replicas { replicas: current, ready: Some(current) }),
-            readings: Readings { metrics: vec![Ok(queue)], slo: Default::default() },
+            readings: Readings { metrics: vec![Ok(queue)], ..Default::default() },
         };
         decide_outcome(scaler, &observation, History::default(), now, false)
     }

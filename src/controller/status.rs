@@ -258,7 +258,7 @@ mod tests {
     fn outcome(scaler: &GeneralScaler, reading: Result<f64, String>, scaled: bool) -> Outcome {
         let observation = Observation {
             current: Ok(Replicas { replicas: 2, ready: Some(2) }),
-            readings: Readings { metrics: vec![reading], slo: Default::default() },
+            readings: Readings { metrics: vec![reading], ..Default::default() },
         };
         let mut outcome = decide_outcome(scaler, &observation, History::default(), now(), false);
         if let Outcome::Decided { scaled: s, .. } = &mut outcome {

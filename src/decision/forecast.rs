@@ -355,6 +355,8 @@ pub(super) fn demand(
     Some(match metric.effective_target_type() {
         TargetType::AverageValue => value,
         TargetType::Value => value * f64::from(ready.unwrap_or(current).min(current).max(1)),
+        // The resource source has already counted the pods that are not ready as the HPA does.
+        TargetType::Utilization => value * f64::from(current.max(1)),
     })
 }
 

@@ -18,9 +18,9 @@ pub struct MetricOutcome {
     pub value: Option<f64>,
     /// The metric's target value.
     pub target: f64,
-    /// Value or AverageValue.
+    /// Value, AverageValue or Utilization.
     pub target_type: TargetType,
-    /// value / target (Value) or value / (target * current) (AverageValue).
+    /// value / target (Value, Utilization) or value / (target * current) (AverageValue).
     pub ratio: f64,
     /// The unrounded count: current * value / target, or value / target.
     pub raw: f64,
@@ -84,6 +84,8 @@ pub(super) fn evaluate(
             // A per-pod value has no meaning at zero pods: read it as one pod's worth.
             let (ratio, raw) = match target_type {
                 TargetType::Value => (value / target, per_pod_count(current, ready, value / target)),
+                // The resource source has already counted unready and unmeasured pods, as the HPA does.
+                TargetType::Utilization => (value / target, f64::from(current.max(1)) * value / target),
                 TargetType::AverageValue => {
                     let raw = value / target;
                     (if current > 0 { raw / f64::from(current) } else { f64::INFINITY }, raw)

@@ -39,13 +39,16 @@ pub struct MetricReport {
     pub value: Option<f64>,
     /// The target.
     pub target: f64,
-    /// Value or AverageValue.
+    /// Value, AverageValue or Utilization.
     pub target_type: TargetType,
     /// The count this metric asks for.
     pub desired: Option<i32>,
     /// Why the read failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How the source made the value, where it says (a resource metric's pods and how each counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// One stage of a report.
@@ -60,6 +63,16 @@ pub struct StepReport {
     pub output: i32,
     /// Why, in words.
     pub why: String,
+}
+
+impl DecisionReport {
+    /// The report with each metric's account from its source (`Readings::details`, in metric order).
+    pub fn with_details(mut self, details: &[Option<String>]) -> Self {
+        for (metric, detail) in self.metrics.iter_mut().zip(details) {
+            metric.detail.clone_from(detail);
+        }
+        self
+    }
 }
 
 impl Decision {
@@ -85,6 +98,7 @@ impl Decision {
                     None => Some("no reading".to_string()),
                     _ => None,
                 },
+                detail: None,
             })
             .collect();
         let steps = self

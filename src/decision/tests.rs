@@ -40,6 +40,7 @@ fn metric(target: f64, target_type: TargetType) -> MetricSpec {
             ca_secret_ref: None,
             insecure_skip_verify: false,
         }),
+        resource: None,
     }
 }
 

@@ -150,6 +150,17 @@ impl Why {
                             ceil_text(raw)
                         );
                     }
+                    Some(TargetType::Utilization) => {
+                        let _ = write!(
+                            s,
+                            "{name} {}% of requests vs target {}%: ceil({} x {:.3}) = {}",
+                            num(value),
+                            num(target),
+                            current.max(1),
+                            ratio,
+                            ceil_text(raw)
+                        );
+                    }
                     _ => {
                         let _ = write!(
                             s,

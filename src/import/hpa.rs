@@ -50,27 +50,13 @@ pub fn convert(doc: &Value, settings: &Settings) -> Result<Converted, ImportErro
     if api_version == "autoscaling/v1" {
         let percent = spec.get("targetCPUUtilizationPercentage").and_then(Value::as_f64).unwrap_or(80.0);
         let r = Resource { name: "cpu", container: None, target: Target::Utilization(percent) };
-        resource::push(
-            &mut out,
-            &r,
-            "cpu",
-            (&target.0, &target.1),
-            settings,
-            "targetCPUUtilizationPercentage",
-        );
+        resource::push(&mut out, &r, "cpu");
     } else {
         let metrics = spec.get("metrics").and_then(Value::as_array).cloned().unwrap_or_default();
         if metrics.is_empty() {
             // The HPA's documented default: CPU at 80% of requests.
             let r = Resource { name: "cpu", container: None, target: Target::Utilization(80.0) };
-            resource::push(
-                &mut out,
-                &r,
-                "cpu",
-                (&target.0, &target.1),
-                settings,
-                "no metrics (the HPA default, CPU at 80%)",
-            );
+            resource::push(&mut out, &r, "cpu");
         }
         for (i, m) in metrics.iter().enumerate() {
             metric(&mut out, m, &format!("spec.metrics[{i}]"), &target, settings);
@@ -127,11 +113,7 @@ fn metric(out: &mut Builder, m: &Value, path: &str, target: &(String, String), s
             match target_value {
                 Some(t) if resource::supported(name) => {
                     let r = Resource { name, container, target: t };
-                    let text = match container {
-                        Some(c) => format!("{kind} {name} of container {c}"),
-                        None => format!("{kind} {name}"),
-                    };
-                    resource::push(out, &r, name, (&target.0, &target.1), settings, &text);
+                    resource::push(out, &r, name);
                 }
                 _ => out.not_mapped(
                     "spec.metrics",

@@ -102,7 +102,7 @@ pub fn convert(doc: &Value, settings: &Settings) -> Result<Converted, ImportErro
 
     let triggers = spec.get("triggers").and_then(Value::as_array).cloned().unwrap_or_default();
     for (i, t) in triggers.iter().enumerate() {
-        trigger(&mut out, t, i, &target, settings);
+        trigger(&mut out, t, i, settings);
     }
     if triggers.is_empty() {
         out.not_mapped("spec", "spec.triggers is empty: a GeneralScaler needs a metric");
@@ -346,7 +346,7 @@ impl Trigger<'_> {
     }
 }
 
-fn trigger(out: &mut Builder, t: &Value, index: usize, target: &(String, String), settings: &Settings) {
+fn trigger(out: &mut Builder, t: &Value, index: usize, settings: &Settings) {
     let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
     let empty = Map::new();
     let metadata = t.get("metadata").and_then(Value::as_object).unwrap_or(&empty);
@@ -391,14 +391,7 @@ fn trigger(out: &mut Builder, t: &Value, index: usize, target: &(String, String)
                     let target_value =
                         if as_utilization { Target::Utilization(v) } else { Target::AverageValue(v) };
                     let r = Resource { name: kind, container: container.as_deref(), target: target_value };
-                    resource::push(
-                        out,
-                        &r,
-                        &name,
-                        (&target.0, &target.1),
-                        settings,
-                        &format!("{kind} trigger"),
-                    );
+                    resource::push(out, &r, &name);
                 }
                 _ => {
                     out.not_mapped("spec.metrics", format!("{path}: {kind} trigger without a positive value"))

@@ -1,15 +1,12 @@
-//! CPU and memory of a target's pods as gscale reads them today: a Prometheus query over cAdvisor
-//! (`container_cpu_usage_seconds_total`, `container_memory_working_set_bytes`) and kube-state-metrics
-//! (`kube_pod_container_resource_requests`), shaped so the HPA's rule holds.
-//!
-//! `Utilization` becomes the pods' usage as a percent of their requests, a per-pod `Value` target
-//! (desired = ceil(current * utilization / target), the HPA's formula); `AverageValue` becomes the
-//! pods' total usage against the per-pod target (desired = ceil(total / target)). The pods are
-//! picked by name as their controller names them, which a `# check:` comment says.
+//! CPU and memory of a target's pods, imported from an HPA's `Resource` and `ContainerResource`
+//! metrics and KEDA's `cpu` and `memory` triggers: gscale's `resource` source, which reads the
+//! pods and the resource metrics API as the HPA does (`Utilization` in percent of requests,
+//! `AverageValue` in cores or bytes per pod). Also the pod-name pattern the HPA's `Pods` metrics
+//! are queried with, since those go through Prometheus.
 
 use serde_json::{Value, json};
 
-use super::{Builder, DEFAULT_PROMETHEUS_URL, Settings, number};
+use super::{Builder, number};
 
 /// Which resource and how its target is written.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,92 +43,33 @@ pub(crate) fn pod_regex(target_kind: &str, target_name: &str) -> String {
     }
 }
 
-/// The PromQL for a resource of the target's pods, and what it reads in words.
-pub fn query(
-    resource: &Resource<'_>,
-    namespace: &str,
-    target_kind: &str,
-    target_name: &str,
-) -> (String, String) {
-    let pods = pod_regex(target_kind, target_name);
-    let container = match resource.container {
-        Some(c) => format!("container=\"{c}\""),
-        None => "container!=\"\",container!=\"POD\"".to_string(),
-    };
-    let selector = format!("namespace=\"{namespace}\",pod=~\"{pods}\",{container}");
-    let usage = if resource.name == "cpu" {
-        format!("sum(rate(container_cpu_usage_seconds_total{{{selector}}}[2m]))")
-    } else {
-        format!("sum(container_memory_working_set_bytes{{{selector}}})")
-    };
-    let unit = if resource.name == "cpu" { "cores" } else { "bytes" };
-    match resource.target {
-        Target::Utilization(_) => {
-            let requests_container = match resource.container {
-                Some(c) => format!(",container=\"{c}\""),
-                None => String::new(),
-            };
-            let requests = format!(
-                "sum(kube_pod_container_resource_requests{{namespace=\"{namespace}\",pod=~\"{pods}\",resource=\"{}\"{requests_container}}})",
-                resource.name
-            );
-            (
-                format!("100 * {usage} / {requests}"),
-                format!("{} usage in percent of requests (cAdvisor and kube-state-metrics)", resource.name),
-            )
-        }
-        Target::AverageValue(_) => (usage, format!("total {} usage in {unit} (cAdvisor)", resource.name)),
-    }
+/// Push the `resource` metric for a resource onto the scaler being built: the same pods, the same
+/// metrics API and the same rule for missing and unready pods as the HPA's, so nothing to check.
+pub(crate) fn push(out: &mut Builder, resource: &Resource<'_>, metric_name: &str) {
+    out.metrics.push(metric(resource, metric_name));
 }
 
-/// Push the metric for a resource onto the scaler being built, with its `# check:` note.
-pub(crate) fn push(
-    out: &mut Builder,
-    resource: &Resource<'_>,
-    metric_name: &str,
-    target: (&str, &str),
-    settings: &Settings,
-    source_text: &str,
-) {
-    let namespace = out.namespace.clone().unwrap_or_else(|| "default".to_string());
-    let (query, reads) = query(resource, &namespace, target.0, target.1);
+/// The `resource` metric for a resource and its target.
+pub fn metric(resource: &Resource<'_>, metric_name: &str) -> Value {
     let (target_value, target_type) = match resource.target {
-        Target::Utilization(percent) => (percent, "Value"),
+        Target::Utilization(percent) => (percent, "Utilization"),
         Target::AverageValue(per_pod) => (per_pod, "AverageValue"),
     };
-    let path = out.next_metric_path();
-    let server = settings.prometheus_url.clone().unwrap_or_else(|| DEFAULT_PROMETHEUS_URL.to_string());
-    let metric = json!({
-        "type": "prometheus",
-        "name": metric_name,
+    let mut source = json!({"name": resource.name});
+    if let Some(container) = resource.container {
+        source["container"] = json!(container);
+    }
+    let mut metric = json!({
+        "type": "resource",
         "targetValue": number(target_value),
         "targetType": target_type,
-        "prometheus": {"serverUrl": server, "query": query},
+        "resource": source,
     });
-    out.metrics.push(metric);
-    out.check(
-        path,
-        format!(
-            "{source_text}: read through Prometheus as {reads}, for the pods named like {}'s; check the query matches your pods",
-            target.1
-        ),
-    );
-}
-
-/// The target's value in a source's words, for notes.
-pub fn describe(target: Target, name: &str) -> String {
-    match target {
-        Target::Utilization(p) => format!("{name} at {}% of requests", number(p)),
-        Target::AverageValue(v) => format!("{name} at {} per pod", number(v)),
+    // The name defaults to the resource's; a different one (a KEDA trigger's name) is kept.
+    if metric_name != resource.name {
+        metric["name"] = json!(metric_name);
     }
-}
-
-/// A `Value` holding the resource's target, as the HPA writes it.
-pub fn target_json(target: Target) -> Value {
-    match target {
-        Target::Utilization(p) => json!({"type": "Utilization", "averageUtilization": number(p)}),
-        Target::AverageValue(v) => json!({"type": "AverageValue", "averageValue": number(v)}),
-    }
+    metric
 }
 
 #[cfg(test)]
@@ -139,23 +77,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_utilization_is_usage_over_requests() {
+    fn cpu_utilization_becomes_a_resource_metric() {
         let r = Resource { name: "cpu", container: None, target: Target::Utilization(50.0) };
-        let (q, _) = query(&r, "shop", "Deployment", "php-apache");
         assert_eq!(
-            q,
-            "100 * sum(rate(container_cpu_usage_seconds_total{namespace=\"shop\",pod=~\"php-apache-[a-z0-9]+-[a-z0-9]+\",container!=\"\",container!=\"POD\"}[2m])) / sum(kube_pod_container_resource_requests{namespace=\"shop\",pod=~\"php-apache-[a-z0-9]+-[a-z0-9]+\",resource=\"cpu\"})"
+            metric(&r, "cpu"),
+            json!({"type": "resource", "targetValue": 50, "targetType": "Utilization", "resource": {"name": "cpu"}})
         );
     }
 
     #[test]
-    fn memory_average_value_is_the_total() {
+    fn a_container_memory_average_value_keeps_its_container_and_name() {
         let r = Resource { name: "memory", container: Some("app"), target: Target::AverageValue(5e8) };
-        let (q, reads) = query(&r, "ns", "StatefulSet", "db");
         assert_eq!(
-            q,
-            "sum(container_memory_working_set_bytes{namespace=\"ns\",pod=~\"db-[0-9]+\",container=\"app\"})"
+            metric(&r, "mem"),
+            json!({"type": "resource", "name": "mem", "targetValue": 500000000, "targetType": "AverageValue",
+                   "resource": {"name": "memory", "container": "app"}})
         );
-        assert!(reads.contains("bytes"));
+    }
+
+    #[test]
+    fn pods_are_named_as_their_controller_names_them() {
+        assert_eq!(pod_regex("StatefulSet", "db"), "db-[0-9]+");
     }
 }

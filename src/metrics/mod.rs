@@ -1,4 +1,5 @@
-//! Metric sources: reading each metric of a scaler from Prometheus, Redis, Pub/Sub or HTTP.
+//! Metric sources: reading each metric of a scaler from Prometheus, Redis, Pub/Sub, HTTP or the
+//! resource metrics API (cpu and memory of the target's pods).
 //!
 //! The daemon (and `plan`) call [`Fetcher::fetch`] once per reconcile and get one [`Reading`] per
 //! metric plus the slo policy's readings. A source is one small trait, [`MetricSource`], and the set of
@@ -16,6 +17,7 @@ pub mod prometheus;
 pub mod pubsub;
 pub mod redis;
 mod resolve;
+pub mod resource;
 mod secret;
 mod send;
 mod stats;
@@ -35,7 +37,9 @@ pub use number::{check as check_value, parse as parse_value, parse_quantity};
 pub use stats::{LATENCY_BUCKETS, SourceStats, Stats};
 pub use transport::SecretString;
 
-use crate::api::{GeneralScalerSpec, MetricSpec, MetricType, PolicyType, PrometheusSource, RedisKind};
+use crate::api::{
+    GeneralScalerSpec, MetricSpec, MetricType, PolicyType, PrometheusSource, RedisKind, TargetRef,
+};
 use crate::reading::{Reading, SloReadings};
 use resolve::Resolved;
 use transport::{HttpClients, TlsSettings};
@@ -66,6 +70,28 @@ pub enum Source {
     PubSub(pubsub::PubSubQuery),
     /// A number from an HTTP endpoint.
     Http(http::HttpQuery),
+    /// CPU or memory of the target's pods.
+    Resource(resource::ResourceQuery),
+}
+
+/// A value read, with the source's account of how where it has one (the pods a resource metric
+/// counted, and how).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// The value.
+    pub value: f64,
+    /// How it was made, in words, for `plan` and the status.
+    pub detail: Option<String>,
+}
+
+impl Source {
+    /// Read once, with the account of a source that gives one.
+    pub async fn sample(&self) -> Result<Sample, MetricError> {
+        match self {
+            Self::Resource(source) => source.sample().await,
+            other => other.read().await.map(|value| Sample { value, detail: None }),
+        }
+    }
 }
 
 impl MetricSource for Source {
@@ -76,6 +102,7 @@ impl MetricSource for Source {
             #[cfg(feature = "pubsub")]
             Self::PubSub(source) => source.target(),
             Self::Http(source) => source.target(),
+            Self::Resource(source) => source.target(),
         }
     }
 
@@ -86,8 +113,17 @@ impl MetricSource for Source {
             #[cfg(feature = "pubsub")]
             Self::PubSub(source) => source.read().await,
             Self::Http(source) => source.read().await,
+            Self::Resource(source) => source.read().await,
         }
     }
+}
+
+/// What a metric is read for: the scaler's target, whose pods a resource metric reads, and the
+/// tolerance the HPA's rule for those pods applies.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    target_ref: &'a TargetRef,
+    tolerance: f64,
 }
 
 /// How the fetcher behaves; resolved from flags and environment by the caller.
@@ -155,15 +191,19 @@ pub struct Readings {
     pub metrics: Vec<Reading>,
     /// The slo policy's readings; `None` where a query is not configured.
     pub slo: SloReadings,
+    /// Per metric, the source's account of its reading where it gives one (resource metrics).
+    pub details: Vec<Option<String>>,
 }
 
 struct Shared {
     created: Instant,
-    result: OnceCell<Result<f64, MetricError>>,
+    result: OnceCell<Result<Sample, MetricError>>,
 }
 
 struct Inner {
     settings: Settings,
+    client: Option<kube::Client>,
+    kinds: resource::Kinds,
     secrets: secret::Secrets,
     http: HttpClients,
     redis: redis::RedisPool,
@@ -210,6 +250,10 @@ pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
             let s = metric.http.as_ref().ok_or_else(|| missing("http"))?;
             http::target(&s.url, s.method, s.value_path.as_deref())
         }
+        MetricType::Resource => {
+            let s = metric.resource.as_ref().ok_or_else(|| missing("resource"))?;
+            resource::target(s, metric.effective_target_type())
+        }
     })
 }
 
@@ -220,7 +264,9 @@ impl Fetcher {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             inner: Arc::new(Inner {
-                secrets: secret::Secrets::new(client, settings.secret_ttl),
+                secrets: secret::Secrets::new(client.clone(), settings.secret_ttl),
+                client,
+                kinds: resource::Kinds::default(),
                 http: HttpClients::new(settings.limits.hosts.clone()),
                 settings,
                 redis: redis::RedisPool::default(),
@@ -253,22 +299,39 @@ impl Fetcher {
     /// Read every metric of `spec` (and its slo queries) concurrently; never fails as a whole.
     pub async fn fetch(&self, namespace: &str, spec: &GeneralScalerSpec) -> Readings {
         let window = self.dedup_window(spec);
-        let metrics = futures::future::join_all(spec.metrics().iter().map(|metric| async move {
-            self.read(namespace, metric, window).await.map_err(|e| e.to_string())
-        }));
-        let (metrics, slo) = futures::join!(metrics, self.read_slo(namespace, spec, window));
-        Readings { metrics, slo }
+        let metrics = futures::future::join_all(
+            spec.metrics()
+                .iter()
+                .map(|metric| async move { self.sample(namespace, spec, metric, window).await }),
+        );
+        let (samples, slo) = futures::join!(metrics, self.read_slo(namespace, spec, window));
+        let details = samples.iter().map(|s| s.as_ref().ok().and_then(|s| s.detail.clone())).collect();
+        let metrics = samples.into_iter().map(|s| s.map(|s| s.value).map_err(|e| e.to_string())).collect();
+        Readings { metrics, slo, details }
     }
 
-    /// Read one metric, sharing an identical query made within `window`.
+    /// Read one metric of `spec`, sharing an identical query made within `window`.
     pub async fn read(
         &self,
         namespace: &str,
+        spec: &GeneralScalerSpec,
         metric: &MetricSpec,
         window: Duration,
     ) -> Result<f64, MetricError> {
+        self.sample(namespace, spec, metric, window).await.map(|sample| sample.value)
+    }
+
+    /// Read one metric of `spec` with its source's account, sharing an identical query made within `window`.
+    pub async fn sample(
+        &self,
+        namespace: &str,
+        spec: &GeneralScalerSpec,
+        metric: &MetricSpec,
+        window: Duration,
+    ) -> Result<Sample, MetricError> {
         let started = Instant::now();
-        let result = self.read_timed(namespace, metric, window).await;
+        let scope = Scope { target_ref: &spec.target_ref, tolerance: spec.behavior.tolerance };
+        let result = self.read_timed(namespace, scope, metric, window).await;
         self.inner.stats.fetch(metric.kind, started.elapsed(), result.is_err());
         if let Err(err) = &result {
             if matches!(err, MetricError::Auth { .. }) {
@@ -282,12 +345,13 @@ impl Fetcher {
     async fn read_timed(
         &self,
         namespace: &str,
+        scope: Scope<'_>,
         metric: &MetricSpec,
         window: Duration,
-    ) -> Result<f64, MetricError> {
+    ) -> Result<Sample, MetricError> {
         let seconds = metric.timeout_seconds.max(1);
         let work = async {
-            let resolved = self.resolve(namespace, metric).await?;
+            let resolved = self.resolve(namespace, scope, metric).await?;
             self.shared_read(resolved, window).await
         };
         match tokio::time::timeout(Duration::from_secs(u64::from(seconds)), work).await {
@@ -296,7 +360,7 @@ impl Fetcher {
         }
     }
 
-    async fn shared_read(&self, resolved: Resolved, window: Duration) -> Result<f64, MetricError> {
+    async fn shared_read(&self, resolved: Resolved, window: Duration) -> Result<Sample, MetricError> {
         let kind = resolved.source.target().kind;
         let (entry, hit) = {
             let mut shared = self.inner.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -332,7 +396,7 @@ impl Fetcher {
                 let limit = self.limit(kind, &resolved.backend);
                 let _permit = limit.acquire().await;
                 let secrets: Vec<&str> = resolved.secrets.iter().map(SecretString::expose).collect();
-                resolved.source.read().await.map_err(|err| err.redact(&secrets))
+                resolved.source.sample().await.map_err(|err| err.redact(&secrets))
             })
             .await;
         result.clone()
@@ -405,12 +469,13 @@ impl Fetcher {
                 redis: None,
                 pubsub: None,
                 http: None,
+                resource: None,
             }))
         };
         let read = |metric: Option<Option<MetricSpec>>| async move {
             match metric? {
                 Some(metric) => {
-                    Some(self.read(namespace, &metric, window).await.map_err(|err| err.to_string()))
+                    Some(self.read(namespace, spec, &metric, window).await.map_err(|err| err.to_string()))
                 }
                 None => Some(Err("slo query has no prometheus server: set policy.slo.serverUrl".to_owned())),
             }

@@ -42,6 +42,7 @@ impl Fetcher {
     pub(super) async fn resolve(
         &self,
         namespace: &str,
+        scope: Scope<'_>,
         metric: &MetricSpec,
     ) -> Result<Resolved, MetricError> {
         let target = target_of(metric)?;
@@ -157,7 +158,61 @@ impl Fetcher {
                 })
             }
             MetricType::Pubsub => self.resolve_pubsub(namespace, metric, target).await,
+            MetricType::Resource => self.resolve_resource(namespace, scope, metric, target),
         }
+    }
+
+    /// A resource metric reads the target's pods through the fetcher's own kube client.
+    fn resolve_resource(
+        &self,
+        namespace: &str,
+        scope: Scope<'_>,
+        metric: &MetricSpec,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
+        let spec = metric.resource.as_ref().expect("checked by target_of");
+        let client = self.inner.client.clone().ok_or_else(|| MetricError::InvalidSource {
+            kind: "resource",
+            detail: "a resource metric reads the cluster's pods, and no cluster connection was given".into(),
+        })?;
+        let goal = match metric.effective_target_type() {
+            crate::api::TargetType::Utilization => resource::hpa::Goal::Utilization(metric.target_value),
+            crate::api::TargetType::AverageValue => resource::hpa::Goal::AverageValue(metric.target_value),
+            crate::api::TargetType::Value => {
+                return Err(MetricError::InvalidSource {
+                    kind: "resource",
+                    detail: "targetType Value does not apply to a resource metric: use Utilization or AverageValue"
+                        .into(),
+                });
+            }
+        };
+        // Everything the answer depends on: the pods (namespace, target) and the rule's inputs.
+        let dedup_key = hash_of(&(
+            "resource",
+            namespace,
+            scope.target_ref,
+            spec.name,
+            &spec.container,
+            format!("{goal:?}"),
+            scope.tolerance.to_bits(),
+        ));
+        let source = resource::ResourceQuery {
+            target,
+            client,
+            kinds: self.inner.kinds.clone(),
+            namespace: namespace.to_string(),
+            target_ref: scope.target_ref.clone(),
+            resource: spec.name,
+            container: spec.container.clone(),
+            goal,
+            tolerance: scope.tolerance,
+        };
+        Ok(Resolved {
+            source: Source::Resource(source),
+            dedup_key,
+            secrets: Vec::new(),
+            backend: resource::METRICS_API.to_string(),
+        })
     }
 
     /// The HTTP client (by TLS settings), headers and bearer token an HTTP-based source needs.

@@ -32,7 +32,7 @@ pub struct SourceStats {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
     /// Per source type, in [`MetricType::ALL`] order.
-    pub sources: [SourceStats; 4],
+    pub sources: [SourceStats; MetricType::ALL.len()],
 }
 
 impl Stats {
@@ -48,6 +48,7 @@ fn index(kind: MetricType) -> usize {
         MetricType::Redis => 1,
         MetricType::Pubsub => 2,
         MetricType::Http => 3,
+        MetricType::Resource => 4,
     }
 }
 
@@ -64,7 +65,7 @@ struct Counters {
 /// The live counters.
 #[derive(Default)]
 pub struct Recorder {
-    sources: [Counters; 4],
+    sources: [Counters; MetricType::ALL.len()],
 }
 
 impl Recorder {

@@ -82,6 +82,7 @@ pub fn render(view: &PlanView<'_>, width: u16) -> String {
         let target_type = match m.target_type {
             crate::api::TargetType::Value => "per pod",
             crate::api::TargetType::AverageValue => "total",
+            crate::api::TargetType::Utilization => "% of requests",
         };
         metrics.add_row([
             Cell::new(&m.name),
@@ -93,7 +94,14 @@ pub fn render(view: &PlanView<'_>, width: u16) -> String {
     }
     fit(&mut metrics, &[(1, 16)]);
     out.push_str(&trimmed(&metrics));
-    out.push_str("\n\n");
+    out.push('\n');
+    // A source's account of its value (a resource metric's pods), under the table.
+    for m in &report.metrics {
+        if let Some(detail) = &m.detail {
+            out.push_str(&wrap(&format!("{}: {detail}", m.name), usize::from(width), "  "));
+        }
+    }
+    out.push('\n');
 
     let mut steps = table(width);
     steps.set_header(["STAGE", "IN", "OUT", "WHY"]);

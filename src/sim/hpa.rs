@@ -151,7 +151,7 @@ impl Hpa {
     /// One metric's proposal (`GetObjectMetricReplicas` / `GetExternalPerPodMetricReplicas`).
     fn proposal(&self, metric: &Metric, value: f64, current: i32, ready: i32) -> i32 {
         match metric.target_type {
-            TargetType::Value => {
+            TargetType::Value | TargetType::Utilization => {
                 let ratio = value / metric.target;
                 if current == 0 {
                     ceil(ratio)

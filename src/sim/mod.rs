@@ -351,10 +351,12 @@ pub fn observe(spec: &GeneralScalerSpec, model: &Model, demand: f64, t: i64) -> 
             };
             match m.effective_target_type() {
                 TargetType::AverageValue => Ok(total),
-                TargetType::Value if ready > 0 => Ok(total / f64::from(ready)),
+                TargetType::Value | TargetType::Utilization if ready > 0 => Ok(total / f64::from(ready)),
                 // At zero replicas the engine reads a per-pod value as one pod's worth.
-                TargetType::Value if current == 0 => Ok(total),
-                TargetType::Value => Err("no serving pod reports the metric yet".to_string()),
+                TargetType::Value | TargetType::Utilization if current == 0 => Ok(total),
+                TargetType::Value | TargetType::Utilization => {
+                    Err("no serving pod reports the metric yet".to_string())
+                }
             }
         })
         .collect();

@@ -217,5 +217,6 @@ pub async fn read(
     namespace: &str,
     metric: &gscale::api::MetricSpec,
 ) -> Result<f64, gscale::metrics::MetricError> {
-    fetcher.read(namespace, metric, Duration::ZERO).await
+    let spec = scaler(serde_json::json!([serde_json::to_value(metric).expect("a metric serializes")]));
+    fetcher.read(namespace, &spec, metric, Duration::ZERO).await
 }

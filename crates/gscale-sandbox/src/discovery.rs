@@ -79,6 +79,7 @@ pub fn resource_list(defs: &[ResourceDef], group: &str, version: &str) -> Option
     for def in defs.iter().filter(|d| d.group == group && d.version == version) {
         let verbs: &[&str] = match def.special {
             Special::AccessReview => &["create"],
+            Special::Metrics => &["get", "list"],
             _ => &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
         };
         resources.push(json!({
@@ -158,6 +159,7 @@ pub fn aggregated(defs: &[ResourceDef], core: bool) -> Value {
         }
         let verbs: &[&str] = match def.special {
             Special::AccessReview => &["create"],
+            Special::Metrics => &["get", "list"],
             _ => &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
         };
         let resource = json!({

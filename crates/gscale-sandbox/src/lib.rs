@@ -6,7 +6,9 @@
 //! unknown-field errors, structural and CEL validation, status and scale subresources, printer
 //! columns), apps/v1 Deployments and StatefulSets (replicas follow spec after a configurable delay),
 //! core/v1 Namespaces, Secrets, ConfigMaps, Events (and plain Pods), apps/v1 ReplicaSets (plain),
-//! events.k8s.io/v1 Events (one store with core/v1 Events), coordination.k8s.io/v1 Leases and
+//! events.k8s.io/v1 Events (one store with core/v1 Events), metrics.k8s.io/v1beta1 PodMetrics
+//! (get and list only, as metrics-server serves them, set by a test with
+//! [`Sandbox::set_pod_metrics`]), coordination.k8s.io/v1 Leases and
 //! SelfSubjectAccessReviews, and, stored as given and never enforced, Services, ServiceAccounts and
 //! rbac.authorization.k8s.io/v1 Roles, ClusterRoles and their bindings (so in-cluster manifests
 //! apply). Generic semantics: one resourceVersion counter, 409 on stale versions,
@@ -248,6 +250,59 @@ impl Sandbox {
         let Some(def) = store.def(group, version, plural).cloned() else { return Vec::new() };
         let none = (select::LabelSelector::default(), select::FieldSelector::default());
         store.list(&def, namespace, &none.0, &none.1, None, None).map(|page| page.items).unwrap_or_default()
+    }
+
+    /// Set the resource metrics of pod `name` in `namespace`, as metrics-server reports them:
+    /// `containers` is `[{"name": "app", "usage": {"cpu": "900m", "memory": "64Mi"}}]`. The
+    /// PodMetrics carries the pod's labels (so label selectors pick it as they pick the pod), the
+    /// time now and a 30 s window; it replaces any earlier one.
+    pub fn set_pod_metrics(&self, namespace: &str, name: &str, containers: Value) -> Result<Value, ApiError> {
+        let mut store = self.shared.store();
+        let labels = store
+            .def("", "v1", "pods")
+            .cloned()
+            .and_then(|pods| store.get(&pods, namespace, name).ok())
+            .and_then(|pod| pod.pointer("/metadata/labels").cloned())
+            .unwrap_or_else(|| json!({}));
+        let def = store
+            .def("metrics.k8s.io", "v1beta1", "pods")
+            .cloned()
+            .ok_or_else(|| ApiError::no_route("metrics.k8s.io/v1beta1 pods"))?;
+        let now = Timestamp::now();
+        let ctx =
+            store::WriteCtx { now, manager: "metrics-server".to_string(), dry_run: false, strict: false };
+        if store.get(&def, namespace, name).is_ok() {
+            store.delete(&def, namespace, name, &Value::Null, &ctx)?;
+        }
+        let body = json!({
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "kind": "PodMetrics",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "timestamp": now.to_string(),
+            "window": "30s",
+            "containers": containers,
+        });
+        let created = store.create(&def, namespace, body, &ctx)?;
+        drop(store);
+        self.shared.notify();
+        Ok(created)
+    }
+
+    /// Remove the resource metrics of pod `name`, as metrics-server does for a pod it has no
+    /// recent sample of; nothing happens if there are none.
+    pub fn remove_pod_metrics(&self, namespace: &str, name: &str) {
+        let mut store = self.shared.store();
+        let Some(def) = store.def("metrics.k8s.io", "v1beta1", "pods").cloned() else { return };
+        let ctx = store::WriteCtx {
+            now: Timestamp::now(),
+            manager: "metrics-server".to_string(),
+            dry_run: false,
+            strict: false,
+        };
+        if store.delete(&def, namespace, name, &Value::Null, &ctx).is_ok() {
+            drop(store);
+            self.shared.notify();
+        }
     }
 
     /// Change how long workload status takes to follow `spec.replicas`.

@@ -27,6 +27,9 @@ pub enum Special {
     Custom,
     /// SelfSubjectAccessReview: create-only, answered from the denied permissions, never stored.
     AccessReview,
+    /// metrics.k8s.io PodMetrics: get and list only, as metrics-server serves them; a test sets
+    /// them with `Sandbox::set_pod_metrics`.
+    Metrics,
 }
 
 /// Where a kind keeps its replica count, for `/scale`.
@@ -133,7 +136,7 @@ fn builtin(
         singular: kind.to_ascii_lowercase(),
         namespaced,
         short_names: short.iter().map(|s| s.to_string()).collect(),
-        categories: if workload || matches!(plural, "pods" | "replicasets") {
+        categories: if workload || (matches!(plural, "pods" | "replicasets") && special != Special::Metrics) {
             vec!["all".to_string()]
         } else {
             Vec::new()
@@ -210,6 +213,8 @@ pub fn builtins() -> Vec<ResourceDef> {
         builtin("apps", "v1", "StatefulSet", "statefulsets", true, &["sts"], true, Special::Workload),
         builtin("events.k8s.io", "v1", "Event", "events", true, &["ev"], false, Special::EventsV1),
         builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[], false, Special::Plain),
+        // The resource metrics API as metrics-server serves it: read-only, namespaced, no watch.
+        builtin("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", true, &[], false, Special::Metrics),
         builtin(
             "authorization.k8s.io",
             "v1",

@@ -64,7 +64,7 @@ impl Shared {
         lock(&self.store)
     }
 
-    fn notify(&self) {
+    pub(crate) fn notify(&self) {
         let rv = self.store().rv();
         self.changed.send_if_modified(|current| {
             let moved = *current != rv;
@@ -438,6 +438,14 @@ async fn object_request(shared: &Arc<Shared>, req: &Req, t: Target) -> Result<Re
         if !known {
             return Err(ApiError::no_route(&format!("{}/{sub}", def.plural)));
         }
+    }
+    // metrics-server serves get and list alone: no writes, no watch.
+    if def.special == Special::Metrics && !matches!(req.verb.as_str(), "get" | "list") {
+        return Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        ));
     }
     let ns = t.namespace.clone().unwrap_or_default();
     let name = t.name.clone().unwrap_or_default();

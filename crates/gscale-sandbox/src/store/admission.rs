@@ -93,7 +93,11 @@ impl Store {
             Special::Custom => self.admit_custom(def, obj, old, ctx.strict)?,
             // events.k8s.io/v1 validates new Events strictly; core/v1 keeps its legacy leniency.
             Special::EventsV1 if old.is_none() => validate_new_event(obj)?,
-            Special::CoreEvent | Special::EventsV1 | Special::Plain | Special::AccessReview => {}
+            Special::CoreEvent
+            | Special::EventsV1
+            | Special::Plain
+            | Special::AccessReview
+            | Special::Metrics => {}
         }
         Ok(())
     }

@@ -216,8 +216,11 @@ fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
         last_scale_down_time,
         consecutive_failures,
         spend: _,
-        forecast: _,
+        forecast,
     } = &s.history;
+    // The forecaster's memory changes every minute, which alone is no news; each whole day it
+    // holds is (a backfill, or a day learnt): a restart or a new leader then starts from it.
+    let days = forecast.as_ref().map(|f| (f.hours() / 24.0).floor() as i64);
     (
         (s.observed_generation, s.current_replicas, s.desired_replicas, s.last_scale_time),
         s.metrics.iter().map(|m| (&m.name, m.desired_replicas, &m.error)).collect::<Vec<_>>(),
@@ -227,6 +230,7 @@ fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
         s.recent_decisions.len(),
         s.recent_decisions.last().map(|d| d.time),
         &s.active_schedules,
+        days,
     )
 }
 
@@ -341,5 +345,16 @@ mod tests {
         assert!(needs_write(Some(&old), &changed, minute, heartbeat), "a new desired count is news");
         let late = now() + heartbeat;
         assert!(needs_write(Some(&old), &drifted, late, heartbeat), "the heartbeat carries the drift");
+        let learnt = |hours: u32| {
+            let mut status = drifted.clone();
+            let mut memory = crate::api::ForecastHistory::new(&s.spec);
+            memory.recorded_minutes = hours * 60;
+            status.history.forecast = Some(memory);
+            status
+        };
+        let news = |from: u32, to: u32| needs_write(Some(&learnt(from)), &learnt(to), minute, heartbeat);
+        assert!(!news(22, 23), "a forecaster's new minutes are no news");
+        assert!(news(23, 24), "a day learnt is");
+        assert!(news(1, 96), "and a backfill");
     }
 }

@@ -29,12 +29,19 @@ impl PrometheusServer {
     /// How many instant queries (`/api/v1/query`) the server has answered, from its own
     /// `prometheus_http_requests_total` (read from `/metrics`, which is not a query itself).
     pub fn instant_queries(&self) -> u64 {
+        self.requests_to("/api/v1/query")
+    }
+
+    /// How many range queries (`/api/v1/query_range`) the server has answered.
+    pub fn range_queries(&self) -> u64 {
+        self.requests_to("/api/v1/query_range")
+    }
+
+    fn requests_to(&self, handler: &str) -> u64 {
+        let label = format!("handler=\"{handler}\"");
         self.own_metrics()
             .lines()
-            .filter(|line| {
-                line.starts_with("prometheus_http_requests_total{")
-                    && line.contains("handler=\"/api/v1/query\"")
-            })
+            .filter(|line| line.starts_with("prometheus_http_requests_total{") && line.contains(&label))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64
     }
@@ -56,8 +63,32 @@ pub fn encode(text: &str) -> String {
 /// Start Prometheus scraping `scrape_target` (`127.0.0.1:PORT`, path `/metrics`) every second as job
 /// `exporter`; returns after the first scrape landed. None when prometheus is missing outside CI.
 pub fn start(scrape_target: &str) -> Option<PrometheusServer> {
+    start_with_history(scrape_target, &[])
+}
+
+/// [`start`], with the past of one series already stored: `(name{labels}, unix seconds, value)`
+/// samples written into the server's storage by `promtool tsdb create-blocks-from openmetrics`,
+/// as an operator backfills one.
+pub fn start_with_history(scrape_target: &str, history: &[(String, i64, f64)]) -> Option<PrometheusServer> {
     let binary = require("prometheus", "prometheus tests")?;
     let dir = TempDir::new("prometheus");
+    if !history.is_empty() {
+        let promtool = require("promtool", "prometheus tests with a history")?;
+        let mut text = String::new();
+        for (series, at, value) in history {
+            text.push_str(&format!("{series} {value} {at}\n"));
+        }
+        text.push_str("# EOF\n");
+        let input = dir.path().join("history.om");
+        std::fs::write(&input, text).unwrap();
+        let out = Command::new(promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&input)
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("run promtool");
+        assert!(out.status.success(), "promtool: {}", String::from_utf8_lossy(&out.stderr));
+    }
     let port = free_port();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: exporter\n    static_configs:\n      - targets: ['{scrape_target}']\n"
@@ -107,6 +138,16 @@ impl Exporter {
             super::http::Response::text(200, "text/plain; version=0.0.4", body)
         });
         Self { server, values }
+    }
+
+    /// An exporter of one series whose value is worked out at each scrape (a load that follows
+    /// the clock); `set` does not apply to it.
+    pub fn computed(series: &str, value: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        let series = series.to_owned();
+        let server = super::http::serve(move |_| {
+            super::http::Response::text(200, "text/plain; version=0.0.4", format!("{series} {}\n", value()))
+        });
+        Self { server, values: Default::default() }
     }
 
     /// `127.0.0.1:PORT`, for [`start`].

@@ -380,6 +380,38 @@ load's shape changed: the reactive count stands",
                 error * 100.0
             );
         }
+        ForecastVerdict::Covered { peak, base, ratio, coverage, profile: needs, replicas, hold } => {
+            let base = super::forecast::BASE_NAMES.get(usize::from(base)).copied().unwrap_or("a base");
+            let _ = write!(
+                s,
+                "forecast {} within {}s ({:.2}x {base}, which covered the peak a lead time ahead in {:.0}% of the \
+last 4h's minutes, a risk the scale-down window's record sets",
+                num((peak * 100.0).round() / 100.0),
+                settings.lead_seconds,
+                ratio,
+                coverage * 100.0
+            );
+            if let Some(n) = needs {
+                let _ = write!(s, "; the {profile} profile needs {n}");
+            }
+            let _ = write!(s, ") needs {replicas}");
+            let effect = if replicas > floor {
+                format!("raised from the reactive {floor}")
+            } else {
+                format!("the reactive {floor} covers it")
+            };
+            if observe {
+                let _ = write!(s, ": {effect}, observe only: the count stands");
+            } else {
+                let _ = write!(s, ": {effect}");
+                if let Some(hold) = hold {
+                    let _ = write!(
+                        s,
+                        "; sized for the window's risk already: the window holds no more than {hold}"
+                    );
+                }
+            }
+        }
         ForecastVerdict::Forecast { peak, margin, error, replicas, hold } => {
             let _ = write!(
                 s,

@@ -154,7 +154,7 @@ pub const RATIO_MINUTES: usize = 240;
 /// the highest demand a lead time ahead to each base the short-horizon forecast sizes from. Values are
 /// kept as 16-bit log codes ([`code`]: 0.07% apart) and ratios as 8-bit ones ([`ratio_code`]), so what
 /// a restarted daemon reads back from status is exactly what the running one held: at most
-/// 2 x (1440 + 2016) + 16 x 60 + 8 x 240 + 6 x 240 bytes of data (10.9 KiB; about 14.5 KiB of base64
+/// 2 x (1440 + 2016) + 16 x 60 + 8 x 240 + 6 x 240 bytes of data (11 KiB; about 15 KiB of base64
 /// in status).
 ///
 /// The arithmetic (recording a reading, predicting, building from a backend's series) is

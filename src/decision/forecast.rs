@@ -1,16 +1,19 @@
-//! The forecast stage (DESIGN §10): buy capacity `leadSeconds` ahead of the demand the load's own
-//! daily or weekly shape predicts, and let scale-down go sooner when the forecast says demand stays
-//! low, with the reactive count on current readings as a floor and the forecast's own recent error
-//! deciding both its safety margin and whether it is trusted at all.
+//! The forecast stage (DESIGN §10): buy capacity `leadSeconds` ahead of the demand expected, and let
+//! scale-down go sooner when the measured risk allows, with the reactive count on current readings as
+//! a floor and the forecaster's own record deciding its margin and whether it acts at all.
 //!
-//! The forecaster learns a seasonal profile per season (an exponentially weighted average over past
-//! days or weeks, per minute of the day or per 5 minutes of the week) and predicts the demand ahead
-//! as the current reading moved by the change the profile expects: anchored on the reading, it is
-//! exactly the reactive rules where the profile expects no change. It is trusted only while its
-//! recent error beats the reading held as it is (what the reactive rules assume), at the lead time
-//! for buying ahead and at the scale-down horizon for giving back sooner. Its memory is
-//! [`ForecastHistory`] (data and encoding in `api::status`); this module holds the arithmetic that
-//! updates and reads it, and the stage. Pure: `now` is an argument, nothing here reads a clock.
+//! Two forecasts share one memory. The short-horizon one needs no season: for every closed minute of
+//! the last four hours it measures the peak demand over the lead time that followed against a few
+//! bases (recent peaks, a recent mean, the last peak moved as the profile expects), and sizes capacity
+//! for the share of those minutes that the 5-minute scale-down window's own record sets, from the base
+//! that does it with the least capacity; so sized, the count needs no window. The seasonal one learns
+//! a profile per season (an exponentially weighted average over past days or weeks, per minute of the
+//! day or per 5 minutes of the week) and predicts the current reading moved by the change the profile
+//! expects; it raises the count only while its recent error beats the reading held as it is. Minute
+//! statistics see only what a minute resolves: on a load that moves within its minutes the
+//! short-horizon forecast stands aside. The memory is [`ForecastHistory`] (data and encoding in
+//! `api::status`); this module holds the arithmetic that updates and reads it, and the stage. Pure:
+//! `now` is an argument, nothing here reads a clock.
 
 use std::collections::VecDeque;
 

@@ -349,8 +349,8 @@ fn describe_forecast(
         ForecastVerdict::WarmingUp { errors, .. } => {
             let _ = write!(
                 s,
-                "forecast learning ({history} of history, {errors} of 60 checked minutes; it needs most of a \
-{} and an hour): the reactive count stands",
+                "forecast learning ({history} of history, {errors} of 60 checked minutes; the short-horizon \
+forecast needs an hour of them, the profile most of a {} and an hour): the reactive count stands",
                 if seasons == 2 { "week" } else { "day" }
             );
         }

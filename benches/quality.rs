@@ -57,7 +57,7 @@ fn forecast_on() -> Config {
         FORECAST_ON,
         "gscale with `forecast: {mode: On}` (defaults: leadSeconds 60, seasons [daily], maxErrorRatio 0.5, \
 scaleDownEarly true) on gscale's default rails with `scaleDown.cooldownSeconds: 0`; the forecaster learns the \
-trace reading by reading from the start, as the daemon would, and is reactive until it has a day and an hour",
+trace reading by reading from the start, as the daemon would, and is reactive for its first hour (the profile's raises wait for a day and an hour)",
         |_| json!({"forecast": {"mode": "On"}, "behavior": {"scaleDown": {"cooldownSeconds": 0}}}),
     )
 }

@@ -253,7 +253,8 @@ fn example_scalers_on_the_shared_traces() {
 }
 
 /// A forecasting scaler says how long it learnt from the trace before it forecast, and how often
-/// it then acted or fell back: three days of a daily wave, five minutes a point.
+/// it then acted or fell back: three days of a daily wave, five minutes a point (the short-horizon
+/// forecast needs an hour of measured minutes).
 #[test]
 fn a_forecasting_scaler_says_how_much_of_the_trace_warmed_it_up() {
     let mut trace = String::from("timestamp,value\n");
@@ -267,6 +268,9 @@ fn a_forecasting_scaler_says_how_much_of_the_trace_warmed_it_up() {
     let out = gscale(&["simulate", "-f", scaler.to_str().unwrap(), "--trace", csv.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("forecast: learnt from the first 2"), "a day and some of the trace: {text}");
+    assert!(
+        text.contains("forecast: learnt from the first 1.0 simulated hours"),
+        "an hour of the trace: {text}"
+    );
     assert!(text.contains("fell back to the reactive rules in"), "{text}");
 }

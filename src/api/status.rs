@@ -143,13 +143,19 @@ pub const WEEKLY_SLOTS: usize = 2016;
 pub const RECENT_MINUTES: usize = 60;
 /// Forecast errors kept, one per closed minute: the last four hours.
 pub const ERROR_MINUTES: usize = 240;
+/// Bases the short-horizon forecast sizes capacity from (`decision::forecast` names them).
+pub const BASES: usize = 6;
+/// Measured ratios kept, one set per closed minute: the last four hours.
+pub const RATIO_MINUTES: usize = 240;
 
 /// The forecaster's memory: a seasonal profile per season (an exponentially weighted average per
 /// minute of the day, or per 5 minutes of the week), the last hour as measured with what the profile
-/// expected, and the relative error of the forecast over the last four hours. Values are kept as
-/// 16-bit log codes ([`code`]: 0.07% apart), so what a restarted daemon reads back from status is
-/// exactly what the running one held: at most 2 x (1440 + 2016) + 14 x 60 + 8 x 240 bytes of data
-/// (9.4 KiB; about 12.5 KiB of base64 in status).
+/// expected, the relative error of the seasonal forecast over the last four hours, and the ratios of
+/// the highest demand a lead time ahead to each base the short-horizon forecast sizes from. Values are
+/// kept as 16-bit log codes ([`code`]: 0.07% apart) and ratios as 8-bit ones ([`ratio_code`]), so what
+/// a restarted daemon reads back from status is exactly what the running one held: at most
+/// 2 x (1440 + 2016) + 16 x 60 + 8 x 240 + 6 x 240 bytes of data (11 KiB; about 15 KiB of base64
+/// in status).
 ///
 /// The arithmetic (recording a reading, predicting, building from a backend's series) is
 /// `decision::forecast`'s; this type is its data.
@@ -165,6 +171,8 @@ pub struct ForecastHistory {
     pub minute: Option<i64>,
     /// Sum and count of the readings of that minute so far.
     pub partial: (f64, u32),
+    /// The highest reading of that minute so far.
+    pub partial_peak: f64,
     /// Minutes recorded since the history began (saturating).
     pub recorded_minutes: u32,
     /// Per minute of the day, when daily is a season.
@@ -178,6 +186,9 @@ pub struct ForecastHistory {
     /// yardstick the forecast must beat), each made a lead time earlier and a scale-down horizon
     /// earlier: `[forecast, held, forecast at the horizon, held at the horizon]`.
     pub errors: std::collections::VecDeque<[i16; 4]>,
+    /// Per closed minute, oldest first: the highest demand over the lead time that ended with it over
+    /// each base as it stood when that lead time began ([`ratio_code`]s, 0: the base was unknown).
+    pub ratios: std::collections::VecDeque<[u8; BASES]>,
     /// Figures of those errors, kept with them so a decision need not sort them.
     pub stats: ForecastStats,
 }
@@ -213,6 +224,19 @@ pub struct ForecastStats {
     /// The same for the reading held that long.
     #[serde(default)]
     pub hold_persistence: f32,
+    /// The base the short-horizon forecast sizes from (1 + its index; 0: none measured enough).
+    #[serde(default)]
+    pub base: u32,
+    /// That base's ratio: the share of it that covered the demand a lead time ahead as often as asked.
+    #[serde(default)]
+    pub ratio: f32,
+    /// The share of minutes the ratio covers: as many as the 5-minute window did (at least half).
+    #[serde(default)]
+    pub coverage: f32,
+    /// The median over the last hour of each minute's peak over its mean: how much the load moves
+    /// within a minute.
+    #[serde(default)]
+    pub spread: f32,
 }
 
 /// A seasonal profile: one log-coded value per slot, 0 where nothing was seen yet.
@@ -242,6 +266,28 @@ pub struct RecentMinute {
     pub expected: u16,
     /// The level (recent demand over what the profiles expected) once this minute closed.
     pub level: u16,
+    /// The highest reading of the minute.
+    pub peak: u16,
+}
+
+/// 8-bit log codes of ratios: 0 is "unknown", then 64 steps per unit of ln from e^-2 (0.14) to about
+/// e^2 (7.3), bounded at both ends.
+pub mod ratio_code {
+    const STEPS: f64 = 64.0;
+    const ONE: f64 = 128.0;
+
+    /// The code of a ratio > 0 (others code as unknown).
+    pub fn encode(r: f64) -> u8 {
+        if !r.is_finite() || r <= 0.0 {
+            return 0;
+        }
+        (ONE + (r.ln() * STEPS).round()).clamp(1.0, 255.0) as u8
+    }
+
+    /// The ratio of a code; `None` for 0.
+    pub fn decode(c: u8) -> Option<f64> {
+        (c != 0).then(|| ((f64::from(c) - ONE) / STEPS).exp())
+    }
 }
 
 /// Log codes: 0 is "nothing", 1 is zero, then 1024 steps per octave from 2^-20 to about 2^44.
@@ -275,7 +321,7 @@ pub mod code {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ForecastHistoryWire {
-    /// The encoding's version (1).
+    /// The encoding's version (2; 1 had no peaks nor ratios).
     pub version: u32,
     /// The lead time (seconds) the errors were measured at.
     pub lead_seconds: u32,
@@ -291,6 +337,9 @@ pub struct ForecastHistoryWire {
     /// Count of that minute's readings so far.
     #[serde(default)]
     pub partial_count: u32,
+    /// The highest of that minute's readings so far.
+    #[serde(default)]
+    pub partial_peak: f64,
     /// Minutes recorded since the history began.
     #[serde(default)]
     pub recorded_minutes: u32,
@@ -300,12 +349,16 @@ pub struct ForecastHistoryWire {
     /// The weekly profile: 2016 u16 log codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weekly: Option<String>,
-    /// The last hour: per minute an i64 minute and three u16 codes (actual, expected, level).
+    /// The last hour: per minute an i64 minute and four u16 codes (actual, expected, level, peak;
+    /// version 1: the first three).
     #[serde(default)]
     pub recent: String,
     /// Recent errors: per minute four i16 thousandths (forecast, reading held; the same at the horizon).
     #[serde(default)]
     pub errors: String,
+    /// Recent ratios: per minute one u8 code per base.
+    #[serde(default)]
+    pub ratios: String,
     /// What those errors say.
     #[serde(default)]
     pub stats: ForecastStats,
@@ -314,26 +367,29 @@ pub struct ForecastHistoryWire {
 impl From<ForecastHistory> for ForecastHistoryWire {
     fn from(h: ForecastHistory) -> Self {
         let words = |v: &[u16]| BASE64.encode(v.iter().flat_map(|c| c.to_le_bytes()).collect::<Vec<u8>>());
-        let mut recent = Vec::with_capacity(h.recent.len() * 14);
+        let mut recent = Vec::with_capacity(h.recent.len() * 16);
         for r in &h.recent {
             recent.extend(r.minute.to_le_bytes());
-            for c in [r.actual, r.expected, r.level] {
+            for c in [r.actual, r.expected, r.level, r.peak] {
                 recent.extend(c.to_le_bytes());
             }
         }
         let errors: Vec<u8> = h.errors.iter().flat_map(|e| e.iter().flat_map(|x| x.to_le_bytes())).collect();
+        let ratios: Vec<u8> = h.ratios.iter().flatten().copied().collect();
         ForecastHistoryWire {
-            version: 1,
+            version: 2,
             lead_seconds: h.lead_seconds,
             hold_seconds: h.hold_seconds,
             minute: h.minute,
             partial_sum: h.partial.0,
             partial_count: h.partial.1,
+            partial_peak: h.partial_peak,
             recorded_minutes: h.recorded_minutes,
             daily: h.daily.as_ref().map(|p| words(&p.slots)),
             weekly: h.weekly.as_ref().map(|p| words(&p.slots)),
             recent: BASE64.encode(recent),
             errors: BASE64.encode(errors),
+            ratios: BASE64.encode(ratios),
             stats: h.stats,
         }
     }
@@ -343,8 +399,8 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
     type Error = String;
 
     fn try_from(w: ForecastHistoryWire) -> Result<Self, String> {
-        if w.version != 1 {
-            return Err(format!("forecast history version {} is not 1", w.version));
+        if w.version != 1 && w.version != 2 {
+            return Err(format!("forecast history version {} is not 1 or 2", w.version));
         }
         let bytes = |name: &str, s: &str| {
             BASE64.decode(s).map_err(|e| format!("forecast history {name} is not base64: {e}"))
@@ -359,20 +415,27 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
             let seen = slots.iter().filter(|c| **c != 0).count() as u32;
             Ok(Some(Profile { slots, seen }))
         };
+        // Version 1 kept no peak: the minute's mean stands for it.
+        let per_minute = if w.version == 1 { 14 } else { 16 };
         let recent = bytes("recent", &w.recent)?;
-        if recent.len() % 14 != 0 || recent.len() / 14 > RECENT_MINUTES {
+        if recent.len() % per_minute != 0 || recent.len() / per_minute > RECENT_MINUTES {
             return Err(format!("forecast history recent holds {} bytes", recent.len()));
         }
         let word = |c: &[u8], i: usize| u16::from_le_bytes([c[i], c[i + 1]]);
         let recent = recent
-            .chunks_exact(14)
+            .chunks_exact(per_minute)
             .map(|c| RecentMinute {
                 minute: i64::from_le_bytes(c[..8].try_into().unwrap_or_default()),
                 actual: word(c, 8),
                 expected: word(c, 10),
                 level: word(c, 12),
+                peak: if per_minute == 16 { word(c, 14) } else { word(c, 8) },
             })
             .collect();
+        let ratios = bytes("ratios", &w.ratios)?;
+        if ratios.len() % BASES != 0 || ratios.len() / BASES > RATIO_MINUTES {
+            return Err(format!("forecast history ratios holds {} bytes", ratios.len()));
+        }
         let errors = bytes("errors", &w.errors)?;
         if errors.len() % 8 != 0 || errors.len() / 8 > ERROR_MINUTES {
             return Err(format!("forecast history errors holds {} bytes", errors.len()));
@@ -382,6 +445,7 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
             hold_seconds: w.hold_seconds,
             minute: w.minute,
             partial: (if w.partial_sum.is_finite() { w.partial_sum.max(0.0) } else { 0.0 }, w.partial_count),
+            partial_peak: if w.partial_peak.is_finite() { w.partial_peak.max(0.0) } else { 0.0 },
             recorded_minutes: w.recorded_minutes,
             daily: profile("daily", &w.daily, DAILY_SLOTS)?,
             weekly: profile("weekly", &w.weekly, WEEKLY_SLOTS)?,
@@ -390,6 +454,7 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
                 .chunks_exact(8)
                 .map(|c| std::array::from_fn(|i| i16::from_le_bytes([c[2 * i], c[2 * i + 1]])))
                 .collect(),
+            ratios: ratios.chunks_exact(BASES).map(|c| std::array::from_fn(|i| c[i])).collect(),
             stats: w.stats,
         })
     }

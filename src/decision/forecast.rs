@@ -1,25 +1,28 @@
-//! The forecast stage (DESIGN §10): buy capacity `leadSeconds` ahead of the demand the load's own
-//! daily or weekly shape predicts, and let scale-down go sooner when the forecast says demand stays
-//! low, with the reactive count on current readings as a floor and the forecast's own recent error
-//! deciding both its safety margin and whether it is trusted at all.
+//! The forecast stage (DESIGN §10): buy capacity `leadSeconds` ahead of the demand expected, and let
+//! scale-down go sooner when the measured risk allows, with the reactive count on current readings as
+//! a floor and the forecaster's own record deciding its margin and whether it acts at all.
 //!
-//! The forecaster learns a seasonal profile per season (an exponentially weighted average over past
-//! days or weeks, per minute of the day or per 5 minutes of the week) and predicts the demand ahead
-//! as the current reading moved by the change the profile expects: anchored on the reading, it is
-//! exactly the reactive rules where the profile expects no change. It is trusted only while its
-//! recent error beats the reading held as it is (what the reactive rules assume), at the lead time
-//! for buying ahead and at the scale-down horizon for giving back sooner. Its memory is
-//! [`ForecastHistory`] (data and encoding in `api::status`); this module holds the arithmetic that
-//! updates and reads it, and the stage. Pure: `now` is an argument, nothing here reads a clock.
+//! Two forecasts share one memory. The short-horizon one needs no season: for every closed minute of
+//! the last four hours it measures the peak demand over the lead time that followed against a few
+//! bases (recent peaks, a recent mean, the last peak moved as the profile expects), and sizes capacity
+//! for the share of those minutes that the 5-minute scale-down window's own record sets, from the base
+//! that does it with the least capacity; so sized, the count needs no window. The seasonal one learns
+//! a profile per season (an exponentially weighted average over past days or weeks, per minute of the
+//! day or per 5 minutes of the week) and predicts the current reading moved by the change the profile
+//! expects; it raises the count only while its recent error beats the reading held as it is. Minute
+//! statistics see only what a minute resolves: on a load that moves within its minutes the
+//! short-horizon forecast stands aside. The memory is [`ForecastHistory`] (data and encoding in
+//! `api::status`); this module holds the arithmetic that updates and reads it, and the stage. Pure:
+//! `now` is an argument, nothing here reads a clock.
 
 use std::collections::VecDeque;
 
 use jiff::Timestamp;
 
 use crate::api::{
-    DAILY_SLOTS, ERROR_MINUTES, FORECAST_SLOT_SECONDS, ForecastHistory, ForecastMode, ForecastSpec,
-    ForecastStats, GeneralScalerSpec, History, Profile, RECENT_MINUTES, RecentMinute, Season, TargetType,
-    WEEKLY_SLOT_MINUTES, WEEKLY_SLOTS, code,
+    BASES, DAILY_SLOTS, ERROR_MINUTES, FORECAST_SLOT_SECONDS, ForecastHistory, ForecastMode, ForecastSpec,
+    ForecastStats, GeneralScalerSpec, History, Profile, RATIO_MINUTES, RECENT_MINUTES, RecentMinute, Season,
+    TargetType, WEEKLY_SLOT_MINUTES, WEEKLY_SLOTS, code, ratio_code,
 };
 
 use super::{Reading, Why};
@@ -43,6 +46,27 @@ const HOLD_QUANTILE: f64 = 0.9;
 const MIN_COVERAGE: f64 = 0.9;
 /// Relative errors are kept in thousandths within these bounds.
 const ERROR_RANGE: (f64, f64) = (-1.0, 32.0);
+
+/// The base that stands for the reactive scale-down window: its record sets the risk to take.
+const WINDOW_BASE: usize = 1;
+/// The risk taken is this many times the window's: the window is there for any load, so on a load the
+/// record says it over-protects, twice its shortfall rate still matched the HPA's violation minutes
+/// at less cost (measured on the quality bench's three traces, 1x and 3x beside it: BENCHMARKS.md).
+const RISK_FACTOR: f64 = 2.0;
+/// Capacity covers the demand ahead in at least this share of the minutes, whatever the window did.
+const MIN_COVERAGE_SHARE: f64 = 0.5;
+/// The minute statistics act only on a load a minute resolves: one whose typical minute peaks at most
+/// this much above its mean. A load that moves faster is left to the seasonal forecast.
+const SPREAD_LIMIT: f64 = 1.02;
+/// What each base is, in the order of the ratios (the last is the seasonal profile's).
+pub const BASE_NAMES: [&str; BASES] = [
+    "the last minute's peak",
+    "the peak of 5 minutes",
+    "the peak of 15 minutes",
+    "the peak of 30 minutes",
+    "the mean of 30 minutes",
+    "the last minute's peak moved as the profile expects",
+];
 
 const MINUTES_PER_DAY: i64 = DAILY_SLOTS as i64;
 const MINUTES_PER_WEEK: i64 = WEEKLY_SLOTS as i64 * WEEKLY_SLOT_MINUTES;
@@ -72,11 +96,13 @@ impl ForecastHistory {
             hold_seconds: hold_seconds(spec, &settings),
             minute: None,
             partial: (0.0, 0),
+            partial_peak: 0.0,
             recorded_minutes: 0,
             daily: None,
             weekly: None,
             recent: VecDeque::with_capacity(RECENT_MINUTES + 1),
             errors: VecDeque::with_capacity(ERROR_MINUTES + 1),
+            ratios: VecDeque::with_capacity(RATIO_MINUTES + 1),
             stats: ForecastStats::default(),
         };
         h.configure(spec);
@@ -112,6 +138,7 @@ impl ForecastHistory {
             self.lead_seconds = spec.lead_seconds;
             self.hold_seconds = hold;
             self.errors.clear();
+            self.ratios.clear();
             self.stats = ForecastStats::default();
         }
     }
@@ -129,14 +156,17 @@ impl ForecastHistory {
                 self.close(open);
                 self.minute = Some(m);
                 self.partial = (demand, 1);
+                self.partial_peak = demand;
             }
             Some(_) => {
                 self.partial.0 += demand;
                 self.partial.1 = self.partial.1.saturating_add(1);
+                self.partial_peak = self.partial_peak.max(demand);
             }
             None => {
                 self.minute = Some(m);
                 self.partial = (demand, 1);
+                self.partial_peak = demand;
             }
         }
     }
@@ -215,7 +245,13 @@ impl ForecastHistory {
             while self.errors.len() > ERROR_MINUTES {
                 self.errors.pop_front();
             }
-            self.stats = stats(&self.errors);
+            self.stats = ForecastStats {
+                base: self.stats.base,
+                ratio: self.stats.ratio,
+                coverage: self.stats.coverage,
+                spread: self.stats.spread,
+                ..stats(&self.errors)
+            };
         }
 
         if let Some(p) = &mut self.daily {
@@ -232,10 +268,13 @@ impl ForecastHistory {
             actual: code::encode(actual),
             expected: expected.map_or(0, code::encode),
             level: 0,
+            peak: code::encode(self.partial_peak.max(actual)),
         });
         while self.recent.len() > RECENT_MINUTES {
             self.recent.pop_front();
         }
+        self.measure_ratios(minute);
+        self.stats.spread = spread(&self.recent) as f32;
         let (mut got, mut wanted) = (0.0, 0.0);
         for r in self.recent.iter().filter(|r| minute - r.minute < LEVEL_MINUTES) {
             if let (Some(a), Some(e)) = (code::decode(r.actual), code::decode(r.expected)) {
@@ -256,6 +295,110 @@ impl ForecastHistory {
         }
         self.recorded_minutes = self.recorded_minutes.saturating_add(1);
     }
+
+    /// With `minute` just closed: the highest demand over the lead time that ended with it (one minute
+    /// more, as a decision falls anywhere in a minute) against each base as it stood before that time.
+    fn measure_ratios(&mut self, minute: i64) {
+        let last = minute - seconds_to_minutes(self.lead_seconds) - 1;
+        let ahead: Vec<&RecentMinute> = self.recent.iter().filter(|r| r.minute > last).collect();
+        let Some(future) = ahead.iter().filter_map(|r| code::decode(r.peak)).reduce(f64::max) else {
+            return;
+        };
+        let expected = ahead.iter().filter_map(|r| code::decode(r.expected)).reduce(f64::max);
+        let bases = bases(&self.recent, last, expected);
+        if bases.iter().all(Option::is_none) {
+            return;
+        }
+        self.ratios.push_back(bases.map(|b| b.map_or(0, |b| ratio(future, b))));
+        while self.ratios.len() > RATIO_MINUTES {
+            self.ratios.pop_front();
+        }
+        // The risk the reactive window takes: how often the peak of the last 5 minutes fell short of the
+        // peak a lead time ahead. Capacity is sized for a set multiple of it, from the cheapest base.
+        let known: Vec<f64> = self.ratios.iter().filter_map(|r| ratio_code::decode(r[WINDOW_BASE])).collect();
+        let short = known.iter().filter(|r| **r > 1.0).count();
+        let risk = if known.is_empty() { 0.0 } else { short as f64 / known.len() as f64 };
+        let coverage = (1.0 - RISK_FACTOR * risk).clamp(MIN_COVERAGE_SHARE, 1.0);
+        let (base, ratio) = choose_base(&self.ratios, coverage);
+        self.stats.base = base;
+        self.stats.ratio = ratio as f32;
+        self.stats.coverage = coverage as f32;
+    }
+
+    /// Each base as it stands now, from the closed minutes (the profile looks `lead` ahead).
+    fn bases_now(&self, now: Timestamp, lead_seconds: u32) -> [Option<f64>; BASES] {
+        let open = minute_of(now);
+        let expected = (open..=open + seconds_to_minutes(lead_seconds))
+            .filter_map(|m| self.expected_in(m))
+            .reduce(f64::max);
+        bases(&self.recent, open - 1, expected)
+    }
+}
+
+/// The bases of [`BASE_NAMES`] from the closed minutes up to `last`; `ahead`: the most the profile
+/// expects over the time ahead. A base is unknown when its minutes are.
+fn bases(recent: &VecDeque<RecentMinute>, last: i64, ahead: Option<f64>) -> [Option<f64>; BASES] {
+    let window = |span: i64| {
+        recent.iter().rev().skip_while(move |r| r.minute > last).take_while(move |r| last - r.minute < span)
+    };
+    let peak = |span: i64| window(span).filter_map(|r| code::decode(r.peak)).reduce(f64::max);
+    let newest = window(2).next();
+    let mean = {
+        let (sum, n) =
+            window(30).filter_map(|r| code::decode(r.actual)).fold((0.0, 0), |(s, n), a| (s + a, n + 1));
+        (n >= 15).then(|| sum / f64::from(n))
+    };
+    let seasonal = newest.and_then(|r| {
+        let from = code::decode(r.expected)?;
+        Some(code::decode(r.peak)? * change(from, ahead?))
+    });
+    [peak(1), peak(5), peak(15), peak(30), mean, seasonal]
+}
+
+/// The median over `recent` of each minute's peak over its mean (1 where none is known).
+fn spread(recent: &VecDeque<RecentMinute>) -> f64 {
+    let mut spreads: Vec<f64> = recent
+        .iter()
+        .filter_map(|r| Some(code::decode(r.peak)? / code::decode(r.actual).filter(|a| *a > 0.0)?))
+        .collect();
+    if spreads.is_empty() {
+        return 1.0;
+    }
+    let mid = spreads.len() / 2;
+    let (_, m, _) = spreads.select_nth_unstable_by(mid, f64::total_cmp);
+    *m
+}
+
+/// future / base as a ratio code; a base of 0 under a demand is the highest ratio there is.
+fn ratio(future: f64, base: f64) -> u8 {
+    if base > 0.0 {
+        ratio_code::encode((future / base).max(f64::MIN_POSITIVE))
+    } else if future > 0.0 {
+        u8::MAX
+    } else {
+        ratio_code::encode(1.0)
+    }
+}
+
+/// The base whose `coverage` quantile of ratios covers the demand ahead at the lowest mean capacity
+/// (1 + its index, 0 when none has enough ratios), and that quantile.
+fn choose_base(ratios: &VecDeque<[u8; BASES]>, p: f64) -> (u32, f64) {
+    let mut best: Option<(f64, u32, f64)> = None;
+    for i in 0..BASES {
+        let mut r: Vec<f64> = ratios.iter().filter_map(|c| ratio_code::decode(c[i])).collect();
+        if r.len() < MIN_ERRORS {
+            continue;
+        }
+        let k = ((r.len() - 1) as f64 * p).round() as usize;
+        let (_, q, _) = r.select_nth_unstable_by(k, f64::total_cmp);
+        let q = *q;
+        // Capacity q x base, over the demand it had to cover, on average.
+        let cost = q * r.iter().map(|x| 1.0 / x).sum::<f64>() / r.len() as f64;
+        if best.is_none_or(|(c, _, _)| cost < c) {
+            best = Some((cost, i as u32 + 1, q));
+        }
+    }
+    best.map_or((0, 0.0), |(_, i, q)| (i, q))
 }
 
 /// How much the profile says demand changes from a minute where it expected `from` to one where it
@@ -335,6 +478,7 @@ fn stats(errors: &VecDeque<[i16; 4]>) -> ForecastStats {
         persistence: mean_abs(column(1)),
         hold_mean: mean_abs(column(2)),
         hold_persistence: mean_abs(column(3)),
+        ..ForecastStats::default()
     }
 }
 
@@ -389,7 +533,28 @@ pub enum ForecastVerdict {
         /// Median relative error over the last 30 minutes.
         error: f64,
     },
-    /// The forecast was computed.
+    /// The short-horizon forecast sized the count: a share of a base (a recent peak or mean, or the
+    /// last peak moved as the profile expects) that covered the peak a lead time ahead in a set share
+    /// of the last 4 hours' minutes (the 5-minute scale-down window's record decides it), at the least
+    /// capacity.
+    Covered {
+        /// The demand the count covers: the base times the ratio.
+        peak: f64,
+        /// Which base (an index into [`BASE_NAMES`]).
+        base: u8,
+        /// The ratio to the base.
+        ratio: f64,
+        /// The share of the measured minutes that ratio covered.
+        coverage: f64,
+        /// Replicas the seasonal forecast needs, when it is trusted.
+        profile: Option<i32>,
+        /// Replicas the peak (or the profile, if more) needs at the target.
+        replicas: i32,
+        /// With scaleDownEarly, when below the current count: the most the scale-down window and
+        /// cooldown hold (the count itself: it takes the window's risk already).
+        hold: Option<i32>,
+    },
+    /// The seasonal forecast was computed.
     Forecast {
         /// The highest demand predicted within the lead time, margin included.
         peak: f64,
@@ -433,7 +598,12 @@ pub(super) fn stage(
     let verdict = verdict(spec, fs, memory, now_demand, floor, current, now);
     let why = Why::Forecast { verdict, observe, seasons: season_bits(fs), hours: memory.hours(), floor };
     match verdict {
-        ForecastVerdict::Forecast { replicas, hold, .. } if !observe => (floor.max(replicas), hold, why),
+        ForecastVerdict::Forecast { replicas, hold, .. }
+        | ForecastVerdict::Covered { replicas, hold, .. }
+            if !observe =>
+        {
+            (floor.max(replicas), hold, why)
+        }
         _ => (floor, None, why),
     }
 }
@@ -448,6 +618,48 @@ fn season_bits(fs: &ForecastSpec) -> u8 {
 }
 
 fn verdict(
+    spec: &GeneralScalerSpec,
+    fs: &ForecastSpec,
+    memory: &ForecastHistory,
+    now_demand: Option<f64>,
+    floor: i32,
+    current: i32,
+    now: Timestamp,
+) -> ForecastVerdict {
+    let seasonal = seasonal_verdict(spec, fs, memory, now_demand, floor, current, now);
+    let stats = memory.stats;
+    if f64::from(stats.spread) > SPREAD_LIMIT {
+        return seasonal;
+    }
+    let Some(index) = (stats.base as usize).checked_sub(1).filter(|i| *i < BASES) else { return seasonal };
+    let Some(target) = spec.metrics().first().map(|m| m.target_value).filter(|t| *t > 0.0 && t.is_finite())
+    else {
+        return seasonal;
+    };
+    let Some(base) = memory.bases_now(now, fs.lead_seconds)[index] else { return seasonal };
+    let ratio = f64::from(stats.ratio);
+    let peak = base * ratio;
+    let profile = match seasonal {
+        ForecastVerdict::Forecast { replicas, .. } => Some(replicas),
+        _ => None,
+    };
+    let replicas = super::metric::ceil_count(peak / target).max(profile.unwrap_or(0));
+    // Sized for the risk the window's record allows over the lead time, the count needs no window.
+    let hold = Some(floor.max(replicas)).filter(|h| fs.scale_down_early && *h < current);
+    ForecastVerdict::Covered {
+        peak,
+        base: index as u8,
+        ratio,
+        coverage: f64::from(stats.coverage),
+        profile,
+        replicas,
+        hold,
+    }
+}
+
+/// The seasonal forecast: the reading moved by the change the profile expects, trusted where its
+/// record beats the reading held.
+fn seasonal_verdict(
     spec: &GeneralScalerSpec,
     fs: &ForecastSpec,
     memory: &ForecastHistory,

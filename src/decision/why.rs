@@ -360,8 +360,8 @@ fn describe_forecast(
         ForecastVerdict::WarmingUp { errors, .. } => {
             let _ = write!(
                 s,
-                "forecast learning ({history} of history, {errors} of 60 checked minutes; it needs most of a \
-{} and an hour): the reactive count stands",
+                "forecast learning ({history} of history, {errors} of 60 checked minutes; the short-horizon \
+forecast needs an hour of them, the profile most of a {} and an hour): the reactive count stands",
                 if seasons == 2 { "week" } else { "day" }
             );
         }
@@ -390,6 +390,38 @@ held {}s {:.0}%: the reactive count stands",
 load's shape changed: the reactive count stands",
                 error * 100.0
             );
+        }
+        ForecastVerdict::Covered { peak, base, ratio, coverage, profile: needs, replicas, hold } => {
+            let base = super::forecast::BASE_NAMES.get(usize::from(base)).copied().unwrap_or("a base");
+            let _ = write!(
+                s,
+                "forecast {} within {}s ({:.2}x {base}, which covered the peak a lead time ahead in {:.0}% of the \
+last 4h's minutes, a risk the scale-down window's record sets",
+                num((peak * 100.0).round() / 100.0),
+                settings.lead_seconds,
+                ratio,
+                coverage * 100.0
+            );
+            if let Some(n) = needs {
+                let _ = write!(s, "; the {profile} profile needs {n}");
+            }
+            let _ = write!(s, ") needs {replicas}");
+            let effect = if replicas > floor {
+                format!("raised from the reactive {floor}")
+            } else {
+                format!("the reactive {floor} covers it")
+            };
+            if observe {
+                let _ = write!(s, ": {effect}, observe only: the count stands");
+            } else {
+                let _ = write!(s, ": {effect}");
+                if let Some(hold) = hold {
+                    let _ = write!(
+                        s,
+                        "; sized for the window's risk already: the window holds no more than {hold}"
+                    );
+                }
+            }
         }
         ForecastVerdict::Forecast { peak, margin, error, replicas, hold } => {
             let _ = write!(

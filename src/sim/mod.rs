@@ -146,7 +146,7 @@ impl<'a> Gscale<'a> {
             ForecastVerdict::Untrusted { .. }
             | ForecastVerdict::ShapeChanged { .. }
             | ForecastVerdict::NoBetter { .. } => f.fallback += 1,
-            ForecastVerdict::Forecast { hold, .. } => {
+            ForecastVerdict::Forecast { hold, .. } | ForecastVerdict::Covered { hold, .. } => {
                 f.forecast += 1;
                 f.raised += u32::from(moved);
                 f.early += u32::from(hold.is_some());

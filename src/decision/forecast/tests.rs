@@ -139,10 +139,18 @@ fn no_history_means_the_reactive_count_and_says_so() {
     assert_eq!(d.step(Stage::Forecast).why, Why::ForecastOff);
 }
 
+/// The forecast stage's verdict in a decision.
+fn verdict_of(d: &Decision) -> ForecastVerdict {
+    match d.step(Stage::Forecast).why {
+        Why::Forecast { verdict, .. } => verdict,
+        other => panic!("not a forecast: {other:?}"),
+    }
+}
+
 #[test]
-fn a_changed_shape_falls_back_to_the_reactive_rules() {
+fn a_changed_shape_drops_the_profile_and_keeps_the_recent_peak() {
     // Three days of a load that jumps every third minute; from 03:00 on day 4 it is flat, so the
-    // jumps the forecast expects do not come: 40 minutes later it is off track.
+    // jumps the profile expects do not come: 40 minutes later it is off track.
     let start = 3 * 1440 + 180;
     let mut h = learnt(&on(), start, |m| if m % 3 == 2 { 400.0 } else { 100.0 });
     for m in start..start + 40 {
@@ -152,28 +160,47 @@ fn a_changed_shape_falls_back_to_the_reactive_rules() {
     let history = History { forecast: Some(h), ..History::default() };
     let d = decide_at(&spec(ForecastMode::On), 3, 100.0, &history, minute(start + 40));
     let step = d.step(Stage::Forecast);
-    assert!(
-        matches!(step.why, Why::Forecast { verdict: ForecastVerdict::ShapeChanged { .. }, .. }),
-        "{step:?}"
-    );
+    // The profile is off track, so it raises nothing; the recent peaks (100) need no more than the
+    // reactive 3.
+    assert!(matches!(verdict_of(&d), ForecastVerdict::Covered { profile: None, .. }), "{step:?}");
     assert_eq!((step.input, step.output), (3, 3));
 }
 
 #[test]
-fn a_noisy_load_is_not_trusted() {
-    // Each minute of the day takes one of two far-apart values, differently each day.
-    let noisy = |m: i64| if (m * 7919 + m / 1440 * 104_729) % 3 == 0 { 1000.0 } else { 10.0 };
+fn a_noisy_load_is_covered_from_its_recent_peaks_not_its_profile() {
+    // Each minute of the day takes one of two far-apart values, differently each day: no profile
+    // can tell which, but a third of the minutes need 10 pods (950 at 100 a pod).
+    let noisy = |m: i64| if (m * 7919 + m / 1440 * 104_729) % 3 == 0 { 950.0 } else { 10.0 };
     let h = learnt(&on(), 4 * 1440, noisy);
     assert!(h.stats.typical > 0.5, "{:?}", h.stats);
     let history = History { forecast: Some(h), ..History::default() };
-    let d = decide_at(&spec(ForecastMode::On), 2, 50.0, &history, minute(4 * 1440));
+    let d = decide_at(&spec(ForecastMode::On), 2, 5.0, &history, minute(4 * 1440));
     let step = d.step(Stage::Forecast);
-    assert!(matches!(step.why, Why::Forecast { verdict: ForecastVerdict::Untrusted { .. }, .. }), "{step:?}");
-    assert_eq!(step.output, step.input);
+    let ForecastVerdict::Covered { profile, coverage, replicas, .. } = verdict_of(&d) else {
+        panic!("{step:?}")
+    };
+    assert_eq!(profile, None, "the profile is not trusted");
+    assert!((0.5..=1.0).contains(&coverage), "{coverage}");
+    assert_eq!((step.input, step.output, replicas), (1, 10, 10), "raised to the recent peak: {step:?}");
 }
 
 #[test]
-fn the_scale_down_window_holds_only_what_the_forecast_says_its_time_needs() {
+fn a_load_that_moves_within_the_minute_is_left_to_the_seasonal_forecast() {
+    // Four readings a minute, 100 and 300 in turn: minute statistics cannot see what happens
+    // between them, so the short-horizon forecast stands aside.
+    let s = spec(ForecastMode::On);
+    let series =
+        (0..4 * 60 * 3).map(|q| (day0() + SignedDuration::from_secs(q * 15), [100.0, 300.0][q as usize % 2]));
+    let h = ForecastHistory::from_series(&s, series);
+    assert!(h.stats.spread > 1.4 && h.stats.base > 0, "{:?}", h.stats);
+    let history = History { forecast: Some(h), ..History::default() };
+    let d = decide_at(&s, 3, 100.0, &history, minute(180));
+    assert!(matches!(verdict_of(&d), ForecastVerdict::WarmingUp { .. }), "{:?}", d.steps);
+    assert_eq!(d.step(Stage::Forecast).output, 3);
+}
+
+#[test]
+fn scale_down_goes_as_soon_as_the_recent_peaks_allow_and_the_profile_raises_ahead() {
     let s = spec(ForecastMode::On);
     // 10 pods were needed a minute ago; the load is now 100 in the low part of the day.
     let base = 3 * 1440 + 60;
@@ -188,15 +215,47 @@ fn the_scale_down_window_holds_only_what_the_forecast_says_its_time_needs() {
         Why::WindowShortened { window_seconds: 300, hold: 1 }
     ));
 
-    // At 09:57 the 400 of 10:00 falls inside lead + window: the window holds what 10:00 needs, 4,
-    // not the 10 it remembers.
+    // At 09:57 the 400 of 10:00 is beyond the lead time: the window holds nothing (pods come back in
+    // time); at 09:59 the profile raises to what 10:00 needs, 4.
     let base = 3 * 1440 + 597;
     let h = learnt(&on(), base + 1, step_shape);
     let recommendations = vec![crate::api::Recommendation { time: minute(base - 1), replicas: 10 }];
     let history = History { forecast: Some(h), recommendations, ..History::default() };
     let d = decide_at(&s, 10, 10.0, &history, minute(base));
+    assert_eq!(d.desired, 1, "{:#?}", d.steps);
+    let mut history = d.history;
+    for m in [base + 1, base + 2] {
+        history.forecast.as_mut().unwrap().record(minute(m), 100.0);
+    }
+    let d = decide_at(&s, 1, 100.0, &history, minute(base + 2) + SignedDuration::from_secs(30));
     assert_eq!(d.desired, 4, "{:#?}", d.steps);
-    assert!(matches!(d.step(Stage::Stabilization).why, Why::WindowShortened { hold: 4, .. }));
+    assert!(matches!(verdict_of(&d), ForecastVerdict::Covered { profile: Some(4), replicas: 4, .. }));
+}
+
+#[test]
+fn a_version_1_history_reads_back_with_its_means_as_peaks() {
+    let h = learnt(&on(), 2 * 1440, step_shape);
+    let mut wire = ForecastHistoryWire::from(h.clone());
+    // Version 1: 14 bytes a minute (no peak), no ratios.
+    let recent: Vec<u8> = h
+        .recent
+        .iter()
+        .flat_map(|r| {
+            let mut b = r.minute.to_le_bytes().to_vec();
+            for c in [r.actual, r.expected, r.level] {
+                b.extend(c.to_le_bytes());
+            }
+            b
+        })
+        .collect();
+    use base64::Engine as _;
+    wire.version = 1;
+    wire.recent = base64::engine::general_purpose::STANDARD.encode(recent);
+    wire.ratios = String::new();
+    let back = ForecastHistory::try_from(wire).unwrap();
+    assert!(back.ratios.is_empty());
+    assert!(back.recent.iter().zip(&h.recent).all(|(b, r)| b.peak == r.actual && b.actual == r.actual));
+    assert_eq!((back.daily, back.errors), (h.daily, h.errors));
 }
 
 #[test]

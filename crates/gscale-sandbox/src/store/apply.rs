@@ -42,7 +42,7 @@ impl Store {
             }
             Part::Main => config,
         };
-        let Some(existing) = self.stored(def, ns, name).cloned() else {
+        let Some(existing) = self.stored(def, ns, name) else {
             if part == Part::Status {
                 return Err(ApiError::not_found(&def.group_resource(), name));
             }

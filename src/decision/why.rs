@@ -406,22 +406,9 @@ last 4h's minutes, a risk the scale-down window's record sets",
                 let _ = write!(s, "; the {profile} profile needs {n}");
             }
             let _ = write!(s, ") needs {replicas}");
-            let effect = if replicas > floor {
-                format!("raised from the reactive {floor}")
-            } else {
-                format!("the reactive {floor} covers it")
-            };
-            if observe {
-                let _ = write!(s, ": {effect}, observe only: the count stands");
-            } else {
-                let _ = write!(s, ": {effect}");
-                if let Some(hold) = hold {
-                    let _ = write!(
-                        s,
-                        "; sized for the window's risk already: the window holds no more than {hold}"
-                    );
-                }
-            }
+            let held = hold
+                .map(|h| format!("sized for the window's risk already: the window holds no more than {h}"));
+            forecast_effect(s, replicas, floor, observe, held);
         }
         ForecastVerdict::Forecast { peak, margin, error, replicas, hold } => {
             let _ = write!(
@@ -432,19 +419,26 @@ last 4h's minutes, a risk the scale-down window's record sets",
                 error * 100.0,
                 margin * 100.0
             );
-            let effect = if replicas > floor {
-                format!("raised from the reactive {floor}")
-            } else {
-                format!("the reactive {floor} covers it")
-            };
-            if observe {
-                let _ = write!(s, ": {effect}, observe only: the count stands");
-            } else {
-                let _ = write!(s, ": {effect}");
-                if let Some(hold) = hold {
-                    let _ = write!(s, "; over the scale-down window it needs {hold}: scale down no later");
-                }
-            }
+            let held = hold.map(|h| format!("over the scale-down window it needs {h}: scale down no later"));
+            forecast_effect(s, replicas, floor, observe, held);
+        }
+    }
+}
+
+/// What a computed forecast did to the reactive `floor`, and, when it acts, what it lets the
+/// scale-down window hold.
+fn forecast_effect(s: &mut String, replicas: i32, floor: i32, observe: bool, held: Option<String>) {
+    let effect = if replicas > floor {
+        format!("raised from the reactive {floor}")
+    } else {
+        format!("the reactive {floor} covers it")
+    };
+    if observe {
+        let _ = write!(s, ": {effect}, observe only: the count stands");
+    } else {
+        let _ = write!(s, ": {effect}");
+        if let Some(held) = held {
+            let _ = write!(s, "; {held}");
         }
     }
 }

@@ -219,6 +219,18 @@ fn hpa_fields_map() {
             json!(4),
         ),
         (
+            "selectPolicy Disabled down",
+            json!({"spec": {"behavior": {"scaleDown": {"selectPolicy": "Disabled"}}}}),
+            "/spec/behavior/scaleDown/maxDecrement",
+            json!(0),
+        ),
+        (
+            "selectPolicy Disabled up",
+            json!({"spec": {"behavior": {"scaleUp": {"selectPolicy": "Disabled"}}}}),
+            "/spec/behavior/scaleUp/maxIncrement",
+            json!(0),
+        ),
+        (
             "policy period",
             json!({"spec": {"behavior": {"scaleUp": {"policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]}}}}),
             "/spec/behavior/scaleUp/cooldownSeconds",
@@ -267,11 +279,6 @@ fn hpa_container_resource_becomes_a_container_level_resource_metric() {
 #[test]
 fn hpa_fields_not_mapped_are_comments() {
     let cases: Vec<(&str, Value, &str)> = vec![
-        (
-            "selectPolicy Disabled",
-            json!({"spec": {"behavior": {"scaleDown": {"selectPolicy": "Disabled"}}}}),
-            "# not mapped: spec.behavior.scaleDown.selectPolicy Disabled",
-        ),
         (
             "tolerances differ",
             json!({"spec": {"behavior": {"scaleUp": {"tolerance": 0.05}}}}),
@@ -721,7 +728,7 @@ fn keda_fields_not_mapped_are_comments() {
 /// A comment sits on the line above the field it is about, at its indentation.
 #[test]
 fn comments_sit_above_their_field() {
-    let out = convert(&hpa(json!({"spec": {"behavior": {"scaleDown": {"selectPolicy": "Disabled"}}}})));
+    let out = convert(&hpa(json!({"spec": {"behavior": {"scaleDown": {"selectPolicy": "Sometimes"}}}})));
     let lines: Vec<&str> = out.yaml.lines().collect();
     let at = lines.iter().position(|l| l.contains("# not mapped:")).unwrap();
     assert_eq!(lines[at + 1], "    scaleDown:", "{}", out.yaml);

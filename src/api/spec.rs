@@ -661,9 +661,10 @@ impl Default for Behavior {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScaleUpRules {
-    /// Most replicas added in one step; unset: no limit.
+    /// Most replicas added in one step; 0: never scale up (the HPA's `selectPolicy: Disabled`);
+    /// unset: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 0))]
     pub max_increment: Option<i32>,
     /// Seconds after a scale-up before the next one.
     #[serde(default)]
@@ -677,9 +678,10 @@ pub struct ScaleUpRules {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScaleDownRules {
-    /// Most replicas removed in one step; unset: no limit.
+    /// Most replicas removed in one step; 0: never scale down (the HPA's `selectPolicy:
+    /// Disabled`); unset: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 0))]
     pub max_decrement: Option<i32>,
     /// Seconds after any scale before a scale-down.
     #[serde(default = "default_down_seconds")]

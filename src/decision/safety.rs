@@ -118,10 +118,10 @@ pub(super) fn cooldown(
     (count, Why::NoCooldown)
 }
 
-/// Stage 7: at most maxIncrement up and maxDecrement down in one step.
+/// Stage 7: at most maxIncrement up and maxDecrement down in one step (0: not at all).
 pub(super) fn rate_limit(spec: &GeneralScalerSpec, current: i32, count: i32) -> (i32, Why) {
-    let up = spec.behavior.scale_up.max_increment.filter(|n| *n > 0);
-    let down = spec.behavior.scale_down.max_decrement.filter(|n| *n > 0);
+    let up = spec.behavior.scale_up.max_increment.filter(|n| *n >= 0);
+    let down = spec.behavior.scale_down.max_decrement.filter(|n| *n >= 0);
     match (up, down) {
         (Some(step), _) if count > current.saturating_add(step) => {
             (current.saturating_add(step), Why::RateLimited { direction: Direction::Up, step })

@@ -323,6 +323,12 @@ fn rate_limits_cut_each_step() {
     spec.behavior.scale_down.max_decrement = Some(2);
     assert_eq!(once(&spec, 2, 1000.0).desired, 7);
     assert_eq!(once(&spec, 20, 10.0).desired, 18);
+    // 0: that direction is off (the HPA's selectPolicy: Disabled); the other still moves.
+    spec.behavior.scale_down.max_decrement = Some(0);
+    let d = once(&spec, 20, 10.0);
+    assert_eq!(d.desired, 20);
+    assert_eq!(d.verdict(&spec), "hold at 20: maxDecrement 0: this scaler never scales down");
+    assert_eq!(once(&spec, 2, 1000.0).desired, 7);
 }
 
 #[test]

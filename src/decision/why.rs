@@ -278,8 +278,15 @@ impl Why {
             }
             Self::WithinRateLimit => s.push_str("within step limits"),
             Self::RateLimited { direction, step } => {
-                let field = if direction == Direction::Up { "maxIncrement" } else { "maxDecrement" };
+                let (field, way) = if direction == Direction::Up {
+                    ("maxIncrement", "up")
+                } else {
+                    ("maxDecrement", "down")
+                };
                 let _ = write!(s, "{field} {step}");
+                if step == 0 {
+                    let _ = write!(s, ": this scaler never scales {way}");
+                }
             }
             Self::WithinBounds { min, max, min_window, max_window } => {
                 let _ = write!(s, "within [{min}, {max}]");

@@ -266,10 +266,8 @@ pub(crate) fn behavior(out: &mut Builder, behavior: Option<&Value>, path: &str, 
         tolerances[i] = rules.get("tolerance").and_then(quantity);
         match rules.get("selectPolicy").and_then(Value::as_str).unwrap_or("Max") {
             "Disabled" => {
-                out.not_mapped(
-                    &dst,
-                    format!("{src}.selectPolicy Disabled (no {}): gscale has no switch to turn one direction off; set minReplicas or maxReplicas to hold it", if direction == "scaleUp" { "scale-up" } else { "scale-down" }),
-                );
+                let step = if direction == "scaleUp" { "maxIncrement" } else { "maxDecrement" };
+                out.behavior(direction, step, json!(0));
                 continue;
             }
             select @ ("Max" | "Min") => step_limit(out, rules, select, direction, &src, &dst, bounds),

@@ -127,11 +127,15 @@ impl Schedule {
     }
 }
 
-/// A number from a scaler's metric sources: equal for scalers that read the same queries.
+/// A number from a scaler's metric sources: equal for scalers that read the same queries. A
+/// resource metric reads its own target's pods, so its target spreads such scalers apart.
 fn phase_of(spec: &GeneralScalerSpec) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for m in spec.metrics() {
         format!("{:?}{:?}{:?}{:?}", m.prometheus, m.redis, m.pubsub, m.http).hash(&mut hasher);
+        if let Some(resource) = &m.resource {
+            format!("{resource:?}{:?}", spec.target_ref).hash(&mut hasher);
+        }
     }
     hasher.finish()
 }
@@ -182,6 +186,21 @@ mod tests {
         let now: Timestamp = "2026-01-05T12:00:00Z".parse().unwrap();
         let wait = schedule.set_next(key(), Some(1), interval, &spec, now);
         assert!(wait >= interval / 2 && wait <= interval * 3 / 2, "{wait:?}");
+    }
+
+    #[test]
+    fn a_shared_query_shares_a_phase_and_resource_metrics_spread_by_target() {
+        let on = |target: &str, metric: serde_json::Value| -> GeneralScalerSpec {
+            serde_json::from_value(serde_json::json!({
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                "maxReplicas": 20, "metric": metric,
+            }))
+            .unwrap()
+        };
+        let http = serde_json::json!({"type": "http", "targetValue": 10, "http": {"url": "http://m/x"}});
+        assert_eq!(phase_of(&on("a", http.clone())), phase_of(&on("b", http)));
+        let cpu = serde_json::json!({"type": "resource", "targetValue": 60, "resource": {"name": "cpu"}});
+        assert_ne!(phase_of(&on("a", cpu.clone())), phase_of(&on("b", cpu)));
     }
 
     #[tokio::test(start_paused = true)]

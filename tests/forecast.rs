@@ -38,7 +38,7 @@ fn spec(target: &str, prometheus: &str, mode: &str) -> serde_json::Value {
         "minReplicas": 1, "maxReplicas": 10, "syncIntervalSeconds": 2,
         "metric": {"type": "prometheus", "targetValue": 50, "targetType": "AverageValue",
                    "prometheus": {"serverUrl": prometheus, "query": "max(demand)"}},
-        "forecast": {"mode": mode}
+        "forecast": {"mode": mode, "leadSeconds": 120}
     })
 }
 
@@ -51,8 +51,8 @@ async fn hours_in_status(cluster: &Cluster, scaler: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_daemon_forecasts_from_status_at_once_and_observe_never_scales() {
     let now = Timestamp::now().as_second();
-    // The surge's time of day: the minute that starts 3 minutes from now.
-    let surge = (now + 180).div_euclid(60) * 60;
+    // The surge's time of day: the minute that starts 4 minutes from now.
+    let surge = (now + 240).div_euclid(60) * 60;
     let history: Vec<(String, i64, f64)> = (1..=4 * 24 * 60)
         .rev()
         .map(|minutes_ago| now - 60 * minutes_ago)
@@ -84,17 +84,23 @@ async fn a_restarted_daemon_forecasts_from_status_at_once_and_observe_never_scal
     // A new daemon: no warm-up, no new backfill; it buys the surge ahead.
     let restarted = Timestamp::now();
     assert!(
-        restarted.as_second() + 90 < surge,
+        restarted.as_second() + 150 < surge,
         "the restart came too late to see the surge ahead; a slow machine"
     );
-    let second = cluster.daemon("second", &["--no-leader-election"]);
+    let second =
+        cluster.daemon_with_env("second", &["--no-leader-election"], &[("RUST_LOG", "gscale=debug")]);
     eventually("the surge's capacity", Duration::from_secs(240), || async {
         cluster.replicas("on").await >= SURGE_PODS
     })
     .await;
     let bought = cluster.scale_patches("on").last().expect("a scale").at;
     let surge_at = Timestamp::from_second(surge).unwrap();
-    assert!(bought < surge_at, "capacity came at {bought}, not before the surge at {surge_at}");
+    let log = second.log();
+    let verdicts: Vec<&str> = log.lines().filter(|l| l.contains("scaler=on")).rev().take(6).collect();
+    assert!(
+        bought < surge_at,
+        "capacity came at {bought}, not before the surge at {surge_at}: {verdicts:#?}"
+    );
     assert!(bought > restarted, "the second daemon bought it");
     assert_eq!(prometheus.range_queries(), backfills, "the restarted daemon read its history from status");
     assert!(!second.log().contains("backfilled"), "no second backfill: {}", second.log());
@@ -114,7 +120,8 @@ async fn a_restarted_daemon_forecasts_from_status_at_once_and_observe_never_scal
             "{plan}"
         );
     }
-    eventually("the surge read by the observing scaler", Duration::from_secs(60), || async {
+    // The surge is still up to a lead time away, then read at the next tick.
+    eventually("the surge read by the observing scaler", Duration::from_secs(240), || async {
         cluster.replicas("observe").await >= SURGE_PODS
     })
     .await;

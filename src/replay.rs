@@ -8,7 +8,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::api::{GeneralScalerSpec, History};
-use crate::decision::{Input, Reading, SloReadings, decide};
+use crate::decision::{Input, Reading, SloReadings, Stage, decide};
+use crate::sim::ForecastSummary;
 
 /// One tick of a replay.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -56,6 +57,21 @@ pub struct Replay {
     pub replica_range: (i32, i32),
     /// Ticks at which some metric had no sample.
     pub ticks_missing_data: usize,
+    /// For a scaler that forecasts: the hours of history its forecaster started from, and what
+    /// the forecast did over the replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ReplayForecast>,
+}
+
+/// What the forecast stage knew at the start of a replay and did over it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayForecast {
+    /// Hours of demand in the history the replay started from (a backfill from the backend).
+    pub history_hours: f64,
+    /// The forecast stage's decisions over the replay.
+    #[serde(flatten)]
+    pub summary: ForecastSummary,
 }
 
 /// The slo policy's signals over the replay, aligned with the ticks; `None` where not configured.
@@ -91,6 +107,10 @@ pub fn replay(
     spec.paused = false;
     spec.dry_run = false;
     let cost_per_hour = spec.policy.cost_aware.as_ref().map(|c| c.cost_per_pod_per_hour);
+    let mut forecast = spec.forecast_enabled().map(|_| ReplayForecast {
+        history_hours: history.forecast.as_ref().map_or(0.0, |f| f.hours()),
+        summary: ForecastSummary::default(),
+    });
     let mut history = history;
     let mut current = replicas;
     let mut ticks = Vec::with_capacity(times.len());
@@ -117,6 +137,10 @@ pub fn replay(
             history: &history,
             now,
         });
+        if let (Some(f), Some(&first)) = (&mut forecast, times.first()) {
+            let step = decision.step(Stage::Forecast);
+            f.summary.count(now.duration_since(first), &step.why, step.output > step.input);
+        }
         let before = current;
         if decision.apply {
             events.push(ScaleEvent {
@@ -151,6 +175,7 @@ pub fn replay(
         minutes_at_max,
         replica_range: (lo, hi),
         ticks_missing_data: missing,
+        forecast,
     }
 }
 

@@ -158,3 +158,60 @@ async fn replay_against_hpa_on_prometheus_history() {
     assert!(result["ticks"].as_array().unwrap().iter().filter(|t| t["values"][0].is_number()).count() >= 30);
     assert!(result["against"]["hpa"]["podHours"].as_f64().unwrap() > 0.0, "{result}");
 }
+
+/// A forecasting scaler's replay starts from the history the daemon would have backfilled at the
+/// replay's start (the days before it, a range query a day), and says so; without it the forecast
+/// would spend the replay's first hour learning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forecasting_replay_starts_from_the_days_before_it() {
+    let now = Timestamp::now().as_second();
+    // Four days and a bit of a daily load at one-minute samples, up to a minute ago.
+    let daily =
+        |t: i64| 200.0 + 150.0 * ((t.rem_euclid(86_400) as f64) / 86_400.0 * std::f64::consts::TAU).sin();
+    let history: Vec<(String, i64, f64)> = (1..=4 * 24 * 60 + 120)
+        .rev()
+        .map(|minutes_ago| now - 60 * minutes_ago)
+        .map(|t| ("demand{source=\"history\"}".to_string(), t, daily(t)))
+        .collect();
+    let exporter = common::prometheus::Exporter::start(&[("unrelated", "1")]);
+    let Some(prometheus) = common::prometheus::start_with_history(&exporter.target(), &history) else {
+        return;
+    };
+    let cluster = Cluster::start().await;
+    cluster.deployment("web", 3).await;
+    let spec = |target_type: &str| {
+        json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1, "maxReplicas": 20,
+            "metric": {"type": "prometheus", "targetValue": 50, "targetType": target_type,
+                       "prometheus": {"serverUrl": prometheus.url, "query": "max(demand)"}},
+            "forecast": {"mode": "On"}
+        })
+    };
+    cluster.apply_scaler("web", spec("AverageValue")).await;
+
+    let queries = prometheus.range_queries();
+    let out = gscale(&cluster, &["plan", "web", "--replay", "1h", "--step", "1m", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let forecast = &result["forecast"];
+    let hours = forecast["historyHours"].as_f64().unwrap();
+    assert!(hours > 90.0, "the four days before the replay: {forecast}");
+    // Four days a query each, then the replay's own.
+    assert_eq!(prometheus.range_queries() - queries, 5);
+    assert_eq!(forecast["learning"], 0, "it forecast from the first tick: {forecast}");
+    assert!(forecast["forecast"].as_u64().unwrap() > 50, "{forecast}");
+
+    let out = gscale(&cluster, &["plan", "web", "--replay", "1h", "--step", "1m"]);
+    let text = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("forecast: started from 9"), "{text}");
+    assert!(text.contains("h of Prometheus history before the replay"), "{text}");
+
+    // A per-pod metric is not the demand itself: nothing to backfill, and the replay says so.
+    cluster.apply_scaler("web", spec("Value")).await;
+    let queries = prometheus.range_queries();
+    let out = gscale(&cluster, &["plan", "web", "--replay", "1h", "--step", "1m"]);
+    let text = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("forecast: learnt from the replay's own readings (a per-pod metric"), "{text}");
+    assert_eq!(prometheus.range_queries() - queries, 1, "only the replay's own query");
+}

@@ -12,8 +12,11 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use super::{UsageError, client, explain_kube_error, input};
-use crate::api::{GeneralScaler, GeneralScalerSpec, MetricType, PolicyType, PrometheusSource};
+use crate::api::{
+    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricType, PolicyType, PrometheusSource,
+};
 use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
+use crate::controller::backfill;
 use crate::controller::targets::{Replicas, TargetError};
 use crate::controller::{self, Observation, Outcome};
 use crate::metrics::Fetcher;
@@ -313,7 +316,8 @@ async fn run_replay(
         bar.finish_and_clear();
     }
 
-    let result = replay::replay(&scaler.spec, current, Default::default(), &times, &series, &slo, step);
+    let (history, warm) = forecast_history(fetcher, &namespace, &scaler.spec, start).await;
+    let result = replay::replay(&scaler.spec, current, history, &times, &series, &slo, step);
     let comparison = args
         .against
         .as_ref()
@@ -390,6 +394,10 @@ async fn run_replay(
             );
             let mut text =
                 output::replay::render(&title, &result, scaler.spec.max_replicas, output::terminal_width());
+            if let (Some(f), Some(warm)) = (&result.forecast, &warm) {
+                let line = format!("forecast: {warm}; {}", f.summary.describe("then"));
+                text.push_str(&output::plan::wrap(&line, usize::from(output::terminal_width()), "  "));
+            }
             if let Some(c) = &comparison {
                 text.push_str(&output::against::render(
                     c,
@@ -405,6 +413,44 @@ async fn run_replay(
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(exit::OK)
+}
+
+/// The history a forecasting scaler's replay starts from: what the daemon would have backfilled at the
+/// replay's start (the days before it, from Prometheus), with what it is in words. A scaler that does
+/// not forecast starts from none and gets no words; one whose history cannot be read learns from the
+/// replay's own readings, and the words say why.
+async fn forecast_history(
+    fetcher: &Fetcher,
+    namespace: &str,
+    spec: &GeneralScalerSpec,
+    start: Timestamp,
+) -> (History, Option<String>) {
+    if spec.forecast_enabled().is_none() {
+        return (History::default(), None);
+    }
+    let Some(days) = backfill::days_wanted(spec) else {
+        return (
+            History::default(),
+            Some(
+                "learnt from the replay's own readings (a per-pod metric: no history to backfill)"
+                    .to_string(),
+            ),
+        );
+    };
+    let words = match backfill::series(fetcher, namespace, spec, days, start).await {
+        Ok(points) => {
+            let forecast = ForecastHistory::from_series(spec, points);
+            let words = format!(
+                "started from {:.1} h of Prometheus history before the replay, as the daemon backfills it",
+                forecast.hours()
+            );
+            return (History { forecast: Some(forecast), ..History::default() }, Some(words));
+        }
+        Err(e) => format!(
+            "learnt from the replay's own readings (the {days} days before it could not be read: {e})"
+        ),
+    };
+    (History::default(), Some(words))
 }
 
 /// The slo policy's latency and error-rate queries as Prometheus sources, as the daemon reads

@@ -260,20 +260,11 @@ fn table(out: &mut String, r: &Report<'_>, wide: bool) {
     }
     let _ = writeln!(out, "{table}");
     if let Some(f) = &r.gscale.forecast {
-        let decisions = f.learning + f.forecast + f.fallback;
-        let share = |n: u32| if decisions == 0 { 0.0 } else { f64::from(n) * 100.0 / f64::from(decisions) };
         let warmup = match f.warmup_hours {
             Some(h) => format!("learnt from the first {h:.1} simulated hours of the trace, then"),
             None => "still learning at the end of the trace:".to_string(),
         };
-        let _ = writeln!(
-            out,
-            "forecast: {warmup} forecast in {:.0}% of decisions (raised the count in {}, let scale-down go early in {}), fell back to the reactive rules in {:.0}%",
-            share(f.forecast),
-            f.raised,
-            f.early,
-            share(f.fallback)
-        );
+        let _ = writeln!(out, "forecast: {}", f.describe(&warmup));
     }
 }
 

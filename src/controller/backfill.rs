@@ -18,7 +18,10 @@ use kube::ResourceExt;
 use tokio::sync::Semaphore;
 
 use super::{Context, ScalerKey};
-use crate::api::{ForecastHistory, GeneralScaler, History, MetricType, Season, TargetType};
+use crate::api::{
+    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricType, Season, TargetType,
+};
+use crate::metrics::Fetcher;
 
 /// Backfills in flight at once, across every scaler.
 const CONCURRENT: usize = 4;
@@ -46,7 +49,8 @@ impl Backfills {
     /// Start a backfill for `scaler` if it forecasts, its backend keeps history, and what it knows
     /// covers less than its longest season. At most once per scaler (and uid) in this process.
     pub fn start_if_wanted(&self, ctx: &Arc<Context>, scaler: &GeneralScaler, history: &History) {
-        let Some(days) = days_wanted(scaler, history) else { return };
+        let known = history.forecast.as_ref().map_or(0.0, ForecastHistory::hours);
+        let Some(days) = days_wanted(&scaler.spec).filter(|days| known < 24.0 * *days as f64) else { return };
         let key: ScalerKey = (scaler.namespace().unwrap_or_default(), scaler.name_any());
         let uid = scaler.uid().unwrap_or_default();
         if !self
@@ -62,7 +66,8 @@ impl Backfills {
         ctx.tasks.spawn(async move {
             let Ok(_permit) = limit.acquire_owned().await else { return };
             let now = ctx2.clock.now();
-            match series(&ctx2, &scaler, days, now).await {
+            let namespace = scaler.namespace().unwrap_or_default();
+            match series(&ctx2.fetcher, &namespace, &scaler.spec, days, now).await {
                 Ok(points) if !points.is_empty() => {
                     let history = ForecastHistory::from_series(&scaler.spec, points);
                     tracing::info!(scaler = %key.1, hours = history.hours(), "forecast history backfilled from Prometheus");
@@ -97,36 +102,35 @@ impl Backfills {
     }
 }
 
-/// Days of history to ask for: `None` when the scaler does not forecast, its first metric is not a
-/// Prometheus total, or what it knows already covers its longest season.
-fn days_wanted(scaler: &GeneralScaler, history: &History) -> Option<i64> {
-    let forecast = scaler.spec.forecast_enabled()?;
-    let metric = scaler.spec.metrics().first()?.clone();
+/// Days of history a forecasting scaler learns from (its longest season and the days its profile
+/// weighs), when its backend keeps them: `None` when the scaler does not forecast, or its first
+/// metric is not a Prometheus total.
+pub fn days_wanted(spec: &GeneralScalerSpec) -> Option<i64> {
+    let forecast = spec.forecast_enabled()?;
+    let metric = spec.metrics().first()?;
     if metric.kind != MetricType::Prometheus || metric.effective_target_type() != TargetType::AverageValue {
         return None;
     }
-    let days = if forecast.seasons.contains(&Season::Weekly) { 14 } else { 4 };
-    let known = history.forecast.as_ref().map_or(0.0, ForecastHistory::hours);
-    (known < 24.0 * days as f64).then_some(days)
+    Some(if forecast.seasons.contains(&Season::Weekly) { 14 } else { 4 })
 }
 
-/// The metric's series over the last `days`, oldest first, a day per query.
-async fn series(
-    ctx: &Context,
-    scaler: &GeneralScaler,
+/// The first metric's series over the `days` before `end`, oldest first, a day per query at
+/// one-minute steps: `days` range queries.
+pub async fn series(
+    fetcher: &Fetcher,
+    namespace: &str,
+    spec: &GeneralScalerSpec,
     days: i64,
-    now: Timestamp,
+    end: Timestamp,
 ) -> Result<Vec<(Timestamp, f64)>, String> {
-    let metric = scaler.spec.metrics().first().cloned().ok_or("no metric")?;
+    let metric = spec.metrics().first().cloned().ok_or("no metric")?;
     let source = metric.prometheus.as_ref().ok_or("no prometheus block")?;
-    let namespace = scaler.namespace().unwrap_or_default();
     let mut points = Vec::new();
     for day in (1..=days).rev() {
-        let start = now - CHUNK * day as i32;
-        let end = (start + CHUNK).min(now);
-        let chunk = ctx
-            .fetcher
-            .query_range(&namespace, source, start, end, Duration::from_secs(60), QUERY_TIMEOUT)
+        let start = end - CHUNK * day as i32;
+        let until = (start + CHUNK).min(end);
+        let chunk = fetcher
+            .query_range(namespace, source, start, until, Duration::from_secs(60), QUERY_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
         points.extend(chunk);

@@ -9,11 +9,11 @@
 //! that does it with the least capacity; so sized, the count needs no window. The seasonal one learns
 //! a profile per season (an exponentially weighted average over past days or weeks, per minute of the
 //! day or per 5 minutes of the week) and predicts the current reading moved by the change the profile
-//! expects; it raises the count only while its recent error beats the reading held as it is. Minute
-//! statistics see only what a minute resolves: on a load that moves within its minutes the
-//! short-horizon forecast stands aside. The memory is [`ForecastHistory`] (data and encoding in
-//! `api::status`); this module holds the arithmetic that updates and reads it, and the stage. Pure:
-//! `now` is an argument, nothing here reads a clock.
+//! expects; it raises the count only while its recent error beats the reading held as it is. Both see
+//! only what a minute resolves: on a load that moves within its minutes they stand aside, and say so.
+//! The memory is [`ForecastHistory`] (data and encoding in `api::status`); this module holds the
+//! arithmetic that updates and reads it, and the stage. Pure: `now` is an argument, nothing here reads
+//! a clock.
 
 use std::collections::VecDeque;
 
@@ -58,9 +58,10 @@ const WINDOW_BASE: usize = 1;
 const RISK_FACTOR: f64 = 2.0;
 /// Capacity covers the demand ahead in at least this share of the minutes, whatever the window did.
 const MIN_COVERAGE_SHARE: f64 = 0.5;
-/// The minute statistics act only on a load a minute resolves: one whose typical minute peaks at most
-/// this much above its mean. A load that moves faster is left to the seasonal forecast.
-const SPREAD_LIMIT: f64 = 1.02;
+/// The forecasts act only on a load a minute resolves: one whose typical minute peaks at most this much
+/// above its mean. On a load that moves faster the reactive rules act alone: the forecasts' records are
+/// of minutes, and in replay every variant that acted there added cost or violation (BENCHMARKS.md).
+pub const SPREAD_LIMIT: f64 = 1.02;
 /// What each base is, in the order of the ratios (the last is the seasonal profile's).
 pub const BASE_NAMES: [&str; BASES] = [
     "the last minute's peak",
@@ -140,6 +141,12 @@ pub enum ForecastVerdict {
     ShapeChanged {
         /// Median relative error over the last 30 minutes.
         error: f64,
+    },
+    /// The load moves within its minutes (its typical minute peaks more than [`SPREAD_LIMIT`] above
+    /// its mean): faster than a forecast of minutes resolves.
+    Unresolved {
+        /// The typical minute's peak over its mean, over the last 4 hours.
+        spread: f64,
     },
     /// The short-horizon forecast sized the count: a share of a base (a recent peak or mean, or the
     /// last peak moved as the profile expects) that covered the peak a lead time ahead in a set share
@@ -237,7 +244,12 @@ fn verdict(
     let seasonal = seasonal_verdict(spec, fs, memory, now_demand, floor, current, now);
     let stats = memory.stats;
     if f64::from(stats.spread) > SPREAD_LIMIT {
-        return seasonal;
+        // Both forecasts see minutes: a load that moves within its minutes is beyond what either
+        // resolves or what their records can vouch for.
+        return match seasonal {
+            ForecastVerdict::WarmingUp { .. } => seasonal,
+            _ => ForecastVerdict::Unresolved { spread: f64::from(stats.spread) },
+        };
     }
     let Some(index) = (stats.base as usize).checked_sub(1).filter(|i| *i < BASES) else { return seasonal };
     let Some(target) = spec.metrics().first().map(|m| m.target_value).filter(|t| *t > 0.0 && t.is_finite())

@@ -398,6 +398,15 @@ load's shape changed: the reactive count stands",
                 error * 100.0
             );
         }
+        ForecastVerdict::Unresolved { spread } => {
+            let _ = write!(
+                s,
+                "forecast stands aside: the typical minute of the last 4h peaked {:.0}% above its mean, more than \
+the {:.0}% a forecast of minutes resolves: the reactive count stands",
+                (spread - 1.0) * 100.0,
+                (super::forecast::SPREAD_LIMIT - 1.0) * 100.0
+            );
+        }
         ForecastVerdict::Covered { peak, base, ratio, coverage, profile: needs, replicas, hold } => {
             let base = super::forecast::BASE_NAMES.get(usize::from(base)).copied().unwrap_or("a base");
             let _ = write!(

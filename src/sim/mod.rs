@@ -117,6 +117,41 @@ pub struct ForecastSummary {
     pub early: u32,
 }
 
+impl ForecastSummary {
+    /// Count one decision's forecast stage, `since` the run's first decision; `moved`: whether the
+    /// stage raised the count.
+    pub fn count(&mut self, since: jiff::SignedDuration, why: &Why, moved: bool) {
+        let Why::Forecast { verdict, .. } = why else { return };
+        match verdict {
+            ForecastVerdict::WarmingUp { .. } => self.learning += 1,
+            ForecastVerdict::Untrusted { .. }
+            | ForecastVerdict::ShapeChanged { .. }
+            | ForecastVerdict::NoBetter { .. }
+            | ForecastVerdict::Unresolved { .. } => self.fallback += 1,
+            ForecastVerdict::Forecast { hold, .. } | ForecastVerdict::Covered { hold, .. } => {
+                self.forecast += 1;
+                self.raised += u32::from(moved);
+                self.early += u32::from(hold.is_some());
+                self.warmup_hours.get_or_insert(since.as_secs_f64() / 3600.0);
+            }
+        }
+    }
+
+    /// What the forecast did, in one sentence; `warmup` says what it knew before it first forecast
+    /// ("learnt from the first 1.0 simulated hours of the trace, then").
+    pub fn describe(&self, warmup: &str) -> String {
+        let decisions = self.learning + self.forecast + self.fallback;
+        let share = |n: u32| if decisions == 0 { 0.0 } else { f64::from(n) * 100.0 / f64::from(decisions) };
+        format!(
+            "{warmup} forecast in {:.0}% of decisions (raised the count in {}, let scale-down go early in {}), fell back to the reactive rules in {:.0}%",
+            share(self.forecast),
+            self.raised,
+            self.early,
+            share(self.fallback)
+        )
+    }
+}
+
 /// gscale itself: [`decide`] with the status memory carried from one decision to the next.
 #[derive(Clone, Debug)]
 pub struct Gscale<'a> {
@@ -137,26 +172,6 @@ impl<'a> Gscale<'a> {
     pub fn with_history(spec: &'a GeneralScalerSpec, history: History) -> Self {
         Gscale { spec, history, start: None, forecast: ForecastSummary::default() }
     }
-
-    fn count_forecast(&mut self, now: Timestamp, why: &Why, moved: bool) {
-        let Why::Forecast { verdict, .. } = why else { return };
-        let f = &mut self.forecast;
-        match verdict {
-            ForecastVerdict::WarmingUp { .. } => f.learning += 1,
-            ForecastVerdict::Untrusted { .. }
-            | ForecastVerdict::ShapeChanged { .. }
-            | ForecastVerdict::NoBetter { .. } => f.fallback += 1,
-            ForecastVerdict::Forecast { hold, .. } | ForecastVerdict::Covered { hold, .. } => {
-                f.forecast += 1;
-                f.raised += u32::from(moved);
-                f.early += u32::from(hold.is_some());
-                if f.warmup_hours.is_none() {
-                    let start = self.start.unwrap_or(now);
-                    f.warmup_hours = Some(now.duration_since(start).as_secs_f64() / 3600.0);
-                }
-            }
-        }
-    }
 }
 
 impl Autoscaler for Gscale<'_> {
@@ -175,9 +190,9 @@ impl Autoscaler for Gscale<'_> {
             now,
         };
         let decision = decide(&input);
-        self.start.get_or_insert(now);
         let step = decision.step(Stage::Forecast);
-        self.count_forecast(now, &step.why, step.output > step.input);
+        let start = *self.start.get_or_insert(now);
+        self.forecast.count(now.duration_since(start), &step.why, step.output > step.input);
         // The daemon persists the returned history whether or not it scales; the forecast stage has
         // recorded this reading in it, as it does for the daemon.
         self.history = decision.history;

@@ -185,18 +185,37 @@ fn a_noisy_load_is_covered_from_its_recent_peaks_not_its_profile() {
 }
 
 #[test]
-fn a_load_that_moves_within_the_minute_is_left_to_the_seasonal_forecast() {
+fn a_load_that_moves_within_the_minute_gets_no_forecast_and_is_told_why() {
     // Four readings a minute, 100 and 300 in turn: minute statistics cannot see what happens
-    // between them, so the short-horizon forecast stands aside.
+    // between them, so neither forecast acts. While the profile still learns, the stage says so.
     let s = spec(ForecastMode::On);
-    let series =
-        (0..4 * 60 * 3).map(|q| (day0() + SignedDuration::from_secs(q * 15), [100.0, 300.0][q as usize % 2]));
-    let h = ForecastHistory::from_series(&s, series);
+    let readings = |minutes: i64| {
+        (0..minutes * 4).map(|q| (day0() + SignedDuration::from_secs(q * 15), [100.0, 300.0][q as usize % 2]))
+    };
+    let h = ForecastHistory::from_series(&s, readings(180));
     assert!(h.stats.spread > 1.4 && h.stats.base > 0, "{:?}", h.stats);
     let history = History { forecast: Some(h), ..History::default() };
     let d = decide_at(&s, 3, 100.0, &history, minute(180));
     assert!(matches!(verdict_of(&d), ForecastVerdict::WarmingUp { .. }), "{:?}", d.steps);
     assert_eq!(d.step(Stage::Forecast).output, 3);
+
+    // A day and two hours later the profile knows the day: the stage stands aside and says why.
+    let h = ForecastHistory::from_series(&s, readings(1440 + 120));
+    assert!(h.covered());
+    let history = History { forecast: Some(h), ..History::default() };
+    let d = decide_at(&s, 3, 100.0, &history, minute(1440 + 120));
+    assert!(
+        matches!(verdict_of(&d), ForecastVerdict::Unresolved { spread } if spread > 1.4),
+        "{:?}",
+        d.steps
+    );
+    assert_eq!(d.step(Stage::Forecast).output, 3);
+    let text = d.report(&s, &[Ok(100.0)]).steps[Stage::Forecast as usize].why.clone();
+    assert!(
+        text.starts_with("forecast stands aside: the typical minute of the last 4h peaked 50% above"),
+        "{text}"
+    );
+    assert!(text.ends_with("the reactive count stands"), "{text}");
 }
 
 #[test]

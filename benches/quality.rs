@@ -703,7 +703,8 @@ clairvoyant's (the aim beyond issue 11 is half).\n",
                 .map_or("never".to_string(), |(s, _, v)| format!("{:+.1}% ({v:.1} min)", -s * 100.0)),
         );
     }
-    let (meet, miss) = (if passed == 1 { "meets" } else { "meet" }, if failed == 1 { "misses" } else { "miss" });
+    let (meet, miss) =
+        (if passed == 1 { "meets" } else { "meet" }, if failed == 1 { "misses" } else { "miss" });
     let _ = writeln!(md, "\n{passed} points {meet} their goal, {failed} {miss} it.\n");
     md
 }

@@ -79,7 +79,8 @@ fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
     }
 }
 
-fn run(
+/// One decision on `readings` at `now`, every pod ready.
+pub(super) fn run(
     spec: &GeneralScalerSpec,
     current: i32,
     readings: &[Reading],

@@ -4,7 +4,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::*;
 use crate::api::{ForecastHistoryWire, ForecastSpec};
-use crate::decision::{Decision, Input, SloReadings, Stage, decide};
+use crate::decision::{Decision, Stage};
 
 /// Midnight UTC, a Monday.
 fn day0() -> Timestamp {
@@ -53,16 +53,7 @@ fn decide_at(
     history: &History,
     now: Timestamp,
 ) -> Decision {
-    let slo = SloReadings::default();
-    decide(&Input {
-        spec,
-        current_replicas: current,
-        ready_replicas: Some(current),
-        readings: &[Ok(per_pod)],
-        slo: &slo,
-        history,
-        now,
-    })
+    crate::decision::tests::run(spec, current, &[Ok(per_pod)], history, now)
 }
 
 #[test]

@@ -86,10 +86,7 @@ pub(super) fn prometheus(
             out.not_mapped(path, format!("{}.metadata.{key} {v:?}: gscale sends the query alone", tr.path()));
         }
     }
-    metric["type"] = json!("prometheus");
-    metric["targetValue"] = number(threshold);
-    metric["prometheus"] = source;
-    true
+    finish(metric, "prometheus", threshold, source)
 }
 
 pub(super) fn redis(
@@ -209,10 +206,7 @@ pub(super) fn redis(
         );
         return false;
     };
-    metric["type"] = json!("redis");
-    metric["targetValue"] = number(target);
-    metric["redis"] = source;
-    true
+    finish(metric, "redis", target, source)
 }
 
 pub(super) fn pubsub(
@@ -277,10 +271,7 @@ pub(super) fn pubsub(
         out.not_mapped("spec.metrics", format!("{}: gcp-pubsub trigger without a positive value", tr.path()));
         return false;
     };
-    metric["type"] = json!("pubsub");
-    metric["targetValue"] = number(target);
-    metric["pubsub"] = source;
-    true
+    finish(metric, "pubsub", target, source)
 }
 
 pub(super) fn metrics_api(
@@ -340,9 +331,14 @@ pub(super) fn metrics_api(
     if let Some(ca) = auth.secret("ca") {
         source["caSecretRef"] = ca;
     }
-    metric["type"] = json!("http");
+    finish(metric, "http", target, source)
+}
+
+/// Fill `metric` as a `kind` source with its block and target: the trigger is mapped.
+fn finish(metric: &mut Value, kind: &str, target: f64, source: Value) -> bool {
+    metric["type"] = json!(kind);
     metric["targetValue"] = number(target);
-    metric["http"] = source;
+    metric[kind] = source;
     true
 }
 

@@ -9,7 +9,8 @@
 //! metric change to the PATCH of /scale, p99 over the scalers whose metric changed.
 //!
 //! Run: `cargo build --release && cargo run --release --example daemon_load -- --scalers 10000`
-//! (flags: --scalers N, --interval SECONDS, --steady SECONDS, --forecast 1 for forecasting scalers).
+//! (flags: --scalers N, --interval SECONDS, --steady SECONDS, --forecast 1 for forecasting scalers,
+//! each starting from four days of history in status, as in steady state).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -140,12 +141,29 @@ async fn main() {
     crds.patch(CRD_NAME, &PatchParams::apply("bench").force(), &Patch::Apply(crd())).await.unwrap();
     let backend = backend(queries).await;
 
+    // A forecasting scaler in steady state carries days of history: every scaler starts from a full
+    // one in status (four days of the backend's value, a minute apart), as after a backfill.
+    let history = args.forecast.then(|| {
+        let spec: gscale::api::GeneralScalerSpec = serde_json::from_value(json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "any"},
+            "maxReplicas": 10, "metric": {"type": "http", "targetValue": 10, "targetType": "AverageValue",
+                                          "http": {"url": "http://any", "valuePath": "$.value"}},
+            "forecast": {"mode": "On"}
+        }))
+        .unwrap();
+        let now = jiff::Timestamp::now();
+        let minutes = (1..=4 * 24 * 60).rev().map(|m| (now - jiff::SignedDuration::from_mins(m), 20.0));
+        let forecast = gscale::api::ForecastHistory::from_series(&spec, minutes);
+        json!({"status": {"history": {"forecast": forecast}}})
+    });
+
     eprintln!("creating {} Deployments and scalers ({queries} distinct queries)...", args.scalers);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let scalers: Api<GeneralScaler> = Api::namespaced(client.clone(), "default");
     futures::stream::iter(0..args.scalers)
         .map(|i| {
             let (deployments, scalers, url) = (deployments.clone(), scalers.clone(), backend.url.clone());
+            let history = history.clone();
             async move {
                 let name = format!("svc-{i:05}");
                 let deployment: Deployment = serde_json::from_value(json!({
@@ -169,6 +187,9 @@ async fn main() {
                 }
                 let scaler: GeneralScaler = serde_json::from_value(scaler).unwrap();
                 scalers.create(&PostParams::default(), &scaler).await.unwrap();
+                if let Some(history) = history {
+                    scalers.patch_status(&name, &PatchParams::default(), &Patch::Merge(history)).await.unwrap();
+                }
             }
         })
         .buffer_unordered(32)

@@ -295,6 +295,9 @@ pub mod code {
     const STEPS_PER_OCTAVE: f64 = 1024.0;
     const LOWEST_OCTAVE: f64 = -20.0;
 
+    /// The most a decoded value can exceed the value encoded, relative: half a step.
+    pub const PRECISION: f64 = 3.385e-4;
+
     /// The code of a value (negative, NaN and infinite values code as nothing).
     pub fn encode(v: f64) -> u16 {
         if !v.is_finite() || v < 0.0 {

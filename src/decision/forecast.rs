@@ -223,6 +223,12 @@ pub(super) fn stage(
     }
 }
 
+/// Replicas `demand` needs at `target`. The memory keeps demand as log codes, which can read a
+/// fraction of a percent high: a demand of exactly 2 targets must not read as 2.0007 and need 3.
+fn replicas_for(demand: f64, target: f64) -> i32 {
+    super::metric::ceil_count(demand / target / (1.0 + code::PRECISION))
+}
+
 fn season_bits(fs: &ForecastSpec) -> u8 {
     fs.seasons.iter().fold(0, |b, s| {
         b | match s {
@@ -263,7 +269,7 @@ fn verdict(
         ForecastVerdict::Forecast { replicas, .. } => Some(replicas),
         _ => None,
     };
-    let replicas = super::metric::ceil_count(peak / target).max(profile.unwrap_or(0));
+    let replicas = replicas_for(peak, target).max(profile.unwrap_or(0));
     // Sized for the risk the window's record allows over the lead time, the count needs no window.
     let hold = Some(floor.max(replicas)).filter(|h| fs.scale_down_early && *h < current);
     ForecastVerdict::Covered {
@@ -327,7 +333,7 @@ fn seasonal_verdict(
     let Some(peak) = peak_over(i64::from(fs.lead_seconds), margin) else {
         return warming;
     };
-    let replicas = super::metric::ceil_count(peak / target);
+    let replicas = replicas_for(peak, target);
     let count = floor.max(replicas);
     let down = &spec.behavior.scale_down;
     let hold_seconds = i64::from(down.stabilization_window_seconds.max(down.cooldown_seconds));
@@ -335,7 +341,7 @@ fn seasonal_verdict(
     let sure = stats.hold_mean <= stats.hold_persistence;
     let hold = peak_over(i64::from(fs.lead_seconds) + hold_seconds, f64::from(stats.hold_margin))
         .filter(|_| sure)
-        .map(|p| super::metric::ceil_count(p / target).max(count))
+        .map(|p| replicas_for(p, target).max(count))
         .filter(|h| fs.scale_down_early && *h < current);
     ForecastVerdict::Forecast { peak, margin, error: f64::from(stats.typical), replicas, hold }
 }

@@ -68,6 +68,27 @@ fn codes_keep_values_within_a_fraction_of_a_percent() {
 }
 
 #[test]
+fn the_precision_of_codes_bounds_what_they_read_back() {
+    for v in [1e-5, 0.3, 1.0, 2.0, 20.0, 57.0, 1234.5, 9.9e9] {
+        let back = code::decode(code::encode(v)).unwrap();
+        assert!(back <= v * (1.0 + code::PRECISION) && back >= v / (1.0 + code::PRECISION), "{v} -> {back}");
+    }
+}
+
+#[test]
+fn a_flat_load_at_a_multiple_of_the_target_needs_no_extra_pod() {
+    // Four days of exactly 500 against a target of 100 a pod: 5 pods, not the 6 that 500 read back a
+    // fraction of a percent high from its code would ask for.
+    let s = spec(ForecastMode::On);
+    let h = learnt(&on(), 4 * 1440, |_| 500.0);
+    assert!(code::decode(code::encode(500.0)).unwrap() > 500.0, "the case this test is about");
+    let history = History { forecast: Some(h), ..History::default() };
+    let d = decide_at(&s, 5, 100.0, &history, minute(4 * 1440));
+    assert!(matches!(verdict_of(&d), ForecastVerdict::Covered { replicas: 5, .. }), "{:#?}", d.steps);
+    assert_eq!(d.desired, 5);
+}
+
+#[test]
 fn readings_are_averaged_per_minute_and_learnt_when_the_minute_ends() {
     let mut h = ForecastHistory::new(&spec(ForecastMode::On));
     h.record(minute(0), 100.0);

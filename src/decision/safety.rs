@@ -3,7 +3,7 @@
 //!
 //! Each is a small pure function from a count to a count and its [`Why`].
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::api::{GeneralScalerSpec, History, Recommendation};
 
@@ -43,15 +43,17 @@ pub(super) fn stabilize(
     hold: Option<i32>,
     history: &mut History,
 ) -> (i32, Why) {
-    let up_window = i64::from(spec.behavior.scale_up.stabilization_window_seconds) * 1000;
-    let down_window = i64::from(spec.behavior.scale_down.stabilization_window_seconds) * 1000;
-    let now_ms = now.as_millisecond();
+    // Ages to the nanosecond, as the times are kept: whole milliseconds would let a recommendation
+    // leave a window up to a millisecond early.
+    let up_window = SignedDuration::from_secs(i64::from(spec.behavior.scale_up.stabilization_window_seconds));
+    let down_window =
+        SignedDuration::from_secs(i64::from(spec.behavior.scale_down.stabilization_window_seconds));
     let keep = up_window.max(down_window);
 
     let mut up = count;
     let mut down = count;
     for r in &history.recommendations {
-        let age = now_ms - r.time.as_millisecond();
+        let age = now.duration_since(r.time);
         if age < up_window {
             up = up.min(r.replicas);
         }
@@ -60,8 +62,8 @@ pub(super) fn stabilize(
         }
     }
     // An older recommendation equal to this one can never win over it: dropping it keeps status small.
-    history.recommendations.retain(|r| now_ms - r.time.as_millisecond() < keep && r.replicas != count);
-    if keep > 0 {
+    history.recommendations.retain(|r| now.duration_since(r.time) < keep && r.replicas != count);
+    if keep.is_positive() {
         history.recommendations.push(Recommendation { time: now, replicas: count });
     }
 
@@ -107,7 +109,10 @@ pub(super) fn cooldown(
         ),
     };
     if let Some(since) = since {
-        let remaining_ms = i64::from(seconds) * 1000 - (now.as_millisecond() - since.as_millisecond());
+        // To the nanosecond (a cooldown must never end early), shown in whole milliseconds rounded up.
+        let remaining = SignedDuration::from_secs(i64::from(seconds)) - now.duration_since(since);
+        let remaining_ms =
+            i64::try_from((remaining.as_nanos().max(0) + 999_999) / 1_000_000).unwrap_or(i64::MAX);
         if remaining_ms > 0 && early && direction == Direction::Down {
             return (count, Why::CooldownSkipped { remaining_ms });
         }

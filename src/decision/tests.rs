@@ -287,6 +287,33 @@ fn cooldowns_hold_and_say_how_long() {
     assert_eq!(d.history.last_scale_down_time, Some(at(281)));
 }
 
+/// Cooldowns and windows count to the nanosecond, as times are kept: 999.8 ms after a scale-down a
+/// 1 s cooldown still holds, though both times fall 1,000 whole milliseconds apart.
+#[test]
+fn a_cooldown_never_ends_a_fraction_of_a_millisecond_early() {
+    let mut spec = open_spec(100.0, TargetType::Value);
+    spec.behavior.scale_down.cooldown_seconds = 1;
+    let scaled: Timestamp = "2026-12-02T13:02:01.074686972Z".parse().unwrap();
+    let now: Timestamp = "2026-12-02T13:02:02.074493559Z".parse().unwrap();
+    assert_eq!(now.as_millisecond() - scaled.as_millisecond(), 1000, "the case this test is about");
+    let history = History { last_scale_down_time: Some(scaled), ..History::default() };
+    let d = run(&spec, 2, &[Ok(10.0)], &history, now);
+    assert_eq!(d.desired, 2, "{:#?}", d.steps);
+    assert_eq!(d.step(Stage::Cooldown).why, Why::CoolingDown { direction: Direction::Down, remaining_ms: 1 });
+    let d = run(&spec, 2, &[Ok(10.0)], &history, scaled + SignedDuration::from_secs(1));
+    assert_eq!(d.desired, 1);
+
+    // A recommendation leaves a 1 s window only once it is a whole second old.
+    spec.behavior.scale_down.cooldown_seconds = 0;
+    spec.behavior.scale_down.stabilization_window_seconds = 1;
+    let history = History {
+        recommendations: vec![crate::api::Recommendation { time: scaled, replicas: 2 }],
+        ..History::default()
+    };
+    assert_eq!(run(&spec, 2, &[Ok(10.0)], &history, now).desired, 2);
+    assert_eq!(run(&spec, 2, &[Ok(10.0)], &history, scaled + SignedDuration::from_secs(1)).desired, 1);
+}
+
 /// Times in history after `now` (another daemon's clock ahead of ours) count as `now`: a cooldown
 /// lasts its own length, a window lets a recommendation go after its own length.
 #[test]

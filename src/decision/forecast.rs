@@ -223,6 +223,11 @@ pub(super) fn stage(
     }
 }
 
+/// The first metric's target, which turns demand into replicas; `None` when it cannot.
+fn target_of(spec: &GeneralScalerSpec) -> Option<f64> {
+    spec.metrics().first().map(|m| m.target_value).filter(|t| *t > 0.0 && t.is_finite())
+}
+
 /// Replicas `demand` needs at `target`. The memory keeps demand as log codes, which can read a
 /// fraction of a percent high: a demand of exactly 2 targets must not read as 2.0007 and need 3.
 fn replicas_for(demand: f64, target: f64) -> i32 {
@@ -258,10 +263,7 @@ fn verdict(
         };
     }
     let Some(index) = (stats.base as usize).checked_sub(1).filter(|i| *i < BASES) else { return seasonal };
-    let Some(target) = spec.metrics().first().map(|m| m.target_value).filter(|t| *t > 0.0 && t.is_finite())
-    else {
-        return seasonal;
-    };
+    let Some(target) = target_of(spec) else { return seasonal };
     let Some(base) = memory.bases_now(now, fs.lead_seconds)[index] else { return seasonal };
     let ratio = f64::from(stats.ratio);
     let peak = base * ratio;
@@ -317,10 +319,7 @@ fn seasonal_verdict(
             held: f64::from(stats.persistence),
         };
     }
-    let Some(target) = spec.metrics().first().map(|m| m.target_value).filter(|t| *t > 0.0 && t.is_finite())
-    else {
-        return warming;
-    };
+    let Some(target) = target_of(spec) else { return warming };
     let margin = f64::from(stats.margin);
     let peak_over = |seconds: i64, margin: f64| -> Option<f64> {
         let first = minute_of(now);

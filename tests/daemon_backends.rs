@@ -163,3 +163,60 @@ async fn a_pubsub_fed_scaler_follows_its_backlog() {
     })
     .await;
 }
+
+/// A new forecasting scaler on a Pub/Sub backlog starts from the subscription's past in Cloud
+/// Monitoring (a day per read, one mean a minute, following the pages), as a Prometheus total starts
+/// from `query_range`: it forecasts at once instead of warming up for a day, and keeps what it learnt
+/// in status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forecasting_pubsub_scaler_starts_from_the_backlog_cloud_monitoring_keeps() {
+    let Some(emulator) = common::pubsub::start() else { return };
+    let monitoring = common::monitoring::start();
+    emulator.create_topic("demo-project", "jobs");
+    emulator.create_subscription("demo-project", "jobs", "jobs-sub");
+    // A daily wave of backlog, one point a minute, as far back as asked.
+    fn daily(t: i64) -> i64 {
+        (1000.0 + 500.0 * (t as f64 / 86_400.0 * std::f64::consts::TAU).sin()) as i64
+    }
+    monitoring.set("demo-project", "jobs-sub", "backlog", common::monitoring::Series::Wave(daily));
+
+    let cluster = Cluster::start().await;
+    cluster.deployment("consumer", 1).await;
+    let metric = json!({"type": "pubsub", "targetValue": 100,
+        "pubsub": {"projectId": "demo-project", "subscriptionId": "jobs-sub"}});
+    let mut spec = spec(metric, "consumer");
+    spec["forecast"] = json!({"mode": "On"});
+    cluster.apply_scaler("consumer", spec).await;
+    let daemon = cluster.daemon_with_env(
+        "d",
+        &["--no-leader-election"],
+        &[
+            ("PUBSUB_EMULATOR_HOST", emulator.host.as_str()),
+            ("GSCALE_MONITORING_ENDPOINT", monitoring.server.url.as_str()),
+        ],
+    );
+    eventually("the backfill", SECONDS(30), || async {
+        daemon.log().contains("forecast history backfilled")
+    })
+    .await;
+    assert!(daemon.log().contains("Cloud Monitoring"), "the log names the backend: {}", daemon.log());
+
+    // Four days, a day per read, oldest first and back to back; each day of 1,441 minutes in
+    // three pages of the stand-in's 500 points.
+    let reads = monitoring.history_reads();
+    let days: Vec<(String, String)> =
+        reads.iter().filter(|r| r.page_token.is_empty()).map(|r| (r.start.clone(), r.end.clone())).collect();
+    assert_eq!(days.len(), 4, "four days, a day per read: {reads:?}");
+    assert!(days.windows(2).all(|w| w[0].1 == w[1].0), "oldest first, back to back: {days:?}");
+    let tokens: Vec<&str> = reads.iter().map(|r| r.page_token.as_str()).collect();
+    assert_eq!(tokens.len(), 12, "every page followed: {reads:?}");
+    assert!(tokens.chunks(3).all(|day| day == ["", "500", "1000"]), "pages in order: {tokens:?}");
+
+    // The scaler forecasts from it and keeps it in status: about four days learnt.
+    eventually("four days of history in status", SECONDS(30), || async {
+        let scaler = cluster.scaler("consumer").await;
+        let forecast = scaler.status.and_then(|s| s.history.forecast);
+        forecast.is_some_and(|f| f.hours() > 90.0)
+    })
+    .await;
+}

@@ -441,8 +441,9 @@ async fn forecast_history(
         Ok(points) => {
             let forecast = ForecastHistory::from_series(spec, points);
             let words = format!(
-                "started from {:.1} h of Prometheus history before the replay, as the daemon backfills it",
-                forecast.hours()
+                "started from {:.1} h of {} history before the replay, as the daemon backfills it",
+                forecast.hours(),
+                backfill::backend_name(spec)
             );
             return (History { forecast: Some(forecast), ..History::default() }, Some(words));
         }

@@ -1,12 +1,13 @@
 //! A forecasting scaler's history from its backend at first sight, so a new scaler (or one that
-//! just turned its forecast on) forecasts at once instead of after a day of warm-up. Prometheus
-//! keeps the metric's past: `query_range` over the seasons the forecast learns, a day per query
-//! at one-minute steps (Prometheus answers at most 11,000 points a query). A metric that is a
+//! just turned its forecast on) forecasts at once instead of after a day of warm-up. Two backends
+//! keep the metric's past: Prometheus (`query_range`, a day per query at one-minute steps:
+//! Prometheus answers at most 11,000 points a query) and Pub/Sub (Cloud Monitoring keeps the
+//! subscription's backlog for six weeks: a day per read, one mean a minute). A metric that is a
 //! total (`AverageValue`) is the demand itself; a per-pod one is not (its demand needs the pods
 //! that served it), so such scalers learn from their own readings, as do the other sources.
 //!
 //! Backfills run in the background, a few at a time, so a daemon starting with thousands of new
-//! forecasting scalers neither delays their first decisions nor floods Prometheus. A finished
+//! forecasting scalers neither delays their first decisions nor floods the backend. A finished
 //! backfill waits here until the scaler's next reconcile takes it into its memory.
 
 use std::collections::{HashMap, HashSet};
@@ -19,15 +20,16 @@ use tokio::sync::Semaphore;
 
 use super::{Context, ScalerKey};
 use crate::api::{
-    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricType, Season, TargetType,
+    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricSpec, MetricType, PubSubMode, Season,
+    TargetType,
 };
 use crate::metrics::Fetcher;
 
 /// Backfills in flight at once, across every scaler.
 const CONCURRENT: usize = 4;
-/// Each query's range: one day of one-minute points.
+/// Each read's range: one day of one-minute points.
 const CHUNK: SignedDuration = SignedDuration::from_hours(24);
-/// How long one range query may take.
+/// How long one day's read may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Backfills asked for, and finished ones not yet taken.
@@ -70,10 +72,11 @@ impl Backfills {
             match series(&ctx2.fetcher, &namespace, &scaler.spec, days, now).await {
                 Ok(points) if !points.is_empty() => {
                     let history = ForecastHistory::from_series(&scaler.spec, points);
-                    tracing::info!(scaler = %key.1, hours = history.hours(), "forecast history backfilled from Prometheus");
+                    let from = backend_name(&scaler.spec);
+                    tracing::info!(scaler = %key.1, hours = history.hours(), from, "forecast history backfilled");
                     ctx2.backfills.ready.lock().expect("a poisoned lock means a panic elsewhere").insert(key, (uid, history));
                 }
-                Ok(_) => tracing::info!(scaler = %key.1, "Prometheus keeps no history of this metric: the forecast learns from readings"),
+                Ok(_) => tracing::info!(scaler = %key.1, from = backend_name(&scaler.spec), "the backend keeps no history of this metric: the forecast learns from readings"),
                 Err(e) => tracing::warn!(scaler = %key.1, error = %e, "forecast backfill failed: the forecast learns from readings"),
             }
         });
@@ -104,18 +107,35 @@ impl Backfills {
 
 /// Days of history a forecasting scaler learns from (its longest season and the days its profile
 /// weighs), when its backend keeps them: `None` when the scaler does not forecast, or its first
-/// metric is not a Prometheus total.
+/// metric is not a total kept by Prometheus or a Pub/Sub backlog kept by Cloud Monitoring.
 pub fn days_wanted(spec: &GeneralScalerSpec) -> Option<i64> {
     let forecast = spec.forecast_enabled()?;
     let metric = spec.metrics().first()?;
-    if metric.kind != MetricType::Prometheus || metric.effective_target_type() != TargetType::AverageValue {
+    if !keeps_history(metric) || metric.effective_target_type() != TargetType::AverageValue {
         return None;
     }
     Some(if forecast.seasons.contains(&Season::Weekly) { 14 } else { 4 })
 }
 
-/// The first metric's series over the `days` before `end`, oldest first, a day per query at
-/// one-minute steps: `days` range queries.
+/// Whether the metric's backend keeps its past.
+fn keeps_history(metric: &MetricSpec) -> bool {
+    match metric.kind {
+        MetricType::Prometheus => metric.prometheus.is_some(),
+        MetricType::Pubsub => metric.pubsub.as_ref().is_some_and(|p| p.mode == PubSubMode::Backlog),
+        MetricType::Redis | MetricType::Http | MetricType::Resource => false,
+    }
+}
+
+/// The backend a scaler's history comes from, in words.
+pub fn backend_name(spec: &GeneralScalerSpec) -> &'static str {
+    match spec.metrics().first().map(|m| m.kind) {
+        Some(MetricType::Pubsub) => "Cloud Monitoring",
+        _ => "Prometheus",
+    }
+}
+
+/// The first metric's series over the `days` before `end`, oldest first, a day per read at
+/// one-minute steps: `days` reads.
 pub async fn series(
     fetcher: &Fetcher,
     namespace: &str,
@@ -124,16 +144,55 @@ pub async fn series(
     end: Timestamp,
 ) -> Result<Vec<(Timestamp, f64)>, String> {
     let metric = spec.metrics().first().cloned().ok_or("no metric")?;
-    let source = metric.prometheus.as_ref().ok_or("no prometheus block")?;
     let mut points = Vec::new();
     for day in (1..=days).rev() {
         let start = end - CHUNK * day as i32;
         let until = (start + CHUNK).min(end);
         let chunk = fetcher
-            .query_range(namespace, source, start, until, Duration::from_secs(60), QUERY_TIMEOUT)
+            .history(namespace, spec, &metric, (start, until), QUERY_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
         points.extend(chunk);
     }
     Ok(points)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(metric: serde_json::Value, forecast: serde_json::Value) -> GeneralScalerSpec {
+        serde_json::from_value(serde_json::json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+            "maxReplicas": 10, "metric": metric, "forecast": forecast,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn history_is_backfilled_for_totals_whose_backend_keeps_them() {
+        let on = serde_json::json!({"mode": "On"});
+        let weekly = serde_json::json!({"mode": "On", "seasons": ["daily", "weekly"]});
+        let prometheus = |target_type: &str| {
+            serde_json::json!({"type": "prometheus", "targetValue": 10, "targetType": target_type,
+                "prometheus": {"serverUrl": "http://p:9090", "query": "sum(x)"}})
+        };
+        let pubsub = |mode: &str| {
+            serde_json::json!({"type": "pubsub", "targetValue": 10,
+                "pubsub": {"projectId": "demo", "subscriptionId": "jobs", "mode": mode}})
+        };
+        let redis =
+            serde_json::json!({"type": "redis", "targetValue": 10, "redis": {"host": "r", "queueName": "q"}});
+        assert_eq!(days_wanted(&spec(prometheus("AverageValue"), on.clone())), Some(4));
+        assert_eq!(days_wanted(&spec(prometheus("AverageValue"), weekly)), Some(14));
+        assert_eq!(days_wanted(&spec(prometheus("Value"), on.clone())), None, "a per-pod metric");
+        assert_eq!(days_wanted(&spec(pubsub("backlog"), on.clone())), Some(4));
+        assert_eq!(days_wanted(&spec(pubsub("oldestUnackedAge"), on.clone())), None, "an age is no demand");
+        assert_eq!(days_wanted(&spec(redis, on)), None, "Redis keeps no past");
+        assert_eq!(days_wanted(&spec(prometheus("AverageValue"), serde_json::json!({"mode": "Off"}))), None);
+        assert_eq!(
+            backend_name(&spec(pubsub("backlog"), serde_json::json!({"mode": "On"}))),
+            "Cloud Monitoring"
+        );
+    }
 }

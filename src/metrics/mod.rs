@@ -506,6 +506,42 @@ impl Fetcher {
         };
         tokio::time::timeout(timeout, work).await.unwrap_or(Err(MetricError::Timeout { target, seconds }))
     }
+
+    /// A metric's past between `start` and `end`, a point a minute, oldest first, from the backends
+    /// that keep one: Prometheus (`query_range`) and Pub/Sub (Cloud Monitoring's series). Another
+    /// source has none to give, which is an error.
+    pub async fn history(
+        &self,
+        namespace: &str,
+        spec: &GeneralScalerSpec,
+        metric: &MetricSpec,
+        (start, end): (jiff::Timestamp, jiff::Timestamp),
+        timeout: Duration,
+    ) -> Result<Vec<(jiff::Timestamp, f64)>, MetricError> {
+        const MINUTE: Duration = Duration::from_secs(60);
+        if let (MetricType::Prometheus, Some(source)) = (metric.kind, &metric.prometheus) {
+            return self.query_range(namespace, source, start, end, MINUTE, timeout).await;
+        }
+        let target = target_of(metric)?;
+        let seconds = timeout.as_secs().max(1) as u32;
+        let work = async {
+            let scope = Scope { target_ref: &spec.target_ref, tolerance: spec.behavior.tolerance };
+            let resolved = self.resolve(namespace, scope, metric).await?;
+            self.inner.stats.query(metric.kind);
+            match &resolved.source {
+                #[cfg(feature = "pubsub")]
+                Source::PubSub(query) => {
+                    let secrets: Vec<&str> = resolved.secrets.iter().map(SecretString::expose).collect();
+                    query.history(start, end).await.map_err(|err| err.redact(&secrets))
+                }
+                _ => Err(MetricError::InvalidSource {
+                    kind: metric.kind.as_str(),
+                    detail: "this source keeps no history".into(),
+                }),
+            }
+        };
+        tokio::time::timeout(timeout, work).await.unwrap_or(Err(MetricError::Timeout { target, seconds }))
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@
 //! `GSCALE_MONITORING_ENDPOINT` (or [`super::Settings::monitoring_endpoint`]). Credentials: the
 //! service-account JSON key in `credentialsSecret`, else Application Default Credentials; a plaintext
 //! `http://` endpoint (an emulator or a local stand-in) is always called anonymously, so that no token
-//! ever travels in clear. [`latest_point`] is pure.
+//! ever travels in clear. [`latest_point`] and [`history_points`] are pure.
+//!
+//! A forecasting scaler's past backlog comes from the same Monitoring series over days (Monitoring
+//! keeps six weeks), aligned to one mean a minute, page by page.
 
 use crate::api::{MetricType, PubSubMode};
 
@@ -95,6 +98,30 @@ pub fn latest_point(series: &[Vec<(i64, PointValue)>]) -> Result<f64, Problem> {
     }
 }
 
+/// The points of a history read (the pages' series joined), oldest first: no series is no history;
+/// several series are an error (the filter names one subscription); a point that is not a number
+/// >= 0 is skipped, as no data is not zero.
+pub fn history_points(series: &[Vec<(i64, PointValue)>]) -> Result<Vec<(i64, f64)>, Problem> {
+    let points = match series {
+        [] => return Ok(Vec::new()),
+        [one] => one,
+        several => {
+            return Err(Problem::Ambiguous(format!("{} time series where one is expected", several.len())));
+        }
+    };
+    let mut points: Vec<(i64, f64)> = points
+        .iter()
+        .filter_map(|(end, value)| match value {
+            PointValue::Int(n) if *n >= 0 => Some((*end, *n as f64)),
+            PointValue::Double(x) if x.is_finite() && *x >= 0.0 => Some((*end, *x)),
+            _ => None,
+        })
+        .collect();
+    points.sort_by_key(|(end, _)| *end);
+    points.dedup_by_key(|(end, _)| *end);
+    Ok(points)
+}
+
 #[cfg(feature = "pubsub")]
 pub(crate) use client::GcpClients;
 #[cfg(feature = "pubsub")]
@@ -109,14 +136,16 @@ mod client {
     use google_cloud_auth::credentials::{self, Credentials};
     use google_cloud_gax::retry_policy::NeverRetry;
     use google_cloud_monitoring_v3::client::MetricService;
-    use google_cloud_monitoring_v3::model::{ListTimeSeriesResponse, TimeInterval, list_time_series_request};
+    use google_cloud_monitoring_v3::model::{
+        Aggregation, ListTimeSeriesResponse, TimeInterval, aggregation, list_time_series_request,
+    };
     use google_cloud_pubsub::client::SubscriptionAdmin;
     use tokio::sync::OnceCell;
 
     use super::super::MetricSource;
     use super::super::error::{MetricError, Target, snippet};
     use super::super::transport::SecretString;
-    use super::{PointValue, filter, latest_point};
+    use super::{PointValue, filter, history_points, latest_point};
     use crate::api::PubSubMode;
 
     /// The two clients one read uses.
@@ -281,7 +310,66 @@ mod client {
             .collect()
     }
 
+    /// Pages one history read follows at most (a day of minutes is one page of the real API).
+    const HISTORY_PAGES: usize = 64;
+    /// Points asked for per page.
+    const PAGE_POINTS: i32 = 10_000;
+
+    fn wkt_time(t: jiff::Timestamp) -> google_cloud_wkt::Timestamp {
+        google_cloud_wkt::Timestamp::clamp(t.as_second(), 0)
+    }
+
     impl PubSubQuery {
+        /// The series between `start` and `end`, one mean a minute, oldest first, following
+        /// `nextPageToken` (at most [`HISTORY_PAGES`] pages: a reply that keeps paging is an error).
+        pub async fn history(
+            &self,
+            start: jiff::Timestamp,
+            end: jiff::Timestamp,
+        ) -> Result<Vec<(jiff::Timestamp, f64)>, MetricError> {
+            let interval = TimeInterval::new().set_start_time(wkt_time(start)).set_end_time(wkt_time(end));
+            let minute = google_cloud_wkt::Duration::clamp(60, 0);
+            let aggregation = Aggregation::new()
+                .set_alignment_period(minute)
+                .set_per_series_aligner(aggregation::Aligner::AlignMean);
+            let mut series: Vec<Vec<(i64, PointValue)>> = Vec::new();
+            let mut token = String::new();
+            for _ in 0..HISTORY_PAGES {
+                let reply = self
+                    .clients
+                    .monitoring
+                    .list_time_series()
+                    .set_name(format!("projects/{}", self.project_id))
+                    .set_filter(filter(self.mode, &self.subscription_id))
+                    .set_interval(interval.clone())
+                    .set_aggregation(aggregation.clone())
+                    .set_view(list_time_series_request::TimeSeriesView::Full)
+                    .set_page_size(PAGE_POINTS)
+                    .set_page_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|err| gax_error(&self.target, "monitoring", &err))?;
+                for (i, points) in points_of(&reply).into_iter().enumerate() {
+                    match series.get_mut(i) {
+                        Some(known) => known.extend(points),
+                        None => series.push(points),
+                    }
+                }
+                if reply.next_page_token.is_empty() {
+                    let points = history_points(&series).map_err(|problem| problem.at(&self.target))?;
+                    return Ok(points
+                        .into_iter()
+                        .filter_map(|(end, v)| Some((jiff::Timestamp::from_second(end).ok()?, v)))
+                        .collect());
+                }
+                token = reply.next_page_token;
+            }
+            Err(MetricError::BadReply {
+                target: self.target.clone(),
+                detail: format!("monitoring: still paging after {HISTORY_PAGES} pages"),
+            })
+        }
+
         async fn check_subscription(&self, name: &str) -> Result<(), MetricError> {
             self.clients.admin.get_subscription().set_subscription(name).send().await.map_err(|err| {
                 if err.status().is_some_and(|s| s.code == google_cloud_gax::error::rpc::Code::NotFound)
@@ -319,9 +407,7 @@ mod client {
             }
             let now = jiff::Timestamp::now();
             let start = now - jiff::SignedDuration::from_mins(10);
-            let interval = TimeInterval::new()
-                .set_start_time(google_cloud_wkt::Timestamp::clamp(start.as_second(), 0))
-                .set_end_time(google_cloud_wkt::Timestamp::clamp(now.as_second(), 0));
+            let interval = TimeInterval::new().set_start_time(wkt_time(start)).set_end_time(wkt_time(now));
             let reply = self
                 .clients
                 .monitoring
@@ -359,6 +445,21 @@ mod tests {
             latest_point(&[vec![(1, PointValue::Other("string".into()))]]),
             Err(Problem::InvalidValue(_))
         ));
+    }
+
+    #[test]
+    fn history_points_join_one_series_oldest_first() {
+        let series = vec![vec![
+            (180, PointValue::Int(9)),
+            (60, PointValue::Double(2.5)),
+            (120, PointValue::Int(-1)),
+            (120, PointValue::Other("string".into())),
+            (240, PointValue::Double(f64::NAN)),
+            (60, PointValue::Int(3)),
+        ]];
+        assert_eq!(history_points(&series), Ok(vec![(60, 2.5), (180, 9.0)]));
+        assert_eq!(history_points(&[]), Ok(vec![]), "no series: no history, not an error");
+        assert!(matches!(history_points(&[vec![], vec![]]), Err(Problem::Ambiguous(_))));
     }
 
     #[test]

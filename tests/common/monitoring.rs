@@ -23,15 +23,32 @@ pub enum Series {
     Forbidden,
     /// The value, after a delay.
     Slow(i64, Duration),
+    /// A value every minute, as this function of the minute's Unix time (seconds), over whatever
+    /// interval is asked for, newest first as Monitoring answers, [`PAGE`] points a page.
+    Wave(fn(i64) -> i64),
 }
 
+/// Points per page of a [`Series::Wave`]: fewer than gscale asks for, as the real API may answer,
+/// so that paging is exercised.
+pub const PAGE: usize = 500;
+
 type Table = Arc<Mutex<BTreeMap<(String, String, String), Series>>>;
+
+/// A read of a series over an interval aligned by minute (a history read, not a latest-value one):
+/// its start, end and page token as sent.
+#[derive(Clone, Debug)]
+pub struct HistoryRead {
+    pub start: String,
+    pub end: String,
+    pub page_token: String,
+}
 
 /// The running stand-in.
 pub struct Monitoring {
     /// Its HTTP server (`server.url` is the endpoint to configure).
     pub server: HttpServer,
     table: Table,
+    history_reads: Arc<Mutex<Vec<HistoryRead>>>,
 }
 
 impl Monitoring {
@@ -39,6 +56,11 @@ impl Monitoring {
     /// or `oldest_unacked_message_age` ("age").
     pub fn set(&self, project: &str, subscription: &str, which: &str, series: Series) {
         self.table.lock().unwrap().insert((project.into(), subscription.into(), which.into()), series);
+    }
+
+    /// The history reads made so far, in order.
+    pub fn history_reads(&self) -> Vec<HistoryRead> {
+        self.history_reads.lock().unwrap().clone()
     }
 
     /// Shorthand: the backlog of a subscription.
@@ -61,7 +83,35 @@ fn series_json(subscription: &str, value: i64) -> serde_json::Value {
     })
 }
 
-fn answer(table: &Table, request: &Request) -> Response {
+/// A [`Series::Wave`] over the request's interval: one point a minute, newest first, a page at a time.
+fn wave(subscription: &str, value: fn(i64) -> i64, request: &Request) -> Response {
+    let time = |name: &str| {
+        request.query(name).and_then(|t| t.parse::<jiff::Timestamp>().ok()).map(|t| t.as_second())
+    };
+    let end = time("interval.endTime").unwrap_or_else(|| jiff::Timestamp::now().as_second());
+    let start = time("interval.startTime").unwrap_or(end);
+    let minutes: Vec<i64> = (start.div_euclid(60)..=end.div_euclid(60)).rev().map(|m| m * 60).collect();
+    let skip: usize = request.query("pageToken").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let page: Vec<serde_json::Value> = minutes
+        .iter()
+        .skip(skip)
+        .take(PAGE)
+        .map(|&t| {
+            let at = jiff::Timestamp::from_second(t).unwrap().to_string();
+            serde_json::json!({"interval": {"startTime": at, "endTime": at},
+                "value": {"int64Value": value(t).to_string()}})
+        })
+        .collect();
+    let next = if skip + PAGE < minutes.len() { (skip + PAGE).to_string() } else { String::new() };
+    let series = serde_json::json!({
+        "metric": {"type": "pubsub.googleapis.com/subscription/num_undelivered_messages"},
+        "resource": {"type": "pubsub_subscription", "labels": {"subscription_id": subscription}},
+        "metricKind": "GAUGE", "valueType": "INT64", "points": page
+    });
+    Response::json(200, &serde_json::json!({"timeSeries": [series], "nextPageToken": next}))
+}
+
+fn answer(table: &Table, history_reads: &Mutex<Vec<HistoryRead>>, request: &Request) -> Response {
     let parts: Vec<&str> = request.path().trim_matches('/').split('/').collect();
     let ["v3", "projects", project, "timeSeries"] = parts.as_slice() else {
         return Response::json(
@@ -79,7 +129,15 @@ fn answer(table: &Table, request: &Request) -> Response {
         .to_owned();
     let series =
         table.lock().unwrap().get(&(project.to_string(), subscription.clone(), which.into())).cloned();
+    if request.query("aggregation.alignmentPeriod").is_some() {
+        history_reads.lock().unwrap().push(HistoryRead {
+            start: request.query("interval.startTime").unwrap_or_default(),
+            end: request.query("interval.endTime").unwrap_or_default(),
+            page_token: request.query("pageToken").unwrap_or_default(),
+        });
+    }
     match series.unwrap_or(Series::Empty) {
+        Series::Wave(value) => wave(&subscription, value, request),
         Series::Value(value) => Response::json(
             200,
             &serde_json::json!({"timeSeries": [series_json(&subscription, value)], "unit": "1"}),
@@ -104,7 +162,8 @@ fn answer(table: &Table, request: &Request) -> Response {
 /// Start the stand-in.
 pub fn start() -> Monitoring {
     let table: Table = Arc::default();
-    let for_server = table.clone();
-    let server = serve(move |request| answer(&for_server, request));
-    Monitoring { server, table }
+    let history_reads: Arc<Mutex<Vec<HistoryRead>>> = Arc::default();
+    let (for_server, reads) = (table.clone(), history_reads.clone());
+    let server = serve(move |request| answer(&for_server, &reads, request));
+    Monitoring { server, table, history_reads }
 }

@@ -277,13 +277,16 @@ pub async fn run(
         watch_config = watch_config.labels(selector);
     }
     // The cache keeps what decisions need: managedFields and kubectl's last-applied copy are
-    // the bulk of an object and are dropped on the way in (a third of the RSS at 10,000 scalers).
+    // the bulk of an object and are dropped on the way in (a third of the RSS at 10,000 scalers);
+    // a forecaster's history is held once, by the engine's memory (`Memory::strip_forecast`).
     let (reader, writer) = reflector::store();
+    let memory = ctx.clone();
     let scalers = watcher::watcher(api, watch_config)
         .default_backoff()
-        .modify(|scaler: &mut GeneralScaler| {
+        .modify(move |scaler: &mut GeneralScaler| {
             scaler.managed_fields_mut().clear();
             scaler.annotations_mut().remove("kubectl.kubernetes.io/last-applied-configuration");
+            memory.memory.strip_forecast(scaler);
         })
         .reflect(writer)
         .applied_objects()

@@ -153,7 +153,7 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
         Ok(None) => {}
     }
 
-    let scaler = fresh_if_behind(&ctx, &key, scaler).await?;
+    let scaler = ctx.memory.restore_forecast(&key, fresh_if_behind(&ctx, &key, scaler).await?);
     let now = ctx.clock.now();
     let mut outcome = match ctx.owners.claim(&key, &scaler) {
         Ok(()) => {

@@ -115,12 +115,34 @@ async fn prometheus_fed_scalers_follow_the_exporter_and_share_one_query() {
     assert!(2 * read >= 3 * asked, "one query for both scalers: {read} readings, {asked} queries");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pubsub_fed_scaler_follows_its_backlog() {
-    let Some(emulator) = common::pubsub::start() else { return };
-    let monitoring = common::monitoring::start();
+/// The Pub/Sub emulator with topic `jobs` and subscription `jobs-sub` in `demo-project`, and the
+/// Monitoring stand-in; `None` where the emulator is missing (outside CI).
+fn pubsub_backends() -> Option<(common::pubsub::Emulator, common::monitoring::Monitoring)> {
+    let emulator = common::pubsub::start()?;
     emulator.create_topic("demo-project", "jobs");
     emulator.create_subscription("demo-project", "jobs", "jobs-sub");
+    Some((emulator, common::monitoring::start()))
+}
+
+/// A daemon reading Pub/Sub from the emulator and Monitoring from the stand-in.
+fn pubsub_daemon(
+    cluster: &Cluster,
+    emulator: &common::pubsub::Emulator,
+    monitoring: &common::monitoring::Monitoring,
+) -> common::cluster::Daemon {
+    cluster.daemon_with_env(
+        "d",
+        &["--no-leader-election"],
+        &[
+            ("PUBSUB_EMULATOR_HOST", emulator.host.as_str()),
+            ("GSCALE_MONITORING_ENDPOINT", monitoring.server.url.as_str()),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pubsub_fed_scaler_follows_its_backlog() {
+    let Some((emulator, monitoring)) = pubsub_backends() else { return };
     monitoring.set_backlog("demo-project", "jobs-sub", 30);
 
     let cluster = Cluster::start().await;
@@ -128,14 +150,7 @@ async fn a_pubsub_fed_scaler_follows_its_backlog() {
     let metric = json!({"type": "pubsub", "targetValue": 100,
         "pubsub": {"projectId": "demo-project", "subscriptionId": "jobs-sub"}});
     cluster.apply_scaler("consumer", spec(metric, "consumer")).await;
-    let _daemon = cluster.daemon_with_env(
-        "d",
-        &["--no-leader-election"],
-        &[
-            ("PUBSUB_EMULATOR_HOST", emulator.host.as_str()),
-            ("GSCALE_MONITORING_ENDPOINT", monitoring.server.url.as_str()),
-        ],
-    );
+    let _daemon = pubsub_daemon(&cluster, &emulator, &monitoring);
     eventually("the first reading", SECONDS(20), || async {
         cluster
             .scaler("consumer")
@@ -170,10 +185,7 @@ async fn a_pubsub_fed_scaler_follows_its_backlog() {
 /// in status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forecasting_pubsub_scaler_starts_from_the_backlog_cloud_monitoring_keeps() {
-    let Some(emulator) = common::pubsub::start() else { return };
-    let monitoring = common::monitoring::start();
-    emulator.create_topic("demo-project", "jobs");
-    emulator.create_subscription("demo-project", "jobs", "jobs-sub");
+    let Some((emulator, monitoring)) = pubsub_backends() else { return };
     // A daily wave of backlog, one point a minute, as far back as asked.
     fn daily(t: i64) -> i64 {
         (1000.0 + 500.0 * (t as f64 / 86_400.0 * std::f64::consts::TAU).sin()) as i64
@@ -187,14 +199,7 @@ async fn a_forecasting_pubsub_scaler_starts_from_the_backlog_cloud_monitoring_ke
     let mut spec = spec(metric, "consumer");
     spec["forecast"] = json!({"mode": "On"});
     cluster.apply_scaler("consumer", spec).await;
-    let daemon = cluster.daemon_with_env(
-        "d",
-        &["--no-leader-election"],
-        &[
-            ("PUBSUB_EMULATOR_HOST", emulator.host.as_str()),
-            ("GSCALE_MONITORING_ENDPOINT", monitoring.server.url.as_str()),
-        ],
-    );
+    let daemon = pubsub_daemon(&cluster, &emulator, &monitoring);
     eventually("the backfill", SECONDS(30), || async {
         daemon.log().contains("forecast history backfilled")
     })

@@ -320,6 +320,22 @@ mod client {
     }
 
     impl PubSubQuery {
+        /// A `projects.timeSeries.list` of this subscription's series between `start` and `end`.
+        fn series_between(
+            &self,
+            start: jiff::Timestamp,
+            end: jiff::Timestamp,
+        ) -> google_cloud_monitoring_v3::builder::metric_service::ListTimeSeries {
+            let interval = TimeInterval::new().set_start_time(wkt_time(start)).set_end_time(wkt_time(end));
+            self.clients
+                .monitoring
+                .list_time_series()
+                .set_name(format!("projects/{}", self.project_id))
+                .set_filter(filter(self.mode, &self.subscription_id))
+                .set_interval(interval)
+                .set_view(list_time_series_request::TimeSeriesView::Full)
+        }
+
         /// The series between `start` and `end`, one mean a minute, oldest first, following
         /// `nextPageToken` (at most [`HISTORY_PAGES`] pages: a reply that keeps paging is an error).
         pub async fn history(
@@ -327,7 +343,6 @@ mod client {
             start: jiff::Timestamp,
             end: jiff::Timestamp,
         ) -> Result<Vec<(jiff::Timestamp, f64)>, MetricError> {
-            let interval = TimeInterval::new().set_start_time(wkt_time(start)).set_end_time(wkt_time(end));
             let minute = google_cloud_wkt::Duration::clamp(60, 0);
             let aggregation = Aggregation::new()
                 .set_alignment_period(minute)
@@ -336,14 +351,8 @@ mod client {
             let mut token = String::new();
             for _ in 0..HISTORY_PAGES {
                 let reply = self
-                    .clients
-                    .monitoring
-                    .list_time_series()
-                    .set_name(format!("projects/{}", self.project_id))
-                    .set_filter(filter(self.mode, &self.subscription_id))
-                    .set_interval(interval.clone())
+                    .series_between(start, end)
                     .set_aggregation(aggregation.clone())
-                    .set_view(list_time_series_request::TimeSeriesView::Full)
                     .set_page_size(PAGE_POINTS)
                     .set_page_token(token.clone())
                     .send()
@@ -407,15 +416,8 @@ mod client {
             }
             let now = jiff::Timestamp::now();
             let start = now - jiff::SignedDuration::from_mins(10);
-            let interval = TimeInterval::new().set_start_time(wkt_time(start)).set_end_time(wkt_time(now));
             let reply = self
-                .clients
-                .monitoring
-                .list_time_series()
-                .set_name(format!("projects/{}", self.project_id))
-                .set_filter(filter(self.mode, &self.subscription_id))
-                .set_interval(interval)
-                .set_view(list_time_series_request::TimeSeriesView::Full)
+                .series_between(start, now)
                 .send()
                 .await
                 .map_err(|err| gax_error(&self.target, "monitoring", &err))?;

@@ -93,7 +93,7 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the scaler')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the scaler')
             [CompletionResult]::new('--current', '--current', [CompletionResultType]::ParameterName, 'With -f: the replica count to plan from when the target does not exist yet')
-            [CompletionResult]::new('--replay', '--replay', [CompletionResultType]::ParameterName, 'Replay this much Prometheus history (e.g. 24h). A forecasting scaler starts from the days before it, as the daemon would have backfilled them')
+            [CompletionResult]::new('--replay', '--replay', [CompletionResultType]::ParameterName, 'Replay this much history (e.g. 24h): Prometheus''s, or Cloud Monitoring''s for Pub/Sub. A forecasting scaler starts from the days before it, as the daemon would have backfilled them')
             [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Replay step (e.g. 1m)')
             [CompletionResult]::new('--plot', '--plot', [CompletionResultType]::ParameterName, 'Write the replay as an SVG plot')
             [CompletionResult]::new('--against', '--against', [CompletionResultType]::ParameterName, 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)')

@@ -87,7 +87,7 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand -n 'Namespace of the scaler'
             cand --namespace 'Namespace of the scaler'
             cand --current 'With -f: the replica count to plan from when the target does not exist yet'
-            cand --replay 'Replay this much Prometheus history (e.g. 24h). A forecasting scaler starts from the days before it, as the daemon would have backfilled them'
+            cand --replay 'Replay this much history (e.g. 24h): Prometheus''s, or Cloud Monitoring''s for Pub/Sub. A forecasting scaler starts from the days before it, as the daemon would have backfilled them'
             cand --step 'Replay step (e.g. 1m)'
             cand --plot 'Write the replay as an SVG plot'
             cand --against 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)'

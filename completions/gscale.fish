@@ -79,7 +79,7 @@ complete -c gscale -n "__fish_gscale_using_subcommand run" -s V -l version -d 'P
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -s f -l filename -d 'A scaler manifest not applied yet' -r -F
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -s n -l namespace -d 'Namespace of the scaler' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l current -d 'With -f: the replica count to plan from when the target does not exist yet' -r
-complete -c gscale -n "__fish_gscale_using_subcommand plan" -l replay -d 'Replay this much Prometheus history (e.g. 24h). A forecasting scaler starts from the days before it, as the daemon would have backfilled them' -r
+complete -c gscale -n "__fish_gscale_using_subcommand plan" -l replay -d 'Replay this much history (e.g. 24h): Prometheus\'s, or Cloud Monitoring\'s for Pub/Sub. A forecasting scaler starts from the days before it, as the daemon would have backfilled them' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l step -d 'Replay step (e.g. 1m)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l plot -d 'Write the replay as an SVG plot' -r -F
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -l against -d 'With --replay: step a reference autoscaler over the same history beside gscale (hpa)' -r

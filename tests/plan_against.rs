@@ -215,3 +215,63 @@ async fn a_forecasting_replay_starts_from_the_days_before_it() {
     assert!(text.contains("forecast: learnt from the replay's own readings (a per-pod metric"), "{text}");
     assert_eq!(prometheus.range_queries() - queries, 1, "only the replay's own query");
 }
+
+/// A Pub/Sub backlog replays from the series Cloud Monitoring keeps (one mean a minute, held on the
+/// replay's steps), and a forecasting scaler on it starts from the days before, as the daemon does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pubsub_backlog_replays_from_cloud_monitoring() {
+    fn backlog(t: i64) -> i64 {
+        (1000.0 + 500.0 * (t as f64 / 86_400.0 * std::f64::consts::TAU).sin()) as i64
+    }
+    let monitoring = common::monitoring::start();
+    monitoring.set("demo-project", "jobs-sub", "backlog", common::monitoring::Series::Wave(backlog));
+    let cluster = Cluster::start().await;
+    cluster.deployment("consumer", 3).await;
+    let spec = |forecast: &str| {
+        json!({
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "consumer"},
+            "minReplicas": 1, "maxReplicas": 30,
+            "metric": {"type": "pubsub", "targetValue": 100,
+                       "pubsub": {"projectId": "demo-project", "subscriptionId": "jobs-sub"}},
+            "forecast": {"mode": forecast}
+        })
+    };
+    cluster.apply_scaler("consumer", spec("Off")).await;
+    // Only Monitoring is read: the Pub/Sub endpoint is never called, but set (plain http, so no
+    // credentials are looked for).
+    let plan = |output: &str| {
+        Command::new(env!("CARGO_BIN_EXE_gscale"))
+            .arg("--kubeconfig")
+            .arg(cluster.kubeconfig())
+            .args(["plan", "consumer", "--replay", "2h", "--step", "1m", "-o", output])
+            .env("COLUMNS", "100")
+            .env("PUBSUB_EMULATOR_HOST", monitoring.server.url.trim_start_matches("http://"))
+            .env("GSCALE_MONITORING_ENDPOINT", &monitoring.server.url)
+            .output()
+            .unwrap()
+    };
+    let out = plan("json");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ticks = result["ticks"].as_array().unwrap();
+    assert_eq!(ticks.len(), 121, "two hours at one-minute steps");
+    for tick in ticks {
+        let t: Timestamp = tick["time"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            tick["values"][0].as_f64(),
+            Some(backlog(t.as_second()) as f64),
+            "the minute's point: {tick}"
+        );
+    }
+    assert_eq!(monitoring.history_reads().len(), 1, "one read of the two hours (and a minute or two)");
+
+    // Forecasting: the four days before the replay come from Monitoring too, a day per read.
+    cluster.apply_scaler("consumer", spec("On")).await;
+    let reads = monitoring.history_reads().len();
+    let out = plan("table");
+    let text = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("h of Cloud Monitoring history before the replay"), "{text}");
+    let days = monitoring.history_reads()[reads..].iter().filter(|r| r.page_token.is_empty()).count();
+    assert_eq!(days, 4 + 1, "four days a read each, then the replay's own");
+}

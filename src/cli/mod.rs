@@ -199,8 +199,8 @@ pub struct PlanArgs {
     /// With -f: the replica count to plan from when the target does not exist yet.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub current: Option<i32>,
-    /// Replay this much Prometheus history (e.g. 24h). A forecasting scaler starts from the days
-    /// before it, as the daemon would have backfilled them.
+    /// Replay this much history (e.g. 24h): Prometheus's, or Cloud Monitoring's for Pub/Sub. A
+    /// forecasting scaler starts from the days before it, as the daemon would have backfilled them.
     #[arg(long, value_name = "DURATION")]
     pub replay: Option<String>,
     /// Replay step (e.g. 1m).

@@ -13,7 +13,8 @@ use kube::api::Api;
 
 use super::{UsageError, client, explain_kube_error, input};
 use crate::api::{
-    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricType, PolicyType, PrometheusSource,
+    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricSpec, MetricType, PolicyType,
+    PrometheusSource,
 };
 use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
 use crate::controller::backfill;
@@ -217,7 +218,42 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// `--replay`: fetch each metric's history with query_range, then step `decide` over it.
+/// Where a replayed series comes from: a Prometheus range query (a metric's, or the slo policy's
+/// signals), or a metric's own history (a Pub/Sub subscription's, from Cloud Monitoring).
+enum Recorded {
+    Prometheus(PrometheusSource),
+    Metric(MetricSpec),
+}
+
+/// Whether a metric's backend keeps a history `--replay` can read.
+fn replayable(metric: &MetricSpec) -> bool {
+    match metric.kind {
+        MetricType::Prometheus => metric.prometheus.is_some(),
+        MetricType::Pubsub => metric.pubsub.is_some(),
+        MetricType::Redis | MetricType::Http | MetricType::Resource => false,
+    }
+}
+
+/// A history of one-minute points on the replay's steps: at each time, the newest point at or before
+/// it, if it is at most two steps (or two minutes) old.
+fn held(points: &[(Timestamp, f64)], times: &[Timestamp], step: SignedDuration) -> Vec<Option<f64>> {
+    let stale = step.max(SignedDuration::from_mins(1)) * 2;
+    let mut next = 0;
+    let mut last: Option<(Timestamp, f64)> = None;
+    times
+        .iter()
+        .map(|&t| {
+            while let Some(&point) = points.get(next).filter(|(at, _)| *at <= t) {
+                last = Some(point);
+                next += 1;
+            }
+            last.filter(|(at, _)| t.duration_since(*at) <= stale).map(|(_, v)| v)
+        })
+        .collect()
+}
+
+/// `--replay`: fetch each metric's history (Prometheus `query_range`, Cloud Monitoring for Pub/Sub),
+/// then step `decide` over it.
 async fn run_replay(
     args: &PlanArgs,
     fetcher: &Fetcher,
@@ -230,12 +266,12 @@ async fn run_replay(
     let metrics = scaler.spec.metrics();
     let without: Vec<String> = metrics
         .iter()
-        .filter(|m| m.kind != MetricType::Prometheus || m.prometheus.is_none())
+        .filter(|m| !replayable(m))
         .map(|m| format!("{} ({})", m.display_name(), m.kind.as_str()))
         .collect();
     if !without.is_empty() {
         return Err(anyhow::anyhow!(
-            "cannot replay {}: {} {} no history to replay (only Prometheus keeps one)\nhint: `gscale simulate -f FILE --trace CSV` replays a recorded load trace instead",
+            "cannot replay {}: {} {} no history to replay (only Prometheus and Cloud Monitoring, for Pub/Sub, keep one)\nhint: `gscale simulate -f FILE --trace CSV` replays a recorded load trace instead",
             scaler.name_any(),
             without.join(", "),
             if without.len() == 1 { "has" } else { "have" }
@@ -258,16 +294,21 @@ async fn run_replay(
         bar
     });
     // What to fetch: each metric, then the slo policy's signals when it has them.
-    let mut wanted: Vec<(String, PrometheusSource, u32)> = metrics
+    let mut wanted: Vec<(String, Recorded, u32)> = metrics
         .iter()
         .map(|m| {
-            let source = m.prometheus.clone().expect("checked above: every metric is prometheus");
+            let source = match &m.prometheus {
+                Some(source) => Recorded::Prometheus(source.clone()),
+                None => Recorded::Metric(m.clone()),
+            };
             (format!("metric {}", m.display_name()), source, m.timeout_seconds)
         })
         .collect();
     let slo_queries = slo_sources(&scaler.spec);
     let slo_count = slo_queries.len();
-    wanted.extend(slo_queries);
+    wanted.extend(
+        slo_queries.into_iter().map(|(what, source, timeout)| (what, Recorded::Prometheus(source), timeout)),
+    );
     if let Some(bar) = &bar {
         bar.set_length(wanted.len() as u64);
     }
@@ -277,26 +318,34 @@ async fn run_replay(
             bar.set_message(what.clone());
         }
         let timeout = Duration::from_secs(u64::from((*timeout_seconds).max(1)) * 6);
-        let points = fetcher
-            .query_range(&namespace, source, start, end, step_std, timeout)
-            .await
-            .map_err(|e| {
-                super::failed(
-                    format_args!("cannot fetch the history of {what}"),
-                    &e,
-                    "check that Prometheus is reachable and keeps this much history (--storage.tsdb.retention.time)",
-                )
-            })?;
-        let mut values = vec![None; times.len()];
-        for (t, v) in points {
-            let offset = t.duration_since(start).as_secs();
-            if offset >= 0
-                && offset % step.as_secs() == 0
-                && let Some(slot) = values.get_mut((offset / step.as_secs()) as usize)
-            {
-                *slot = Some(v);
+        let cannot = |e: &crate::metrics::MetricError, hint: &str| {
+            super::failed(format_args!("cannot fetch the history of {what}"), e, hint)
+        };
+        let values = match source {
+            Recorded::Prometheus(source) => {
+                let points = fetcher.query_range(&namespace, source, start, end, step_std, timeout).await.map_err(|e| {
+                    cannot(&e, "check that Prometheus is reachable and keeps this much history (--storage.tsdb.retention.time)")
+                })?;
+                let mut values = vec![None; times.len()];
+                for (t, v) in points {
+                    let offset = t.duration_since(start).as_secs();
+                    if offset >= 0
+                        && offset % step.as_secs() == 0
+                        && let Some(slot) = values.get_mut((offset / step.as_secs()) as usize)
+                    {
+                        *slot = Some(v);
+                    }
+                }
+                values
             }
-        }
+            Recorded::Metric(metric) => {
+                let since = start - step.max(SignedDuration::from_mins(1)) * 2;
+                let points = fetcher.history(&namespace, &scaler.spec, metric, (since, end), timeout).await.map_err(|e| {
+                    cannot(&e, "check that Cloud Monitoring is reachable and the credentials may list time series (roles/monitoring.viewer); it keeps six weeks")
+                })?;
+                held(&points, &times, step)
+            }
+        };
         series.push(values);
         if let Some(bar) = &bar {
             bar.inc(1);
@@ -491,5 +540,36 @@ fn plain() -> PrometheusSource {
         bearer_token_secret_ref: None,
         ca_secret_ref: None,
         insecure_skip_verify: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minute_points_are_held_on_the_replay_steps_until_stale() {
+        let at = |s: i64| Timestamp::from_second(1_800_000_000 + s).unwrap();
+        let points = [(at(0), 1.0), (at(60), 2.0), (at(120), 3.0), (at(600), 4.0)];
+        let times: Vec<Timestamp> = (0..12).map(|i| at(30 * i - 30)).collect();
+        let values = held(&points, &times, SignedDuration::from_secs(30));
+        assert_eq!(
+            values,
+            [
+                None,
+                Some(1.0),
+                Some(1.0),
+                Some(2.0),
+                Some(2.0),
+                Some(3.0),
+                Some(3.0),
+                Some(3.0),
+                Some(3.0),
+                Some(3.0),
+                None,
+                None
+            ],
+            "a point holds until the next, and at most two minutes"
+        );
     }
 }

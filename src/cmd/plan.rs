@@ -220,9 +220,9 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
 
 /// Where a replayed series comes from: a Prometheus range query (a metric's, or the slo policy's
 /// signals), or a metric's own history (a Pub/Sub subscription's, from Cloud Monitoring).
-enum Recorded {
+enum Recorded<'a> {
     Prometheus(PrometheusSource),
-    Metric(MetricSpec),
+    Metric(&'a MetricSpec),
 }
 
 /// Whether a metric's backend keeps a history `--replay` can read.
@@ -294,12 +294,12 @@ async fn run_replay(
         bar
     });
     // What to fetch: each metric, then the slo policy's signals when it has them.
-    let mut wanted: Vec<(String, Recorded, u32)> = metrics
+    let mut wanted: Vec<(String, Recorded<'_>, u32)> = metrics
         .iter()
         .map(|m| {
             let source = match &m.prometheus {
                 Some(source) => Recorded::Prometheus(source.clone()),
-                None => Recorded::Metric(m.clone()),
+                None => Recorded::Metric(m),
             };
             (format!("metric {}", m.display_name()), source, m.timeout_seconds)
         })

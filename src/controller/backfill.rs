@@ -29,6 +29,8 @@ use crate::metrics::Fetcher;
 const CONCURRENT: usize = 4;
 /// Each read's range: one day of one-minute points.
 const CHUNK: SignedDuration = SignedDuration::from_hours(24);
+/// How long after a failed read it is tried again.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// How long one day's read may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -63,20 +65,20 @@ impl Backfills {
         {
             return;
         }
-        let (ctx2, scaler) = (ctx.clone(), scaler.clone());
+        // The spec only: a queued backfill must not hold the scaler's status (and history).
+        let (ctx2, spec, namespace) = (ctx.clone(), scaler.spec.clone(), key.0.clone());
         let limit = self.limit.clone();
         ctx.tasks.spawn(async move {
             let Ok(_permit) = limit.acquire_owned().await else { return };
             let now = ctx2.clock.now();
-            let namespace = scaler.namespace().unwrap_or_default();
-            match series(&ctx2.fetcher, &namespace, &scaler.spec, days, now).await {
+            match series(&ctx2.fetcher, &namespace, &spec, days, now).await {
                 Ok(points) if !points.is_empty() => {
-                    let history = ForecastHistory::from_series(&scaler.spec, points);
-                    let from = backend_name(&scaler.spec);
+                    let history = ForecastHistory::from_series(&spec, points);
+                    let from = backend_name(&spec);
                     tracing::info!(scaler = %key.1, hours = history.hours(), from, "forecast history backfilled");
                     ctx2.backfills.ready.lock().expect("a poisoned lock means a panic elsewhere").insert(key, (uid, history));
                 }
-                Ok(_) => tracing::info!(scaler = %key.1, from = backend_name(&scaler.spec), "the backend keeps no history of this metric: the forecast learns from readings"),
+                Ok(_) => tracing::info!(scaler = %key.1, from = backend_name(&spec), "the backend keeps no history of this metric: the forecast learns from readings"),
                 Err(e) => tracing::warn!(scaler = %key.1, error = %e, "forecast backfill failed: the forecast learns from readings"),
             }
         });
@@ -121,7 +123,9 @@ pub fn days_wanted(spec: &GeneralScalerSpec) -> Option<i64> {
 fn keeps_history(metric: &MetricSpec) -> bool {
     match metric.kind {
         MetricType::Prometheus => metric.prometheus.is_some(),
-        MetricType::Pubsub => metric.pubsub.as_ref().is_some_and(|p| p.mode == PubSubMode::Backlog),
+        MetricType::Pubsub => {
+            cfg!(feature = "pubsub") && metric.pubsub.as_ref().is_some_and(|p| p.mode == PubSubMode::Backlog)
+        }
         MetricType::Redis | MetricType::Http | MetricType::Resource => false,
     }
 }
@@ -148,10 +152,20 @@ pub async fn series(
     for day in (1..=days).rev() {
         let start = end - CHUNK * day as i32;
         let until = (start + CHUNK).min(end);
-        let chunk = fetcher
-            .history(namespace, spec, &metric, (start, until), QUERY_TIMEOUT)
-            .await
-            .map_err(|e| e.to_string())?;
+        // A read that fails is tried once more: the clients do not retry, and a backfill is tried
+        // once per scaler.
+        let mut tries = 0;
+        let chunk = loop {
+            tries += 1;
+            match fetcher.history(namespace, spec, &metric, (start, until), QUERY_TIMEOUT).await {
+                Ok(chunk) => break chunk,
+                Err(e) if tries >= 2 => return Err(e.to_string()),
+                Err(e) => {
+                    tracing::debug!(error = %e, "a day of forecast history could not be read; trying again");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        };
         points.extend(chunk);
     }
     Ok(points)

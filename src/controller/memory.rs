@@ -11,6 +11,9 @@ use kube::ResourceExt;
 use super::ScalerKey;
 use crate::api::{ForecastHistory, GeneralScaler, History};
 
+/// A status this process wrote: the scaler's uid, its decision time and its whole days of history.
+type Written = (String, Timestamp, Option<i64>);
+
 /// The engine's memory (`History`) of each scaler as of this process's last decision for it.
 ///
 /// Status carries the same memory across restarts, but it is written only when something besides
@@ -33,9 +36,10 @@ pub struct Memory {
     /// written, so an Event announces a change once (not again at every retry); each as a hash of
     /// its type, status and reason (a condition's message can be a kilobyte: 10,000 of them add up).
     conditions: Mutex<HashMap<ScalerKey, Vec<u64>>>,
-    /// By (namespace, name): the scaler's uid and the decision time of the last status this
-    /// process wrote, to tell a cached copy that has not caught up with it.
-    written: Mutex<HashMap<ScalerKey, (String, Timestamp)>>,
+    /// By (namespace, name): the scaler's uid, the decision time of the last status this process
+    /// wrote (to tell a cached copy that has not caught up with it, or is that write coming back)
+    /// and the whole days of forecast history it carried.
+    written: Mutex<HashMap<ScalerKey, Written>>,
     /// By (namespace, name): the forecaster's history taken out of the cached object (with its
     /// uid), kept only while this term's memory does not hold the scaler. A forecasting scaler's
     /// history is about 8 KiB decoded; the cache and the memory each holding it doubled what
@@ -57,21 +61,33 @@ impl Memory {
     /// Remember the history after a decision.
     pub fn put(&self, key: ScalerKey, uid: String, history: History) {
         let term = self.term.load(Ordering::SeqCst);
-        self.stripped.lock().expect("a poisoned lock means a panic elsewhere").remove(&key);
         self.by_key
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
-            .insert(key, (uid, term, history));
+            .insert(key.clone(), (uid, term, history));
+        // After the memory holds it: a copy set aside meanwhile is removed here, or dropped by the
+        // next copy that comes back (see `strip_forecast`).
+        self.stripped.lock().expect("a poisoned lock means a panic elsewhere").remove(&key);
     }
 
     /// On the way into the watch cache: take the forecaster's history out of a scaler's status.
-    /// This term's memory already holds a newer one, and the copy is dropped; otherwise (a scaler
-    /// not decided yet in this term: first sight, a follower, a takeover) it is kept aside, for
-    /// [`Memory::restore_forecast`] to put back. So each history is held once.
+    /// A status this process wrote coming back, while this term's memory holds the scaler, is
+    /// dropped (the memory's is as new or newer); any other (first sight, a follower, another
+    /// leader's write, a takeover) is kept aside, replacing what was, for
+    /// [`Memory::restore_forecast`] to put back. A status without one leaves nothing aside. So each
+    /// history is held once.
     pub fn strip_forecast(&self, scaler: &mut GeneralScaler) {
-        let Some(forecast) = scaler.status.as_mut().and_then(|s| s.history.forecast.take()) else { return };
+        let Some(status) = scaler.status.as_mut() else { return };
+        let forecast = status.history.forecast.take();
+        let decided = status.last_decision.as_ref().map(|d| d.time);
         let key = (scaler.namespace().unwrap_or_default(), scaler.name_any());
         let uid = scaler.uid().unwrap_or_default();
+        // Held while deciding, so a `put` cannot fall between the test and the insert.
+        let mut stripped = self.stripped.lock().expect("a poisoned lock means a panic elsewhere");
+        let Some(forecast) = forecast else {
+            stripped.remove(&key);
+            return;
+        };
         let term = self.term.load(Ordering::SeqCst);
         let held = self
             .by_key
@@ -79,11 +95,11 @@ impl Memory {
             .expect("a poisoned lock means a panic elsewhere")
             .get(&key)
             .is_some_and(|(seen, at, _)| *seen == uid && *at == term);
-        if !held {
-            self.stripped
-                .lock()
-                .expect("a poisoned lock means a panic elsewhere")
-                .insert(key, (uid, forecast));
+        let ours = decided.is_some_and(|t| self.written(&key, &uid).is_some_and(|w| t <= w));
+        if held && ours {
+            stripped.remove(&key);
+        } else {
+            stripped.insert(key, (uid, forecast));
         }
     }
 
@@ -156,12 +172,20 @@ impl Memory {
     /// The decision time of the last status this process wrote for this scaler (same uid).
     pub fn written(&self, key: &ScalerKey, uid: &str) -> Option<Timestamp> {
         let written = self.written.lock().expect("a poisoned lock means a panic elsewhere");
-        written.get(key).filter(|(seen, _)| seen == uid).map(|(_, at)| *at)
+        written.get(key).filter(|(seen, _, _)| seen == uid).map(|(_, at, _)| *at)
     }
 
-    /// Remember that a status with this decision time was written.
-    pub fn set_written(&self, key: ScalerKey, uid: String, at: Timestamp) {
-        self.written.lock().expect("a poisoned lock means a panic elsewhere").insert(key, (uid, at));
+    /// Whether the last status this process wrote for this scaler carried other whole days of
+    /// forecast history than `days`: a write that gained a day and failed is owed, though the
+    /// memory (which status is built over) already has the day.
+    pub fn days_unwritten(&self, key: &ScalerKey, uid: &str, days: Option<i64>) -> bool {
+        let written = self.written.lock().expect("a poisoned lock means a panic elsewhere");
+        written.get(key).is_some_and(|(seen, _, had)| seen == uid && *had != days)
+    }
+
+    /// Remember that a status with this decision time and these whole days of history was written.
+    pub fn set_written(&self, key: ScalerKey, uid: String, at: Timestamp, days: Option<i64>) {
+        self.written.lock().expect("a poisoned lock means a panic elsewhere").insert(key, (uid, at, days));
     }
 
     /// Keep only the scalers that still exist.
@@ -247,18 +271,34 @@ mod tests {
         let seen = memory.restore_forecast(&key, Arc::new(cached.clone()));
         assert_eq!(forecast_of(&seen), full.as_ref(), "the reconcile sees it as the API server has it");
 
-        // Decided: the memory holds it, the copy aside is gone, and a later copy (our own write
-        // coming back) is dropped on the way in.
+        // Decided: the memory holds it, the copy aside is gone, and our own write coming back is
+        // dropped on the way in.
         let mut learnt = seen.status.clone().unwrap().history;
         learnt.forecast.as_mut().unwrap().record("2026-12-01T03:00:00Z".parse().unwrap(), 100.0);
         memory.put(key.clone(), "uid-1".into(), learnt.clone());
         assert!(memory.stripped.lock().unwrap().is_empty(), "held once");
-        let mut echo = listed.clone();
+        let decided = |mut scaler: GeneralScaler, at: &str| {
+            let time: Timestamp = at.parse().unwrap();
+            let record = crate::api::DecisionRecord { time, from: 1, to: 1, reason: String::new() };
+            scaler.status.as_mut().unwrap().last_decision = Some(record);
+            scaler
+        };
+        memory.set_written(key.clone(), "uid-1".into(), "2026-12-01T03:00:00Z".parse().unwrap(), Some(0));
+        let mut echo = decided(listed.clone(), "2026-12-01T03:00:00Z");
         memory.strip_forecast(&mut echo);
         assert_eq!(forecast_of(&echo), None);
-        assert!(memory.stripped.lock().unwrap().is_empty(), "the memory's is newer: the copy is dropped");
+        assert!(memory.stripped.lock().unwrap().is_empty(), "our own write: the memory's is as new");
         let seen = memory.restore_forecast(&key, Arc::new(echo.clone()));
         assert_eq!(forecast_of(&seen), learnt.forecast.as_ref(), "put back from the memory");
+        assert!(!memory.days_unwritten(&key, "uid-1", Some(0)));
+        assert!(memory.days_unwritten(&key, "uid-1", Some(1)), "a day gained and not yet written is owed");
+
+        // A write that is not ours (a reconcile of the old term stored its memory as the term
+        // turned, and another daemon leads): kept aside, not dropped.
+        let mut theirs = decided(forecasting(150), "2026-12-01T04:00:00Z");
+        memory.strip_forecast(&mut theirs);
+        assert_eq!(memory.stripped.lock().unwrap().len(), 1, "another leader's write is kept");
+        memory.put(key.clone(), "uid-1".into(), learnt.clone());
 
         // Leadership changes: the earlier term's history is kept aside until the watch brings newer.
         memory.term().fetch_add(1, Ordering::SeqCst);
@@ -271,6 +311,12 @@ mod tests {
         memory.strip_forecast(&mut newer);
         let seen = memory.restore_forecast(&key, Arc::new(newer));
         assert_eq!(forecast_of(&seen), newest.as_ref(), "what the new leader wrote");
+
+        // A status without history leaves nothing aside.
+        let mut off = listed.clone();
+        off.status.as_mut().unwrap().history.forecast = None;
+        memory.strip_forecast(&mut off);
+        assert!(memory.stripped.lock().unwrap().is_empty(), "no stale copy to put back");
 
         // A scaler recreated under the same name gets nothing of the old one's.
         let mut other = echo.clone();

@@ -274,7 +274,10 @@ pub async fn act(
     let heartbeat = jiff::SignedDuration::try_from(ctx.settings.status_heartbeat)
         .unwrap_or(jiff::SignedDuration::from_secs(600));
     let current = written.as_ref().or(scaler.status.as_ref());
-    if status::needs_write(current, &new, now, heartbeat) {
+    let uid = scaler.uid().unwrap_or_default();
+    if status::needs_write(current, &new, now, heartbeat)
+        || ctx.memory.days_unwritten(&key, &uid, status::forecast_days(&new))
+    {
         write_status(ctx, scaler, &new).await?;
     }
     // The scale failed: the error policy retries, backing off.
@@ -301,7 +304,8 @@ async fn write_status(
         .await?
         .map_err(ReconcileError::Status)?;
     if let Some(decision) = &status.last_decision {
-        ctx.memory.set_written((namespace, name), scaler.uid().unwrap_or_default(), decision.time);
+        let days = status::forecast_days(status);
+        ctx.memory.set_written((namespace, name), scaler.uid().unwrap_or_default(), decision.time, days);
     }
     ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(())
@@ -629,7 +633,7 @@ mod tests {
         let same = fresh_if_behind(&ctx, &key, stale.clone()).await.unwrap();
         assert!(Arc::ptr_eq(&same, &stale));
         // After a write the cache has not seen, one GET.
-        ctx.memory.set_written(key.clone(), "uid-1".into(), now);
+        ctx.memory.set_written(key.clone(), "uid-1".into(), now, None);
         fresh_if_behind(&ctx, &key, stale.clone()).await.unwrap();
         drop(ctx);
         server.await.unwrap();

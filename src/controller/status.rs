@@ -208,6 +208,11 @@ pub fn needs_write(
     stale || essence(old) != essence(new)
 }
 
+/// The whole days of history the forecaster's memory in this status holds.
+pub fn forecast_days(s: &GeneralScalerStatus) -> Option<i64> {
+    s.history.forecast.as_ref().map(|f| (f.hours() / 24.0).floor() as i64)
+}
+
 /// The part of a status whose change is news.
 fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
     let History {
@@ -216,11 +221,11 @@ fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
         last_scale_down_time,
         consecutive_failures,
         spend: _,
-        forecast,
+        forecast: _,
     } = &s.history;
     // The forecaster's memory changes every minute, which alone is no news; each whole day it
     // holds is (a backfill, or a day learnt): a restart or a new leader then starts from it.
-    let days = forecast.as_ref().map(|f| (f.hours() / 24.0).floor() as i64);
+    let days = forecast_days(s);
     (
         (s.observed_generation, s.current_replicas, s.desired_replicas, s.last_scale_time),
         s.metrics.iter().map(|m| (&m.name, m.desired_replicas, &m.error)).collect::<Vec<_>>(),

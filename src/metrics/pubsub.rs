@@ -347,7 +347,9 @@ mod client {
             let aggregation = Aggregation::new()
                 .set_alignment_period(minute)
                 .set_per_series_aligner(aggregation::Aligner::AlignMean);
-            let mut series: Vec<Vec<(i64, PointValue)>> = Vec::new();
+            // Each series by its metric and resource labels: a page may end inside one series and
+            // the next go on with it.
+            let mut series: Vec<(String, Vec<(i64, PointValue)>)> = Vec::new();
             let mut token = String::new();
             for _ in 0..HISTORY_PAGES {
                 let reply = self
@@ -358,13 +360,15 @@ mod client {
                     .send()
                     .await
                     .map_err(|err| gax_error(&self.target, "monitoring", &err))?;
-                for (i, points) in points_of(&reply).into_iter().enumerate() {
-                    match series.get_mut(i) {
-                        Some(known) => known.extend(points),
-                        None => series.push(points),
+                for (one, points) in reply.time_series.iter().zip(points_of(&reply)) {
+                    let labels = format!("{:?} {:?}", one.metric, one.resource);
+                    match series.iter_mut().find(|(known, _)| *known == labels) {
+                        Some((_, known)) => known.extend(points),
+                        None => series.push((labels, points)),
                     }
                 }
                 if reply.next_page_token.is_empty() {
+                    let series: Vec<_> = series.into_iter().map(|(_, points)| points).collect();
                     let points = history_points(&series).map_err(|problem| problem.at(&self.target))?;
                     return Ok(points
                         .into_iter()

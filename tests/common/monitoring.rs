@@ -83,30 +83,50 @@ fn series_json(subscription: &str, value: i64) -> serde_json::Value {
     })
 }
 
-/// A [`Series::Wave`] over the request's interval: one point a minute, newest first, a page at a time.
+/// A [`Series::Wave`] over the request's interval as the API answers it: `(startTime, endTime]`,
+/// newest first, the points of an aligned read anchored at `endTime` every alignment period (one
+/// minute here) as doubles (a mean of integers), of a raw read at whole minutes as integers; at most
+/// `pageSize` (and [`PAGE`]) points a page.
 fn wave(subscription: &str, value: fn(i64) -> i64, request: &Request) -> Response {
     let time = |name: &str| {
         request.query(name).and_then(|t| t.parse::<jiff::Timestamp>().ok()).map(|t| t.as_second())
     };
     let end = time("interval.endTime").unwrap_or_else(|| jiff::Timestamp::now().as_second());
-    let start = time("interval.startTime").unwrap_or(end);
-    let minutes: Vec<i64> = (start.div_euclid(60)..=end.div_euclid(60)).rev().map(|m| m * 60).collect();
+    let start = time("interval.startTime").unwrap_or(end - 1);
+    let aligned = request.query("aggregation.alignmentPeriod").is_some();
+    // Enums come as numbers (`$alt=json;enum-encoding=int`, as the Google clients send them) or names.
+    let aligner = request.query("aggregation.perSeriesAligner");
+    if aligned && !matches!(aligner.as_deref(), Some("12" | "ALIGN_MEAN")) {
+        return Response::json(
+            400,
+            &serde_json::json!({"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                "message": "The aligner cannot be ALIGN_NONE if the alignment period is specified."}}),
+        );
+    }
+    let newest = if aligned { end } else { end.div_euclid(60) * 60 };
+    let times: Vec<i64> = (0..).map(|k| newest - 60 * k).take_while(|t| *t > start).collect();
+    let size = request.query("pageSize").and_then(|s| s.parse().ok()).filter(|s| *s > 0).unwrap_or(PAGE);
     let skip: usize = request.query("pageToken").and_then(|t| t.parse().ok()).unwrap_or(0);
-    let page: Vec<serde_json::Value> = minutes
+    let page: Vec<serde_json::Value> = times
         .iter()
         .skip(skip)
-        .take(PAGE)
+        .take(size.min(PAGE))
         .map(|&t| {
             let at = jiff::Timestamp::from_second(t).unwrap().to_string();
-            serde_json::json!({"interval": {"startTime": at, "endTime": at},
-                "value": {"int64Value": value(t).to_string()}})
+            let value = if aligned {
+                serde_json::json!({"doubleValue": value(t) as f64})
+            } else {
+                serde_json::json!({"int64Value": value(t).to_string()})
+            };
+            serde_json::json!({"interval": {"startTime": at, "endTime": at}, "value": value})
         })
         .collect();
-    let next = if skip + PAGE < minutes.len() { (skip + PAGE).to_string() } else { String::new() };
+    let read = skip + page.len();
+    let next = if read < times.len() { read.to_string() } else { String::new() };
     let series = serde_json::json!({
         "metric": {"type": "pubsub.googleapis.com/subscription/num_undelivered_messages"},
         "resource": {"type": "pubsub_subscription", "labels": {"subscription_id": subscription}},
-        "metricKind": "GAUGE", "valueType": "INT64", "points": page
+        "metricKind": "GAUGE", "valueType": if aligned { "DOUBLE" } else { "INT64" }, "points": page
     });
     Response::json(200, &serde_json::json!({"timeSeries": [series], "nextPageToken": next}))
 }

@@ -1,7 +1,7 @@
 """Phase-gated change-ratio margin, conditioned on the direction of the last change."""
 import collections, bisect
 import sim
-from study import Quantile
+from study import Quantile, change
 
 
 class Phase2:
@@ -30,16 +30,11 @@ class Phase2:
     def __call__(self, now, current, ready, value, floor, i):
         if value is None:
             return floor, None
-        d = value * max(min(ready, current), 1)
-        if self.last is None:
-            self.last, self.t_change = d, now
-        elif abs(d - self.last) > 1e-9 * max(d, 1.0):
-            r = d / self.last if self.last > 0 else 10.0
+        d, r = change(self, now, current, ready, value)
+        if r is not None:
             key = self.last_key if self.cond == "sign" else 1
             self.q[key].add(r)
             self.all.add(r)
-            self.gaps.add(now - self.t_change)
-            self.last, self.t_change = d, now
             self.last_key = 1 if r > 1 else 0
         if len(self.gaps.q) < self.min:
             return floor, floor

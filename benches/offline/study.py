@@ -10,6 +10,21 @@ HPA = json.load(open(f"{sim.OUT}/hpa.json"))
 SHORT = {"Twitter_volume_AMZN": "Twitter", "elb_request_count_8c0756": "elb", "nyc_taxi": "nyc"}
 
 
+def change(rule, now, current, ready, value):
+    """The demand served now (the reading times the serving pods) and, when it changed, its ratio to
+    the last one (None otherwise); records the gap since the last change in rule.gaps."""
+    d = value * max(min(ready, current), 1)
+    if rule.last is None:
+        rule.last, rule.t_change = d, now
+        return d, None
+    if abs(d - rule.last) <= 1e-9 * max(d, 1.0):
+        return d, None
+    r = d / rule.last if rule.last > 0 else 10.0
+    rule.gaps.add(now - rule.t_change)
+    rule.last, rule.t_change = d, now
+    return d, r
+
+
 class Quantile:
     """Sliding window of the last n samples with an order-statistic query (sorted list)."""
     def __init__(self, n):
@@ -151,13 +166,9 @@ class PhaseMargin:
     def __call__(self, now, current, ready, value, floor, i):
         if value is None:
             return floor, None
-        d = value * max(min(ready, current), 1)
-        if self.last is None:
-            self.last, self.t_change = d, now
-        elif abs(d - self.last) > 1e-9 * max(d, 1.0):
-            self.rises.add(d / self.last if self.last > 0 else 10.0)
-            self.gaps.add(now - self.t_change)
-            self.last, self.t_change = d, now
+        d, r = change(self, now, current, ready, value)
+        if r is not None:
+            self.rises.add(r)
         s = now - self.t_change
         key = min(s // sim.TICK_MS, self.cap)
         M = 1.0

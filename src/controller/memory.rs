@@ -42,7 +42,7 @@ pub struct Memory {
     written: Mutex<HashMap<ScalerKey, Written>>,
     /// By (namespace, name): the forecaster's history taken out of the cached object (with its
     /// uid), kept only while this term's memory does not hold the scaler. A forecasting scaler's
-    /// history is about 8 KiB decoded; the cache and the memory each holding it doubled what
+    /// history is about 10 KiB decoded; the cache and the memory each holding it doubled what
     /// 10,000 forecasting scalers cost. See [`Memory::strip_forecast`].
     stripped: Mutex<HashMap<ScalerKey, (String, ForecastHistory)>>,
 }

@@ -13,8 +13,7 @@ use kube::api::Api;
 
 use super::{UsageError, client, explain_kube_error, input};
 use crate::api::{
-    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricSpec, MetricType, PolicyType,
-    PrometheusSource,
+    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricSpec, PolicyType, PrometheusSource,
 };
 use crate::cli::{KubeFlags, OutputFormat, PlanArgs, exit};
 use crate::controller::backfill;
@@ -225,15 +224,6 @@ enum Recorded<'a> {
     Metric(&'a MetricSpec),
 }
 
-/// Whether a metric's backend keeps a history `--replay` can read.
-fn replayable(metric: &MetricSpec) -> bool {
-    match metric.kind {
-        MetricType::Prometheus => metric.prometheus.is_some(),
-        MetricType::Pubsub => metric.pubsub.is_some(),
-        MetricType::Redis | MetricType::Http | MetricType::Resource => false,
-    }
-}
-
 /// A history of one-minute points on the replay's steps: at each time, the newest point at or before
 /// it, if it is at most two steps (or two minutes) old.
 fn held(points: &[(Timestamp, f64)], times: &[Timestamp], step: SignedDuration) -> Vec<Option<f64>> {
@@ -266,7 +256,7 @@ async fn run_replay(
     let metrics = scaler.spec.metrics();
     let without: Vec<String> = metrics
         .iter()
-        .filter(|m| !replayable(m))
+        .filter(|m| !crate::metrics::keeps_history(m))
         .map(|m| format!("{} ({})", m.display_name(), m.kind.as_str()))
         .collect();
     if !without.is_empty() {

@@ -20,8 +20,7 @@ use tokio::sync::Semaphore;
 
 use super::{Context, ScalerKey};
 use crate::api::{
-    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricSpec, MetricType, PubSubMode, Season,
-    TargetType,
+    ForecastHistory, GeneralScaler, GeneralScalerSpec, History, MetricType, PubSubMode, Season, TargetType,
 };
 use crate::metrics::Fetcher;
 
@@ -113,21 +112,17 @@ impl Backfills {
 pub fn days_wanted(spec: &GeneralScalerSpec) -> Option<i64> {
     let forecast = spec.forecast_enabled()?;
     let metric = spec.metrics().first()?;
-    if !keeps_history(metric) || metric.effective_target_type() != TargetType::AverageValue {
+    let demand = match &metric.pubsub {
+        Some(pubsub) => pubsub.mode == PubSubMode::Backlog,
+        None => true,
+    };
+    if !crate::metrics::keeps_history(metric)
+        || !demand
+        || metric.effective_target_type() != TargetType::AverageValue
+    {
         return None;
     }
     Some(if forecast.seasons.contains(&Season::Weekly) { 14 } else { 4 })
-}
-
-/// Whether the metric's backend keeps its past.
-fn keeps_history(metric: &MetricSpec) -> bool {
-    match metric.kind {
-        MetricType::Prometheus => metric.prometheus.is_some(),
-        MetricType::Pubsub => {
-            cfg!(feature = "pubsub") && metric.pubsub.as_ref().is_some_and(|p| p.mode == PubSubMode::Backlog)
-        }
-        MetricType::Redis | MetricType::Http | MetricType::Resource => false,
-    }
 }
 
 /// The backend a scaler's history comes from, in words.

@@ -227,6 +227,16 @@ fn hash_of(parts: &impl Hash) -> u64 {
     hasher.finish()
 }
 
+/// Whether a metric's backend keeps its past for [`Fetcher::history`]: Prometheus, and Pub/Sub
+/// (Cloud Monitoring's series) in a build with the `pubsub` feature.
+pub fn keeps_history(metric: &MetricSpec) -> bool {
+    match metric.kind {
+        MetricType::Prometheus => metric.prometheus.is_some(),
+        MetricType::Pubsub => cfg!(feature = "pubsub") && metric.pubsub.is_some(),
+        MetricType::Redis | MetricType::Http | MetricType::Resource => false,
+    }
+}
+
 /// The target of a metric, from its spec alone (no secrets, no I/O).
 pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
     let missing = |kind: &'static str| MetricError::InvalidSource {

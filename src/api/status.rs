@@ -147,6 +147,8 @@ pub const ERROR_MINUTES: usize = 240;
 pub const BASES: usize = 6;
 /// Measured ratios kept, one set per closed minute: the last four hours.
 pub const RATIO_MINUTES: usize = 240;
+/// Changes of the reading kept (their gaps and sizes): what the cadence forecast learns from.
+pub const STEP_CHANGES: usize = 64;
 
 /// The forecaster's memory: a seasonal profile per season (an exponentially weighted average per
 /// minute of the day, or per 5 minutes of the week), the last hour as measured with what the profile
@@ -154,8 +156,8 @@ pub const RATIO_MINUTES: usize = 240;
 /// the highest demand a lead time ahead to each base the short-horizon forecast sizes from. Values are
 /// kept as 16-bit log codes ([`code`]: 0.07% apart) and ratios as 8-bit ones ([`ratio_code`]), so what
 /// a restarted daemon reads back from status is exactly what the running one held: at most
-/// 2 x (1440 + 2016) + 16 x 60 + 8 x 240 + 6 x 240 bytes of data (11 KiB; about 15 KiB of base64
-/// in status).
+/// 2 x (1440 + 2016) + 16 x 60 + 8 x 240 + 6 x 240 + 7 x 64 bytes of data (11.5 KiB; about 15.5 KiB
+/// of base64 in status).
 ///
 /// The arithmetic (recording a reading, predicting, building from a backend's series) is
 /// `decision::forecast`'s; this type is its data.
@@ -191,6 +193,36 @@ pub struct ForecastHistory {
     pub ratios: std::collections::VecDeque<[u8; BASES]>,
     /// Figures of those errors, kept with them so a decision need not sort them.
     pub stats: ForecastStats,
+    /// When and by how much the reading itself changed, reading by reading: the cadence forecast's.
+    pub steps: Steps,
+}
+
+/// The reading's changes, as read at each decision (not per minute): a metric that changes only at a
+/// regular period (a gauge scraped or aggregated every few minutes) says when its next change is due.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Steps {
+    /// The demand last read, `None` before the first reading or after a silence.
+    pub value: Option<f64>,
+    /// When it was last read (Unix seconds).
+    pub seen: i64,
+    /// When it last changed (Unix seconds); `None` until a change is seen after a silence: the phase
+    /// of the next change is not known then.
+    pub changed: Option<i64>,
+    /// Whether that change was a rise.
+    pub rose: bool,
+    /// The last changes, oldest first.
+    pub changes: std::collections::VecDeque<Change>,
+}
+
+/// One change of the reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Seconds since the change before it.
+    pub gap: u32,
+    /// New over old as a [`code`] (a rise from zero reads as 10x).
+    pub ratio: u16,
+    /// Whether the change before it was a rise (what follows a rise and a fall differ).
+    pub after_rise: bool,
 }
 
 /// What the recent errors say, updated with them.
@@ -324,7 +356,7 @@ pub mod code {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ForecastHistoryWire {
-    /// The encoding's version (2; 1 had no peaks nor ratios).
+    /// The encoding's version (3; 2 had no steps, 1 no peaks nor ratios).
     pub version: u32,
     /// The lead time (seconds) the errors were measured at.
     pub lead_seconds: u32,
@@ -365,6 +397,22 @@ pub struct ForecastHistoryWire {
     /// What those errors say.
     #[serde(default)]
     pub stats: ForecastStats,
+    /// The demand last read (version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_value: Option<f64>,
+    /// When it was last read (Unix seconds).
+    #[serde(default)]
+    pub step_seen: i64,
+    /// When it last changed (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_changed: Option<i64>,
+    /// Whether that change was a rise.
+    #[serde(default)]
+    pub step_rose: bool,
+    /// The reading's last changes: per change a u32 gap (seconds), a u16 ratio code and a u8 flag
+    /// (1: it followed a rise).
+    #[serde(default)]
+    pub steps: String,
 }
 
 impl From<ForecastHistory> for ForecastHistoryWire {
@@ -379,8 +427,14 @@ impl From<ForecastHistory> for ForecastHistoryWire {
         }
         let errors: Vec<u8> = h.errors.iter().flat_map(|e| e.iter().flat_map(|x| x.to_le_bytes())).collect();
         let ratios: Vec<u8> = h.ratios.iter().flatten().copied().collect();
+        let mut steps = Vec::with_capacity(h.steps.changes.len() * 7);
+        for c in &h.steps.changes {
+            steps.extend(c.gap.to_le_bytes());
+            steps.extend(c.ratio.to_le_bytes());
+            steps.push(u8::from(c.after_rise));
+        }
         ForecastHistoryWire {
-            version: 2,
+            version: 3,
             lead_seconds: h.lead_seconds,
             hold_seconds: h.hold_seconds,
             minute: h.minute,
@@ -394,6 +448,11 @@ impl From<ForecastHistory> for ForecastHistoryWire {
             errors: BASE64.encode(errors),
             ratios: BASE64.encode(ratios),
             stats: h.stats,
+            step_value: h.steps.value,
+            step_seen: h.steps.seen,
+            step_changed: h.steps.changed,
+            step_rose: h.steps.rose,
+            steps: BASE64.encode(steps),
         }
     }
 }
@@ -402,8 +461,8 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
     type Error = String;
 
     fn try_from(w: ForecastHistoryWire) -> Result<Self, String> {
-        if w.version != 1 && w.version != 2 {
-            return Err(format!("forecast history version {} is not 1 or 2", w.version));
+        if !(1..=3).contains(&w.version) {
+            return Err(format!("forecast history version {} is not 1, 2 or 3", w.version));
         }
         let bytes = |name: &str, s: &str| {
             BASE64.decode(s).map_err(|e| format!("forecast history {name} is not base64: {e}"))
@@ -443,6 +502,18 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
         if errors.len() % 8 != 0 || errors.len() / 8 > ERROR_MINUTES {
             return Err(format!("forecast history errors holds {} bytes", errors.len()));
         }
+        let steps = bytes("steps", &w.steps)?;
+        if steps.len() % 7 != 0 || steps.len() / 7 > STEP_CHANGES {
+            return Err(format!("forecast history steps holds {} bytes", steps.len()));
+        }
+        let changes = steps
+            .chunks_exact(7)
+            .map(|c| Change {
+                gap: u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                ratio: word(c, 4),
+                after_rise: c[6] != 0,
+            })
+            .collect();
         Ok(ForecastHistory {
             lead_seconds: w.lead_seconds,
             hold_seconds: w.hold_seconds,
@@ -459,6 +530,13 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
                 .collect(),
             ratios: ratios.chunks_exact(BASES).map(|c| std::array::from_fn(|i| c[i])).collect(),
             stats: w.stats,
+            steps: Steps {
+                value: w.step_value.filter(|v| v.is_finite() && *v >= 0.0),
+                seen: w.step_seen,
+                changed: w.step_changed,
+                rose: w.step_rose,
+                changes,
+            },
         })
     }
 }

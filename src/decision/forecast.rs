@@ -11,6 +11,8 @@
 //! day or per 5 minutes of the week) and predicts the current reading moved by the change the profile
 //! expects; it raises the count only while its recent error beats the reading held as it is. Both see
 //! only what a minute resolves: on a load that moves within its minutes they stand aside, and say so.
+//! Before either, the cadence forecast ([`cadence`]) reads the reading itself: a metric that changes
+//! only at a regular period says when demand can next move, and capacity is bought for that moment.
 //! The memory is [`ForecastHistory`] (data and encoding in `api::status`); this module holds the
 //! arithmetic that updates and reads it, and the stage. Pure: `now` is an argument, nothing here reads
 //! a clock.
@@ -20,14 +22,16 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 
 use crate::api::{
-    BASES, DAILY_SLOTS, ERROR_MINUTES, FORECAST_SLOT_SECONDS, ForecastHistory, ForecastMode, ForecastSpec,
-    ForecastStats, GeneralScalerSpec, History, Profile, RATIO_MINUTES, RECENT_MINUTES, RecentMinute, Season,
-    TargetType, WEEKLY_SLOT_MINUTES, WEEKLY_SLOTS, code, ratio_code,
+    BASES, Change, DAILY_SLOTS, ERROR_MINUTES, FORECAST_SLOT_SECONDS, ForecastHistory, ForecastMode,
+    ForecastSpec, ForecastStats, GeneralScalerSpec, History, Profile, RATIO_MINUTES, RECENT_MINUTES,
+    RecentMinute, STEP_CHANGES, Season, Steps, TargetType, WEEKLY_SLOT_MINUTES, WEEKLY_SLOTS, code,
+    ratio_code,
 };
 
 use super::{Reading, Why};
 use memory::*;
 
+mod cadence;
 mod memory;
 
 /// Weight of a new day in a daily slot: the profile is mostly the last three to five days.
@@ -169,6 +173,28 @@ pub enum ForecastVerdict {
         /// cooldown hold (the count itself: it takes the window's risk already).
         hold: Option<i32>,
     },
+    /// The reading changes only at a regular period: between its changes the reactive count is enough
+    /// and needs no window; from a lead time (and a sync) before the next change is due until it
+    /// arrives, the count covers the rise that change is likely to bring.
+    Cadence {
+        /// Seconds between the reading's changes (the median of the last ones).
+        period: u32,
+        /// The share of the last changes that kept to it (a whole number of periods apart).
+        regular: f64,
+        /// Seconds until the next change is due (negative: overdue).
+        due_in: i64,
+        /// The rise covered: 1 until a change is due, then a quantile of the last rises.
+        rise: f64,
+        /// That quantile (0 until a change is due).
+        quantile: f64,
+        /// Whether the last change was a rise (the rises measured are those that followed the same).
+        after_rise: bool,
+        /// Replicas the demand now, times the rise, needs at the target.
+        replicas: i32,
+        /// With scaleDownEarly, when below the current count: the count itself (until the next
+        /// change the reading holds, and the rise is covered before it).
+        hold: Option<i32>,
+    },
     /// The seasonal forecast was computed.
     Forecast {
         /// The highest demand predicted within the lead time, margin included.
@@ -209,12 +235,14 @@ pub(super) fn stage(
     let now_demand = demand(spec, current, ready, readings);
     if let Some(d) = now_demand {
         memory.record(now, d);
+        cadence::observe(&mut memory.steps, now.as_second(), d);
     }
     let verdict = verdict(spec, fs, memory, now_demand, floor, current, now);
     let why = Why::Forecast { verdict, observe, seasons: season_bits(fs), hours: memory.hours(), floor };
     match verdict {
         ForecastVerdict::Forecast { replicas, hold, .. }
         | ForecastVerdict::Covered { replicas, hold, .. }
+        | ForecastVerdict::Cadence { replicas, hold, .. }
             if !observe =>
         {
             (floor.max(replicas), hold, why)
@@ -252,6 +280,9 @@ fn verdict(
     current: i32,
     now: Timestamp,
 ) -> ForecastVerdict {
+    if let Some(v) = cadence::verdict(spec, fs, &memory.steps, now_demand, floor, current, now.as_second()) {
+        return v;
+    }
     let seasonal = seasonal_verdict(spec, fs, memory, now_demand, floor, current, now);
     let stats = memory.stats;
     if f64::from(stats.spread) > SPREAD_LIMIT {

@@ -426,6 +426,41 @@ last 4h's minutes, a risk the scale-down window's record sets",
                 .map(|h| format!("sized for the window's risk already: the window holds no more than {h}"));
             forecast_effect(s, replicas, floor, observe, held);
         }
+        ForecastVerdict::Cadence { period, regular, due_in, rise, quantile, after_rise, replicas, hold } => {
+            let _ = write!(
+                s,
+                "the reading changes every {} ({:.0}% of its last changes kept to it): ",
+                duration_text(i64::from(period) * 1000),
+                regular * 100.0
+            );
+            let lead = format!("{}s and a sync", settings.lead_seconds);
+            if quantile > 0.0 {
+                let when = if due_in >= 0 {
+                    format!("the next is due in {}", duration_text(due_in * 1000))
+                } else {
+                    format!("the next is {} overdue", duration_text(-due_in * 1000))
+                };
+                let _ = write!(
+                    s,
+                    "{when}, within the lead time ({lead}); covering a change of {:+.0}% (the {:.0}th percentile \
+of the last changes that followed a {}) needs {replicas}",
+                    (rise - 1.0) * 100.0,
+                    quantile * 100.0,
+                    if after_rise { "rise" } else { "fall" }
+                );
+            } else {
+                let _ = write!(
+                    s,
+                    "the next is due in {}, beyond the lead time ({lead}), and until then the reading holds: \
+the demand now needs {replicas}",
+                    duration_text(due_in * 1000)
+                );
+            }
+            let held = hold.map(|h| {
+                format!("the reading holds until its next change: the window holds no more than {h}")
+            });
+            forecast_effect(s, replicas, floor, observe, held);
+        }
         ForecastVerdict::Forecast { peak, margin, error, replicas, hold } => {
             let _ = write!(
                 s,

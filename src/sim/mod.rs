@@ -128,7 +128,9 @@ impl ForecastSummary {
             | ForecastVerdict::ShapeChanged { .. }
             | ForecastVerdict::NoBetter { .. }
             | ForecastVerdict::Unresolved { .. } => self.fallback += 1,
-            ForecastVerdict::Forecast { hold, .. } | ForecastVerdict::Covered { hold, .. } => {
+            ForecastVerdict::Forecast { hold, .. }
+            | ForecastVerdict::Covered { hold, .. }
+            | ForecastVerdict::Cadence { hold, .. } => {
                 self.forecast += 1;
                 self.raised += u32::from(moved);
                 self.early += u32::from(hold.is_some());

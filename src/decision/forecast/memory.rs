@@ -21,6 +21,7 @@ impl ForecastHistory {
             errors: VecDeque::with_capacity(ERROR_MINUTES + 1),
             ratios: VecDeque::with_capacity(RATIO_MINUTES + 1),
             stats: ForecastStats::default(),
+            steps: Steps::default(),
         };
         h.configure(spec);
         h

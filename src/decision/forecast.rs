@@ -234,8 +234,7 @@ pub(super) fn stage(
     memory.configure(spec);
     let now_demand = demand(spec, current, ready, readings);
     if let Some(d) = now_demand {
-        memory.record(now, d);
-        cadence::observe(&mut memory.steps, now.as_second(), d);
+        memory.read(now, d);
     }
     let verdict = verdict(spec, fs, memory, now_demand, floor, current, now);
     let why = Why::Forecast { verdict, observe, seasons: season_bits(fs), hours: memory.hours(), floor };

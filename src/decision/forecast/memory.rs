@@ -89,6 +89,14 @@ impl ForecastHistory {
         }
     }
 
+    /// Record one reading of demand as a decision reads it: into the minutes ([`Self::record`]) and
+    /// into the reading's changes, which only readings as they were read can tell (a backend's series,
+    /// resampled, cannot: [`Self::from_series`] records minutes only).
+    pub fn read(&mut self, now: Timestamp, demand: f64) {
+        self.record(now, demand);
+        super::cadence::observe(&mut self.steps, now.as_second(), demand);
+    }
+
     /// Hours of demand recorded.
     pub fn hours(&self) -> f64 {
         f64::from(self.recorded_minutes) / 60.0

@@ -294,6 +294,11 @@ fn the_history_survives_status_exactly_and_fits_the_budget() {
     let spec = ForecastSpec { seasons: vec![Season::Daily, Season::Weekly], ..on() };
     let mut h = learnt(&spec, 8 * 1440, step_shape);
     h.record(minute(8 * 1440) + SignedDuration::from_secs(10), 123.0);
+    // And a full record of the reading's changes.
+    for t in (0..6 * 3600).step_by(15) {
+        h.read(minute(8 * 1440 + 1) + SignedDuration::from_secs(t), 100.0 + (t / 300 % 7) as f64);
+    }
+    assert_eq!(h.steps.changes.len(), crate::api::STEP_CHANGES);
     let json = serde_json::to_string(&h).unwrap();
     assert!(json.len() <= 16 * 1024, "{} bytes in status", json.len());
     let back: ForecastHistory = serde_json::from_str(&json).unwrap();
@@ -302,4 +307,78 @@ fn the_history_survives_status_exactly_and_fits_the_budget() {
     let mut wire: ForecastHistoryWire = serde_json::from_str(&json).unwrap();
     wire.daily = Some("AAAA".into());
     assert!(ForecastHistory::try_from(wire).is_err());
+}
+
+/// A reading every 15 s from `from` to `to` (seconds after day 0) of `value(k)` for the k-th 5 minutes.
+fn read_steps(h: &mut ForecastHistory, from: i64, to: i64, value: impl Fn(i64) -> f64) {
+    for t in (from..to).step_by(15) {
+        h.read(day0() + SignedDuration::from_secs(t), value(t / 300));
+    }
+}
+
+#[test]
+fn a_reading_that_changes_every_five_minutes_is_covered_only_when_its_next_change_is_due() {
+    // The reading alternates 1000 and 1500 every 5 minutes (10 and 15 pods at 100 a pod), read every
+    // 15 s for 4 hours: after a fall the next change has always been a rise of 50%.
+    let s = spec(ForecastMode::On);
+    let value = |k: i64| if k % 2 == 0 { 1000.0 } else { 1500.0 };
+    let mut h = ForecastHistory::new(&s);
+    let end = 4 * 3600 + 300; // the fall to 1000 came at 4:00 + 0 s; the next change is due at 4:05
+    read_steps(&mut h, 0, end - 300 + 15, value);
+    let history = History { forecast: Some(h), ..History::default() };
+
+    // 4:00:15, ten pods serving 1000: the next change is 4m45s away, beyond lead time and sync.
+    let at = |t: i64| day0() + SignedDuration::from_secs(t);
+    let d = decide_at(&s, 10, 100.0, &history, at(end - 285));
+    let ForecastVerdict::Cadence { period, regular, due_in, quantile, replicas, hold, .. } = verdict_of(&d)
+    else {
+        panic!("{:#?}", d.steps)
+    };
+    assert_eq!((period, regular, due_in, quantile, replicas, hold), (300, 1.0, 285, 0.0, 10, None));
+    assert_eq!(d.desired, 10);
+    let text = d.report(&s, &[Ok(100.0)]).steps[Stage::Forecast as usize].why.clone();
+    assert!(text.starts_with("the reading changes every 5m00s (100% of its last changes kept to it): the next is due in 4m45s, beyond the lead time"), "{text}");
+
+    // 4:03:45: due in 75 s, within the lead time (60 s) and a sync (15 s): 15 pods for the rise.
+    let mut history = d.history;
+    read_steps(history.forecast.as_mut().unwrap(), end - 270, end - 75, value);
+    let d = decide_at(&s, 10, 100.0, &history, at(end - 75));
+    let ForecastVerdict::Cadence { due_in, rise, replicas, after_rise, .. } = verdict_of(&d) else {
+        panic!("{:#?}", d.steps)
+    };
+    assert_eq!((due_in, after_rise, replicas, d.desired), (75, false, 15, 15));
+    assert!((rise - 1.5).abs() < 0.001, "{rise}");
+    let text = d.report(&s, &[Ok(100.0)]).steps[Stage::Forecast as usize].why.clone();
+    assert!(
+        text.contains(
+            "the next is due in 1m15s, within the lead time (60s and a sync); covering a change of +50%"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("raised from the reactive 10"), "{text}");
+
+    // Observe computes the same and changes nothing.
+    let d = decide_at(&spec(ForecastMode::Observe), 10, 100.0, &history, at(end - 75));
+    assert!(matches!(verdict_of(&d), ForecastVerdict::Cadence { replicas: 15, .. }));
+    assert_eq!(d.desired, 10);
+
+    // After a rise the next change has always been a fall: at 4:08:45 (due in 75 s again) 15 pods
+    // serving 1500 need no more; and right after the fall at 4:10 the window holds nothing back.
+    read_steps(history.forecast.as_mut().unwrap(), end - 60, end + 225, value);
+    let d = decide_at(&s, 15, 100.0, &history, at(end + 225));
+    assert!(
+        matches!(verdict_of(&d), ForecastVerdict::Cadence { replicas: 15, after_rise: true, .. }),
+        "{:#?}",
+        d.steps
+    );
+    let mut history = d.history;
+    read_steps(history.forecast.as_mut().unwrap(), end + 240, end + 300, value);
+    history.recommendations = vec![crate::api::Recommendation { time: at(end + 285), replicas: 15 }];
+    let d = decide_at(&s, 15, 1000.0 / 15.0, &history, at(end + 300));
+    assert!(
+        matches!(verdict_of(&d), ForecastVerdict::Cadence { replicas: 10, hold: Some(10), .. }),
+        "{:#?}",
+        d.steps
+    );
+    assert_eq!(d.desired, 10, "{:#?}", d.steps);
 }

@@ -145,7 +145,8 @@ proptest! {
 }
 
 /// Histories a forecaster could hold: a day-and-a-half of a shape learnt minute by minute, so the
-/// forecast is warm; built once, they are costly.
+/// forecast is warm; the last also read every 15 s for 6 hours of a value that changes every 5
+/// minutes, so the cadence forecast acts. Built once, they are costly.
 fn learnt_histories() -> &'static [crate::api::ForecastHistory] {
     static HISTORIES: std::sync::OnceLock<Vec<crate::api::ForecastHistory>> = std::sync::OnceLock::new();
     HISTORIES.get_or_init(|| {
@@ -158,7 +159,7 @@ fn learnt_histories() -> &'static [crate::api::ForecastHistory] {
             |m| (m % 97) as f64 * 20.0,
         ];
         let end = t0().as_second() / 60;
-        shapes
+        let mut histories: Vec<_> = shapes
             .iter()
             .map(|shape| {
                 crate::api::ForecastHistory::from_series(
@@ -166,7 +167,18 @@ fn learnt_histories() -> &'static [crate::api::ForecastHistory] {
                     (end - 2200..end).map(|m| (Timestamp::from_second(m * 60).unwrap(), shape(m))),
                 )
             })
-            .collect()
+            .collect();
+        let mut stepped = crate::api::ForecastHistory::from_series(
+            &spec,
+            (end - 2200..end - 360).map(|m| (Timestamp::from_second(m * 60).unwrap(), shapes[1](m))),
+        );
+        let end = t0().as_second();
+        for t in (end - 6 * 3600..end).step_by(15) {
+            let k = t.div_euclid(300);
+            stepped.read(Timestamp::from_second(t).unwrap(), 300.0 + (k * 7919 % 13) as f64 * 60.0);
+        }
+        histories.push(stepped);
+        histories
     })
 }
 
@@ -180,7 +192,7 @@ proptest! {
     #[test]
     fn the_forecast_never_goes_below_the_reactive_floor(
         spec in arb_spec(),
-        learnt in 0usize..3,
+        learnt in 0usize..4,
         start in 0i32..80,
         ticks in prop::collection::vec((prop::collection::vec(arb_reading(), 2), 1i64..120), 1..10),
         early in any::<bool>(),

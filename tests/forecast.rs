@@ -8,12 +8,14 @@
 //! and no new range query, and buys the surge's capacity before the surge; `Observe` explains
 //! the same forecast and never changes a replica count. No stopwatch: "before the surge" compares
 //! the sandbox's request times with the surge's time of day.
+//!
+//! And the cadence forecast on a real daemon's ticks: an HTTP metric that steps at a fixed period.
 
 mod common;
 
 use std::time::Duration;
 
-use common::cluster::{Cluster, eventually};
+use common::cluster::{Cluster, Load, eventually};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -128,4 +130,61 @@ async fn a_restarted_daemon_forecasts_from_status_at_once_and_observe_never_scal
     .await;
     let raised = cluster.scale_patches("observe").last().expect("a scale").at;
     assert!(raised >= surge_at, "observe scaled to the surge at {raised}, before it came at {surge_at}");
+}
+
+/// An HTTP metric that steps between 100 and 300 every 6 s of the wall clock, read every second
+/// (`leadSeconds: 1`): once the daemon has seen eight of its changes it knows the cadence, raises the
+/// count for the 300 while the reading is still 100 (the reactive count), and after each fall to
+/// 100 lets the count go at once (no window: the reading holds until its next change). Shown by the
+/// decisions in status, whose words say what moved them; no stopwatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_that_steps_at_a_period_gets_its_capacity_before_each_step() {
+    const PERIOD: i64 = 6;
+    let load = std::sync::Arc::new(Load::new(100.0));
+    let stepping = load.clone();
+    let steps = tokio::spawn(async move {
+        // Bounded: the test ends well before.
+        for _ in 0..60 {
+            let now = Timestamp::now();
+            let next = (now.as_second() / PERIOD + 1) * PERIOD;
+            let wait = Timestamp::from_second(next).unwrap().duration_since(now);
+            tokio::time::sleep(wait.unsigned_abs()).await;
+            stepping.set(if (next / PERIOD) % 2 == 1 { 300.0 } else { 100.0 });
+        }
+    });
+    let cluster = Cluster::start().await;
+    cluster.deployment("stepped", 2).await;
+    cluster
+        .apply_scaler(
+            "stepped",
+            json!({
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "stepped"},
+                "minReplicas": 1, "maxReplicas": 10, "syncIntervalSeconds": 1,
+                "metric": load.metric(50.0),
+                "behavior": {"scaleUp": {"cooldownSeconds": 0}, "scaleDown": {"cooldownSeconds": 0}},
+                "forecast": {"mode": "On", "leadSeconds": 1}
+            }),
+        )
+        .await;
+    let _daemon = cluster.daemon("cadence", &["--no-leader-election"]);
+
+    let decisions =
+        || async { cluster.scaler("stepped").await.status.map(|s| s.recent_decisions).unwrap_or_default() };
+    eventually("a raise ahead of a step and a release right after one", Duration::from_secs(150), || async {
+        let d = decisions().await;
+        let ahead = d.iter().any(|r| {
+            r.from <= 2
+                && r.to == 6
+                && r.reason.contains("the reading changes every 6s")
+                && r.reason.contains("within the lead time")
+                && r.reason.contains("raised from the reactive 2")
+        });
+        // The reactive count moves the release (its words are the reading's), but only the cadence lets
+        // it through the default 300 s window, seconds after the raise: no other forecast has the hour
+        // of minutes it needs yet.
+        let released = d.iter().any(|r| r.from == 6 && r.to == 2);
+        ahead && released
+    })
+    .await;
+    steps.abort();
 }

@@ -108,6 +108,8 @@ pub struct ForecastSummary {
     pub learning: u32,
     /// Decisions in which it forecast.
     pub forecast: u32,
+    /// Of those, decisions in which the reading's cadence decided.
+    pub cadence: u32,
     /// Decisions in which it fell back to the reactive rules (error too large, no better than the
     /// reading, or the shape changed).
     pub fallback: u32,
@@ -132,6 +134,7 @@ impl ForecastSummary {
             | ForecastVerdict::Covered { hold, .. }
             | ForecastVerdict::Cadence { hold, .. } => {
                 self.forecast += 1;
+                self.cadence += u32::from(matches!(verdict, ForecastVerdict::Cadence { .. }));
                 self.raised += u32::from(moved);
                 self.early += u32::from(hold.is_some());
                 self.warmup_hours.get_or_insert(since.as_secs_f64() / 3600.0);
@@ -145,8 +148,9 @@ impl ForecastSummary {
         let decisions = self.learning + self.forecast + self.fallback;
         let share = |n: u32| if decisions == 0 { 0.0 } else { f64::from(n) * 100.0 / f64::from(decisions) };
         format!(
-            "{warmup} forecast in {:.0}% of decisions (raised the count in {}, let scale-down go early in {}), fell back to the reactive rules in {:.0}%",
+            "{warmup} forecast in {:.0}% of decisions ({:.0}% from the reading's cadence; raised the count in {}, let scale-down go early in {}), fell back to the reactive rules in {:.0}%",
             share(self.forecast),
+            share(self.cadence),
             self.raised,
             self.early,
             share(self.fallback)

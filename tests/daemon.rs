@@ -69,13 +69,13 @@ async fn follows_load_up_at_once_and_down_after_cooldown_and_window() {
     wait_replicas(&cluster, "app", 8, SECONDS(15)).await;
     // Up at once: the PATCH came after the first reading of 400 and before the next-but-one tick.
     let high = load.wait_fetches(3, SECONDS(15), |f| f.reply == common::cluster::Reply::Value(400.0)).await;
-    let up = cluster.scale_patches("app")[0].clone();
+    let up = cluster.scale_patch("app", 0).await;
     assert!(high[0].at < up.at && up.at < high[2].at, "scaled in the tick that read 400 or the next: {up:?}");
     let scaled_up = last_scale_up(&cluster, "app").await;
 
     load.set(50.0);
     wait_replicas(&cluster, "app", 1, SECONDS(15)).await;
-    let down = cluster.scale_patches("app")[1].clone();
+    let down = cluster.scale_patch("app", 1).await;
     assert!(
         down.at >= plus(scaled_up, 4),
         "the scale-down waited out the 4 s cooldown from the scale-up the daemon stamped ({scaled_up}): {down:?}"
@@ -120,7 +120,7 @@ async fn the_scale_down_window_counts_from_the_last_recommendation_not_the_last_
     // in the first tick that read 50.
     let high = load.fetches_of(400.0);
     let before_last = &high[high.len() - 2];
-    let down = cluster.scale_patches("app")[1].clone();
+    let down = cluster.scale_patch("app", 1).await;
     assert!(
         down.at > plus(before_last.at, 4),
         "the 4 s window counted from the last recommendation of 8 ({}): {down:?}",
@@ -271,7 +271,7 @@ async fn a_restarted_daemon_keeps_the_cooldown() {
     let low = load.fetches_of(50.0);
     let cooled = plus(scaled_up, 8);
     assert!(low.first().is_some_and(|f| f.at < cooled), "the restarted daemon read 50 within the cooldown");
-    let down = cluster.scale_patches("app")[1].clone();
+    let down = cluster.scale_patch("app", 1).await;
     assert!(down.at >= cooled, "not before the 8 s cooldown from the first daemon's scale-up: {down:?}");
     second.assert_running();
 }

@@ -442,8 +442,8 @@ last 4h's minutes, a risk the scale-down window's record sets",
                 };
                 let _ = write!(
                     s,
-                    "{when}, within the lead time ({lead}); covering a change of {:+.0}% (the {:.0}th percentile \
-of the last changes that followed a {}) needs {replicas}",
+                    "{when}, within the lead time ({lead}); covering a change of {:+.0}% ({:.0}% of the last changes \
+that followed a {} were no larger) needs {replicas}",
                     (rise - 1.0) * 100.0,
                     quantile * 100.0,
                     if after_rise { "rise" } else { "fall" }

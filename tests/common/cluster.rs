@@ -134,6 +134,14 @@ impl Cluster {
         patches
     }
 
+    /// The `n`-th (from 0) successful scale PATCH of a target, once the sandbox has logged it: it logs
+    /// a request when it answers, so a test that saw the new count may be a moment ahead of the log.
+    pub async fn scale_patch(&self, target: &str, n: usize) -> RequestRecord {
+        let logged = format!("scale PATCH {} of {target} in the request log", n + 1);
+        eventually(&logged, Duration::from_secs(5), || async { self.scale_patches(target).len() > n }).await;
+        self.scale_patches(target)[n].clone()
+    }
+
     /// The holder of the Lease `name` in `default`; "" when it is free or missing.
     pub async fn lease_holder(&self, name: &str) -> String {
         let leases: Api<k8s_openapi::api::coordination::v1::Lease> =

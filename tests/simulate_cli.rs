@@ -253,8 +253,9 @@ fn example_scalers_on_the_shared_traces() {
 }
 
 /// A forecasting scaler says how long it learnt from the trace before it forecast, and how often
-/// it then acted or fell back: three days of a daily wave, five minutes a point (the short-horizon
-/// forecast needs an hour of measured minutes).
+/// it then acted or fell back: three days of a daily wave, five minutes a point, replayed in real
+/// time, so the reading changes every 5 minutes: the cadence forecast knows that period after eight
+/// changes, sooner than the hour of measured minutes the short-horizon forecast needs.
 #[test]
 fn a_forecasting_scaler_says_how_much_of_the_trace_warmed_it_up() {
     let mut trace = String::from("timestamp,value\n");
@@ -269,8 +270,9 @@ fn a_forecasting_scaler_says_how_much_of_the_trace_warmed_it_up() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        text.contains("forecast: learnt from the first 1.0 simulated hours"),
-        "an hour of the trace: {text}"
+        text.contains("forecast: learnt from the first 0.8 simulated hours"),
+        "nine changes of the trace: {text}"
     );
+    assert!(text.contains("(99% from the reading's cadence;"), "{text}");
     assert!(text.contains("fell back to the reactive rules in"), "{text}");
 }

@@ -4,7 +4,8 @@
 //! next move, which no forecast of its level can: between changes the reading holds, so the reactive
 //! count is enough and scale-down needs no window; from a lead time before the next change is due
 //! until it arrives, capacity is bought for the rise that change is likely to bring, sized from the
-//! rises of the last changes that followed a change the same way. A metric that moves at every sync
+//! rises of the last changes that followed a change the same way. An instant that passes with no
+//! change (the value repeated) is not awaited past a sync: the next one is a period later. A metric that moves at every sync
 //! (or at no regular period) has no cadence, and the other forecasts decide.
 
 use super::*;
@@ -124,8 +125,14 @@ pub(super) fn verdict(
     let changed = steps.changed?;
     let demand = now_demand?;
     let target = target_of(spec)?;
-    let due_in = changed + period - now;
-    let due = due_in <= i64::from(fs.lead_seconds) + i64::from(spec.sync_interval_seconds);
+    let sync = i64::from(spec.sync_interval_seconds.max(1));
+    // The reading changes only at whole periods after its last change; an instant that passed with
+    // no change (the value repeated) is not awaited past a sync (a change may be read a sync late),
+    // the next one is.
+    let missed = (now - changed - sync).max(0);
+    let next = (missed + period - 1) / period;
+    let due_in = changed + period * next.max(1) - now;
+    let due = due_in <= i64::from(fs.lead_seconds) + sync;
     let (rise, quantile) = if due { rise(steps)? } else { (1.0, 0.0) };
     let replicas = replicas_for(demand * rise, target);
     let hold = Some(floor.max(replicas)).filter(|h| fs.scale_down_early && *h < current);

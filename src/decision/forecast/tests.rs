@@ -382,3 +382,30 @@ fn a_reading_that_changes_every_five_minutes_is_covered_only_when_its_next_chang
     );
     assert_eq!(d.desired, 10, "{:#?}", d.steps);
 }
+
+#[test]
+fn a_change_that_did_not_come_is_awaited_a_sync_then_the_next_instant_is() {
+    // Every 5 minutes, but the value repeats at 4:05: 1000 from 4:00 until 4:10.
+    let s = spec(ForecastMode::On);
+    let value = |k: i64| if k == 49 || k % 2 == 0 { 1000.0 } else { 1500.0 };
+    let mut h = ForecastHistory::new(&s);
+    let at = |t: i64| day0() + SignedDuration::from_secs(t);
+    read_steps(&mut h, 0, 4 * 3600 + 300 + 15, value);
+    let history = History { forecast: Some(h), ..History::default() };
+    // 4:05:15: the change due at 4:05 may still be read late (within a sync, 30 s by default): it is
+    // awaited, margin held.
+    let d = decide_at(&s, 15, 1000.0 / 15.0, &history, at(4 * 3600 + 315));
+    assert!(
+        matches!(verdict_of(&d), ForecastVerdict::Cadence { due_in: -15, replicas: 15, .. }),
+        "{:#?}",
+        d.steps
+    );
+    // 4:05:45: it did not come; the next instant is 4:10, beyond the lead time: no margin.
+    let d = decide_at(&s, 15, 1000.0 / 15.0, &d.history, at(4 * 3600 + 345));
+    assert!(
+        matches!(verdict_of(&d), ForecastVerdict::Cadence { due_in: 255, replicas: 10, .. }),
+        "{:#?}",
+        d.steps
+    );
+    assert_eq!(d.desired, 10);
+}

@@ -67,25 +67,35 @@ pub(super) fn observe(steps: &mut Steps, now: i64, demand: f64) {
 }
 
 /// The period the reading changes at (seconds) and the share of the last changes that kept to it,
-/// when it is regular and slow enough to act on: at least [`MIN_CHANGES`] changes, the median gap at
-/// least [`MIN_PERIOD_FACTOR`] x (lead + sync), and [`REGULAR_SHARE`] of the gaps a whole number of
-/// periods within a sync.
+/// when it is regular and slow enough to act on: at least [`MIN_CHANGES`] changes, and
+/// [`REGULAR_SHARE`] of their gaps a whole number of periods within a sync, for a period of at least
+/// [`MIN_PERIOD_FACTOR`] x (lead + sync). The period is the median gap; where a value often repeats
+/// (gaps of one, two, three periods...) the median is a multiple of it, and the longest shorter gap
+/// that the others keep to is.
 pub(super) fn period(steps: &Steps, lead_seconds: u32, sync_seconds: u32) -> Option<(i64, f64)> {
     if steps.changes.len() < MIN_CHANGES {
         return None;
     }
     let mut gaps: Vec<i64> = steps.changes.iter().map(|c| i64::from(c.gap)).collect();
-    let mid = gaps.len() / 2;
-    let (_, p, _) = gaps.select_nth_unstable(mid);
-    let p = *p;
+    gaps.sort_unstable();
     let sync = i64::from(sync_seconds.max(1));
-    if p < MIN_PERIOD_FACTOR * (i64::from(lead_seconds) + sync) {
-        return None;
-    }
-    let regular =
-        gaps.iter().filter(|g| **g >= p - sync && (**g - (**g + p / 2) / p * p).abs() <= sync).count();
-    let share = regular as f64 / gaps.len() as f64;
-    (share >= REGULAR_SHARE).then_some((p, share))
+    let shortest = MIN_PERIOD_FACTOR * (i64::from(lead_seconds) + sync);
+    let share = |p: i64| {
+        let kept =
+            gaps.iter().filter(|g| **g >= p - sync && (**g - (**g + p / 2) / p * p).abs() <= sync).count();
+        kept as f64 / gaps.len() as f64
+    };
+    let mut candidates = gaps[..=gaps.len() / 2].iter().rev().copied().filter(|p| *p >= shortest);
+    let mut last = None;
+    candidates.find_map(|p| {
+        // Each distinct gap once, from the median down.
+        if last == Some(p) {
+            return None;
+        }
+        last = Some(p);
+        let kept = share(p);
+        (kept >= REGULAR_SHARE).then_some((p, kept))
+    })
 }
 
 /// The rise to cover at the next change: a quantile of the last changes' ratios that followed a change
@@ -173,6 +183,16 @@ mod tests {
         assert_eq!(period(&s, 60, 15), Some((300, 1.0)));
         // Too fast for a 150 s lead: with a 15 s sync it needs a period of 330 s or more.
         assert_eq!(period(&s, 150, 15), None);
+    }
+
+    #[test]
+    fn a_value_that_often_repeats_keeps_the_shorter_period() {
+        // Changes every 5 minutes, but the value repeats one time in two or three: gaps of 5, 10 and
+        // 15 minutes, whose median (10) only half of them keep to.
+        let s = stepped(24 * 60, |k| ((k / 2) + (k / 5)) as f64);
+        assert!(s.changes.iter().any(|c| c.gap == 600) && s.changes.iter().any(|c| c.gap == 300));
+        let (p, share) = period(&s, 60, 15).expect("a cadence");
+        assert_eq!((p, share), (300, 1.0));
     }
 
     #[test]

@@ -255,6 +255,12 @@ fn target_of(spec: &GeneralScalerSpec) -> Option<f64> {
     spec.metrics().first().map(|m| m.target_value).filter(|t| *t > 0.0 && t.is_finite())
 }
 
+/// With scaleDownEarly, the count the scale-down window and cooldown may hold no more than, when it is
+/// below the current count (otherwise they hold as usual).
+fn early(fs: &ForecastSpec, hold: i32, current: i32) -> Option<i32> {
+    (fs.scale_down_early && hold < current).then_some(hold)
+}
+
 /// Replicas `demand` needs at `target`. The memory keeps demand as log codes, which can read a
 /// fraction of a percent high: a demand of exactly 2 targets must not read as 2.0007 and need 3.
 fn replicas_for(demand: f64, target: f64) -> i32 {
@@ -303,7 +309,7 @@ fn verdict(
     };
     let replicas = replicas_for(peak, target).max(profile.unwrap_or(0));
     // Sized for the risk the window's record allows over the lead time, the count needs no window.
-    let hold = Some(floor.max(replicas)).filter(|h| fs.scale_down_early && *h < current);
+    let hold = early(fs, floor.max(replicas), current);
     ForecastVerdict::Covered {
         peak,
         base: index as u8,
@@ -370,8 +376,7 @@ fn seasonal_verdict(
     let sure = stats.hold_mean <= stats.hold_persistence;
     let hold = peak_over(i64::from(fs.lead_seconds) + hold_seconds, f64::from(stats.hold_margin))
         .filter(|_| sure)
-        .map(|p| replicas_for(p, target).max(count))
-        .filter(|h| fs.scale_down_early && *h < current);
+        .and_then(|p| early(fs, replicas_for(p, target).max(count), current));
     ForecastVerdict::Forecast { peak, margin, error: f64::from(stats.typical), replicas, hold }
 }
 

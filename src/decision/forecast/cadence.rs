@@ -145,7 +145,7 @@ pub(super) fn verdict(
     let due = due_in <= i64::from(fs.lead_seconds) + sync;
     let (rise, quantile) = if due { rise(steps)? } else { (1.0, 0.0) };
     let replicas = replicas_for(demand * rise, target);
-    let hold = Some(floor.max(replicas)).filter(|h| fs.scale_down_early && *h < current);
+    let hold = early(fs, floor.max(replicas), current);
     Some(ForecastVerdict::Cadence {
         period: period as u32,
         regular,

@@ -170,6 +170,11 @@ pub struct RunArgs {
     /// Seconds a leader is trusted without renewing; a follower takes over after this.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub lease_duration: u64,
+    /// Seconds one Kubernetes API call (a watch aside) may take before it is cut and logged; a
+    /// scaler's own calls are cut sooner, at its syncIntervalSeconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
     /// Longest metric reply read (Prometheus, HTTP), in bytes; a longer one is an error, not read on.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
         value_parser = clap::value_parser!(u64).range(1024..))]

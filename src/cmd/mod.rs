@@ -18,6 +18,7 @@ mod status;
 mod validate;
 
 use std::fmt;
+use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
@@ -67,8 +68,14 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<UsageError>()) { exit::USAGE } else { exit::FAILURE }
 }
 
-/// A kube client from the kubeconfig flags, found the way kubectl finds it, and the server's URL.
+/// A kube client from the kubeconfig flags, found the way kubectl finds it, and the server's URL;
+/// every call but a watch has [`crate::controller::calls::DEFAULT_REQUEST_TIMEOUT`].
 pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)> {
+    client_within(flags, crate::controller::calls::DEFAULT_REQUEST_TIMEOUT).await
+}
+
+/// [`client`] whose calls (watches aside) each have `deadline` for their whole reply.
+pub async fn client_within(flags: &KubeFlags, deadline: Duration) -> anyhow::Result<(kube::Client, String)> {
     const PICK: &str = "check --context, --cluster and --user against `kubectl config view`";
     let options = KubeConfigOptions {
         context: flags.context.clone(),
@@ -106,8 +113,10 @@ pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)>
     // minutes, past a Lease's deadline and with nothing logged. gscale retries itself, capped,
     // logged and reported in status.
     config.default_retry = false;
-    let client = kube::Client::try_from(config)
-        .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, PICK))?;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, PICK))?
+        .with_layer(&crate::controller::calls::Calls::new(deadline))
+        .build();
     Ok((client, server))
 }
 

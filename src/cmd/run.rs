@@ -60,7 +60,7 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         metric_limits,
         clock_offset: super::input::test_clock_offset()?,
     };
-    let (client, server) = super::client(kube).await?;
+    let (client, server) = super::client_within(kube, Duration::from_secs(args.request_timeout)).await?;
     controller::run(client, &server, settings, super::shutdown_signal()).await?;
     Ok(exit::OK)
 }

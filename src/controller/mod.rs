@@ -2,23 +2,29 @@
 //! and acts for each scaler on change and every `syncIntervalSeconds`.
 //!
 //! This file is the run loop (watch, schedule, shut down); the rest is split by responsibility:
-//! - [`reconcile`]: observe -> decide -> act for one scaler; [`status`]: what to write and when;
+//! - [`reconcile`]: observe -> decide -> act for one scaler, [`act`] its writes; [`status`]: what
+//!   to write and when;
 //! - [`schedule`]: when each scaler is due; [`memory`]: the engine's memory per leadership term;
 //! - [`targets`]: target replicas from watches and scaling through `/scale`;
 //! - [`leader`]: Lease-based leader election; [`shard`]: which scalers this daemon handles;
 //! - [`owners`]: one autoscaler per target (another GeneralScaler, an HPA or KEDA);
 //! - [`telemetry`]: the daemon's own `/metrics`, `/healthz`, `/readyz`; [`events`]: Events;
 //! - [`clock`] and [`tasks`]: the time and the background tasks, both substitutable or owned;
+//! - [`calls`]: every Kubernetes API call's deadline, and the server's Retry-After kept;
 //! - [`backfill`]: a forecasting scaler's history from its backend at first sight.
 //!
 //! The controller never decides: it hands plain data to `decision::decide`. Status is the durable
 //! copy of the engine's memory, so a restarted daemon honours cooldowns and windows.
 
+pub mod act;
 pub mod backfill;
+pub mod calls;
 pub mod clock;
 pub mod events;
 pub mod leader;
 pub mod memory;
+#[cfg(test)]
+mod mock;
 pub mod owners;
 pub mod reconcile;
 pub mod schedule;
@@ -435,7 +441,7 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
                 Err(conflict) => Outcome::Conflict(conflict),
             };
             ctx.telemetry.decisions.fetch_add(1, Ordering::Relaxed);
-            let result = reconcile::act(&ctx, &scaler, &mut outcome, now).await;
+            let result = act::act(&ctx, &scaler, &mut outcome, now).await;
             (scaler, result)
         }
     })

@@ -2,7 +2,10 @@
 //!
 //! Status is written by server-side apply only when it changed apart from timestamps and readings
 //! that drift every interval (metric values, countdowns), plus a slow heartbeat that carries those.
-//! This is what keeps a steady cluster at a handful of writes per scaler per hour.
+//! This is what keeps a steady cluster at a handful of writes per scaler per hour. A failure that
+//! repeats is no news either: its count climbs every sync, but what a person reads (the conditions,
+//! their reasons, the error) changes only when it starts, when the fallback takes over and when it
+//! ends; the count itself is in the daemon's metrics (`gscale_scaler_metric_failures`).
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -215,11 +218,13 @@ pub fn forecast_days(s: &GeneralScalerStatus) -> Option<i64> {
 
 /// The part of a status whose change is news.
 fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
+    // The failure count goes with the heartbeat: the conditions change when failures start, when
+    // they reach the fallback's threshold and when they end, and those writes carry it.
     let History {
         recommendations,
         last_scale_up_time,
         last_scale_down_time,
-        consecutive_failures,
+        consecutive_failures: _,
         spend: _,
         forecast: _,
     } = &s.history;
@@ -230,7 +235,7 @@ fn essence(s: &GeneralScalerStatus) -> impl PartialEq + '_ {
         (s.observed_generation, s.current_replicas, s.desired_replicas, s.last_scale_time),
         s.metrics.iter().map(|m| (&m.name, m.desired_replicas, &m.error)).collect::<Vec<_>>(),
         recommendations.iter().map(|r| r.replicas).collect::<Vec<_>>(),
-        (last_scale_up_time, last_scale_down_time, consecutive_failures),
+        (last_scale_up_time, last_scale_down_time),
         s.conditions.iter().map(|c| (&c.type_, &c.status, &c.reason)).collect::<Vec<_>>(),
         s.recent_decisions.len(),
         s.recent_decisions.last().map(|d| d.time),
@@ -325,6 +330,34 @@ mod tests {
         let failed = build(&s, &Outcome::ScaleFailed("refused".into()), later);
         assert_eq!(failed.conditions[0].last_transition_time, Time(later));
         assert_eq!(failed.desired_replicas, first.desired_replicas, "what did not change carries over");
+    }
+
+    #[test]
+    fn a_failure_that_repeats_is_written_when_it_starts_and_at_the_fallback_not_every_sync() {
+        let heartbeat = SignedDuration::from_secs(600);
+        let mut s = scaler();
+        s.spec.fallback.failure_threshold = 3;
+        let mut old = build(&s, &outcome(&s, Ok(20.0), false), now());
+        let mut history = History::default();
+        let mut writes = Vec::new();
+        for sync in 1..=6 {
+            let at = now() + SignedDuration::from_secs(sync * 15);
+            s.status = Some(old.clone());
+            let observation = Observation {
+                current: Ok(Replicas { replicas: 2, ready: Some(2) }),
+                readings: Readings { metrics: vec![Err("connection refused".into())], ..Default::default() },
+            };
+            let outcome = decide_outcome(&s, &observation, history.clone(), at, false);
+            if let Outcome::Decided { decision, .. } = &outcome {
+                history = decision.history.clone();
+            }
+            let new = build(&s, &outcome, at);
+            if needs_write(Some(&old), &new, at, heartbeat) {
+                writes.push(new.history.consecutive_failures);
+                old = new;
+            }
+        }
+        assert_eq!(writes, [1, 3], "when the failures started and when the fallback took over");
     }
 
     #[test]

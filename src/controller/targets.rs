@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
+use super::calls;
 use super::tasks::Tasks;
 use crate::api::TargetRef;
 
@@ -56,6 +57,13 @@ pub enum TargetError {
         #[source]
         source: kube::Error,
     },
+}
+
+impl TargetError {
+    /// Whether a failed write may still have been applied (see [`super::calls::outcome_unknown`]).
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::Api { source, .. } if super::calls::outcome_unknown(source))
+    }
 }
 
 /// A target's replica counts.
@@ -128,30 +136,45 @@ impl Targets {
         })
     }
 
-    /// Set the target's replicas through /scale; the local view follows at once so the next
-    /// reconcile does not act on a stale count before the watch event arrives.
-    pub async fn scale(&self, namespace: &str, target: &TargetRef, replicas: i32) -> Result<(), TargetError> {
+    /// Set the target's replicas through /scale, within `budget`; the local view follows at once so
+    /// the next reconcile does not act on a stale count before the watch event arrives.
+    pub async fn scale(
+        &self,
+        namespace: &str,
+        target: &TargetRef,
+        replicas: i32,
+        budget: Duration,
+    ) -> Result<(), TargetError> {
         let watched = self.watched(target).await?;
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &watched.resource);
         let patch = serde_json::json!({"spec": {"replicas": replicas}});
-        api.patch_scale(&target.name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(
-            |source| match &source {
-                kube::Error::Api(s) if s.code == 404 => TargetError::NotFound {
-                    kind: target.kind.clone(),
-                    name: target.name.clone(),
-                    namespace: namespace.to_string(),
-                },
-                _ => {
-                    TargetError::Api { what: format!("PATCH {}/{}/scale", target.kind, target.name), source }
-                }
-            },
-        )?;
-        let mut map = watched.replicas.write().expect("a poisoned lock means a panic elsewhere");
-        let entry = map
-            .entry((namespace.to_string(), target.name.clone()))
-            .or_insert(Replicas { replicas, ready: None });
-        entry.replicas = replicas;
+        let what = || format!("PATCH {}/{}/scale", target.kind, target.name);
+        let (params, merge) = (PatchParams::default(), Patch::Merge(&patch));
+        let call = api.patch_scale(&target.name, &params, &merge);
+        calls::within(budget, what, call)
+            .await
+            .map_err(|source| api_error(namespace, target, "PATCH", source))?;
+        remember(&watched, namespace, target, replicas);
         Ok(())
+    }
+
+    /// The target's replicas as the API server holds them now (a GET of /scale, within `budget`): what
+    /// a scale whose reply was lost did. The local view follows.
+    pub async fn read_back(
+        &self,
+        namespace: &str,
+        target: &TargetRef,
+        budget: Duration,
+    ) -> Result<i32, TargetError> {
+        let watched = self.watched(target).await?;
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &watched.resource);
+        let what = || format!("GET {}/{}/scale", target.kind, target.name);
+        let scale = calls::within(budget, what, api.get_scale(&target.name))
+            .await
+            .map_err(|source| api_error(namespace, target, "GET", source))?;
+        let replicas = scale.spec.and_then(|spec| spec.replicas).unwrap_or(0);
+        remember(&watched, namespace, target, replicas);
+        Ok(replicas)
     }
 
     /// Know `target`'s kind without discovery or a watch, with these replicas: for unit tests
@@ -221,6 +244,26 @@ impl Targets {
         kinds.insert(gvk, watched.clone());
         Ok(watched)
     }
+}
+
+/// A failed /scale call as a target error: not found, or the API's failure on `method`.
+fn api_error(namespace: &str, target: &TargetRef, method: &str, source: kube::Error) -> TargetError {
+    match &source {
+        kube::Error::Api(s) if s.code == 404 => TargetError::NotFound {
+            kind: target.kind.clone(),
+            name: target.name.clone(),
+            namespace: namespace.to_string(),
+        },
+        _ => TargetError::Api { what: format!("{method} {}/{}/scale", target.kind, target.name), source },
+    }
+}
+
+/// What /scale now holds, in the local view, before the watch brings it.
+fn remember(watched: &Watched, namespace: &str, target: &TargetRef, replicas: i32) {
+    let mut map = watched.replicas.write().expect("a poisoned lock means a panic elsewhere");
+    let entry =
+        map.entry((namespace.to_string(), target.name.clone())).or_insert(Replicas { replicas, ready: None });
+    entry.replicas = replicas;
 }
 
 fn gvk_of(target: &TargetRef) -> GroupVersionKind {

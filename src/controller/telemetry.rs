@@ -38,6 +38,8 @@ pub struct Telemetry {
     /// How late reconciles start against their tick.
     pub lateness: Histogram,
     replicas: Mutex<BTreeMap<(String, String), (i32, i32)>>,
+    /// Per scaler, its decisions in a row with every metric failed (status is not rewritten for it).
+    failures: Mutex<BTreeMap<(String, String), u32>>,
 }
 
 /// Upper bounds of the lateness histogram, in seconds.
@@ -88,9 +90,28 @@ impl Telemetry {
         }
     }
 
+    /// Record a scaler's decisions in a row with every metric failed; a scaler at 0 is not listed.
+    pub fn set_failures(&self, key: &super::ScalerKey, failures: u32) {
+        let mut all = self.failures.lock().expect("a poisoned lock means a panic elsewhere");
+        match (all.get_mut(key), failures) {
+            (Some(entry), 1..) => *entry = failures,
+            (Some(_), 0) => {
+                all.remove(key);
+            }
+            (None, 1..) => {
+                all.insert(key.clone(), failures);
+            }
+            (None, 0) => {}
+        }
+    }
+
     /// Keep only the scalers that still exist (deleted ones leave no stale gauges behind).
     pub fn retain(&self, live: &std::collections::HashSet<super::ScalerKey>) {
         self.replicas
+            .lock()
+            .expect("a poisoned lock means a panic elsewhere")
+            .retain(|key, _| live.contains(key));
+        self.failures
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
             .retain(|key, _| live.contains(key));
@@ -181,6 +202,17 @@ impl Telemetry {
                 let value = if pick == 0 { current } else { desired };
                 let _ = writeln!(out, "{name}{{namespace=\"{ns}\",scaler=\"{scaler}\"}} {value}");
             }
+        }
+        drop(replicas);
+        let name = "gscale_scaler_metric_failures";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Decisions in a row whose every metric failed (scalers failing now only).\n# TYPE {name} gauge"
+        );
+        for ((ns, scaler), failures) in
+            self.failures.lock().expect("a poisoned lock means a panic elsewhere").iter()
+        {
+            let _ = writeln!(out, "{name}{{namespace=\"{ns}\",scaler=\"{scaler}\"}} {failures}");
         }
         out
     }

@@ -1,5 +1,7 @@
-//! Test controls over the sandbox's behaviour: fault rules (error responses, 429 with Retry-After,
-//! added latency, matched by verb and path pattern), dropping every open watch, and the request log.
+//! Test controls over the sandbox's behaviour: fault rules (error responses, 429 with Retry-After as a
+//! Status or as the API server's overload filters send it, added latency, a reply lost after the
+//! request was applied; matched by verb and path pattern), dropping every open watch, and the request
+//! log.
 //!
 //! Nothing here changes stored objects; the router consults the rules before serving a request.
 
@@ -73,8 +75,25 @@ pub enum FaultAction {
         /// The Retry-After value.
         retry_after_secs: u64,
     },
+    /// Answer 429 as the API server's max-in-flight and priority-and-fairness filters do: a
+    /// `Retry-After` header and a plain-text body, no `Status` (so no `retryAfterSeconds`).
+    Overloaded {
+        /// The Retry-After value.
+        retry_after_secs: u64,
+    },
     /// Serve normally after this delay.
     Latency(Duration),
+    /// Apply the request, then lose its reply: the client never learns the outcome.
+    LoseReply(Lost),
+}
+
+/// How a reply is lost after the request was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// The connection stays open and no reply ever comes (a hung API server or proxy).
+    Hang,
+    /// The connection closes before the reply (a proxy or load balancer cutting it).
+    Drop,
 }
 
 /// A handle on one rule, to remove it.
@@ -147,6 +166,17 @@ impl Faults {
     /// Answer matching requests with 429 and `Retry-After`.
     pub fn throttle(&self, matcher: FaultMatch, retry_after_secs: u64) -> FaultId {
         self.add(matcher, FaultAction::Throttle { retry_after_secs })
+    }
+
+    /// Answer matching requests with 429 and a `Retry-After` header only, as an overloaded API
+    /// server does.
+    pub fn overload(&self, matcher: FaultMatch, retry_after_secs: u64) -> FaultId {
+        self.add(matcher, FaultAction::Overloaded { retry_after_secs })
+    }
+
+    /// Apply matching requests, then lose their replies.
+    pub fn lose_reply(&self, matcher: FaultMatch, how: Lost) -> FaultId {
+        self.add(matcher, FaultAction::LoseReply(how))
     }
 
     /// Delay matching requests.
@@ -244,6 +274,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// The client's User-Agent.
     pub user_agent: String,
+    /// Whether the request was applied and its reply then lost (a `LoseReply` fault).
+    pub reply_lost: bool,
 }
 
 /// The request log, shared by the server and the test handle; `pushed` counts records ever logged
@@ -304,6 +336,15 @@ mod tests {
             "/apis/apps/v1/namespaces/a/deployments/w/scale"
         ));
         assert!(!glob_contains("/leases", "/apis/apps/v1/namespaces/a/deployments/w"));
+    }
+
+    #[test]
+    fn a_lost_reply_and_an_error_are_both_actions_and_the_first_wins() {
+        let faults = Faults::new();
+        faults.lose_reply(FaultMatch::any().verb("patch").path("/scale"), Lost::Hang);
+        faults.error(FaultMatch::any().verb("patch"), 500);
+        assert_eq!(faults.check("patch", "/a/scale").1, Some(FaultAction::LoseReply(Lost::Hang)));
+        assert_eq!(faults.check("patch", "/a/status").1, Some(FaultAction::Error(500)));
     }
 
     #[test]

@@ -64,7 +64,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use faults::{FaultAction, FaultId, FaultMatch, Faults, Permission, RequestRecord};
+pub use faults::{FaultAction, FaultId, FaultMatch, Faults, Lost, Permission, RequestRecord};
 pub use status::ApiError;
 
 use server::Shared;

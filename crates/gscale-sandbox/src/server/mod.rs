@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::discovery;
-use super::faults::{FaultAction, Faults, RequestLog, RequestRecord};
+use super::faults::{FaultAction, Faults, Lost, RequestLog, RequestRecord};
 use super::patch;
 use super::protobuf;
 use super::registry::{ResourceDef, Special};
@@ -84,7 +84,8 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
                 let shared = shared.clone();
                 let mut stop = shutdown.clone();
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(shared.clone(), req));
+                    // A handler's error (a lost reply) makes hyper close the connection unanswered.
+                let service = service_fn(move |req| handle(shared.clone(), req));
                     let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                     tokio::select! {
                         _ = conn => {}
@@ -115,7 +116,31 @@ fn error_response(err: &ApiError) -> Response<Body> {
     resp
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// A reply not sent on purpose (a `LoseReply` fault): the connection closes instead.
+#[derive(Debug)]
+struct ReplyLost;
+
+impl std::fmt::Display for ReplyLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the reply was dropped on purpose (a test fault)")
+    }
+}
+
+impl std::error::Error for ReplyLost {}
+
+fn overloaded(retry_after_secs: u64) -> Response<Body> {
+    // As kube-apiserver's max-in-flight and APF filters answer: http.Error text, no Status.
+    let text = "Too many requests, please try again later.\n";
+    let body = Full::new(Bytes::from(text)).map_err(|never: Infallible| match never {}).boxed();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    resp
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, ReplyLost> {
     let at = Timestamp::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -142,6 +167,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         name: String::new(),
         status: 0,
         user_agent: user_agent.clone(),
+        reply_lost: false,
     };
     if let Some(Route::Object(t)) = &route {
         record.resource = t.plural.clone();
@@ -157,8 +183,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         Some(Route::Object(t)) => forbidden(&shared.faults, &verb, t),
         _ => None,
     };
+    let lost = match fault {
+        Some(FaultAction::LoseReply(how)) => Some(how),
+        _ => None,
+    };
     let response = match (denied, fault) {
         (Some(err), _) => Err(err),
+        (None, Some(FaultAction::Overloaded { retry_after_secs })) => Ok(overloaded(retry_after_secs)),
         (None, Some(FaultAction::Error(code))) => Err(fault_error(code, &record)),
         (None, Some(FaultAction::Throttle { retry_after_secs })) => {
             let mut err = ApiError::new(
@@ -191,12 +222,19 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     let response = response.unwrap_or_else(|e| error_response(&e));
     record.status = response.status().as_u16();
     record.answered = Timestamp::now();
+    record.reply_lost = lost.is_some();
     shared.log.push(record);
-    Ok(response)
+    match lost {
+        None => Ok(response),
+        Some(Lost::Drop) => Err(ReplyLost),
+        // Until the client gives up and closes the connection, or the sandbox stops.
+        Some(Lost::Hang) => std::future::pending().await,
+    }
 }
 
 /// `POST /sandbox/faults` adds a rule (`{"verb", "path", "times"}` to match, and one of `"error":
-/// CODE`, `"throttle": RETRY_AFTER_SECS` or `"latencyMs": MS`); `DELETE` clears every rule.
+/// CODE`, `"throttle": RETRY_AFTER_SECS`, `"overload": RETRY_AFTER_SECS` (header only), `"latencyMs":
+/// MS` or `"loseReply": "hang"|"drop"`); `DELETE` clears every rule.
 fn fault_switches(shared: &Shared, req: &Req) -> Result<Response<Body>, ApiError> {
     if req.method == Method::DELETE {
         shared.faults.clear();
@@ -218,13 +256,24 @@ fn fault_switches(shared: &Shared, req: &Req) -> Result<Response<Body>, ApiError
         matcher = matcher.times(u32::try_from(times).unwrap_or(u32::MAX));
     }
     let number = |key: &str| rule.get(key).and_then(Value::as_u64);
-    let action = match (number("error"), number("throttle"), number("latencyMs")) {
-        (Some(code), None, None) if (400..600).contains(&code) => FaultAction::Error(code as u16),
-        (None, Some(secs), None) => FaultAction::Throttle { retry_after_secs: secs },
-        (None, None, Some(ms)) => FaultAction::Latency(Duration::from_millis(ms)),
+    let lost = match text("loseReply") {
+        Some("hang") => Some(Lost::Hang),
+        Some("drop") => Some(Lost::Drop),
+        _ => None,
+    };
+    let actions = [
+        number("error").filter(|code| (400..600).contains(code)).map(|code| FaultAction::Error(code as u16)),
+        number("throttle").map(|secs| FaultAction::Throttle { retry_after_secs: secs }),
+        number("overload").map(|secs| FaultAction::Overloaded { retry_after_secs: secs }),
+        number("latencyMs").map(|ms| FaultAction::Latency(Duration::from_millis(ms))),
+        lost.map(FaultAction::LoseReply),
+    ];
+    let mut given = actions.into_iter().flatten();
+    let action = match (given.next(), given.next()) {
+        (Some(action), None) => action,
         _ => {
             return Err(ApiError::bad_request(
-                "a fault rule needs exactly one of \"error\" (400-599), \"throttle\" (seconds) or \"latencyMs\"",
+                "a fault rule needs exactly one of \"error\" (400-599), \"throttle\" (seconds), \"overload\" (seconds), \"latencyMs\" or \"loseReply\" (\"hang\" or \"drop\")",
             ));
         }
     };
@@ -237,6 +286,7 @@ fn record_json(r: &RequestRecord) -> Value {
         "at": r.at.to_string(), "answered": r.answered.to_string(), "method": r.method, "path": r.path,
         "query": r.query, "verb": r.verb, "resource": r.resource, "subresource": r.subresource,
         "namespace": r.namespace, "name": r.name, "status": r.status, "userAgent": r.user_agent,
+        "replyLost": r.reply_lost,
     })
 }
 

@@ -168,6 +168,7 @@ impl Context {
                 ..crate::metrics::Settings::default()
             },
         );
+        let memory = Memory::default();
         Self {
             targets: targets::Targets::new(client.clone(), settings.namespace.clone(), tasks.clone()),
             events: events::Publisher::new(client.clone(), identity),
@@ -175,8 +176,8 @@ impl Context {
             fetcher,
             telemetry: Arc::new(telemetry::Telemetry::default()),
             schedule: Schedule::default(),
-            memory: Memory::default(),
-            owners: owners::Owners::default(),
+            owners: owners::Owners::new(memory.term()),
+            memory,
             backfills: backfill::Backfills::default(),
             tasks: tasks.clone(),
             leading,
@@ -299,6 +300,7 @@ pub async fn run(
         // Our own status writes change no generation: they need no reconcile.
         .predicate_filter(predicates::generation, Default::default());
     tasks.spawn(prune_deleted(reader.clone(), ctx.clone()));
+    tasks.spawn(settle_owners(reader.clone(), ctx.clone()));
     let owners = ctx.clone();
     tasks.spawn(async move { owners.owners.follow_hpas(hpas).await });
     tasks.spawn(ready_after_first_pass(reader.clone(), ctx.clone()));
@@ -346,17 +348,43 @@ async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>
     }
 }
 
-/// `/readyz` turns ready once the scalers listed at start have each been reconciled once (or at
-/// once for a follower, which has nothing to do until it leads).
-async fn ready_after_first_pass(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>) {
+/// Once the store holds the first list; `false` if it never will (the watch ended).
+async fn store_ready(store: &reflector::Store<GeneralScaler>) -> bool {
     // Asked again and again: kube's readiness future wakes only the last of several waiters (the
     // controller waits on it too), so a single wait here could sleep forever.
     loop {
         match tokio::time::timeout(Duration::from_millis(100), store.wait_until_ready()).await {
-            Ok(Ok(())) => break,
-            Ok(Err(_)) => return,
+            Ok(Ok(())) => return true,
+            Ok(Err(_)) => return false,
             Err(_) => {}
         }
+    }
+}
+
+/// Target claims settled from the whole cache before any scaler acts: once the first list is in,
+/// and again in each leadership term (reconciles wait at `Owners::settled` meanwhile).
+async fn settle_owners(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>) {
+    if !store_ready(&store).await {
+        return;
+    }
+    let mut leading = ctx.leading.clone();
+    loop {
+        if *leading.borrow_and_update() && !ctx.owners.is_settled() {
+            let scalers = store.state();
+            ctx.owners.settle(scalers.iter().map(|s| s.as_ref()));
+            tracing::debug!(scalers = scalers.len(), "target claims settled from the cache");
+        }
+        if leading.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `/readyz` turns ready once the scalers listed at start have each been reconciled once (or at
+/// once for a follower, which has nothing to do until it leads).
+async fn ready_after_first_pass(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>) {
+    if !store_ready(&store).await {
+        return;
     }
     let shard = ctx.settings.shard;
     let listed: Vec<ScalerKey> = store
@@ -420,6 +448,8 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
     }
     let scalers =
         api.list(&params).await.map_err(|e| crate::explain::kube_error(e, "list generalscalers", server))?;
+    // Every claim from the whole list before any scaler acts, whatever order the pass takes.
+    ctx.owners.settle(&scalers.items);
     let mut failures = 0;
     let mut results = futures::stream::iter(scalers.items.into_iter().filter(|s| {
         ctx.settings.shard.owns(

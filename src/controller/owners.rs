@@ -3,9 +3,17 @@
 //! older owns it (then the smaller name); a HorizontalPodAutoscaler on the target (KEDA makes one
 //! for each ScaledObject) owns it before any GeneralScaler. The one that does not own it reports
 //! `Ready=False TargetConflict` naming the owner, and does not act.
+//!
+//! Claims made as scalers are reconciled depend on which reconcile runs first, so a newer scaler
+//! could act at a start before the older one claimed the target. [`Owners::settle`] makes every
+//! claim from the whole cache at once, and reconciles wait for it ([`Owners::settled`]) at each
+//! start, each leadership term, and whenever the scalers a daemon serves change.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
 
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -22,11 +30,23 @@ use crate::api::GeneralScaler;
 type TargetKey = (String, String, String);
 
 /// Which GeneralScaler owns each target, and the targets other autoscalers hold.
-#[derive(Default)]
 pub struct Owners {
     scalers: Mutex<Claims>,
     /// Targets an HPA scales, with who made it ("HorizontalPodAutoscaler ns/x" or the ScaledObject).
     foreign: Mutex<HashMap<TargetKey, String>>,
+    /// The leadership term (the Lease campaign's counter): each term settles its claims anew.
+    term: Arc<AtomicU64>,
+    /// Bumped by [`Owners::unsettle`]: the scalers this daemon serves changed within the term.
+    moves: AtomicU64,
+    /// The (term, moves) the claims were last settled for.
+    settled: watch::Sender<Option<(u64, u64)>>,
+}
+
+impl Default for Owners {
+    /// Owners in a term counter of their own (tests, a `--once` pass).
+    fn default() -> Self {
+        Self::new(Arc::default())
+    }
 }
 
 #[derive(Default)]
@@ -38,6 +58,67 @@ struct Claims {
 }
 
 impl Owners {
+    /// Owners whose claims are settled anew in each term of `term` (the campaign's counter).
+    pub fn new(term: Arc<AtomicU64>) -> Self {
+        Self {
+            scalers: Mutex::default(),
+            foreign: Mutex::default(),
+            term,
+            moves: AtomicU64::new(0),
+            settled: watch::channel(None).0,
+        }
+    }
+
+    fn wanted(&self) -> (u64, u64) {
+        (self.term.load(Ordering::SeqCst), self.moves.load(Ordering::SeqCst))
+    }
+
+    /// Settle ownership from the whole cache: each target's owner becomes its oldest GeneralScaler
+    /// (then the smaller name) among `scalers`, whatever order they were seen in, and claims made
+    /// before are dropped. Pass every scaler of the cache, not only those this daemon acts on (a
+    /// scaler of another shard can own a target too). Reconciles wait at [`Owners::settled`] for
+    /// it at each start and each leadership term; when the scalers this daemon serves change
+    /// within a term (shards moved), call [`Owners::unsettle`] first and this once the cache holds
+    /// the new state.
+    pub fn settle<'a>(&self, scalers: impl IntoIterator<Item = &'a GeneralScaler>) {
+        let mark = self.wanted();
+        let fresh = Owners::default();
+        let mut ranked: Vec<&GeneralScaler> = scalers.into_iter().collect();
+        // Oldest first: each claim then stands, and no newer scaler holds a target even for a moment.
+        ranked.sort_by_key(|s| (s.metadata.creation_timestamp.as_ref().map(|t| t.0), s.name_any()));
+        for scaler in ranked {
+            let _ = fresh.claim(&(scaler.namespace().unwrap_or_default(), scaler.name_any()), scaler);
+        }
+        let claims = fresh.scalers.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *self.scalers.lock().expect("a poisoned lock means a panic elsewhere") = claims;
+        self.settled.send_replace(Some(mark));
+    }
+
+    /// The scalers this daemon serves are about to change: reconciles wait at [`Owners::settled`]
+    /// until the next [`Owners::settle`].
+    pub fn unsettle(&self) {
+        self.moves.fetch_add(1, Ordering::SeqCst);
+        self.settled.send_modify(|_| {});
+    }
+
+    /// Whether the claims were settled for the current term and serving.
+    pub fn is_settled(&self) -> bool {
+        *self.settled.borrow() == Some(self.wanted())
+    }
+
+    /// Wait until the claims have been settled for the current term and serving.
+    pub async fn settled(&self) {
+        let mut settled = self.settled.subscribe();
+        loop {
+            if *settled.borrow_and_update() == Some(self.wanted()) {
+                return;
+            }
+            if settled.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Claim the target of `scaler` (whose key is `me`); `Err` names the owner when another has it.
     pub fn claim(&self, me: &ScalerKey, scaler: &GeneralScaler) -> Result<(), String> {
         let target = &scaler.spec.target_ref;
@@ -205,6 +286,46 @@ mod tests {
         assert!(claim(&owners, &new).is_err(), "back on the target, the older takes it back");
         owners.retain(&HashSet::from([("ns".to_string(), "new".to_string())]));
         assert!(claim(&owners, &new).is_ok(), "the deleted one's claim is gone");
+    }
+
+    #[test]
+    fn settling_from_the_cache_gives_each_target_to_its_oldest_scaler_and_drops_stale_claims() {
+        let owners = Owners::default();
+        let (old, new) =
+            (scaler("z-old", "2026-01-01T00:00:00Z", "web"), scaler("a-new", "2026-02-01T00:00:00Z", "web"));
+        let gone = scaler("gone", "2025-01-01T00:00:00Z", "api");
+        claim(&owners, &gone).unwrap();
+        owners.settle([&new, &old]);
+        let refused = claim(&owners, &new).unwrap_err();
+        assert!(refused.contains("GeneralScaler z-old already scales Deployment/web"), "{refused}");
+        assert!(
+            claim(&owners, &scaler("b", "2026-03-01T00:00:00Z", "api")).is_ok(),
+            "gone's claim was dropped"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reconciles_wait_for_claims_settled_in_their_term_and_serving() {
+        let term = Arc::new(AtomicU64::new(0));
+        let owners = Arc::new(Owners::new(term.clone()));
+        let waiting = tokio::spawn({
+            let owners = owners.clone();
+            async move { owners.settled().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "not settled yet");
+        owners.settle([]);
+        waiting.await.unwrap();
+        assert!(owners.is_settled());
+        term.fetch_add(1, Ordering::SeqCst);
+        assert!(!owners.is_settled(), "a new term settles anew");
+        owners.settle([]);
+        owners.unsettle();
+        assert!(!owners.is_settled(), "shards moved: settle again");
+        let wait = std::time::Duration::from_secs(1);
+        assert!(tokio::time::timeout(wait, owners.settled()).await.is_err());
+        owners.settle([]);
+        assert!(tokio::time::timeout(wait, owners.settled()).await.is_ok());
     }
 
     #[test]

@@ -154,6 +154,8 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
         Ok(None) => {}
     }
 
+    // Claims settled from the whole cache for this term: no newer scaler acts before an older claims.
+    ctx.owners.settled().await;
     let scaler = ctx.memory.restore_forecast(&key, fresh_if_behind(&ctx, &key, scaler, interval).await?);
     let now = ctx.clock.now();
     let mut outcome = match ctx.owners.claim(&key, &scaler) {

@@ -289,6 +289,19 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
             ));
         }
         check_metric(metric, &path, &mut out);
+        if metric.timeout_seconds > super::MAX_TIMEOUT_SECONDS {
+            // Stored before the CRD had a maximum: the daemon reads it as the maximum.
+            out.push(Finding::warning(
+                format!("{path}.timeoutSeconds"),
+                format!(
+                    "timeoutSeconds {} is above the maximum of {}: it is read as {}",
+                    metric.timeout_seconds,
+                    super::MAX_TIMEOUT_SECONDS,
+                    super::MAX_TIMEOUT_SECONDS
+                ),
+                "set timeoutSeconds from 1 to 60 (the default is 5)",
+            ));
+        }
     }
     check_policy(spec, &mut out);
     forecast::check(spec, &mut out);
@@ -647,6 +660,7 @@ fn schema_hint(path: &str, kind: &ViolationKind) -> String {
             "seasons" => "list each season once, at least one: seasons: [daily], [weekly] or [daily, weekly]"
                 .to_string(),
             "leadSeconds" => "set how far ahead to buy capacity, from 1 to 3600 seconds, e.g. 60".to_string(),
+            "timeoutSeconds" => "set timeoutSeconds from 1 to 60 (the default is 5): a backend that needs more holds its scaler past its interval".to_string(),
             _ => format!("bring {field} into the allowed range"),
         },
         ViolationKind::IntegerRange { min, max } => {

@@ -249,9 +249,9 @@ pub struct MetricSpec {
     /// (ext) At or below it the workload may rest at 0 when minReplicas is 0.
     #[serde(default)]
     pub activation_value: f64,
-    /// (ext) Seconds one fetch of this metric may take.
+    /// (ext) Seconds one fetch of this metric may take, 1 to 60 (a daemon may cap it lower).
     #[serde(default = "default_timeout")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 60))]
     pub timeout_seconds: u32,
     /// Prometheus instant query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -273,6 +273,9 @@ pub struct MetricSpec {
 fn default_timeout() -> u32 {
     5
 }
+
+/// The most `timeoutSeconds` may be: a fetch that takes longer holds its scaler past most intervals.
+pub const MAX_TIMEOUT_SECONDS: u32 = 60;
 
 impl MetricSpec {
     /// The name shown in status: `name`, else the resource of a resource metric (`cpu`), else the type.

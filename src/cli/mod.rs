@@ -170,15 +170,26 @@ pub struct RunArgs {
     /// Seconds a leader is trusted without renewing; a follower takes over after this.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub lease_duration: u64,
+    /// Reconciles one namespace may have in flight at once, of the daemon's 256: a namespace whose
+    /// metrics all hang holds no more, and the others' scalers go on.
+    #[arg(long, value_name = "N", default_value_t = 64,
+        value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub namespace_concurrency: u64,
     /// Seconds one Kubernetes API call (a watch aside) may take before it is cut and logged; a
     /// scaler's own calls are cut sooner, at its syncIntervalSeconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30,
         value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
-    /// Longest metric reply read (Prometheus, HTTP), in bytes; a longer one is an error, not read on.
+    /// Longest metric reply read (Prometheus, HTTP, Redis), in bytes; a longer one is an error, not
+    /// read on.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
         value_parser = clap::value_parser!(u64).range(1024..))]
     pub max_metric_reply_bytes: u64,
+    /// The most seconds one metric read may take, whatever a scaler's timeoutSeconds asks (at most
+    /// 60, the CRD's maximum); lower it to bound how long a hanging backend holds its scalers.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+        value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub max_metric_timeout: u32,
     /// Let metric URLs reach this address, network (CIDR) or host name, though a default denies it
     /// (link-local and cloud metadata are denied by default); repeatable, or comma-separated.
     #[arg(long, value_name = "HOST|CIDR")]

@@ -25,6 +25,7 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
     let metric_limits = crate::metrics::Limits {
         max_reply_bytes: args.max_metric_reply_bytes,
         hosts: std::sync::Arc::new(hosts),
+        max_timeout_seconds: args.max_metric_timeout,
     };
     if args.lease_duration < 3 {
         return Err(UsageError("--lease-duration must be at least 3 seconds".into()).into());
@@ -58,6 +59,7 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         lease,
         status_heartbeat: Duration::from_secs(600),
         metric_limits,
+        namespace_turns: args.namespace_concurrency as usize,
         clock_offset: super::input::test_clock_offset()?,
     };
     let (client, server) = super::client_within(kube, Duration::from_secs(args.request_timeout)).await?;

@@ -11,7 +11,8 @@
 //! - [`telemetry`]: the daemon's own `/metrics`, `/healthz`, `/readyz`; [`events`]: Events;
 //! - [`clock`] and [`tasks`]: the time and the background tasks, both substitutable or owned;
 //! - [`calls`]: every Kubernetes API call's deadline, and the server's Retry-After kept;
-//! - [`backfill`]: a forecasting scaler's history from its backend at first sight.
+//! - [`backfill`]: a forecasting scaler's history from its backend at first sight;
+//! - [`turns`]: how many reconciles run at once, and how many one namespace may hold.
 //!
 //! The controller never decides: it hands plain data to `decision::decide`. Status is the durable
 //! copy of the engine's memory, so a restarted daemon honours cooldowns and windows.
@@ -33,6 +34,7 @@ pub mod status;
 pub mod targets;
 pub mod tasks;
 pub mod telemetry;
+pub mod turns;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -95,6 +97,8 @@ pub struct RunSettings {
     pub status_heartbeat: Duration,
     /// How much of a metric reply is read, and which hosts metric URLs may reach.
     pub metric_limits: crate::metrics::Limits,
+    /// Reconciles one namespace may have in flight at once.
+    pub namespace_turns: usize,
     /// Added to the wall clock decisions are made at (tests only: `GSCALE_TEST_CLOCK_OFFSET_SECONDS`).
     pub clock_offset: jiff::SignedDuration,
 }
@@ -112,6 +116,7 @@ impl Default for RunSettings {
             lease: None,
             status_heartbeat: Duration::from_secs(600),
             metric_limits: crate::metrics::Limits::default(),
+            namespace_turns: turns::DEFAULT_NAMESPACE_TURNS,
             clock_offset: jiff::SignedDuration::ZERO,
         }
     }
@@ -135,6 +140,8 @@ pub struct Context {
     pub memory: Memory,
     /// Which scaler owns each target.
     pub owners: owners::Owners,
+    /// How many reconciles run at once, in all and per namespace.
+    pub turns: turns::Turns,
     /// Forecast histories read from backends, waiting for their scaler's next reconcile.
     pub backfills: backfill::Backfills,
     /// The daemon's background tasks.
@@ -177,6 +184,7 @@ impl Context {
             telemetry: Arc::new(telemetry::Telemetry::default()),
             schedule: Schedule::default(),
             owners: owners::Owners::new(memory.term()),
+            turns: turns::Turns::new(turns::DEFAULT_TURNS, settings.namespace_turns),
             memory,
             backfills: backfill::Backfills::default(),
             tasks: tasks.clone(),
@@ -306,7 +314,8 @@ pub async fn run(
     tasks.spawn(ready_after_first_pass(reader.clone(), ctx.clone()));
     let (mut draining, mut deadline) = (shutdown_rx.clone(), shutdown_rx);
     let controller = Controller::for_stream(scalers, reader)
-        .with_config(ControllerConfig::default().concurrency(256))
+        // Unbounded here: `Context::turns` bounds the work, in all and per namespace.
+        .with_config(ControllerConfig::default().concurrency(0))
         .reconcile_all_on(became_leader)
         .graceful_shutdown_on(async move {
             let _ = draining.wait_for(|s| *s).await;
@@ -345,6 +354,7 @@ async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>
         ctx.owners.retain(&live);
         ctx.backfills.retain(&live);
         ctx.telemetry.retain(&live);
+        ctx.turns.retain(&live.iter().map(|(namespace, _)| namespace.clone()).collect());
     }
 }
 

@@ -147,30 +147,45 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
     }
     let interval = Duration::from_secs(u64::from(scaler.spec.sync_interval_seconds.max(1)));
     let key = (namespace.clone(), name.clone());
-    match ctx.schedule.due(&key, scaler.metadata.generation) {
+    let late = match ctx.schedule.due(&key, scaler.metadata.generation) {
         // A status write of ours, or an event before the next tick: nothing new to decide.
         Err(wait) => return Ok(Action::requeue(wait)),
-        Ok(Some(late)) => ctx.telemetry.lateness.observe(late.as_secs_f64()),
-        Ok(None) => {}
-    }
-
+        Ok(late) => late,
+    };
     // Claims settled from the whole cache for this term: no newer scaler acts before an older claims.
+    // Awaited before the turn, so the wait holds none.
     ctx.owners.settled().await;
-    let scaler = ctx.memory.restore_forecast(&key, fresh_if_behind(&ctx, &key, scaler, interval).await?);
+    let waiting = tokio::time::Instant::now();
+    let _turn = ctx.turns.take(&namespace).await;
+    if let Some(late) = late {
+        ctx.telemetry.lateness.observe((late + waiting.elapsed()).as_secs_f64());
+    }
+    // Boxed: the work and its memory start with the turn, so a reconcile waiting for one stays small.
+    Box::pin(decide_and_act(scaler, &ctx, key, interval)).await
+}
+
+/// Observe, decide and act for a scaler whose turn came; the wait until its next tick.
+async fn decide_and_act(
+    scaler: Arc<GeneralScaler>,
+    ctx: &Arc<Context>,
+    key: ScalerKey,
+    interval: Duration,
+) -> Result<Action, ReconcileError> {
+    let scaler = ctx.memory.restore_forecast(&key, fresh_if_behind(ctx, &key, scaler, interval).await?);
     let now = ctx.clock.now();
     let mut outcome = match ctx.owners.claim(&key, &scaler) {
         Ok(()) => {
-            let observation = observe(&ctx, &scaler).await;
+            let observation = observe(ctx, &scaler).await;
             let uid = scaler.uid().unwrap_or_default();
             let mut history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
             ctx.backfills.take_into(&key, &uid, &mut history);
-            ctx.backfills.start_if_wanted(&ctx, &scaler, &history);
+            ctx.backfills.start_if_wanted(ctx, &scaler, &history);
             decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run)
         }
         Err(conflict) => Outcome::Conflict(conflict),
     };
     ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    act(&ctx, &scaler, &mut outcome, now).await?;
+    act(ctx, &scaler, &mut outcome, now).await?;
 
     let next = ctx.schedule.set_next(key, scaler.metadata.generation, interval, &scaler.spec, now);
     Ok(Action::requeue(next))

@@ -148,23 +148,30 @@ pub struct Settings {
     pub limits: Limits,
 }
 
-/// The daemon's bounds on HTTP-based sources (Prometheus, HTTP, the slo queries): how much of a reply
-/// is read, and which hosts may be reached. Set per daemon by `gscale run` flags (`RunSettings`).
+/// The daemon's bounds on metric reads: how long one may take, how much of a reply is read, and
+/// which hosts HTTP-based sources may reach. Set per daemon by `gscale run` flags (`RunSettings`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Longest reply body read, in bytes; a longer reply is an error and is not read further.
+    /// Longest reply read, in bytes (an HTTP body, a Redis reply); a longer reply is an error and
+    /// is not read further.
     pub max_reply_bytes: u64,
     /// Which hosts metric URLs may reach.
     pub hosts: Arc<HostPolicy>,
+    /// The most seconds one read may take, whatever the scaler's `timeoutSeconds` says.
+    pub max_timeout_seconds: u32,
 }
 
 /// The default [`Limits::max_reply_bytes`]: 1 MiB, a thousand times a one-series Prometheus reply.
 pub const DEFAULT_MAX_REPLY_BYTES: u64 = 1 << 20;
 
 impl Default for Limits {
-    /// 1 MiB and the default host policy.
+    /// 1 MiB, the default host policy and the CRD's maximum timeout.
     fn default() -> Self {
-        Self { max_reply_bytes: DEFAULT_MAX_REPLY_BYTES, hosts: Arc::new(HostPolicy::default()) }
+        Self {
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            hosts: Arc::new(HostPolicy::default()),
+            max_timeout_seconds: crate::api::MAX_TIMEOUT_SECONDS,
+        }
     }
 }
 
@@ -359,7 +366,8 @@ impl Fetcher {
         metric: &MetricSpec,
         window: Duration,
     ) -> Result<Sample, MetricError> {
-        let seconds = metric.timeout_seconds.max(1);
+        let cap = self.inner.settings.limits.max_timeout_seconds;
+        let seconds = metric.timeout_seconds.clamp(1, cap.max(1));
         let work = async {
             let resolved = self.resolve(namespace, scope, metric).await?;
             self.shared_read(resolved, window).await

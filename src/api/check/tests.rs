@@ -327,3 +327,22 @@ fn forecast_settings_are_checked_with_the_field_and_the_fix() {
             .any(|f| f.path == "spec.forecast.leadSeconds" && f.severity == Severity::Warning)
     );
 }
+
+#[test]
+fn a_timeout_above_the_maximum_is_an_error_and_a_stored_one_a_warning() {
+    let mut spec = base_spec();
+    spec["metric"]["timeoutSeconds"] = json!(3600);
+    let checked = check(&scaler(spec.clone()));
+    let found: Vec<&Finding> =
+        checked.findings.iter().filter(|f| f.path == "spec.metric.timeoutSeconds").collect();
+    assert_eq!(found.len(), 1, "one finding for the field: {found:#?}");
+    assert_eq!(found[0].severity, Severity::Error);
+    assert!(found[0].hint.contains("from 1 to 60"), "{:?}", found[0]);
+    // Stored before the CRD had its maximum, the daemon reads it as 60 and says so.
+    let stored: crate::api::GeneralScalerSpec = serde_json::from_value(spec).unwrap();
+    let warned = check_spec(&stored);
+    assert!(
+        warned.iter().any(|f| f.severity == Severity::Warning && f.message.contains("read as 60")),
+        "{warned:#?}"
+    );
+}

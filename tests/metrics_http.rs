@@ -299,10 +299,9 @@ async fn a_redirect_loop_is_named_as_one() {
     let looped = http_metric(json!({"url": format!("{}/a?token=L00P", server.url)}));
     let err = read(&fetcher, "team", &looped).await.unwrap_err();
     assert_eq!(err.reason(), "BadRedirect", "{err}");
-    let url = &server.url;
     assert!(
-        err.to_string().contains(&format!("redirect loop: {url}/a -> {url}/b -> {url}/a\nhint: ")),
-        "{err}"
+        err.to_string().contains("redirect loop: redirect 2 goes back to the spec's URL\nhint: "),
+        "the hops are counted, never quoted (a location is the server's word): {err}"
     );
     assert!(!err.to_string().contains("L00P"), "{err}");
     let endless = http_metric(json!({"url": format!("{}/n/0", server.url)}));
@@ -327,16 +326,16 @@ async fn metric_urls_cannot_reach_denied_hosts() {
         ),
         ("http://[fd00:ec2::254]/latest", "host fd00:ec2::254 may not be reached"),
         ("http://metadata.google.internal/computeMetadata/v1/", "host metadata.google.internal may not"),
-        (&format!("{}/to-metadata", server.url), "host 169.254.169.254 may not be reached"),
+        (
+            &format!("{}/to-metadata", server.url),
+            "redirect 1 leads to a host the host policy denies (link-local",
+        ),
     ];
     for (url, says) in cases {
         let err = read(&fetcher, "team", &http_metric(json!({"url": url}))).await.unwrap_err();
         assert_eq!(err.reason(), "HostDenied", "{err}");
         assert!(err.to_string().contains(says), "{url}: {err}");
-        assert!(
-            err.to_string()
-                .contains("\nhint: if gscale should read it, run the daemon with --allow-metric-host")
-        );
+        assert!(err.to_string().contains("--allow-metric-host"), "{err}");
     }
     // Loopback is allowed by default; a daemon that denies it refuses names resolving to it, too.
     let url = format!("{}/n", server.url);

@@ -73,7 +73,7 @@ async fn backlog_age_and_faults() {
         (Series::Empty, "NoData", "no time series"),
         (Series::Two, "AmbiguousReply", "2 time series"),
         (Series::Garbage, "BadReply", ""),
-        (Series::Forbidden, "AuthFailed", "permission denied"),
+        (Series::Forbidden, "AuthFailed", "PERMISSION_DENIED (its message, 17 bytes, not shown)"),
         (Series::Slow(9, Duration::from_secs(5)), "Timeout", "no answer within 3s"),
     ];
     for (series, reason, says) in faults {

@@ -3,15 +3,16 @@
 //! [`parse_instant`] and [`parse_range`] are pure functions over the HTTP API's JSON reply; the
 //! [`PrometheusQuery`] around them only sends the request (headers, bearer token, TLS as the spec says).
 //! Secrets are resolved by the fetcher before a query is built; nothing here reads the cluster.
-//! Requests go through `send` (redirects, reply cap, host policy); only a Prometheus-shaped error
-//! (`errorType`, `error`) is quoted in messages, never the raw body of some other server.
+//! Requests go through `send` (redirects, reply cap, host policy). A reply's words never reach a
+//! message: an error says the HTTP status, Prometheus's `errorType` (one of its known few) and the
+//! size of its text, an ambiguous reply how many series came back, never their labels.
 
 use jiff::Timestamp;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::error::{MetricError, Problem, Target, snippet};
+use super::error::{MetricError, Problem, Target, bytes};
 use super::transport::{self, SecretString};
 use super::{Limits, MetricSource, number, send};
 use crate::api::MetricType;
@@ -54,6 +55,10 @@ impl PrometheusQuery {
             return Err(MetricError::Auth { target: self.target.clone(), detail: reply.describe() });
         }
         match serde_json::from_slice::<Value>(&reply.body) {
+            Ok(json) if json.get("status").and_then(Value::as_str) == Some("error") => {
+                Err(Problem::Backend(format!("{}, {}", error_words(&json), reply.describe()))
+                    .at(&self.target))
+            }
             Ok(json) => Ok(json),
             Err(_) if !reply.status.is_success() => Err(Problem::Backend(reply.describe()).at(&self.target)),
             Err(_) => Err(Problem::BadReply(format!("not JSON ({})", reply.shape())).at(&self.target)),
@@ -93,14 +98,33 @@ fn format_time(time: Timestamp) -> String {
     format!("{:.3}", time.as_millisecond() as f64 / 1000.0)
 }
 
+/// The error types Prometheus's HTTP API documents; any other is shown as `unknown`.
+const ERROR_TYPES: [&str; 8] = [
+    "timeout",
+    "canceled",
+    "execution",
+    "bad_data",
+    "internal",
+    "unavailable",
+    "not_found",
+    "not_acceptable",
+];
+
+/// An error reply in words of our own: its type, if Prometheus documents it, and its text's size.
+fn error_words(json: &Value) -> String {
+    let kind = json.get("errorType").and_then(Value::as_str).filter(|kind| ERROR_TYPES.contains(kind));
+    let text = json.get("error").and_then(Value::as_str).unwrap_or("");
+    format!(
+        "prometheus error {} (its message, {}, not shown)",
+        kind.unwrap_or("unknown"),
+        bytes(text.len() as u64)
+    )
+}
+
 fn check_status(json: &Value) -> Result<&Value, Problem> {
     match json.get("status").and_then(Value::as_str) {
         Some("success") => json.get("data").ok_or_else(|| Problem::BadReply("no `data` in reply".into())),
-        Some("error") => {
-            let kind = json.get("errorType").and_then(Value::as_str).unwrap_or("error");
-            let text = json.get("error").and_then(Value::as_str).unwrap_or("no message");
-            Err(Problem::Backend(format!("{kind}: {}", snippet(text, 300))))
-        }
+        Some("error") => Err(Problem::Backend(error_words(json))),
         _ => Err(Problem::BadReply(format!("no `status` in reply ({})", json_type(json)))),
     }
 }
@@ -131,10 +155,6 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
-fn labels(series: &Value) -> String {
-    series.get("metric").map(Value::to_string).unwrap_or_else(|| "{}".into())
-}
-
 /// The one number of an instant query's reply: a scalar, or a vector of exactly one series.
 pub fn parse_instant(json: &Value) -> Result<f64, Problem> {
     let data = check_status(json)?;
@@ -151,14 +171,16 @@ pub fn parse_instant(json: &Value) -> Result<f64, Problem> {
                     number::parse(sample(value)?.1)
                 }
                 several => Err(Problem::Ambiguous(format!(
-                    "{} series where one is expected (aggregate with sum() or similar): {}",
-                    several.len(),
-                    snippet(&several.iter().take(3).map(labels).collect::<Vec<_>>().join(", "), 300)
+                    "{} series where one is expected (aggregate with sum() or similar; the query run in \
+                     Prometheus shows them)",
+                    several.len()
                 ))),
             }
         }
         Some(other) => {
-            Err(Problem::BadReply(format!("result type `{other}` where a scalar or vector is expected")))
+            let known = ["matrix", "string"].contains(&other);
+            let shown = if known { other } else { "unknown" };
+            Err(Problem::BadReply(format!("result type {shown} where a scalar or vector is expected")))
         }
         None => Err(Problem::BadReply("no `data.resultType` in reply".into())),
     }
@@ -223,12 +245,14 @@ mod tests {
         assert_eq!(parse(SCALAR), Ok(7.25));
         assert_eq!(parse(VECTOR_EMPTY), Err(Problem::NoData("empty vector (no series matched)".into())));
         match parse(VECTOR_TWO) {
-            Err(Problem::Ambiguous(detail)) => assert!(detail.starts_with("2 series"), "{detail}"),
+            Err(Problem::Ambiguous(detail)) => {
+                assert!(detail.starts_with("2 series") && !detail.contains("\"q\""), "no labels: {detail}")
+            }
             other => panic!("{other:?}"),
         }
         match parse(ERROR) {
             Err(Problem::Backend(detail)) => {
-                assert!(detail.starts_with("bad_data: invalid parameter"), "{detail}")
+                assert_eq!(detail, "prometheus error bad_data (its message, 70 bytes, not shown)")
             }
             other => panic!("{other:?}"),
         }
@@ -245,6 +269,17 @@ mod tests {
         assert_eq!(with("+Inf"), Err(Problem::InvalidValue("+Inf".into())));
         assert_eq!(with("-1"), Err(Problem::InvalidValue("negative value -1".into())));
         assert_eq!(with("0"), Ok(0.0));
+    }
+
+    #[test]
+    fn a_reply_never_lends_its_words_to_a_message() {
+        let words = "SECRET-WORDS";
+        let error = format!(r#"{{"status":"error","errorType":"{words}","error":"{words} in the text"}}"#);
+        let odd_type = format!(r#"{{"status":"success","data":{{"resultType":"{words}","result":[]}}}}"#);
+        for reply in [error, odd_type] {
+            let problem = format!("{:?}", parse(&reply));
+            assert!(!problem.contains(words), "{problem}");
+        }
     }
 
     #[test]

@@ -143,7 +143,7 @@ mod client {
     use tokio::sync::OnceCell;
 
     use super::super::MetricSource;
-    use super::super::error::{MetricError, Target, snippet};
+    use super::super::error::{MetricError, Target, bytes, snippet};
     use super::super::transport::SecretString;
     use super::{PointValue, filter, history_points, latest_point};
     use crate::api::PubSubMode;
@@ -254,28 +254,43 @@ mod client {
         }
     }
 
+    /// A Google API failure in words of our own: the gRPC code, the HTTP status and how long the
+    /// service's message was, never the message (a backend's words never reach status).
     fn gax_error(target: &Target, what: &str, err: &google_cloud_gax::error::Error) -> MetricError {
         let target = target.clone();
-        let status = err.status().map(|status| (status.code, status.message.clone()));
+        let status = err.status().map(|status| (status.code, status.message.len()));
         let http = err.http_status_code();
-        let detail = match &status {
-            Some((code, message)) => format!("{what}: {}: {}", code.name(), snippet(message, 200)),
-            None => format!("{what}: {}", snippet(&err.to_string(), 200)),
-        };
+        let mut detail = what.to_owned();
+        if let Some((code, size)) = &status {
+            detail.push_str(&format!(": {} (its message, {}, not shown)", code.name(), bytes(*size as u64)));
+        }
+        if let Some(http) = http {
+            detail.push_str(&format!(", http {http}"));
+        }
         use google_cloud_gax::error::rpc::Code;
         let code = status.as_ref().map(|(code, _)| *code);
-        if err.is_authentication()
+        let (kind, error): (&str, fn(Target, String) -> MetricError) = if err.is_authentication()
             || matches!(code, Some(Code::Unauthenticated | Code::PermissionDenied))
             || matches!(http, Some(401 | 403))
         {
-            MetricError::Auth { target, detail }
+            ("authentication", |target, detail| MetricError::Auth { target, detail })
         } else if err.is_connect() || err.is_io() || err.is_transport() || err.is_timeout() {
-            MetricError::Unreachable { target, detail }
+            ("transport", |target, detail| MetricError::Unreachable { target, detail })
         } else if err.is_deserialization() {
-            MetricError::BadReply { target, detail }
+            ("unreadable reply", |target, detail| MetricError::BadReply { target, detail })
         } else {
-            MetricError::Backend { target, detail }
+            ("service", |target, detail| MetricError::Backend { target, detail })
+        };
+        if status.is_none() && http.is_none() {
+            // Nothing came back: the failure is the connection's, in the transport's own words.
+            let local = if kind == "transport" {
+                format!(" ({})", snippet(&err.to_string(), 200))
+            } else {
+                String::new()
+            };
+            detail.push_str(&format!(": {kind} error{local}"));
         }
+        error(target, detail)
     }
 
     /// The series of a Monitoring reply as (end time, value) points.
@@ -314,6 +329,8 @@ mod client {
     const HISTORY_PAGES: usize = 64;
     /// Points asked for per page.
     const PAGE_POINTS: i32 = 10_000;
+    /// Points asked for by a latest read (the last ten minutes hold ten).
+    const LATEST_POINTS: i32 = 100;
 
     fn wkt_time(t: jiff::Timestamp) -> google_cloud_wkt::Timestamp {
         google_cloud_wkt::Timestamp::clamp(t.as_second(), 0)
@@ -420,8 +437,11 @@ mod client {
             }
             let now = jiff::Timestamp::now();
             let start = now - jiff::SignedDuration::from_mins(10);
+            // The google-cloud clients read a whole reply and take no cap; a page of at most 100
+            // points (ten minutes hold ten) is what bounds a conforming service's reply.
             let reply = self
                 .series_between(start, now)
+                .set_page_size(LATEST_POINTS)
                 .send()
                 .await
                 .map_err(|err| gax_error(&self.target, "monitoring", &err))?;

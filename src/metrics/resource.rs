@@ -143,7 +143,7 @@ impl ResourceQuery {
                     target,
                     detail: format!(
                         "the resource metrics API is not served ({})\nhint: install metrics-server in the cluster",
-                        status.message
+                        api_words(status)
                     ),
                 }
             }
@@ -151,19 +151,25 @@ impl ResourceQuery {
                 target,
                 detail: format!(
                     "{what}: {}\nhint: allow get and list on pods and on pods.metrics.k8s.io (examples/deploy/10-rbac.yaml)",
-                    status.message
+                    api_words(status)
                 ),
             },
-            kube::Error::Api(status) => MetricError::Backend {
-                target,
-                detail: format!("{what}: {} ({})", status.message, status.code),
-            },
+            kube::Error::Api(status) => {
+                MetricError::Backend { target, detail: format!("{what}: {}", api_words(status)) }
+            }
             other => MetricError::Unreachable {
                 target,
                 detail: format!("{what}: {}", crate::explain::chain(other)),
             },
         }
     }
+}
+
+/// A refusal as code and reason (`403 Forbidden`), not its message: the metrics API is served by an
+/// aggregated server (metrics-server or another), and a backend's words never reach status.
+fn api_words(status: &kube::core::Status) -> String {
+    let reason: String = status.reason.chars().filter(char::is_ascii_alphanumeric).take(40).collect();
+    if reason.is_empty() { format!("http {}", status.code) } else { format!("http {} {reason}", status.code) }
 }
 
 /// The `pods` resource of the metrics API (kind PodMetrics).

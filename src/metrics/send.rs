@@ -6,14 +6,16 @@
 //! [`send`] follows them here: at most [`MAX_REDIRECTS`], a loop named as one, headers and the bearer
 //! token dropped on any hop whose scheme, host or port differs from the spec's URL. The body is
 //! streamed and reading stops at [`super::Limits::max_reply_bytes`], so a huge or endless reply costs
-//! at most the cap in memory. Parsing the reply is the sources' business, not this module's.
+//! at most the cap in memory. A redirect's location is the server's to choose, so messages count
+//! hops and never quote where they went. Parsing the reply is the sources' business, not this
+//! module's.
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION};
 use reqwest::{Method, StatusCode, Url};
 
 use super::Limits;
 use super::error::{MetricError, Target, bytes};
-use super::transport::{self, SecretString, display_url};
+use super::transport::{self, SecretString};
 
 /// The most redirects followed for one reading.
 pub const MAX_REDIRECTS: usize = 10;
@@ -83,10 +85,21 @@ pub async fn send(
     let mut body = request.body;
     let mut visited = vec![url.clone()];
     loop {
-        limits
-            .hosts
-            .check_url(&url)
-            .map_err(|denied| MetricError::Denied { target: target.clone(), detail: denied.to_string() })?;
+        let hop = visited.len() - 1;
+        // A host a redirect chose is the server's word: named only when the spec named it.
+        let denied = |denied: &super::hosts::Denied| {
+            let detail = match hop {
+                0 => denied.to_string(),
+                _ => format!(
+                    "redirect {hop} leads to a host the host policy denies ({})\nhint: point the URL at where \
+                     the backend answers, or allow that host with {} (the operator decides, not the scaler)",
+                    denied.why,
+                    super::hosts::ALLOW_FLAG
+                ),
+            };
+            MetricError::Denied { target: target.clone(), detail }
+        };
+        limits.hosts.check_url(&url).map_err(|refused| denied(&refused))?;
         let mut builder = client.request(method.clone(), url.clone());
         if let Some(body) = &body {
             builder = builder.body(body.clone());
@@ -97,7 +110,10 @@ pub async fn send(
                 builder = builder.bearer_auth(token.expose());
             }
         }
-        let response = builder.send().await.map_err(|err| transport::request_error(target, err))?;
+        let response = builder.send().await.map_err(|err| match super::hosts::denied_in(&err) {
+            Some(refused) => denied(refused),
+            None => transport::request_error(target, err),
+        })?;
         let status = response.status();
         let location = response.headers().get(LOCATION).and_then(|value| value.to_str().ok());
         let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
@@ -105,29 +121,23 @@ pub async fn send(
             return read(response, limits, target).await;
         };
         let redirect_error = |detail: String| MetricError::Redirect { target: target.clone(), detail };
+        let status = status.as_u16();
         let next = url
             .join(location)
             .map_err(|_| redirect_error(format!("http {status} to an unreadable location")))?;
         if !matches!(next.scheme(), "http" | "https") {
-            return Err(redirect_error(format!(
-                "http {status} to a {} URL, not http or https",
-                next.scheme()
-            )));
+            return Err(redirect_error(format!("http {status} to a URL that is not http or https")));
         }
-        if visited.contains(&next) {
-            visited.push(next);
-            let chain: Vec<String> = visited.iter().map(|url| display_url(url.as_str())).collect();
-            return Err(redirect_error(format!("redirect loop: {}", chain.join(" -> "))));
+        if let Some(again) = visited.iter().position(|seen| *seen == next) {
+            let to =
+                if again == 0 { "the spec's URL".to_owned() } else { format!("the URL of redirect {again}") };
+            return Err(redirect_error(format!("redirect loop: redirect {} goes back to {to}", hop + 1)));
         }
         if visited.len() > MAX_REDIRECTS {
-            return Err(redirect_error(format!(
-                "more than {MAX_REDIRECTS} redirects, last to {}",
-                display_url(next.as_str())
-            )));
+            return Err(redirect_error(format!("more than {MAX_REDIRECTS} redirects")));
         }
         // As browsers do: 303 (and 301/302 after a POST) fetch the new location with GET, no body.
-        if status == StatusCode::SEE_OTHER || (method == Method::POST && matches!(status.as_u16(), 301 | 302))
-        {
+        if status == 303 || (method == Method::POST && matches!(status, 301 | 302)) {
             method = Method::GET;
             body = None;
         }

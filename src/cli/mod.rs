@@ -190,6 +190,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 60,
         value_parser = clap::value_parser!(u32).range(1..=60))]
     pub max_metric_timeout: u32,
+    /// Send Prometheus and HTTP metric requests through the proxy HTTPS_PROXY, HTTP_PROXY, ALL_PROXY
+    /// and NO_PROXY name (without it they ignore those variables); the host policy still applies to
+    /// each target host.
+    #[arg(long)]
+    pub metric_proxy_from_environment: bool,
     /// Let metric URLs reach this address, network (CIDR) or host name, though a default denies it
     /// (link-local and cloud metadata are denied by default); repeatable, or comma-separated.
     #[arg(long, value_name = "HOST|CIDR")]

@@ -26,6 +26,7 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         max_reply_bytes: args.max_metric_reply_bytes,
         hosts: std::sync::Arc::new(hosts),
         max_timeout_seconds: args.max_metric_timeout,
+        proxy_from_environment: args.metric_proxy_from_environment,
     };
     if args.lease_duration < 3 {
         return Err(UsageError("--lease-duration must be at least 3 seconds".into()).into());

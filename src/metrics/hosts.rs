@@ -8,8 +8,8 @@
 //! decides for that name whatever it resolves to; otherwise the most specific network rule decides for
 //! each address the name resolves to, and one denied address refuses the whole name. Addresses are
 //! checked by [`Resolver`] when reqwest connects, so a host name cannot dodge a network rule; literal
-//! addresses in URLs are checked before sending by [`HostPolicy::check_url`]. Nothing here sends a
-//! request.
+//! addresses in URLs are checked before sending by [`HostPolicy::check_url`]. Redis connections are
+//! checked the same way ([`resolve_checked`]). Nothing here sends a request.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -257,6 +257,37 @@ fn is_host_name(text: &str) -> bool {
         && text.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
+/// Why a host cannot be reached: the policy denies it, or its name does not resolve.
+#[derive(Debug)]
+pub enum Refused {
+    /// The host policy denies the name or one of its addresses.
+    Denied(Denied),
+    /// The name did not resolve.
+    Lookup(std::io::Error),
+}
+
+/// The addresses of `host` (a name or a literal address) on `port`, each allowed by `policy`: a
+/// name rule decides for the name; otherwise one denied address refuses the whole name.
+pub async fn resolve_checked(policy: &HostPolicy, host: &str, port: u16) -> Result<Vec<SocketAddr>, Refused> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(addr) = bare.parse::<IpAddr>() {
+        policy.check_addr(bare, addr).map_err(Refused::Denied)?;
+        return Ok(vec![SocketAddr::new(addr, port)]);
+    }
+    let decided = policy.check_name(bare);
+    if let Some(Err(denied)) = decided {
+        return Err(Refused::Denied(denied));
+    }
+    let addrs: Vec<SocketAddr> =
+        tokio::net::lookup_host((bare, port)).await.map_err(Refused::Lookup)?.collect();
+    if decided.is_none() {
+        for addr in &addrs {
+            policy.check_addr(bare, addr.ip()).map_err(Refused::Denied)?;
+        }
+    }
+    Ok(addrs)
+}
+
 /// reqwest's DNS resolver for metric clients: the system resolver, then the policy on every address.
 pub struct Resolver {
     policy: Arc<HostPolicy>,
@@ -274,17 +305,13 @@ impl reqwest::dns::Resolve for Resolver {
         let policy = self.policy.clone();
         let name = name.as_str().to_owned();
         Box::pin(async move {
-            let decided = policy.check_name(&name);
-            if let Some(Err(denied)) = decided {
-                return Err(Box::new(denied) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
-            if decided.is_none() {
-                for addr in &addrs {
-                    policy.check_addr(&name, addr.ip())?;
+            match resolve_checked(&policy, &name, 0).await {
+                Ok(addrs) => Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs),
+                Err(Refused::Denied(denied)) => {
+                    Err(Box::new(denied) as Box<dyn std::error::Error + Send + Sync>)
                 }
+                Err(Refused::Lookup(e)) => Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
             }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }

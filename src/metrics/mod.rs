@@ -159,18 +159,22 @@ pub struct Limits {
     pub hosts: Arc<HostPolicy>,
     /// The most seconds one read may take, whatever the scaler's `timeoutSeconds` says.
     pub max_timeout_seconds: u32,
+    /// Whether HTTP-based sources go through the proxy of `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`
+    /// and `NO_PROXY` (off: never, whatever the environment says).
+    pub proxy_from_environment: bool,
 }
 
 /// The default [`Limits::max_reply_bytes`]: 1 MiB, a thousand times a one-series Prometheus reply.
 pub const DEFAULT_MAX_REPLY_BYTES: u64 = 1 << 20;
 
 impl Default for Limits {
-    /// 1 MiB, the default host policy and the CRD's maximum timeout.
+    /// 1 MiB, the default host policy, the CRD's maximum timeout, no proxy.
     fn default() -> Self {
         Self {
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             hosts: Arc::new(HostPolicy::default()),
             max_timeout_seconds: crate::api::MAX_TIMEOUT_SECONDS,
+            proxy_from_environment: false,
         }
     }
 }
@@ -284,7 +288,7 @@ impl Fetcher {
                 secrets: secret::Secrets::new(client.clone(), settings.secret_ttl),
                 client,
                 kinds: resource::Kinds::default(),
-                http: HttpClients::new(settings.limits.hosts.clone()),
+                http: HttpClients::new(settings.limits.hosts.clone(), settings.limits.proxy_from_environment),
                 settings,
                 redis: redis::RedisPool::default(),
                 #[cfg(feature = "pubsub")]

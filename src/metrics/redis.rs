@@ -7,27 +7,28 @@
 //! from `XINFO GROUPS` (Redis 7+); there a missing key or group is an error, since a consumer group
 //! exists only on purpose.
 //!
-//! The pool keeps one auto-reconnecting multiplexed connection per server and credentials, so
-//! reconciles never open a connection each. [`parse_groups`] is pure.
+//! [`link`] keeps one multiplexed connection per server and credentials (so reconciles never open a
+//! connection each), over a socket whose replies [`wire`] caps at `--max-metric-reply-bytes`.
+//! A server's words never reach a message: an error reply is told by its code and size, a type or
+//! a consumer group by what gscale expects. [`parse_groups`] is pure.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod link;
+pub mod wire;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Value};
-use tokio::sync::OnceCell;
+use redis::Value;
+
+pub(crate) use link::{Bounds, Credentials, Link, RedisPool, ServerKey};
 
 use super::MetricSource;
-use super::error::{MetricError, Problem, Target, snippet};
-use super::transport::SecretString;
+use super::error::{MetricError, Problem, Target, bytes, snippet};
 use crate::api::{MetricType, RedisKind};
 
 /// One Redis read, ready to send.
 #[derive(Clone)]
 pub struct RedisQuery {
     pub(crate) target: Target,
-    pub(crate) connection: ConnectionManager,
+    pub(crate) link: Link,
+    pub(crate) max_reply_bytes: u64,
     pub(crate) key: String,
     pub(crate) kind: RedisKind,
     pub(crate) consumer_group: Option<String>,
@@ -35,6 +36,7 @@ pub struct RedisQuery {
 
 /// The target of a Redis read, for messages and dedup.
 pub fn target(host: &str, port: u16, db: u32, key: &str, kind: RedisKind, group: Option<&str>) -> Target {
+    let (key, group) = (snippet(key, 200), group.map(|group| snippet(group, 200)));
     let query = match (kind, group) {
         (RedisKind::Auto, _) => format!("key `{key}`"),
         (RedisKind::Stream, None) => format!("stream `{key}`"),
@@ -43,132 +45,55 @@ pub fn target(host: &str, port: u16, db: u32, key: &str, kind: RedisKind, group:
     Target { kind: MetricType::Redis, backend: format!("{host}:{port}/{db}"), query }
 }
 
-/// Where and as whom to connect: one pooled connection per distinct value.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct ServerKey {
-    /// Host.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// Database number.
-    pub db: u32,
-    /// ACL user.
-    pub username: Option<String>,
-    /// Fingerprint of the password (never the password).
-    pub password_fingerprint: Option<u64>,
-    /// TLS on.
-    pub tls: bool,
-    /// TLS without verification.
-    pub insecure_skip_verify: bool,
-    /// Fingerprint of the CA bundle.
-    pub ca_fingerprint: Option<u64>,
-}
-
-/// What a connection needs beyond its key.
-pub(crate) struct Credentials {
-    /// Password, if any.
-    pub password: Option<SecretString>,
-    /// PEM CA bundle, if any.
-    pub ca_pem: Option<String>,
-}
-
-/// Connections unused this long are closed (a scaler deleted, a password rotated).
-const IDLE: Duration = Duration::from_secs(600);
-
-/// A pooled connection (opened on first use) and when it was last handed out.
-type Slot = (Arc<OnceCell<ConnectionManager>>, Instant);
-
-/// One auto-reconnecting multiplexed connection per server and credentials.
-#[derive(Default)]
-pub(crate) struct RedisPool {
-    connections: Mutex<HashMap<ServerKey, Slot>>,
-}
-
-impl RedisPool {
-    /// The connection for `key`, opened on first use; a failed open is not remembered.
-    pub(crate) async fn get(
-        &self,
-        key: &ServerKey,
-        credentials: &Credentials,
-        timeout: Duration,
-        target: &Target,
-    ) -> Result<ConnectionManager, MetricError> {
-        let cell = {
-            let mut connections = self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let now = Instant::now();
-            connections.retain(|_, (_, used)| now.duration_since(*used) < IDLE);
-            let (cell, used) = connections.entry(key.clone()).or_insert_with(|| (Arc::default(), now));
-            *used = now;
-            cell.clone()
-        };
-        let connection = cell
-            .get_or_try_init(|| async {
-                let addr = if key.tls {
-                    ConnectionAddr::TcpTls {
-                        host: key.host.clone(),
-                        port: key.port,
-                        insecure: key.insecure_skip_verify,
-                        tls_params: None,
-                    }
-                } else {
-                    ConnectionAddr::Tcp(key.host.clone(), key.port)
-                };
-                let mut settings = RedisConnectionInfo::default().set_db(i64::from(key.db));
-                if let Some(username) = &key.username {
-                    settings = settings.set_username(username);
-                }
-                if let Some(password) = &credentials.password {
-                    settings = settings.set_password(password.expose());
-                }
-                let info = addr
-                    .into_connection_info()
-                    .map_err(|err| redis_error(target, &err))?
-                    .set_redis_settings(settings);
-                let client = match (&credentials.ca_pem, key.tls && !key.insecure_skip_verify) {
-                    (Some(pem), true) => redis::Client::build_with_tls(
-                        info,
-                        redis::TlsCertificates { client_tls: None, root_cert: Some(pem.as_bytes().to_vec()) },
-                    ),
-                    _ => redis::Client::open(info),
-                }
-                .map_err(|err| redis_error(target, &err))?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_secs(2));
-                ConnectionManager::new_with_config(client, config)
-                    .await
-                    .map_err(|err| redis_error(target, &err))
-            })
-            .await?;
-        Ok(connection.clone())
-    }
-}
-
-/// Map a client error to a metric error; passwords never appear in redis-rs messages, and the fetcher
-/// redacts them anyway.
-fn redis_error(target: &Target, err: &redis::RedisError) -> MetricError {
-    let detail = snippet(&err.to_string(), 300);
+/// A client error as a metric error, in words of our own: the cut that ended the connection, if
+/// one did; an error reply's code and size, never its text; a transport failure in the transport's
+/// words (which hold none of the server's). Passwords never appear either way.
+pub(crate) fn redis_error(
+    target: &Target,
+    err: &redis::RedisError,
+    cut: Option<wire::Cut>,
+    limit: u64,
+) -> MetricError {
     let target = target.clone();
-    let code = err.code().unwrap_or("");
+    match cut {
+        Some(wire::Cut::TooLarge) => return MetricError::TooLarge { target, limit },
+        Some(other) => return MetricError::BadReply { target, detail: other.describe().to_owned() },
+        None => {}
+    }
+    // A code is the server's first word (ERR, WRONGTYPE): shown when it looks like one.
+    let code = err
+        .code()
+        .filter(|code| code.len() <= 24 && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        .map(str::to_owned);
+    let said = err.detail().map_or(0, str::len);
     if err.kind() == redis::ErrorKind::AuthenticationFailed
-        || matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM")
+        || matches!(code.as_deref(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
     {
-        MetricError::Auth { target, detail }
-    } else if err.is_connection_refusal() || err.is_io_error() || err.is_timeout() {
-        MetricError::Unreachable { target, detail }
+        let code = code.map_or_else(String::new, |code| format!(" ({code})"));
+        MetricError::Auth { target, detail: format!("the server refused the credentials{code}") }
+    } else if err.is_connection_refusal()
+        || err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+    {
+        MetricError::Unreachable { target, detail: snippet(&err.to_string(), 300) }
     } else if err.kind() == redis::ErrorKind::Parse || err.kind() == redis::ErrorKind::UnexpectedReturnType {
-        MetricError::BadReply { target, detail }
+        MetricError::BadReply { target, detail: "a reply the client cannot read".into() }
     } else {
-        MetricError::Backend { target, detail }
+        let code = code.unwrap_or_else(|| "without a code".into());
+        MetricError::Backend {
+            target,
+            detail: format!("redis error {code} (its message, {}, not shown)", bytes(said as u64)),
+        }
     }
 }
 
 impl RedisQuery {
     async fn command(&self, cmd: &redis::Cmd) -> Result<Value, MetricError> {
-        let mut connection = self.connection.clone();
-        cmd.query_async(&mut connection).await.map_err(|err| redis_error(&self.target, &err))
+        let mut connection = self.link.connection.clone();
+        cmd.query_async(&mut connection).await.map_err(|err| {
+            redis_error(&self.target, &err, self.link.cut.get().copied(), self.max_reply_bytes)
+        })
     }
 
     async fn length(&self, command: &str) -> Result<f64, MetricError> {
@@ -211,9 +136,13 @@ pub fn length_command(reply: &Value) -> Result<Option<&'static str>, Problem> {
         "set" => Ok(Some("SCARD")),
         "hash" => Ok(Some("HLEN")),
         "stream" => Ok(Some("XLEN")),
-        other => Err(Problem::InvalidValue(format!(
-            "key is a {other}, not a list, set, sorted set, hash or stream"
-        ))),
+        // The type's name is the server's word: named only when it is one Redis has.
+        "string" => {
+            Err(Problem::InvalidValue("key is a string, not a list, set, sorted set, hash or stream".into()))
+        }
+        _ => Err(Problem::InvalidValue(
+            "key is of a type that is not a list, set, sorted set, hash or stream".into(),
+        )),
     }
 }
 
@@ -272,14 +201,14 @@ pub fn parse_groups(reply: &Value, group: &str) -> Result<f64, Problem> {
         Value::Array(groups) | Value::Set(groups) => groups,
         other => return Err(Problem::BadReply(format!("XINFO GROUPS replied {}", kind_of(other)))),
     };
-    let mut names = Vec::new();
+    let mut others = 0;
     for entry in groups {
         let fields = fields(entry)
             .ok_or_else(|| Problem::BadReply(format!("unreadable group entry ({})", kind_of(entry))))?;
         let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
         let name = get("name").and_then(text).unwrap_or_default();
         if name != group {
-            names.push(name);
+            others += 1;
             continue;
         }
         let pending = integer(get("pending").unwrap_or(&Value::Nil))
@@ -295,7 +224,8 @@ pub fn parse_groups(reply: &Value, group: &str) -> Result<f64, Problem> {
         };
         return Ok(pending + lag);
     }
-    Err(Problem::NoData(format!("no consumer group `{group}` (groups: {})", names.join(", "))))
+    // The other groups' names are the server's words: counted, not named.
+    Err(Problem::NoData(format!("no consumer group `{group}` ({others} other group(s) on the stream)")))
 }
 
 #[cfg(test)]
@@ -329,7 +259,9 @@ mod tests {
         assert_eq!(parse_groups(&groups_reply(Value::Int(1)), "workers"), Ok(3.0));
         assert!(matches!(parse_groups(&groups_reply(Value::Nil), "workers"), Err(Problem::NoData(_))));
         match parse_groups(&groups_reply(Value::Int(1)), "other") {
-            Err(Problem::NoData(detail)) => assert_eq!(detail, "no consumer group `other` (groups: workers)"),
+            Err(Problem::NoData(detail)) => {
+                assert_eq!(detail, "no consumer group `other` (1 other group(s) on the stream)")
+            }
             other => panic!("{other:?}"),
         }
         let resp3 = Value::Array(vec![Value::Map(vec![

@@ -127,7 +127,13 @@ impl Fetcher {
                     insecure_skip_verify: spec.insecure_skip_verify,
                     ca_fingerprint: ca_pem.as_ref().map(hash_of),
                 };
-                let timeout = Duration::from_secs(u64::from(metric.timeout_seconds.max(1)));
+                let limits = &self.inner.settings.limits;
+                let seconds = metric.timeout_seconds.clamp(1, limits.max_timeout_seconds.max(1));
+                let bounds = redis::Bounds {
+                    max_reply_bytes: limits.max_reply_bytes,
+                    hosts: &limits.hosts,
+                    timeout: Duration::from_secs(u64::from(seconds)),
+                };
                 let credentials = redis::Credentials { password: password.clone(), ca_pem };
                 let dedup_key = hash_of(&(
                     "redis",
@@ -136,15 +142,16 @@ impl Fetcher {
                     spec.kind == RedisKind::Stream,
                     &spec.consumer_group,
                 ));
-                let connection =
-                    self.inner.redis.get(&key, &credentials, timeout, &target).await.map_err(|err| {
+                let link =
+                    self.inner.redis.get(&key, &credentials, bounds, &target).await.map_err(|err| {
                         err.redact(
                             &password.as_ref().map(SecretString::expose).into_iter().collect::<Vec<_>>(),
                         )
                     })?;
                 let source = redis::RedisQuery {
                     target,
-                    connection,
+                    link,
+                    max_reply_bytes: limits.max_reply_bytes,
                     key: spec.queue_name.clone(),
                     kind: spec.kind,
                     consumer_group: spec.consumer_group.clone(),

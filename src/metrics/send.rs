@@ -100,6 +100,9 @@ pub async fn send(
             MetricError::Denied { target: target.clone(), detail }
         };
         limits.hosts.check_url(&url).map_err(|refused| denied(&refused))?;
+        if limits.proxy_from_environment {
+            through_proxy(limits, &url).await.map_err(|refused| denied(&refused))?;
+        }
         let mut builder = client.request(method.clone(), url.clone());
         if let Some(body) = &body {
             builder = builder.body(body.clone());
@@ -143,6 +146,18 @@ pub async fn send(
         }
         visited.push(next.clone());
         url = next;
+    }
+}
+
+/// Through a proxy the connection goes to the proxy's address, so the resolver never sees the
+/// target's: the policy is applied to the addresses the target's name has here. A name that does
+/// not resolve here is the proxy's to resolve (its name rules still applied by `check_url`).
+async fn through_proxy(limits: &Limits, url: &Url) -> Result<(), super::hosts::Denied> {
+    let Some(host) = url.host_str() else { return Ok(()) };
+    let port = url.port_or_known_default().unwrap_or(80);
+    match super::hosts::resolve_checked(&limits.hosts, host, port).await {
+        Err(super::hosts::Refused::Denied(denied)) => Err(denied),
+        Ok(_) | Err(super::hosts::Refused::Lookup(_)) => Ok(()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! What the HTTP-based sources share: the reqwest clients (one per TLS setting, reused across
-//! reconciles, resolving through the host policy), request headers, transport error mapping, and
-//! [`SecretString`].
+//! reconciles, resolving through the host policy, and with no proxy from the environment unless the
+//! daemon was told to use it), request headers, transport error mapping, and [`SecretString`].
 //!
 //! No source logic lives here; Prometheus and HTTP build their requests on top of it.
 
@@ -113,16 +113,20 @@ pub struct TlsSettings {
 }
 
 /// The reqwest clients, one per TLS setting: connections are pooled and reused across reconciles.
-/// Each resolves names through the host policy and follows no redirect itself (see `send`).
+/// Each resolves names through the host policy and follows no redirect itself (see `send`). reqwest
+/// sends through the proxy its environment names unless told not to; through a proxy the policy
+/// would see only the proxy's address, so there is none unless the daemon was told to use it.
 pub struct HttpClients {
     hosts: Arc<HostPolicy>,
+    proxy_from_environment: bool,
     clients: Mutex<HashMap<TlsSettings, reqwest::Client>>,
 }
 
 impl HttpClients {
-    /// No client yet; those built will enforce `hosts`.
-    pub fn new(hosts: Arc<HostPolicy>) -> Self {
-        Self { hosts, clients: Mutex::default() }
+    /// No client yet; those built will enforce `hosts`, through the environment's proxy only with
+    /// `proxy_from_environment`.
+    pub fn new(hosts: Arc<HostPolicy>, proxy_from_environment: bool) -> Self {
+        Self { hosts, proxy_from_environment, clients: Mutex::default() }
     }
 
     /// The client for these TLS settings, built on first use.
@@ -138,6 +142,9 @@ impl HttpClients {
             .referer(false)
             .dns_resolver(Arc::new(Resolver::new(self.hosts.clone())))
             .user_agent(concat!("gscale/", env!("CARGO_PKG_VERSION")));
+        if !self.proxy_from_environment {
+            builder = builder.no_proxy();
+        }
         if let Some(pem) = &tls.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| {
                 MetricError::InvalidSource { kind, detail: "CA bundle is not valid PEM".into() }

@@ -108,7 +108,8 @@ pub async fn run(args: &PlanArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
     // that does not exist yet.
     // Unlike the daemon, plan runs as the person who typed it: through their proxy, as curl would.
     let limits = crate::metrics::Limits { proxy_from_environment: true, ..crate::metrics::Limits::default() };
-    let fetcher = Fetcher::new(Some(client.clone()), crate::metrics::Settings { limits, ..Default::default() });
+    let fetcher =
+        Fetcher::new(Some(client.clone()), crate::metrics::Settings { limits, ..Default::default() });
     // The target watch is a task of this command's own, ended when plan returns.
     let (tasks, _stop_tasks) = controller::tasks::Tasks::new();
     let targets = controller::targets::Targets::new(client, Some(namespace.clone()), tasks);

@@ -13,6 +13,7 @@ pub mod monitoring;
 pub mod prometheus;
 pub mod pubsub;
 pub mod redis;
+pub mod resp;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;

@@ -61,7 +61,10 @@ complete -c gscale -n "__fish_gscale_using_subcommand run" -l metrics-addr -d 'S
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l shard -d 'Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l lease-namespace -d 'Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l lease-duration -d 'Seconds a leader is trusted without renewing; a follower takes over after this' -r
-complete -c gscale -n "__fish_gscale_using_subcommand run" -l max-metric-reply-bytes -d 'Longest metric reply read (Prometheus, HTTP), in bytes; a longer one is an error, not read on' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l namespace-concurrency -d 'Reconciles one namespace may have in flight at once, of the daemon\'s 256: a namespace whose metrics all hang holds no more, and the others\' scalers go on' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l request-timeout -d 'Seconds one Kubernetes API call (a watch aside) may take before it is cut and logged; a scaler\'s own calls are cut sooner, at its syncIntervalSeconds' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l max-metric-reply-bytes -d 'Longest metric reply read (Prometheus, HTTP, Redis), in bytes; a longer one is an error, not read on' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l max-metric-timeout -d 'The most seconds one metric read may take, whatever a scaler\'s timeoutSeconds asks (at most 60, the CRD\'s maximum); lower it to bound how long a hanging backend holds its scalers' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l allow-metric-host -d 'Let metric URLs reach this address, network (CIDR) or host name, though a default denies it (link-local and cloud metadata are denied by default); repeatable, or comma-separated' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l deny-metric-host -d 'Keep metric URLs from reaching this address, network (CIDR) or host name; the most specific rule wins (deny 0.0.0.0/0 and allow a few networks for an allow list); repeatable' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l kubeconfig -d 'Path to the kubeconfig file' -r -F
@@ -74,6 +77,7 @@ complete -c gscale -n "__fish_gscale_using_subcommand run" -s A -l all-namespace
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l once -d 'One pass over every scaler, then exit'
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l dry-run -d 'Decide and record, never scale'
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l no-leader-election -d 'Run without leader election (only when one daemon is certain)'
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l metric-proxy-from-environment -d 'Send Prometheus and HTTP metric requests through the proxy HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY name (without it they ignore those variables); the host policy still applies to each target host'
 complete -c gscale -n "__fish_gscale_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gscale -n "__fish_gscale_using_subcommand run" -s V -l version -d 'Print version'
 complete -c gscale -n "__fish_gscale_using_subcommand plan" -s f -l filename -d 'A scaler manifest not applied yet' -r -F

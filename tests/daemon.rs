@@ -10,34 +10,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::cluster::{Cluster, Load, eventually};
+use common::cluster::{Cluster, Load, base_spec, eventually, wait_replicas};
 use gscale_sandbox::{FaultMatch, RequestRecord};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 const SECONDS: fn(u64) -> Duration = Duration::from_secs;
 
-fn base_spec(load: &Load, target: f64) -> serde_json::Value {
-    json!({
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
-        "minReplicas": 1,
-        "maxReplicas": 10,
-        "metric": load.metric(target),
-        "syncIntervalSeconds": 1,
-        "behavior": {"scaleUp": {"cooldownSeconds": 0},
-                     "scaleDown": {"cooldownSeconds": 0, "stabilizationWindowSeconds": 0}}
-    })
-}
-
 fn is_scale_patch(r: &RequestRecord) -> bool {
     r.verb == "patch" && r.subresource == "scale" && r.status < 300
-}
-
-async fn wait_replicas(cluster: &Cluster, name: &str, expected: i32, deadline: Duration) {
-    eventually(&format!("{name} at {expected} replicas"), deadline, || async {
-        cluster.replicas(name).await == expected
-    })
-    .await;
 }
 
 /// `at` plus whole seconds.

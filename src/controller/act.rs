@@ -61,7 +61,7 @@ pub async fn act(
         let made =
             match ctx.fence.write(ctx.targets.scale(&namespace, target, decision.desired, budget)).await? {
                 Err(lost) if lost.outcome_unknown() => {
-                    read_back(ctx, &key, target, decision.desired, budget).await.map_or(Err(lost), Ok)
+                    read_back(ctx, &key, target, decision.desired, budget).await.ok_or(lost)
                 }
                 made => made,
             };

@@ -133,7 +133,7 @@ where
                         .boxed_unsync()
                 }
             };
-            let retry_after = parts.headers.get(header::RETRY_AFTER).and_then(|v| retry_after_seconds(v));
+            let retry_after = parts.headers.get(header::RETRY_AFTER).and_then(retry_after_seconds);
             match retry_after {
                 Some(seconds) if parts.status == StatusCode::TOO_MANY_REQUESTS => {
                     let status = with_retry_after(&read_capped(body).await?, seconds);

@@ -340,6 +340,28 @@ impl Load {
     }
 }
 
+/// A scaler of Deployment `app` on `load` (AverageValue, `target` a replica), deciding every second
+/// with no cooldown or window: the daemon tests' base.
+pub fn base_spec(load: &Load, target: f64) -> serde_json::Value {
+    json!({
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+        "minReplicas": 1,
+        "maxReplicas": 10,
+        "metric": load.metric(target),
+        "syncIntervalSeconds": 1,
+        "behavior": {"scaleUp": {"cooldownSeconds": 0},
+                     "scaleDown": {"cooldownSeconds": 0, "stabilizationWindowSeconds": 0}}
+    })
+}
+
+/// Wait (up to `deadline`) until Deployment `name` has `expected` replicas.
+pub async fn wait_replicas(cluster: &Cluster, name: &str, expected: i32, deadline: Duration) {
+    eventually(&format!("{name} at {expected} replicas"), deadline, || async {
+        cluster.replicas(name).await == expected
+    })
+    .await;
+}
+
 /// Poll an async condition until it holds or the deadline passes.
 pub async fn eventually<F, Fut>(what: &str, deadline: Duration, check: F)
 where

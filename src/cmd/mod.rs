@@ -69,7 +69,28 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// A kube client from the kubeconfig flags, found the way kubectl finds it, and the server's URL.
 pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)> {
-    const PICK: &str = "check --context, --cluster and --user against `kubectl config view`";
+    let (config, server) = config(flags).await?;
+    let client = kube::Client::try_from(config)
+        .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, KUBECONFIG_PICK))?;
+    Ok((client, server))
+}
+
+/// [`client`], with `layer` in its stack (the daemon counts its API requests so).
+pub async fn client_with(
+    flags: &KubeFlags,
+    layer: &crate::controller::telemetry::CountedLayer,
+) -> anyhow::Result<(kube::Client, String)> {
+    let (config, server) = config(flags).await?;
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, KUBECONFIG_PICK))?;
+    Ok((builder.with_layer(layer).build(), server))
+}
+
+const KUBECONFIG_PICK: &str = "check --context, --cluster and --user against `kubectl config view`";
+
+/// The client configuration the kubeconfig flags pick, and the server's URL.
+async fn config(flags: &KubeFlags) -> anyhow::Result<(kube::Config, String)> {
+    const PICK: &str = KUBECONFIG_PICK;
     let options = KubeConfigOptions {
         context: flags.context.clone(),
         cluster: flags.cluster.clone(),
@@ -106,9 +127,7 @@ pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)>
     // minutes, past a Lease's deadline and with nothing logged. gscale retries itself, capped,
     // logged and reported in status.
     config.default_retry = false;
-    let client = kube::Client::try_from(config)
-        .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, PICK))?;
-    Ok((client, server))
+    Ok((config, server))
 }
 
 /// Resolves at the first SIGTERM or Ctrl-C: the shutdown future `run`, `demo` and `sandbox` hand on.

@@ -59,8 +59,9 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         status_heartbeat: Duration::from_secs(600),
         metric_limits,
         clock_offset: super::input::test_clock_offset()?,
+        api_requests: controller::telemetry::ApiRequests::default(),
     };
-    let (client, server) = super::client(kube).await?;
+    let (client, server) = super::client_with(kube, &settings.api_requests.layer()).await?;
     controller::run(client, &server, settings, super::shutdown_signal()).await?;
     Ok(exit::OK)
 }

@@ -14,6 +14,7 @@ use super::leader::Fenced;
 use super::memory::condition_key;
 use super::status::{self, Outcome};
 use super::targets::{Replicas, TargetError};
+use super::telemetry::ScalerView;
 use super::{Context, FIELD_MANAGER, ScalerKey};
 use crate::api::check::{Severity, check_spec};
 use crate::api::{GeneralScaler, History, names};
@@ -155,19 +156,22 @@ pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<
 
     let scaler = ctx.memory.restore_forecast(&key, fresh_if_behind(&ctx, &key, scaler).await?);
     let now = ctx.clock.now();
-    let mut outcome = match ctx.owners.claim(&key, &scaler) {
+    let (mut outcome, observation) = match ctx.owners.claim(&key, &scaler) {
         Ok(()) => {
             let observation = observe(&ctx, &scaler).await;
             let uid = scaler.uid().unwrap_or_default();
             let mut history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
             ctx.backfills.take_into(&key, &uid, &mut history);
             ctx.backfills.start_if_wanted(&ctx, &scaler, &history);
-            decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run)
+            (decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run), Some(observation))
         }
-        Err(conflict) => Outcome::Conflict(conflict),
+        Err(conflict) => (Outcome::Conflict(conflict), None),
     };
-    ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    act(&ctx, &scaler, &mut outcome, now).await?;
+    ctx.telemetry.decisions.inc();
+    let acted = act(&ctx, &scaler, &mut outcome, now).await;
+    let view = ScalerView { scaler: &scaler, observation: observation.as_ref(), outcome: &outcome };
+    ctx.telemetry.scalers.record(&key, &view);
+    acted?;
 
     let next = ctx.schedule.set_next(key, scaler.metadata.generation, interval, &scaler.spec, now);
     Ok(Action::requeue(next))
@@ -210,9 +214,6 @@ pub async fn act(
     let key = (namespace.clone(), name.clone());
     let mut written = None;
     let mut failure = None;
-    if let Outcome::Decided { decision, .. } = outcome {
-        ctx.telemetry.set_replicas(&key, decision.current, decision.desired);
-    }
     if let Outcome::Decided { decision, report, scaled, .. } = outcome
         && decision.apply
     {
@@ -229,7 +230,7 @@ pub async fn act(
             Ok(()) => {
                 let up = decision.desired > decision.current;
                 let counter = if up { &ctx.telemetry.scaled_up } else { &ctx.telemetry.scaled_down };
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                counter.inc();
                 tracing::info!(%namespace, scaler = %name, from = decision.current, to = decision.desired, "{report}");
                 let reason = if up { names::SCALED_UP } else { names::SCALED_DOWN };
                 let note = format!("{}/{}: {report}", target.kind, target.name);
@@ -307,7 +308,7 @@ async fn write_status(
         let days = status::forecast_days(status);
         ctx.memory.set_written((namespace, name), scaler.uid().unwrap_or_default(), decision.time, days);
     }
-    ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.telemetry.status_writes.inc();
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod demo;
 pub mod generate;
 mod import;
 mod input;
+mod install;
 mod install_crd;
 mod plan;
 mod run;
@@ -40,6 +41,8 @@ impl std::error::Error for UsageError {}
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Install(args) => install::install(&args, &cli.kube).await,
+        Command::Uninstall(args) => install::uninstall(&args, &cli.kube).await,
         Command::InstallCrd(args) => install_crd::run(&args, &cli.kube).await,
         Command::Run(args) => run::run(&args, &cli.kube).await,
         Command::Plan(args) => plan::run(&args, &cli.kube).await,
@@ -123,6 +126,11 @@ async fn config(flags: &KubeFlags) -> anyhow::Result<(kube::Config, String)> {
             .map_err(|e| failed("kubeconfig cannot be used", &e, PICK))?,
     };
     let server = config.cluster_url.to_string();
+    // Named in the API server's audit log (and the sandbox's request log) as gscale, not as kube-rs.
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("gscale/", env!("CARGO_PKG_VERSION"))),
+    ));
     // No retries hidden inside a call: kube's retry layer obeys any Retry-After and backs off for
     // minutes, past a Lease's deadline and with nothing logged. gscale retries itself, capped,
     // logged and reported in status.

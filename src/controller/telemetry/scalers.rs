@@ -358,16 +358,17 @@ fn bounds(decision: &Decision, min: i32, max: i32) -> (i32, i32) {
     }
 }
 
-/// The count the forecast asked for, where it had one.
+/// For a forecasting scaler (mode On or Observe), the count its forecast stage came to, or would
+/// have with Observe: the forecast's own count where it has one, never below the reactive count it
+/// was handed (the floor, which is all it gives while it warms up or stands aside).
 fn forecast_replicas(decision: &Decision) -> Option<i32> {
-    match &decision.step(Stage::Forecast).why {
-        Why::Forecast {
-            verdict:
-                ForecastVerdict::Covered { replicas, .. }
-                | ForecastVerdict::Cadence { replicas, .. }
-                | ForecastVerdict::Forecast { replicas, .. },
-            ..
-        } => Some(*replicas),
-        _ => None,
-    }
+    let step = decision.step(Stage::Forecast);
+    let Why::Forecast { verdict, .. } = &step.why else { return None };
+    let asked = match verdict {
+        ForecastVerdict::Covered { replicas, .. }
+        | ForecastVerdict::Cadence { replicas, .. }
+        | ForecastVerdict::Forecast { replicas, .. } => *replicas,
+        _ => step.input,
+    };
+    Some(asked.max(step.input))
 }

@@ -5,7 +5,8 @@
 
 use serde_json::Value;
 
-/// The changed fields from `before` to `after`, in document order, each on one line.
+/// The changed fields from `before` to `after`, each on one line: fields of `before` in key order,
+/// then the fields only `after` has.
 pub fn changes(before: &Value, after: &Value) -> Vec<String> {
     let mut lines = Vec::new();
     walk("", before, after, &mut lines);
@@ -71,10 +72,10 @@ mod tests {
         assert_eq!(
             changes(&before, &after),
             [
-                "~ spec.replicas: 2 -> 3",
-                "~ spec.template.containers[0].image: a:1 -> a:2",
-                "+ spec.template.containers[0].args[1]: -v",
                 "- spec.old",
+                "~ spec.replicas: 2 -> 3",
+                "+ spec.template.containers[0].args[1]: -v",
+                "~ spec.template.containers[0].image: a:1 -> a:2",
                 "+ spec.new: {\"x\":1}",
             ]
         );

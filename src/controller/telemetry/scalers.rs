@@ -158,13 +158,14 @@ impl Scalers {
             "1 for the stage that set the last decision's count (the last to change it; metrics if none did)",
             s.stage.clone(),
         );
-        registry.register("gscale_scaler_metric_value", "The value each metric read last", s.value.clone());
-        registry.register("gscale_scaler_metric_target", "Each metric's targetValue", s.target.clone());
-        registry.register(
-            "gscale_scaler_metric_latency_seconds",
-            "How long each metric's last reading took",
-            s.latency.clone(),
-        );
+        let per_metric = [
+            ("gscale_scaler_metric_value", "The value each metric read last", &s.value),
+            ("gscale_scaler_metric_target", "Each metric's targetValue", &s.target),
+            ("gscale_scaler_metric_latency_seconds", "How long each metric's last reading took", &s.latency),
+        ];
+        for (name, help, family) in per_metric {
+            registry.register(name, help, family.clone());
+        }
         registry.register(
             "gscale_scaler_metric_errors",
             "Readings of each metric that failed, by reason",

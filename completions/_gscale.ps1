@@ -30,6 +30,8 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install or upgrade gscale in the cluster: namespace, CRD, RBAC, the daemon''s Deployment, its PodDisruptionBudget and metrics Service (server-side apply, printing what changed)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `gscale install` made; the CRD and the scalers stay unless --crd')
             [CompletionResult]::new('install-crd', 'install-crd', [CompletionResultType]::ParameterValue, 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what a scaler would do now and why, stage by stage, changing nothing')
@@ -40,9 +42,47 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff); `man -l -` reads it')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write every completion script and man page into DIR (for packagers and the committed copies)')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write every completion script, man page and examples/deploy manifest into DIR (the committed copies)')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'gscale;install' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the daemon, its ServiceAccount and its leader-election Leases')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the daemon, its ServiceAccount and its leader-election Leases')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Image holding the gscale binary (the repository''s Dockerfile builds it)')
+            [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'Replicas of the daemon: one leads, the others take over within the lease duration')
+            [CompletionResult]::new('--cpu-request', '--cpu-request', [CompletionResultType]::ParameterName, 'CPU request of the daemon (a Kubernetes quantity)')
+            [CompletionResult]::new('--memory-request', '--memory-request', [CompletionResultType]::ParameterName, 'Memory request of the daemon')
+            [CompletionResult]::new('--memory-limit', '--memory-limit', [CompletionResultType]::ParameterName, 'Memory limit of the daemon')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Seconds to wait for the CRD to become Established (0: do not wait)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The kubeconfig user to use')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--print', '--print', [CompletionResultType]::ParameterName, 'Print the objects as YAML and exit, touching no cluster (`| kubectl apply -f -` works)')
+            [CompletionResult]::new('--service-monitor', '--service-monitor', [CompletionResultType]::ParameterName, 'Also a ServiceMonitor for the metrics Service (needs the Prometheus Operator''s CRDs)')
+            [CompletionResult]::new('--prometheus-rule', '--prometheus-rule', [CompletionResultType]::ParameterName, 'Also a PrometheusRule with gscale''s alert rules (needs the Prometheus Operator''s CRDs)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'gscale;uninstall' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace gscale was installed into')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace gscale was installed into')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The kubeconfig user to use')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--crd', '--crd', [CompletionResultType]::ParameterName, 'Also delete the GeneralScaler CRD, and with it every scaler in the cluster')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'gscale;install-crd' {
@@ -260,6 +300,8 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             break
         }
         'gscale;help' {
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install or upgrade gscale in the cluster: namespace, CRD, RBAC, the daemon''s Deployment, its PodDisruptionBudget and metrics Service (server-side apply, printing what changed)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `gscale install` made; the CRD and the scalers stay unless --crd')
             [CompletionResult]::new('install-crd', 'install-crd', [CompletionResultType]::ParameterValue, 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what a scaler would do now and why, stage by stage, changing nothing')
@@ -270,9 +312,15 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff); `man -l -` reads it')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write every completion script and man page into DIR (for packagers and the committed copies)')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write every completion script, man page and examples/deploy manifest into DIR (the committed copies)')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'gscale;help;install' {
+            break
+        }
+        'gscale;help;uninstall' {
             break
         }
         'gscale;help;install-crd' {

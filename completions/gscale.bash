@@ -31,6 +31,9 @@ _gscale() {
             gscale,import)
                 cmd="gscale__subcmd__import"
                 ;;
+            gscale,install)
+                cmd="gscale__subcmd__install"
+                ;;
             gscale,install-crd)
                 cmd="gscale__subcmd__install__subcmd__crd"
                 ;;
@@ -52,6 +55,9 @@ _gscale() {
             gscale,status)
                 cmd="gscale__subcmd__status"
                 ;;
+            gscale,uninstall)
+                cmd="gscale__subcmd__uninstall"
+                ;;
             gscale,validate)
                 cmd="gscale__subcmd__validate"
                 ;;
@@ -69,6 +75,9 @@ _gscale() {
                 ;;
             gscale__subcmd__help,import)
                 cmd="gscale__subcmd__help__subcmd__import"
+                ;;
+            gscale__subcmd__help,install)
+                cmd="gscale__subcmd__help__subcmd__install"
                 ;;
             gscale__subcmd__help,install-crd)
                 cmd="gscale__subcmd__help__subcmd__install__subcmd__crd"
@@ -91,6 +100,9 @@ _gscale() {
             gscale__subcmd__help,status)
                 cmd="gscale__subcmd__help__subcmd__status"
                 ;;
+            gscale__subcmd__help,uninstall)
+                cmd="gscale__subcmd__help__subcmd__uninstall"
+                ;;
             gscale__subcmd__help,validate)
                 cmd="gscale__subcmd__help__subcmd__validate"
                 ;;
@@ -101,7 +113,7 @@ _gscale() {
 
     case "${cmd}" in
         gscale)
-            opts="-h -V --kubeconfig --context --cluster --user --log-format --help --version install-crd run plan status validate simulate demo import completions man generate sandbox help"
+            opts="-h -V --kubeconfig --context --cluster --user --log-format --help --version install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,7 +261,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__help)
-            opts="install-crd run plan status validate simulate demo import completions man generate sandbox help"
+            opts="install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -319,6 +331,20 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gscale__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -430,6 +456,20 @@ _gscale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gscale__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gscale__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -468,6 +508,72 @@ _gscale() {
                     return 0
                     ;;
                 --prometheus-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gscale__subcmd__install)
+            opts="-n -h -V --print --namespace --image --replicas --cpu-request --memory-request --memory-limit --service-monitor --prometheus-rule --wait --kubeconfig --context --cluster --user --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpu-request)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-request)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -887,6 +993,48 @@ _gscale() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gscale__subcmd__uninstall)
+            opts="-n -h -V --namespace --crd --kubeconfig --context --cluster --user --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)

@@ -27,6 +27,8 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand install 'Install or upgrade gscale in the cluster: namespace, CRD, RBAC, the daemon''s Deployment, its PodDisruptionBudget and metrics Service (server-side apply, printing what changed)'
+            cand uninstall 'Remove what `gscale install` made; the CRD and the scalers stay unless --crd'
             cand install-crd 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
             cand run 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
             cand plan 'Show what a scaler would do now and why, stage by stage, changing nothing'
@@ -37,9 +39,45 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand import 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff); `man -l -` reads it'
-            cand generate 'Write every completion script and man page into DIR (for packagers and the committed copies)'
+            cand generate 'Write every completion script, man page and examples/deploy manifest into DIR (the committed copies)'
             cand sandbox 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'gscale;install'= {
+            cand -n 'Namespace of the daemon, its ServiceAccount and its leader-election Leases'
+            cand --namespace 'Namespace of the daemon, its ServiceAccount and its leader-election Leases'
+            cand --image 'Image holding the gscale binary (the repository''s Dockerfile builds it)'
+            cand --replicas 'Replicas of the daemon: one leads, the others take over within the lease duration'
+            cand --cpu-request 'CPU request of the daemon (a Kubernetes quantity)'
+            cand --memory-request 'Memory request of the daemon'
+            cand --memory-limit 'Memory limit of the daemon'
+            cand --wait 'Seconds to wait for the CRD to become Established (0: do not wait)'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand --print 'Print the objects as YAML and exit, touching no cluster (`| kubectl apply -f -` works)'
+            cand --service-monitor 'Also a ServiceMonitor for the metrics Service (needs the Prometheus Operator''s CRDs)'
+            cand --prometheus-rule 'Also a PrometheusRule with gscale''s alert rules (needs the Prometheus Operator''s CRDs)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'gscale;uninstall'= {
+            cand -n 'Namespace gscale was installed into'
+            cand --namespace 'Namespace gscale was installed into'
+            cand --kubeconfig 'Path to the kubeconfig file'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand --log-format 'Log format on stderr'
+            cand --crd 'Also delete the GeneralScaler CRD, and with it every scaler in the cluster'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'gscale;install-crd'= {
             cand --wait 'Seconds to wait for the CRD to become Established (0: do not wait)'
@@ -244,6 +282,8 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand --version 'Print version'
         }
         &'gscale;help'= {
+            cand install 'Install or upgrade gscale in the cluster: namespace, CRD, RBAC, the daemon''s Deployment, its PodDisruptionBudget and metrics Service (server-side apply, printing what changed)'
+            cand uninstall 'Remove what `gscale install` made; the CRD and the scalers stay unless --crd'
             cand install-crd 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
             cand run 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
             cand plan 'Show what a scaler would do now and why, stage by stage, changing nothing'
@@ -254,9 +294,13 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand import 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
             cand completions 'Print shell completions'
             cand man 'Print the man page (roff); `man -l -` reads it'
-            cand generate 'Write every completion script and man page into DIR (for packagers and the committed copies)'
+            cand generate 'Write every completion script, man page and examples/deploy manifest into DIR (the committed copies)'
             cand sandbox 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'gscale;help;install'= {
+        }
+        &'gscale;help;uninstall'= {
         }
         &'gscale;help;install-crd'= {
         }

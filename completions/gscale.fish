@@ -32,6 +32,8 @@ complete -c gscale -n "__fish_gscale_needs_command" -l log-format -d 'Log format
 json\t'One JSON object per line'"
 complete -c gscale -n "__fish_gscale_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gscale -n "__fish_gscale_needs_command" -s V -l version -d 'Print version'
+complete -c gscale -n "__fish_gscale_needs_command" -f -a "install" -d 'Install or upgrade gscale in the cluster: namespace, CRD, RBAC, the daemon\'s Deployment, its PodDisruptionBudget and metrics Service (server-side apply, printing what changed)'
+complete -c gscale -n "__fish_gscale_needs_command" -f -a "uninstall" -d 'Remove what `gscale install` made; the CRD and the scalers stay unless --crd'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "install-crd" -d 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "run" -d 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "plan" -d 'Show what a scaler would do now and why, stage by stage, changing nothing'
@@ -42,9 +44,37 @@ complete -c gscale -n "__fish_gscale_needs_command" -f -a "demo" -d 'Watch gscal
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "import" -d 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "man" -d 'Print the man page (roff); `man -l -` reads it'
-complete -c gscale -n "__fish_gscale_needs_command" -f -a "generate" -d 'Write every completion script and man page into DIR (for packagers and the committed copies)'
+complete -c gscale -n "__fish_gscale_needs_command" -f -a "generate" -d 'Write every completion script, man page and examples/deploy manifest into DIR (the committed copies)'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "sandbox" -d 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
 complete -c gscale -n "__fish_gscale_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gscale -n "__fish_gscale_using_subcommand install" -s n -l namespace -d 'Namespace of the daemon, its ServiceAccount and its leader-election Leases' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l image -d 'Image holding the gscale binary (the repository\'s Dockerfile builds it)' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l replicas -d 'Replicas of the daemon: one leads, the others take over within the lease duration' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l cpu-request -d 'CPU request of the daemon (a Kubernetes quantity)' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l memory-request -d 'Memory request of the daemon' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l memory-limit -d 'Memory limit of the daemon' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l wait -d 'Seconds to wait for the CRD to become Established (0: do not wait)' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l kubeconfig -d 'Path to the kubeconfig file' -r -F
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l context -d 'The kubeconfig context to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l user -d 'The kubeconfig user to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l log-format -d 'Log format on stderr' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l print -d 'Print the objects as YAML and exit, touching no cluster (`| kubectl apply -f -` works)'
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l service-monitor -d 'Also a ServiceMonitor for the metrics Service (needs the Prometheus Operator\'s CRDs)'
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l prometheus-rule -d 'Also a PrometheusRule with gscale\'s alert rules (needs the Prometheus Operator\'s CRDs)'
+complete -c gscale -n "__fish_gscale_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gscale -n "__fish_gscale_using_subcommand install" -s V -l version -d 'Print version'
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -s n -l namespace -d 'Namespace gscale was installed into' -r
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -l kubeconfig -d 'Path to the kubeconfig file' -r -F
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -l context -d 'The kubeconfig context to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -l user -d 'The kubeconfig user to use' -r
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -l log-format -d 'Log format on stderr' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -l crd -d 'Also delete the GeneralScaler CRD, and with it every scaler in the cluster'
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gscale -n "__fish_gscale_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c gscale -n "__fish_gscale_using_subcommand install-crd" -l wait -d 'Seconds to wait for the CRD to become Established (0: do not wait)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install-crd" -l kubeconfig -d 'Path to the kubeconfig file' -r -F
 complete -c gscale -n "__fish_gscale_using_subcommand install-crd" -l context -d 'The kubeconfig context to use' -r
@@ -203,16 +233,18 @@ complete -c gscale -n "__fish_gscale_using_subcommand sandbox" -l log-format -d 
 json\t'One JSON object per line'"
 complete -c gscale -n "__fish_gscale_using_subcommand sandbox" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gscale -n "__fish_gscale_using_subcommand sandbox" -s V -l version -d 'Print version'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "install-crd" -d 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "run" -d 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "plan" -d 'Show what a scaler would do now and why, stage by stage, changing nothing'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "status" -d 'List scalers: current -> desired, metrics vs targets, last scale, conditions'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "validate" -d 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "simulate" -d 'Replay a load trace through a scaler\'s decisions, with no cluster at all'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "demo" -d 'Watch gscale scale a demo workload on this machine, with no cluster'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "import" -d 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "completions" -d 'Print shell completions'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "man" -d 'Print the man page (roff); `man -l -` reads it'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "generate" -d 'Write every completion script and man page into DIR (for packagers and the committed copies)'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "sandbox" -d 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
-complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "install" -d 'Install or upgrade gscale in the cluster: namespace, CRD, RBAC, the daemon\'s Deployment, its PodDisruptionBudget and metrics Service (server-side apply, printing what changed)'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "uninstall" -d 'Remove what `gscale install` made; the CRD and the scalers stay unless --crd'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "install-crd" -d 'Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "run" -d 'Run the autoscaler: watch GeneralScalers, read metrics, decide, scale'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "plan" -d 'Show what a scaler would do now and why, stage by stage, changing nothing'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "status" -d 'List scalers: current -> desired, metrics vs targets, last scale, conditions'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "validate" -d 'Check GeneralScaler manifests offline, with line-precise messages and fixes'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "simulate" -d 'Replay a load trace through a scaler\'s decisions, with no cluster at all'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "demo" -d 'Watch gscale scale a demo workload on this machine, with no cluster'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "import" -d 'Turn HorizontalPodAutoscalers and KEDA ScaledObjects into GeneralScalers (YAML on stdout)'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "completions" -d 'Print shell completions'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "man" -d 'Print the man page (roff); `man -l -` reads it'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "generate" -d 'Write every completion script, man page and examples/deploy manifest into DIR (the committed copies)'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "sandbox" -d 'Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE'
+complete -c gscale -n "__fish_gscale_using_subcommand help; and not __fish_seen_subcommand_from install uninstall install-crd run plan status validate simulate demo import completions man generate sandbox help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -7,6 +7,7 @@
 //! - [`output`]: printing (tables, charts, YAML, JSON); the one place that touches the YAML crate;
 //! - [`cron`]: 5-field cron expressions and their fire times in a time zone (for `spec.schedules`);
 //! - [`import`]: HPAs and KEDA ScaledObjects converted into GeneralScalers (`gscale import`);
+//! - [`install`]: the objects `gscale install` applies (and `examples/deploy/` holds);
 //! - [`against`]: a replay beside the HPA reference on the same history (`plan --replay --against hpa`);
 //! - [`replay`]: metric history stepped through `decide` (`gscale plan --replay`);
 //! - [`sim`]: replaying load traces through the engine and the Kubernetes HPA reference;
@@ -26,6 +27,7 @@ pub mod cron;
 pub mod decision;
 pub mod explain;
 pub mod import;
+pub mod install;
 pub mod metrics;
 pub mod output;
 pub mod reading;

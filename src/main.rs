@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use gscale::cli::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     // The demo draws its own view on the terminal: the daemon's per-scale info lines would tear it.
     let default_filter = if matches!(cli.command, Command::Demo(_)) { "gscale=warn" } else { "gscale=info" };
     init_tracing(cli.log_format, default_filter);
@@ -26,6 +26,25 @@ fn main() -> ExitCode {
             ExitCode::from(gscale::cmd::exit_code(&err))
         }
     }
+}
+
+/// The command line; named `kubectl gscale` in help and errors when run as a kubectl plugin (the
+/// binary found on PATH as `kubectl-gscale`, which kubectl runs with the arguments after `gscale`).
+fn parse() -> Cli {
+    let plugin = std::env::args_os()
+        .next()
+        .and_then(|argv0| {
+            std::path::Path::new(&argv0)
+                .file_stem()
+                .map(|s| s.to_string_lossy().starts_with("kubectl-gscale"))
+        })
+        .unwrap_or(false);
+    let mut command = Cli::command();
+    if plugin {
+        command = command.bin_name("kubectl gscale").name("kubectl gscale");
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 fn init_tracing(format: LogFormat, default_filter: &str) {

@@ -658,7 +658,7 @@ async fn steady_state_costs_no_patches_no_gets_and_rare_status_writes() {
     for needle in [
         "gscale_decisions_total ",
         "gscale_scale_actions_total{direction=\"up\"} 0",
-        "gscale_scaler_desired_replicas{namespace=\"default\",scaler=\"app1\"} 2",
+        "gscale_scaler_desired_replicas{namespace=\"default\",name=\"app1\"} 2",
         "gscale_metric_dedup_hits_total{source=\"http\"}",
         "gscale_metric_fetch_duration_seconds_bucket{source=\"http\",le=\"+Inf\"}",
         "gscale_leader 1",
@@ -677,10 +677,10 @@ async fn steady_state_costs_no_patches_no_gets_and_rare_status_writes() {
         kube::Api::namespaced(cluster.client.clone(), "default");
     scalers.delete("app1", &Default::default()).await.unwrap();
     eventually("the deleted scaler's gauges are gone", SECONDS(15), || async {
-        !get("/metrics").1.contains("scaler=\"app1\"")
+        !get("/metrics").1.contains("name=\"app1\"")
     })
     .await;
-    assert!(get("/metrics").1.contains("scaler=\"app2\""), "the others stay");
+    assert!(get("/metrics").1.contains("name=\"app2\""), "the others stay");
 }
 
 /// Passes of `run --once` (a cron job) keep the windows' own times: the scale-down window lets a

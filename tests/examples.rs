@@ -380,10 +380,13 @@ async fn kubectl_applies_every_manifest() {
             let documents = documents(dir).len();
             assert_eq!(applied.lines().count(), documents, "examples/{dir}: one line per object:\n{applied}");
             // Applying again changes nothing (a Secret's stringData always reads as configured, as on a
-            // real API server: it is folded into data).
+            // real API server: it is folded into data; and kubectl's compiled-in strategy replaces a
+            // PodDisruptionBudget's selector whole, so its patch is never empty).
             let again = kubectl(&config, &home, &["apply", "-f", path.to_str().unwrap()]);
             assert!(
-                again.lines().all(|l| l.ends_with("unchanged") || l.starts_with("secret/")),
+                again.lines().all(|l| l.ends_with("unchanged")
+                    || l.starts_with("secret/")
+                    || l.starts_with("poddisruptionbudget.policy/")),
                 "examples/{dir}:\n{again}"
             );
         }
@@ -463,9 +466,5 @@ fn the_deploy_role_grants_no_more_than_the_daemon_uses() {
     let pods: Vec<&String> = everything.iter().filter(|p| p.starts_with(":pods:")).collect();
     assert_eq!(pods, [":pods:list"], "core pods: list alone");
     let metrics: Vec<&String> = everything.iter().filter(|p| p.starts_with("metrics.k8s.io:")).collect();
-    assert_eq!(
-        metrics,
-        ["metrics.k8s.io:pods:get", "metrics.k8s.io:pods:list"],
-        "the metrics API: read alone"
-    );
+    assert_eq!(metrics, ["metrics.k8s.io:pods:list"], "the metrics API: listed alone");
 }

@@ -87,6 +87,11 @@ pub enum OutputFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Install or upgrade gscale in the cluster: namespace, CRD, RBAC, the daemon's Deployment, its
+    /// PodDisruptionBudget and metrics Service (server-side apply, printing what changed).
+    Install(InstallArgs),
+    /// Remove what `gscale install` made; the CRD and the scalers stay unless --crd.
+    Uninstall(UninstallArgs),
     /// Install or update the GeneralScaler CRD (server-side apply) and wait until it is Established.
     InstallCrd(InstallCrdArgs),
     /// Run the autoscaler: watch GeneralScalers, read metrics, decide, scale.
@@ -107,7 +112,7 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff); `man -l -` reads it.
     Man,
-    /// Write every completion script and man page into DIR (for packagers and the committed copies).
+    /// Write every completion script, man page and examples/deploy manifest into DIR (the committed copies).
     #[command(hide = true)]
     Generate(GenerateArgs),
     /// Serve an in-memory Kubernetes API on 127.0.0.1 and write its kubeconfig to --kubeconfig FILE.
@@ -124,6 +129,52 @@ pub struct SandboxArgs {
     /// Milliseconds before a workload's status follows a change of spec.replicas.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub replica_delay_ms: u64,
+}
+
+/// `gscale install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Print the objects as YAML and exit, touching no cluster (`| kubectl apply -f -` works).
+    #[arg(long)]
+    pub print: bool,
+    /// Namespace of the daemon, its ServiceAccount and its leader-election Leases.
+    #[arg(short = 'n', long, value_name = "NS", default_value = "gscale-system")]
+    pub namespace: String,
+    /// Image holding the gscale binary (the repository's Dockerfile builds it).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Replicas of the daemon: one leads, the others take over within the lease duration.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..))]
+    pub replicas: i32,
+    /// CPU request of the daemon (a Kubernetes quantity).
+    #[arg(long, value_name = "QUANTITY", default_value = "50m")]
+    pub cpu_request: String,
+    /// Memory request of the daemon.
+    #[arg(long, value_name = "QUANTITY", default_value = "64Mi")]
+    pub memory_request: String,
+    /// Memory limit of the daemon.
+    #[arg(long, value_name = "QUANTITY", default_value = "256Mi")]
+    pub memory_limit: String,
+    /// Also a ServiceMonitor for the metrics Service (needs the Prometheus Operator's CRDs).
+    #[arg(long)]
+    pub service_monitor: bool,
+    /// Also a PrometheusRule with gscale's alert rules (needs the Prometheus Operator's CRDs).
+    #[arg(long)]
+    pub prometheus_rule: bool,
+    /// Seconds to wait for the CRD to become Established (0: do not wait).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub wait: u64,
+}
+
+/// `gscale uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Namespace gscale was installed into.
+    #[arg(short = 'n', long, value_name = "NS", default_value = "gscale-system")]
+    pub namespace: String,
+    /// Also delete the GeneralScaler CRD, and with it every scaler in the cluster.
+    #[arg(long)]
+    pub crd: bool,
 }
 
 /// `gscale install-crd`.

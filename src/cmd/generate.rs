@@ -1,7 +1,8 @@
 //! `gscale completions`, `gscale man` and the hidden `gscale generate`: shell completions and man
 //! pages generated from the clap definitions, never written by hand.
 //!
-//! The copies committed in `completions/` and `man/` are compared with these by a test.
+//! The copies committed in `completions/`, `man/` and `examples/deploy/` are compared with these by
+//! tests.
 
 use std::io::Write;
 use std::path::Path;
@@ -60,7 +61,7 @@ pub fn print_man() -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// `gscale generate DIR`: `DIR/completions/*` and `DIR/man/*.1`.
+/// `gscale generate DIR`: `DIR/completions/*`, `DIR/man/*.1` and `DIR/examples/deploy/*.yaml`.
 pub fn write_all(dir: &Path) -> anyhow::Result<u8> {
     let write = |path: &Path, bytes: &[u8]| {
         std::fs::write(path, bytes).map_err(|e| {
@@ -70,7 +71,7 @@ pub fn write_all(dir: &Path) -> anyhow::Result<u8> {
             )
         })
     };
-    for sub in ["completions", "man"] {
+    for sub in ["completions", "man", "examples/deploy"] {
         let path = dir.join(sub);
         std::fs::create_dir_all(&path).map_err(|e| {
             anyhow::anyhow!(
@@ -84,6 +85,9 @@ pub fn write_all(dir: &Path) -> anyhow::Result<u8> {
     }
     for (file, page) in man_pages()? {
         write(&dir.join("man").join(file), &page)?;
+    }
+    for (file, text) in crate::install::example_files() {
+        write(&dir.join("examples/deploy").join(file), text.as_bytes())?;
     }
     Ok(exit::OK)
 }

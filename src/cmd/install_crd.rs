@@ -32,7 +32,7 @@ pub async fn run(args: &InstallCrdArgs, kube: &KubeFlags) -> anyhow::Result<u8> 
     Ok(exit::OK)
 }
 
-async fn wait_established(
+pub(super) async fn wait_established(
     api: &Api<CustomResourceDefinition>,
     timeout: Duration,
     server: &str,

@@ -8,6 +8,7 @@ mod demo;
 pub mod generate;
 mod import;
 mod input;
+mod install;
 mod install_crd;
 mod plan;
 mod run;
@@ -41,6 +42,8 @@ impl std::error::Error for UsageError {}
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Install(args) => install::install(&args, &cli.kube).await,
+        Command::Uninstall(args) => install::uninstall(&args, &cli.kube).await,
         Command::InstallCrd(args) => install_crd::run(&args, &cli.kube).await,
         Command::Run(args) => run::run(&args, &cli.kube).await,
         Command::Plan(args) => plan::run(&args, &cli.kube).await,
@@ -71,12 +74,32 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// A kube client from the kubeconfig flags, found the way kubectl finds it, and the server's URL;
 /// every call but a watch has [`crate::controller::calls::DEFAULT_REQUEST_TIMEOUT`].
 pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)> {
-    client_within(flags, crate::controller::calls::DEFAULT_REQUEST_TIMEOUT).await
+    let (config, server) = config(flags).await?;
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, KUBECONFIG_PICK))?;
+    let calls = crate::controller::calls::Calls::new(crate::controller::calls::DEFAULT_REQUEST_TIMEOUT);
+    Ok((builder.with_layer(&calls).build(), server))
 }
 
-/// [`client`] whose calls (watches aside) each have `deadline` for their whole reply.
-pub async fn client_within(flags: &KubeFlags, deadline: Duration) -> anyhow::Result<(kube::Client, String)> {
-    const PICK: &str = "check --context, --cluster and --user against `kubectl config view`";
+/// [`client`], its calls (watches aside) each with `deadline` for their whole reply, and with
+/// `layer` in its stack (the daemon counts its API requests so).
+pub async fn client_with(
+    flags: &KubeFlags,
+    layer: &crate::controller::telemetry::CountedLayer,
+    deadline: Duration,
+) -> anyhow::Result<(kube::Client, String)> {
+    let (config, server) = config(flags).await?;
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, KUBECONFIG_PICK))?;
+    let calls = crate::controller::calls::Calls::new(deadline);
+    Ok((builder.with_layer(&calls).with_layer(layer).build(), server))
+}
+
+const KUBECONFIG_PICK: &str = "check --context, --cluster and --user against `kubectl config view`";
+
+/// The client configuration the kubeconfig flags pick, and the server's URL.
+async fn config(flags: &KubeFlags) -> anyhow::Result<(kube::Config, String)> {
+    const PICK: &str = KUBECONFIG_PICK;
     let options = KubeConfigOptions {
         context: flags.context.clone(),
         cluster: flags.cluster.clone(),
@@ -109,15 +132,16 @@ pub async fn client_within(flags: &KubeFlags, deadline: Duration) -> anyhow::Res
             .map_err(|e| failed("kubeconfig cannot be used", &e, PICK))?,
     };
     let server = config.cluster_url.to_string();
+    // Named in the API server's audit log (and the sandbox's request log) as gscale, not as kube-rs.
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("gscale/", env!("CARGO_PKG_VERSION"))),
+    ));
     // No retries hidden inside a call: kube's retry layer obeys any Retry-After and backs off for
     // minutes, past a Lease's deadline and with nothing logged. gscale retries itself, capped,
     // logged and reported in status.
     config.default_retry = false;
-    let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, PICK))?
-        .with_layer(&crate::controller::calls::Calls::new(deadline))
-        .build();
-    Ok((client, server))
+    Ok((config, server))
 }
 
 /// Resolves at the first SIGTERM or Ctrl-C: the shutdown future `run`, `demo` and `sandbox` hand on.

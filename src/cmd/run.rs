@@ -62,8 +62,10 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         metric_limits,
         namespace_turns: args.namespace_concurrency as usize,
         clock_offset: super::input::test_clock_offset()?,
+        api_requests: controller::telemetry::ApiRequests::default(),
     };
-    let (client, server) = super::client_within(kube, Duration::from_secs(args.request_timeout)).await?;
+    let deadline = Duration::from_secs(args.request_timeout);
+    let (client, server) = super::client_with(kube, &settings.api_requests.layer(), deadline).await?;
     controller::run(client, &server, settings, super::shutdown_signal()).await?;
     Ok(exit::OK)
 }

@@ -42,10 +42,6 @@ pub async fn act(
     let budget = budget(scaler);
     let mut written = None;
     let mut failure = None;
-    if let Outcome::Decided { decision, .. } = outcome {
-        ctx.telemetry.set_replicas(&key, decision.current, decision.desired);
-        ctx.telemetry.set_failures(&key, decision.history.consecutive_failures);
-    }
     if let Outcome::Decided { decision, report, scaled, .. } = outcome
         && decision.apply
     {
@@ -69,7 +65,7 @@ pub async fn act(
             Ok(()) => {
                 let up = decision.desired > decision.current;
                 let counter = if up { &ctx.telemetry.scaled_up } else { &ctx.telemetry.scaled_down };
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                counter.inc();
                 tracing::info!(%namespace, scaler = %name, from = decision.current, to = decision.desired, "{report}");
                 let reason = if up { names::SCALED_UP } else { names::SCALED_DOWN };
                 let note = format!("{}/{}: {report}", target.kind, target.name);
@@ -175,7 +171,7 @@ async fn write_status(
         let days = status::forecast_days(status);
         ctx.memory.set_written((namespace, name), scaler.uid().unwrap_or_default(), decision.time, days);
     }
-    ctx.telemetry.status_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.telemetry.status_writes.inc();
     Ok(())
 }
 

@@ -101,6 +101,8 @@ pub struct RunSettings {
     pub namespace_turns: usize,
     /// Added to the wall clock decisions are made at (tests only: `GSCALE_TEST_CLOCK_OFFSET_SECONDS`).
     pub clock_offset: jiff::SignedDuration,
+    /// Where the client counts its API requests (its layer is in the client's stack).
+    pub api_requests: telemetry::ApiRequests,
 }
 
 impl Default for RunSettings {
@@ -118,6 +120,7 @@ impl Default for RunSettings {
             metric_limits: crate::metrics::Limits::default(),
             namespace_turns: turns::DEFAULT_NAMESPACE_TURNS,
             clock_offset: jiff::SignedDuration::ZERO,
+            api_requests: telemetry::ApiRequests::default(),
         }
     }
 }
@@ -180,8 +183,12 @@ impl Context {
             targets: targets::Targets::new(client.clone(), settings.namespace.clone(), tasks.clone()),
             events: events::Publisher::new(client.clone(), identity),
             client,
+            telemetry: Arc::new(telemetry::Telemetry::new(
+                settings.shard,
+                settings.api_requests.clone(),
+                Some(fetcher.clone()),
+            )),
             fetcher,
-            telemetry: Arc::new(telemetry::Telemetry::default()),
             schedule: Schedule::default(),
             owners: owners::Owners::new(memory.term()),
             turns: turns::Turns::new(turns::DEFAULT_TURNS, settings.namespace_turns),
@@ -246,9 +253,9 @@ pub async fn run(
         shutdown_tx.send_replace(true);
     });
     if let Some(addr) = settings.metrics_addr {
-        let (telemetry, fetcher) = (ctx.telemetry.clone(), ctx.fetcher.clone());
+        let telemetry = ctx.telemetry.clone();
         tasks.spawn(async move {
-            if let Err(e) = telemetry::serve(addr, telemetry, fetcher).await {
+            if let Err(e) = telemetry::serve(addr, telemetry).await {
                 tracing::error!(%addr, error = %e, "cannot serve /metrics");
             }
         });
@@ -279,7 +286,7 @@ pub async fn run(
     let (mut rx, terms) = (leading.clone(), ctx.clone());
     tasks.spawn(async move {
         loop {
-            terms.telemetry.leading.store(*rx.borrow_and_update(), Ordering::Relaxed);
+            terms.telemetry.set_leading(*rx.borrow_and_update());
             if rx.changed().await.is_err() {
                 break;
             }
@@ -355,6 +362,10 @@ async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>
         ctx.backfills.retain(&live);
         ctx.telemetry.retain(&live);
         ctx.turns.retain(&live.iter().map(|(namespace, _)| namespace.clone()).collect());
+        let shard = ctx.settings.shard;
+        let owned =
+            if *ctx.leading.borrow() { live.iter().filter(|(ns, n)| shard.owns(ns, n)).count() } else { 0 };
+        ctx.telemetry.owned_scalers.set(i64::try_from(owned).unwrap_or(i64::MAX));
     }
 }
 
@@ -421,7 +432,7 @@ async fn ready_after_first_pass(store: reflector::Store<GeneralScaler>, ctx: Arc
 }
 
 fn error_policy(scaler: Arc<GeneralScaler>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
-    ctx.telemetry.reconcile_errors.fetch_add(1, Ordering::Relaxed);
+    ctx.telemetry.reconcile_errors.inc();
     tracing::warn!(scaler = %kube::ResourceExt::name_any(scaler.as_ref()), reason = error.reason(), error = %crate::explain::chain(error), "reconcile failed; retrying");
     let key = (scaler.namespace().unwrap_or_default(), scaler.name_any());
     let interval = Duration::from_secs(u64::from(scaler.spec.sync_interval_seconds.max(1)));
@@ -472,16 +483,25 @@ async fn run_once(api: &Api<GeneralScaler>, ctx: Arc<Context>, server: &str) -> 
         async move {
             let now = ctx.clock.now();
             let key = (scaler.namespace().unwrap_or_default(), scaler.name_any());
-            let mut outcome = match ctx.owners.claim(&key, &scaler) {
+            let (mut outcome, observation) = match ctx.owners.claim(&key, &scaler) {
                 Ok(()) => {
                     let observation = observe(&ctx, &scaler).await;
                     let history = reconcile::persisted_history(&scaler);
-                    decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run)
+                    (
+                        decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run),
+                        Some(observation),
+                    )
                 }
-                Err(conflict) => Outcome::Conflict(conflict),
+                Err(conflict) => (Outcome::Conflict(conflict), None),
             };
-            ctx.telemetry.decisions.fetch_add(1, Ordering::Relaxed);
+            ctx.telemetry.decisions.inc();
             let result = act::act(&ctx, &scaler, &mut outcome, now).await;
+            let view = telemetry::ScalerView {
+                scaler: &scaler,
+                observation: observation.as_ref(),
+                outcome: &outcome,
+            };
+            ctx.telemetry.scalers.record(&key, &view);
             (scaler, result)
         }
     })

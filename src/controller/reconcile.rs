@@ -15,6 +15,7 @@ use super::calls;
 use super::leader::Fenced;
 use super::status::Outcome;
 use super::targets::{Replicas, TargetError};
+use super::telemetry::ScalerView;
 use super::{Context, ScalerKey};
 use crate::api::check::{Severity, check_spec};
 use crate::api::{GeneralScaler, History, names};
@@ -173,19 +174,22 @@ async fn decide_and_act(
 ) -> Result<Action, ReconcileError> {
     let scaler = ctx.memory.restore_forecast(&key, fresh_if_behind(ctx, &key, scaler, interval).await?);
     let now = ctx.clock.now();
-    let mut outcome = match ctx.owners.claim(&key, &scaler) {
+    let (mut outcome, observation) = match ctx.owners.claim(&key, &scaler) {
         Ok(()) => {
             let observation = observe(ctx, &scaler).await;
             let uid = scaler.uid().unwrap_or_default();
             let mut history = ctx.memory.get(&key, &uid).unwrap_or_else(|| first_sight_history(&scaler, now));
             ctx.backfills.take_into(&key, &uid, &mut history);
             ctx.backfills.start_if_wanted(ctx, &scaler, &history);
-            decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run)
+            (decide_outcome(&scaler, &observation, history, now, ctx.settings.dry_run), Some(observation))
         }
-        Err(conflict) => Outcome::Conflict(conflict),
+        Err(conflict) => (Outcome::Conflict(conflict), None),
     };
-    ctx.telemetry.decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    act(ctx, &scaler, &mut outcome, now).await?;
+    ctx.telemetry.decisions.inc();
+    let acted = act(ctx, &scaler, &mut outcome, now).await;
+    let view = ScalerView { scaler: &scaler, observation: observation.as_ref(), outcome: &outcome };
+    ctx.telemetry.scalers.record(&key, &view);
+    acted?;
 
     let next = ctx.schedule.set_next(key, scaler.metadata.generation, interval, &scaler.spec, now);
     Ok(Action::requeue(next))

@@ -107,16 +107,7 @@ pub fn build(scaler: &GeneralScaler, outcome: &Outcome, now: Timestamp) -> Gener
                 .iter()
                 .filter_map(|m| m.error.as_ref().map(|e| format!("{}: {e}", m.name)))
                 .collect();
-            let spec = &scaler.spec;
-            let (ready_reason, ready) = if failed.len() == report.metrics.len() && !failed.is_empty() {
-                (names::METRIC_UNAVAILABLE, false)
-            } else if spec.paused {
-                (names::PAUSED, true)
-            } else if spec.dry_run || !decision.apply && decision.desired != decision.current && !*scaled {
-                (names::DRY_RUN, true)
-            } else {
-                (names::RECONCILED, true)
-            };
+            let (ready, ready_reason) = ready(&scaler.spec, outcome);
             conditions.push(condition(names::READY, ready, ready_reason, &report.verdict));
             conditions.push(if failed.is_empty() {
                 condition(names::METRICS_AVAILABLE, true, names::RECONCILED, "every metric was read")
@@ -148,17 +139,12 @@ pub fn build(scaler: &GeneralScaler, outcome: &Outcome, now: Timestamp) -> Gener
                 ));
             }
         }
-        Outcome::InvalidSpec(message) => {
-            conditions.push(condition(names::READY, false, names::INVALID_SPEC, message));
-        }
-        Outcome::TargetNotFound(message) => {
-            conditions.push(condition(names::READY, false, names::TARGET_NOT_FOUND, message));
-        }
-        Outcome::ScaleFailed(message) => {
-            conditions.push(condition(names::READY, false, names::SCALE_FAILED, message));
-        }
-        Outcome::Conflict(message) => {
-            conditions.push(condition(names::READY, false, names::TARGET_CONFLICT, message));
+        Outcome::InvalidSpec(message)
+        | Outcome::TargetNotFound(message)
+        | Outcome::ScaleFailed(message)
+        | Outcome::Conflict(message) => {
+            let (ready, reason) = ready(&scaler.spec, outcome);
+            conditions.push(condition(names::READY, ready, reason, message));
         }
     }
     // A condition keeps its transition time while its status stays the same.
@@ -171,6 +157,28 @@ pub fn build(scaler: &GeneralScaler, outcome: &Outcome, now: Timestamp) -> Gener
     }
     status.conditions = conditions;
     status
+}
+
+/// The Ready condition after `outcome`: whether it is True, and its reason.
+pub fn ready(spec: &crate::api::GeneralScalerSpec, outcome: &Outcome) -> (bool, &'static str) {
+    match outcome {
+        Outcome::Decided { decision, report, scaled, .. } => {
+            let all_failed = !report.metrics.is_empty() && report.metrics.iter().all(|m| m.error.is_some());
+            if all_failed {
+                (false, names::METRIC_UNAVAILABLE)
+            } else if spec.paused {
+                (true, names::PAUSED)
+            } else if spec.dry_run || !decision.apply && decision.desired != decision.current && !*scaled {
+                (true, names::DRY_RUN)
+            } else {
+                (true, names::RECONCILED)
+            }
+        }
+        Outcome::InvalidSpec(_) => (false, names::INVALID_SPEC),
+        Outcome::TargetNotFound(_) => (false, names::TARGET_NOT_FOUND),
+        Outcome::ScaleFailed(_) => (false, names::SCALE_FAILED),
+        Outcome::Conflict(_) => (false, names::TARGET_CONFLICT),
+    }
 }
 
 fn condition(type_: &str, status: bool, reason: &str, message: &str) -> Condition {

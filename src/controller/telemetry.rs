@@ -1,259 +1,220 @@
-//! The daemon's own Prometheus metrics and its `/healthz` and `/readyz` endpoints.
+//! The daemon's own Prometheus metrics, through the Prometheus project's Rust client
+//! (`prometheus-client`), and its `/healthz` and `/readyz` endpoints.
 //!
-//! Counters are plain atomics rendered in the text exposition format on each scrape; the metric
-//! sources' counters come from the fetcher's own stats. No metrics crate is needed for this.
+//! This file holds the daemon-wide series and the registry; [`scalers`] the per-scaler series
+//! (deleted with their scaler), [`sources`] the metric sources' counters (read from the fetcher
+//! at each scrape), [`api`] the count of Kubernetes API requests (a layer in the kube client's
+//! stack) and [`serve`] the HTTP endpoint, which answers in OpenMetrics when the scraper asks.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+mod api;
+mod scalers;
+mod serve;
+mod sources;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use std::sync::atomic::AtomicBool;
 
-use crate::api::MetricType;
-use crate::metrics::{Fetcher, LATENCY_BUCKETS, SourceStats};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
 
-/// What the daemon counts about itself.
-#[derive(Default)]
-pub struct Telemetry {
-    /// Decisions made.
-    pub decisions: AtomicU64,
-    /// Scale-ups applied.
-    pub scaled_up: AtomicU64,
-    /// Scale-downs applied.
-    pub scaled_down: AtomicU64,
-    /// Status writes.
-    pub status_writes: AtomicU64,
-    /// Reconciles that ended in an error (API failures).
-    pub reconcile_errors: AtomicU64,
-    /// Whether this daemon leads (or needs no election).
-    pub leading: AtomicBool,
-    /// Whether the first pass over the scalers is done.
-    pub ready: AtomicBool,
-    /// How late reconciles start against their tick.
-    pub lateness: Histogram,
-    replicas: Mutex<BTreeMap<(String, String), (i32, i32)>>,
-    /// Per scaler, its decisions in a row with every metric failed (status is not rewritten for it).
-    failures: Mutex<BTreeMap<(String, String), u32>>,
-}
+use crate::metrics::Fetcher;
+
+pub use api::{ApiRequests, CountedLayer};
+pub use scalers::ScalerView;
+pub use serve::serve;
 
 /// Upper bounds of the lateness histogram, in seconds.
 pub const LATENESS_BUCKETS: [f64; 9] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-/// A Prometheus histogram of durations, lock-free.
-#[derive(Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; LATENESS_BUCKETS.len()],
-    count: AtomicU64,
-    /// Sum in microseconds.
-    sum_micros: AtomicU64,
+/// A label set of one label, `direction`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectionLabel {
+    direction: &'static str,
 }
 
-impl Histogram {
-    /// Count one observation of `seconds`.
-    pub fn observe(&self, seconds: f64) {
-        for (bound, bucket) in LATENESS_BUCKETS.iter().zip(&self.buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
-    }
+/// The build's labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
 
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bound, bucket) in LATENESS_BUCKETS.iter().zip(&self.buckets) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed));
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count {count}");
+/// The shard's label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShardLabel {
+    shard: String,
+}
+
+/// What the daemon counts about itself. Every handle is cheap to bump (an atomic); the registry
+/// renders them at each scrape.
+pub struct Telemetry {
+    /// Decisions made.
+    pub decisions: Counter,
+    /// Scale-ups applied.
+    pub scaled_up: Counter,
+    /// Scale-downs applied.
+    pub scaled_down: Counter,
+    /// Status writes.
+    pub status_writes: Counter,
+    /// Reconciles that ended in an error (API failures).
+    pub reconcile_errors: Counter,
+    /// 1 while this daemon leads (or needs no election).
+    pub leading: Gauge,
+    /// Scalers this daemon decides for (its shard's, while it leads).
+    pub owned_scalers: Gauge,
+    /// How late reconciles start against their tick.
+    pub lateness: Histogram,
+    /// Whether the first pass over the scalers is done (`/readyz`; not a metric).
+    pub ready: AtomicBool,
+    /// Per-scaler series.
+    pub scalers: scalers::Scalers,
+    shard_leader: Family<ShardLabel, Gauge>,
+    shard: String,
+    registry: Registry,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new(super::Shard::default(), ApiRequests::default(), None)
     }
 }
 
 impl Telemetry {
-    /// Record a scaler's current and desired replicas.
-    pub fn set_replicas(&self, key: &super::ScalerKey, current: i32, desired: i32) {
-        let mut replicas = self.replicas.lock().expect("a poisoned lock means a panic elsewhere");
-        match replicas.get_mut(key) {
-            Some(entry) => *entry = (current, desired),
-            None => {
-                replicas.insert(key.clone(), (current, desired));
-            }
-        }
-    }
-
-    /// Record a scaler's decisions in a row with every metric failed; a scaler at 0 is not listed.
-    pub fn set_failures(&self, key: &super::ScalerKey, failures: u32) {
-        let mut all = self.failures.lock().expect("a poisoned lock means a panic elsewhere");
-        match (all.get_mut(key), failures) {
-            (Some(entry), 1..) => *entry = failures,
-            (Some(_), 0) => {
-                all.remove(key);
-            }
-            (None, 1..) => {
-                all.insert(key.clone(), failures);
-            }
-            (None, 0) => {}
-        }
-    }
-
-    /// Keep only the scalers that still exist (deleted ones leave no stale gauges behind).
-    pub fn retain(&self, live: &std::collections::HashSet<super::ScalerKey>) {
-        self.replicas
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .retain(|key, _| live.contains(key));
-        self.failures
-            .lock()
-            .expect("a poisoned lock means a panic elsewhere")
-            .retain(|key, _| live.contains(key));
-    }
-
-    /// The text exposition of every metric.
-    pub fn render(&self, fetcher: &Fetcher) -> String {
-        let mut out = String::new();
-        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    /// The daemon's metrics for `shard`, counting API requests in `api` and, when given, the
+    /// metric sources' counters of `fetcher`.
+    pub fn new(shard: super::Shard, api: ApiRequests, fetcher: Option<Fetcher>) -> Self {
+        let mut registry = Registry::default();
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let counter = Counter::default();
+            registry.register(name, help, counter.clone());
+            counter
         };
-        counter(
-            &mut out,
-            "gscale_decisions_total",
-            "Decisions made.",
-            self.decisions.load(Ordering::Relaxed),
+        let decisions = counter(&mut registry, "gscale_decisions", "Decisions made");
+        let actions = Family::<DirectionLabel, Counter>::default();
+        registry.register("gscale_scale_actions", "Scales applied to targets", actions.clone());
+        let status_writes = counter(&mut registry, "gscale_status_writes", "Status writes");
+        let reconcile_errors =
+            counter(&mut registry, "gscale_reconcile_errors", "Reconciles that failed on the Kubernetes API");
+        let leading = Gauge::default();
+        registry.register(
+            "gscale_leader",
+            "Whether this daemon is acting (leads its Lease)",
+            leading.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP gscale_scale_actions_total Scales applied to targets.\n# TYPE gscale_scale_actions_total counter\n\
-             gscale_scale_actions_total{{direction=\"up\"}} {}\ngscale_scale_actions_total{{direction=\"down\"}} {}",
-            self.scaled_up.load(Ordering::Relaxed),
-            self.scaled_down.load(Ordering::Relaxed)
+        let shard_leader = Family::<ShardLabel, Gauge>::default();
+        registry.register(
+            "gscale_shard_leader",
+            "Whether this daemon leads the shard named (its Lease)",
+            shard_leader.clone(),
         );
-        counter(
-            &mut out,
-            "gscale_status_writes_total",
-            "Status writes.",
-            self.status_writes.load(Ordering::Relaxed),
+        let shards: Gauge = Gauge::default();
+        shards.set(i64::from(shard.count));
+        registry.register("gscale_shards", "How many shards the scalers are split into", shards);
+        let owned_scalers = Gauge::default();
+        registry.register(
+            "gscale_owned_scalers",
+            "Scalers this daemon decides for (its shard's, while it leads)",
+            owned_scalers.clone(),
         );
-        counter(
-            &mut out,
-            "gscale_reconcile_errors_total",
-            "Reconciles that failed on the Kubernetes API.",
-            self.reconcile_errors.load(Ordering::Relaxed),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP gscale_leader Whether this daemon is acting (leads its Lease).\n# TYPE gscale_leader gauge\ngscale_leader {}",
-            u8::from(self.leading.load(Ordering::Relaxed))
-        );
-
-        self.lateness.render(
-            &mut out,
+        let lateness = Histogram::new(LATENESS_BUCKETS);
+        registry.register(
             "gscale_reconcile_lateness_seconds",
-            "How late a scheduled reconcile started against its tick.",
+            "How late a scheduled reconcile started against its tick",
+            lateness.clone(),
         );
-
-        let stats = fetcher.stats();
-        type Counter = fn(&SourceStats) -> u64;
-        let per_source: [(&str, &str, Counter); 4] = [
-            ("gscale_metric_fetches_total", "Metric readings asked for.", |s| s.fetches),
-            ("gscale_metric_queries_total", "Queries sent to metric backends.", |s| s.queries),
-            ("gscale_metric_fetch_errors_total", "Metric readings that failed.", |s| s.errors),
-            (
-                "gscale_metric_dedup_hits_total",
-                "Readings shared with an identical query of the same interval.",
-                |s| s.dedup_hits,
-            ),
-        ];
-        for (name, help, get) in per_source {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for kind in MetricType::ALL {
-                let _ = writeln!(out, "{name}{{source=\"{}\"}} {}", kind.as_str(), get(stats.of(kind)));
-            }
-        }
-        let name = "gscale_metric_fetch_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Time to read one metric.\n# TYPE {name} histogram");
-        for kind in MetricType::ALL {
-            let s = stats.of(kind);
-            let source = kind.as_str();
-            // The fetcher's buckets are already cumulative.
-            for (le, count) in LATENCY_BUCKETS.iter().zip(s.latency_buckets) {
-                let _ = writeln!(out, "{name}_bucket{{source=\"{source}\",le=\"{le}\"}} {count}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{source=\"{source}\",le=\"+Inf\"}} {}", s.fetches);
-            let _ = writeln!(out, "{name}_sum{{source=\"{source}\"}} {}", s.latency_seconds_sum);
-            let _ = writeln!(out, "{name}_count{{source=\"{source}\"}} {}", s.fetches);
-        }
-
-        let replicas = self.replicas.lock().expect("a poisoned lock means a panic elsewhere");
-        for (name, help, pick) in [
-            ("gscale_scaler_current_replicas", "The target's replicas as last observed.", 0),
-            ("gscale_scaler_desired_replicas", "The replicas the last decision asked for.", 1),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-            for ((ns, scaler), (current, desired)) in replicas.iter() {
-                let value = if pick == 0 { current } else { desired };
-                let _ = writeln!(out, "{name}{{namespace=\"{ns}\",scaler=\"{scaler}\"}} {value}");
-            }
-        }
-        drop(replicas);
-        let name = "gscale_scaler_metric_failures";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Decisions in a row whose every metric failed (scalers failing now only).\n# TYPE {name} gauge"
+        registry.register(
+            "gscale_build",
+            "The gscale build",
+            Info::new(BuildLabels { version: env!("CARGO_PKG_VERSION") }),
         );
-        for ((ns, scaler), failures) in
-            self.failures.lock().expect("a poisoned lock means a panic elsewhere").iter()
-        {
-            let _ = writeln!(out, "{name}{{namespace=\"{ns}\",scaler=\"{scaler}\"}} {failures}");
+        api.register(&mut registry);
+        if let Some(fetcher) = fetcher {
+            registry.register_collector(Box::new(sources::SourceCollector(fetcher)));
+        }
+        let scalers = scalers::Scalers::register(&mut registry);
+        let shard_name = shard.index.to_string();
+        shard_leader.get_or_create(&ShardLabel { shard: shard_name.clone() }).set(0);
+        Self {
+            decisions,
+            scaled_up: actions.get_or_create_owned(&DirectionLabel { direction: "up" }),
+            scaled_down: actions.get_or_create_owned(&DirectionLabel { direction: "down" }),
+            status_writes,
+            reconcile_errors,
+            leading,
+            owned_scalers,
+            lateness,
+            ready: AtomicBool::new(false),
+            scalers,
+            shard_leader,
+            shard: shard_name,
+            registry,
+        }
+    }
+
+    /// Record whether this daemon leads; a follower keeps no per-scaler series (the leader has them).
+    pub fn set_leading(&self, leading: bool) {
+        self.leading.set(i64::from(leading));
+        self.shard_leader.get_or_create(&ShardLabel { shard: self.shard.clone() }).set(i64::from(leading));
+        if !leading {
+            self.scalers.clear();
+            self.owned_scalers.set(0);
+        }
+    }
+
+    /// Keep only the scalers that still exist (deleted ones leave no stale series behind).
+    pub fn retain(&self, live: &std::collections::HashSet<super::ScalerKey>) {
+        self.scalers.retain(live);
+    }
+
+    /// Every metric in the Prometheus text format (0.0.4), or in OpenMetrics with `openmetrics`.
+    pub fn render(&self, openmetrics: bool) -> String {
+        let mut out = String::new();
+        let encoded = if openmetrics {
+            prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        } else {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        };
+        // Writing into a String cannot fail; a metric that could not encode would be a bug here.
+        if let Err(e) = encoded {
+            tracing::error!(error = %e, "could not encode the metrics");
         }
         out
     }
 }
 
-/// Serve `/metrics`, `/healthz` and `/readyz` on `addr` until the task is dropped.
-pub async fn serve(addr: SocketAddr, telemetry: Arc<Telemetry>, fetcher: Fetcher) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let telemetry = telemetry.clone();
-        let fetcher = fetcher.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let response = respond(req.uri().path(), &telemetry, &fetcher);
-                async move { Ok::<_, std::convert::Infallible>(response) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn respond(path: &str, telemetry: &Telemetry, fetcher: &Fetcher) -> Response<Full<Bytes>> {
-    let (status, body, content_type) = match path {
-        "/metrics" => (StatusCode::OK, telemetry.render(fetcher), "text/plain; version=0.0.4"),
-        "/healthz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
-        "/readyz" if telemetry.ready.load(Ordering::Relaxed) => {
-            (StatusCode::OK, "ready\n".to_string(), "text/plain")
+    #[test]
+    fn the_daemon_series_keep_their_names_in_both_formats() {
+        let telemetry =
+            Telemetry::new(super::super::Shard { index: 1, count: 2 }, ApiRequests::default(), None);
+        telemetry.decisions.inc();
+        telemetry.scaled_up.inc();
+        telemetry.set_leading(true);
+        telemetry.lateness.observe(0.02);
+        let text = telemetry.render(false);
+        for line in [
+            "gscale_decisions_total 1",
+            "gscale_scale_actions_total{direction=\"up\"} 1",
+            "gscale_scale_actions_total{direction=\"down\"} 0",
+            "gscale_leader 1",
+            "gscale_shard_leader{shard=\"1\"} 1",
+            "gscale_shards 2",
+            "gscale_reconcile_lateness_seconds_bucket{le=\"0.025\"} 1",
+            "gscale_reconcile_lateness_seconds_count 1",
+            "# TYPE gscale_decisions_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
-        "/readyz" => {
-            (StatusCode::SERVICE_UNAVAILABLE, "not ready: caches syncing\n".to_string(), "text/plain")
-        }
-        _ => (StatusCode::NOT_FOUND, "try /metrics, /healthz or /readyz\n".to_string(), "text/plain"),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
-    response
+        assert!(text.contains("gscale_build_info{version=\""), "{text}");
+        let open = telemetry.render(true);
+        assert!(open.ends_with("# EOF\n"), "{open}");
+        assert!(open.lines().any(|l| l == "# TYPE gscale_decisions counter"), "{open}");
+        assert!(open.lines().any(|l| l == "gscale_decisions_total 1"), "{open}");
+    }
 }

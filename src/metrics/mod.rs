@@ -204,6 +204,9 @@ pub struct Readings {
     pub slo: SloReadings,
     /// Per metric, the source's account of its reading where it gives one (resource metrics).
     pub details: Vec<Option<String>>,
+    /// Per metric, how long its reading took and, when it failed, the error's stable reason (for
+    /// the daemon's per-scaler metrics).
+    pub timings: Vec<(Duration, Option<&'static str>)>,
 }
 
 struct Shared {
@@ -320,15 +323,17 @@ impl Fetcher {
     /// Read every metric of `spec` (and its slo queries) concurrently; never fails as a whole.
     pub async fn fetch(&self, namespace: &str, spec: &GeneralScalerSpec) -> Readings {
         let window = self.dedup_window(spec);
-        let metrics = futures::future::join_all(
-            spec.metrics()
-                .iter()
-                .map(|metric| async move { self.sample(namespace, spec, metric, window).await }),
-        );
+        let metrics = futures::future::join_all(spec.metrics().iter().map(|metric| async move {
+            let started = Instant::now();
+            let sample = self.sample(namespace, spec, metric, window).await;
+            let reason = sample.as_ref().err().map(MetricError::reason);
+            (sample, (started.elapsed(), reason))
+        }));
         let (samples, slo) = futures::join!(metrics, self.read_slo(namespace, spec, window));
+        let (samples, timings): (Vec<_>, Vec<_>) = samples.into_iter().unzip();
         let details = samples.iter().map(|s| s.as_ref().ok().and_then(|s| s.detail.clone())).collect();
         let metrics = samples.into_iter().map(|s| s.map(|s| s.value).map_err(|e| e.to_string())).collect();
-        Readings { metrics, slo, details }
+        Readings { metrics, slo, details, timings }
     }
 
     /// Read one metric of `spec`, sharing an identical query made within `window`.

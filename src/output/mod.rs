@@ -4,6 +4,7 @@
 
 pub mod against;
 pub mod chart;
+pub mod diff;
 pub mod plan;
 pub mod plot;
 pub mod replay;

@@ -167,6 +167,16 @@ pub fn builtins() -> Vec<ResourceDef> {
         // Stored as given, so in-cluster manifests (examples/deploy) apply; nothing enforces them.
         builtin("", "v1", "Service", "services", true, &["svc"], true, Special::Plain),
         builtin("", "v1", "ServiceAccount", "serviceaccounts", true, &["sa"], false, Special::Plain),
+        builtin(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+            &["pdb"],
+            true,
+            Special::Plain,
+        ),
         // Stored as given (no controller acts on them): gscale refuses to scale a target one names.
         builtin(
             "autoscaling",

@@ -54,13 +54,16 @@ pub async fn act(
         let intended = status::build(scaler, outcome, now);
         write_status(ctx, scaler, &intended, budget).await?;
         let target = &scaler.spec.target_ref;
-        let made =
-            match ctx.fence.write(ctx.targets.scale(&namespace, target, decision.desired, budget)).await? {
-                Err(lost) if lost.outcome_unknown() => {
-                    read_back(ctx, &key, target, decision.desired, budget).await.ok_or(lost)
-                }
-                made => made,
-            };
+        let made = match ctx
+            .fence
+            .write(ctx.targets.scale(&namespace, target, decision.desired, budget))
+            .await?
+        {
+            Err(lost) if lost.outcome_unknown() => {
+                if read_back(ctx, &key, target, decision.desired, budget).await { Ok(()) } else { Err(lost) }
+            }
+            made => made,
+        };
         match made {
             Ok(()) => {
                 let up = decision.desired > decision.current;
@@ -120,29 +123,29 @@ pub async fn act(
     failure.map_or(Ok(()), Err)
 }
 
-/// `/scale` read back after a scale whose reply was lost: `Some` when it holds `desired` (the scale
-/// was made), `None` when it holds another count or cannot be read (taken as not made; the watch
-/// brings the true count to the next decision either way).
+/// Whether a scale whose reply was lost was made, by `/scale` read back: made when it holds
+/// `desired`; not made when it holds another count or cannot be read (the watch brings the true
+/// count to the next decision either way).
 async fn read_back(
     ctx: &Context,
     (namespace, name): &ScalerKey,
     target: &TargetRef,
     desired: i32,
     budget: Duration,
-) -> Option<()> {
+) -> bool {
     let what = format!("the reply to the scale of {}/{} to {desired} was lost", target.kind, target.name);
     match ctx.targets.read_back(namespace, target, budget).await {
         Ok(replicas) if replicas == desired => {
             tracing::warn!(%namespace, scaler = %name, "{what}; /scale read back holds {replicas}: recorded as made");
-            Some(())
+            true
         }
         Ok(replicas) => {
             tracing::warn!(%namespace, scaler = %name, "{what}; /scale read back holds {replicas}: recorded as not made");
-            None
+            false
         }
         Err(e) => {
             tracing::warn!(%namespace, scaler = %name, error = %crate::explain::chain(&e), "{what}, and /scale could not be read back: recorded as not made");
-            None
+            false
         }
     }
 }

@@ -41,16 +41,23 @@ async fn a_redis_queue_scales_workers_up_and_drains_down_after_the_cooldown() {
 
     redis.push("jobs", 500);
     wait_replicas(&cluster, "workers", 10, SECONDS(15)).await;
-    let status = cluster.scaler("workers").await.status.expect("a status");
-    let scaled_up = status.history.last_scale_up_time.expect("the daemon stamped its scale-up");
+    // Half drained: a first scale-down, which starts the 3 s wait before the next one.
+    redis.cli(&["LTRIM", "jobs", "0", "249"]);
+    wait_replicas(&cluster, "workers", 5, SECONDS(15)).await;
+    eventually("the scale-down time is in status", SECONDS(10), || async {
+        cluster.scaler("workers").await.status.is_some_and(|s| s.history.last_scale_down_time.is_some())
+    })
+    .await;
+    let first_down =
+        cluster.scaler("workers").await.status.and_then(|s| s.history.last_scale_down_time).unwrap();
 
     redis.cli(&["DEL", "jobs"]);
     wait_replicas(&cluster, "workers", 1, SECONDS(15)).await;
-    // The sandbox's time of the drain against the daemon's own stamp of the scale-up.
+    // The sandbox's time of the drain against the daemon's own stamp of the first scale-down.
     let drained = cluster.scale_patches("workers").last().expect("a scale-down").at;
     assert!(
-        drained >= scaled_up + jiff::SignedDuration::from_secs(3),
-        "drained only after the 3 s cooldown: up at {scaled_up}, down at {drained}"
+        drained >= first_down + jiff::SignedDuration::from_secs(3),
+        "drained only after the 3 s cooldown: first down at {first_down}, down at {drained}"
     );
 
     // Redis down: the scaler holds, says why, and recovers by itself.

@@ -214,7 +214,7 @@ pub enum ForecastVerdict {
         /// Replicas the peak needs at the target.
         replicas: i32,
         /// With scaleDownEarly, when below the current count: the highest count the trend asked for
-        /// over the last two lead times; the window holds no more.
+        /// over the last lead time; the window holds no more.
         hold: Option<i32>,
     },
     /// Over its record the trend needed more capacity than the scale-down window to cover the demand

@@ -16,7 +16,7 @@
 //!   window stands, and the stage says so.
 //!
 //! Acting, the count covers the prediction with its margin, and the scale-down window holds no more
-//! than the highest count the trend asked for over the last two lead times: capacity goes as soon as
+//! than the highest count the trend asked for over the last lead time: capacity goes as soon as
 //! the trend no longer sees the demand that needed it, not five minutes later.
 
 use std::collections::VecDeque;

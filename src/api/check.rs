@@ -305,6 +305,7 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
     }
     check_policy(spec, &mut out);
     forecast::check(spec, &mut out);
+    formula::check(spec, &mut out);
     let target = &spec.target_ref;
     if target.name.is_empty() || target.kind.is_empty() || target.api_version.is_empty() {
         out.push(Finding::error(
@@ -708,6 +709,7 @@ fn cel_hint(message: &str) -> &'static str {
 }
 
 mod forecast;
+mod formula;
 mod resource;
 mod schedules;
 

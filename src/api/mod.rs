@@ -6,12 +6,14 @@
 
 pub mod check;
 mod crd;
+mod formula;
 pub mod names;
 mod schedule;
 mod spec;
 mod status;
 
 pub use crd::{crd, crd_yaml};
+pub use formula::{DecisionView, FormulaSpec};
 pub use schedule::*;
 pub use spec::*;
 pub use status::*;

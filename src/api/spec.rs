@@ -89,6 +89,10 @@ pub struct GeneralScalerSpec {
     /// (ext) Buy capacity ahead of demand from the load's own daily or weekly shape; off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forecast: Option<ForecastSpec>,
+    /// (ext) One CEL expression over the metrics' names, held to its own target: the scaler is
+    /// decided from its result instead of the highest of the metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<super::FormulaSpec>,
 }
 
 fn default_min_replicas() -> i32 {
@@ -288,7 +292,7 @@ impl MetricSpec {
     pub fn effective_target_type(&self) -> TargetType {
         self.target_type.unwrap_or(match self.kind {
             MetricType::Prometheus | MetricType::Http => TargetType::Value,
-            MetricType::Redis | MetricType::Pubsub => TargetType::AverageValue,
+            MetricType::Redis | MetricType::Pubsub | MetricType::Formula => TargetType::AverageValue,
             MetricType::Resource => TargetType::Utilization,
         })
     }
@@ -308,6 +312,9 @@ pub enum MetricType {
     Http,
     /// CPU or memory of the target's pods, as the HPA reads them.
     Resource,
+    /// `spec.formula`'s result, as the engine sees it; never written in a metric.
+    #[serde(skip_deserializing)]
+    Formula,
 }
 
 impl MetricType {
@@ -323,6 +330,7 @@ impl MetricType {
             Self::Pubsub => "pubsub",
             Self::Http => "http",
             Self::Resource => "resource",
+            Self::Formula => "formula",
         }
     }
 }

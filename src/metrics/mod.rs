@@ -247,7 +247,7 @@ pub fn keeps_history(metric: &MetricSpec) -> bool {
     match metric.kind {
         MetricType::Prometheus => metric.prometheus.is_some(),
         MetricType::Pubsub => cfg!(feature = "pubsub") && metric.pubsub.is_some(),
-        MetricType::Redis | MetricType::Http | MetricType::Resource => false,
+        MetricType::Redis | MetricType::Http | MetricType::Resource | MetricType::Formula => false,
     }
 }
 
@@ -277,6 +277,12 @@ pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
         MetricType::Resource => {
             let s = metric.resource.as_ref().ok_or_else(|| missing("resource"))?;
             resource::target(s, metric.effective_target_type())
+        }
+        MetricType::Formula => {
+            return Err(MetricError::InvalidSource {
+                kind: "formula",
+                detail: "a formula is spec.formula, not a metric's type".into(),
+            });
         }
     })
 }

@@ -166,6 +166,10 @@ impl Fetcher {
             }
             MetricType::Pubsub => self.resolve_pubsub(namespace, metric, target).await,
             MetricType::Resource => self.resolve_resource(namespace, scope, metric, target),
+            MetricType::Formula => Err(MetricError::InvalidSource {
+                kind: "formula",
+                detail: "a formula is spec.formula, not a metric's type".into(),
+            }),
         }
     }
 

@@ -75,6 +75,7 @@ fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
         paused: false,
         dry_run: false,
         forecast: None,
+        formula: None,
     }
 }
 

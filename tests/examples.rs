@@ -132,9 +132,16 @@ impl Cluster {
 
 #[test]
 fn every_example_validates() {
-    for dir in
-        ["http-service", "worker-service", "custom-metric", "pubsub-worker", "business-hours", "formula"]
-    {
+    for dir in [
+        "http-service",
+        "worker-service",
+        "custom-metric",
+        "pubsub-worker",
+        "business-hours",
+        "formula",
+        "rabbitmq-worker",
+        "nats-worker",
+    ] {
         let file = examples().join(dir).join("generalscaler.yaml");
         let out =
             Command::new(env!("CARGO_BIN_EXE_gscale")).arg("validate").arg("-f").arg(&file).output().unwrap();
@@ -382,6 +389,8 @@ async fn kubectl_applies_every_manifest() {
             "pubsub-worker",
             "business-hours",
             "formula",
+            "rabbitmq-worker",
+            "nats-worker",
         ] {
             let path = examples().join(dir);
             let applied = kubectl(&config, &home, &["apply", "-f", path.to_str().unwrap()]);

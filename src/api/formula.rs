@@ -67,6 +67,8 @@ impl FormulaSpec {
             pubsub: None,
             http: None,
             resource: None,
+            rabbitmq: None,
+            nats: None,
         }
     }
 }

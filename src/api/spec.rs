@@ -235,6 +235,8 @@ pub struct SecretKeyRef {
     validation = Rule::new("self.type != 'pubsub' || has(self.pubsub)").message("type pubsub needs a pubsub block").field_path(".pubsub"),
     validation = Rule::new("self.type != 'http' || has(self.http)").message("type http needs an http block").field_path(".http"),
     validation = Rule::new("self.type != 'resource' || has(self.resource)").message("type resource needs a resource block").field_path(".resource"),
+    validation = Rule::new("self.type != 'rabbitmq' || has(self.rabbitmq)").message("type rabbitmq needs a rabbitmq block").field_path(".rabbitmq"),
+    validation = Rule::new("self.type != 'nats' || has(self.nats)").message("type nats needs a nats block").field_path(".nats"),
     validation = Rule::new("!has(self.activationValue) || self.activationValue >= 0.0").message("activationValue must be 0 or more").field_path(".activationValue")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -272,6 +274,12 @@ pub struct MetricSpec {
     /// (ext) CPU or memory of the target's pods, from the resource metrics API (metrics-server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourceSource>,
+    /// (ext) A RabbitMQ queue's length or publish rate, from the management API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rabbitmq: Option<super::RabbitMqSource>,
+    /// (ext) A NATS JetStream consumer's pending messages, from the monitoring endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats: Option<super::NatsSource>,
 }
 
 fn default_timeout() -> u32 {
@@ -292,7 +300,11 @@ impl MetricSpec {
     pub fn effective_target_type(&self) -> TargetType {
         self.target_type.unwrap_or(match self.kind {
             MetricType::Prometheus | MetricType::Http => TargetType::Value,
-            MetricType::Redis | MetricType::Pubsub | MetricType::Formula => TargetType::AverageValue,
+            MetricType::Redis
+            | MetricType::Pubsub
+            | MetricType::Rabbitmq
+            | MetricType::Nats
+            | MetricType::Formula => TargetType::AverageValue,
             MetricType::Resource => TargetType::Utilization,
         })
     }
@@ -312,6 +324,10 @@ pub enum MetricType {
     Http,
     /// CPU or memory of the target's pods, as the HPA reads them.
     Resource,
+    /// A RabbitMQ queue's length or publish rate.
+    Rabbitmq,
+    /// A NATS JetStream consumer's pending messages.
+    Nats,
     /// `spec.formula`'s result, as the engine sees it; never written in a metric.
     #[serde(skip_deserializing)]
     Formula,
@@ -319,8 +335,8 @@ pub enum MetricType {
 
 impl MetricType {
     /// Every type, in the order the docs list them.
-    pub const ALL: [MetricType; 5] =
-        [Self::Prometheus, Self::Redis, Self::Pubsub, Self::Http, Self::Resource];
+    pub const ALL: [MetricType; 7] =
+        [Self::Prometheus, Self::Redis, Self::Pubsub, Self::Http, Self::Resource, Self::Rabbitmq, Self::Nats];
 
     /// The name used in YAML.
     pub fn as_str(self) -> &'static str {
@@ -330,6 +346,8 @@ impl MetricType {
             Self::Pubsub => "pubsub",
             Self::Http => "http",
             Self::Resource => "resource",
+            Self::Rabbitmq => "rabbitmq",
+            Self::Nats => "nats",
             Self::Formula => "formula",
         }
     }

@@ -12,9 +12,11 @@
 mod error;
 pub mod hosts;
 pub mod http;
+pub mod nats;
 mod number;
 pub mod prometheus;
 pub mod pubsub;
+pub mod rabbitmq;
 pub mod redis;
 mod resolve;
 pub mod resource;
@@ -72,6 +74,10 @@ pub enum Source {
     Http(http::HttpQuery),
     /// CPU or memory of the target's pods.
     Resource(resource::ResourceQuery),
+    /// A RabbitMQ queue's length or publish rate.
+    RabbitMq(rabbitmq::RabbitMqQuery),
+    /// A NATS JetStream consumer's pending messages.
+    Nats(nats::NatsQuery),
 }
 
 /// A value read, with the source's account of how where it has one (the pods a resource metric
@@ -103,6 +109,8 @@ impl MetricSource for Source {
             Self::PubSub(source) => source.target(),
             Self::Http(source) => source.target(),
             Self::Resource(source) => source.target(),
+            Self::RabbitMq(source) => source.target(),
+            Self::Nats(source) => source.target(),
         }
     }
 
@@ -114,6 +122,8 @@ impl MetricSource for Source {
             Self::PubSub(source) => source.read().await,
             Self::Http(source) => source.read().await,
             Self::Resource(source) => source.read().await,
+            Self::RabbitMq(source) => source.read().await,
+            Self::Nats(source) => source.read().await,
         }
     }
 }
@@ -247,7 +257,13 @@ pub fn keeps_history(metric: &MetricSpec) -> bool {
     match metric.kind {
         MetricType::Prometheus => metric.prometheus.is_some(),
         MetricType::Pubsub => cfg!(feature = "pubsub") && metric.pubsub.is_some(),
-        MetricType::Redis | MetricType::Http | MetricType::Resource | MetricType::Formula => false,
+        // The RabbitMQ management API keeps minutes of samples, NATS's monitoring endpoint none.
+        MetricType::Redis
+        | MetricType::Http
+        | MetricType::Resource
+        | MetricType::Rabbitmq
+        | MetricType::Nats
+        | MetricType::Formula => false,
     }
 }
 
@@ -277,6 +293,14 @@ pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
         MetricType::Resource => {
             let s = metric.resource.as_ref().ok_or_else(|| missing("resource"))?;
             resource::target(s, metric.effective_target_type())
+        }
+        MetricType::Rabbitmq => {
+            let s = metric.rabbitmq.as_ref().ok_or_else(|| missing("rabbitmq"))?;
+            rabbitmq::target(&s.url, &s.vhost, &s.queue_name, s.mode)
+        }
+        MetricType::Nats => {
+            let s = metric.nats.as_ref().ok_or_else(|| missing("nats"))?;
+            nats::target(&s.monitoring_url, &s.account, &s.stream, &s.consumer)
         }
         MetricType::Formula => {
             return Err(MetricError::InvalidSource {
@@ -437,7 +461,7 @@ impl Fetcher {
 
     fn limit(&self, kind: MetricType, backend: &str) -> Arc<Semaphore> {
         let key = match kind {
-            MetricType::Prometheus | MetricType::Http => {
+            MetricType::Prometheus | MetricType::Http | MetricType::Rabbitmq | MetricType::Nats => {
                 format!("{}|{}", kind.as_str(), resolve::origin(backend))
             }
             _ => format!("{}|{backend}", kind.as_str()),
@@ -503,6 +527,8 @@ impl Fetcher {
                 pubsub: None,
                 http: None,
                 resource: None,
+                rabbitmq: None,
+                nats: None,
             }))
         };
         let read = |metric: Option<Option<MetricSpec>>| async move {

@@ -40,6 +40,8 @@ fn metric(target: f64, target_type: TargetType) -> MetricSpec {
             insecure_skip_verify: false,
         }),
         resource: None,
+        rabbitmq: None,
+        nats: None,
     }
 }
 

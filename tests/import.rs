@@ -948,3 +948,50 @@ async fn imports_from_the_cluster() {
     assert_eq!(out.matches("kind: GeneralScaler").count(), 2, "{out}");
     assert!(out.contains("name: redis\n") && out.contains("key: pw"), "the auth's Secret is a ref:\n{out}");
 }
+
+#[test]
+fn keda_queue_triggers_and_scaling_modifiers_map() {
+    let path = fixtures().join("keda-queues.yaml");
+    let (code, out, err) = gscale(&["import", "--strict", "-f", path.to_str().unwrap()], None);
+    assert_eq!(code, 0, "every field maps: {err}\n{out}");
+    for expected in [
+        "expression: (queue + pending) / 2",
+        "targetValue: 100",
+        "activationValue: 5",
+        "url: \"http://rabbitmq.shop.svc:15672\"",
+        "# check: spec.triggers[0].metadata.host is an AMQP URL",
+        "usernameSecretRef:",
+        "name: rabbitmq-secret",
+        "monitoringUrl: \"http://nats.shop.svc:8222\"",
+        "consumer: worker",
+        "type: nats",
+    ] {
+        assert!(out.contains(expected), "{expected}:\n{out}");
+    }
+
+    // Credentials in the URL are never copied; a formula CEL does not read stays a comment.
+    let rabbit = trigger(
+        "rabbitmq",
+        json!({"host": "http://user:pw@rabbit:15672/prod", "queueName": "q", "value": "5"}),
+    );
+    let mut doc = scaled_object(rabbit);
+    doc["spec"]["advanced"] = json!({"scalingModifiers": {"formula": "rabbitmq ** 2", "target": "3"}});
+    let imported = convert(&doc);
+    let source = &metric(&imported.scaler, 0)["rabbitmq"];
+    assert_eq!(
+        (source["url"].as_str(), source["vhost"].as_str()),
+        (Some("http://rabbit:15672"), Some("prod"))
+    );
+    assert!(!imported.yaml.contains("user:pw"), "{}", imported.yaml);
+    assert!(
+        imported.yaml.contains("carries credentials: gscale takes them from a Secret"),
+        "{}",
+        imported.yaml
+    );
+    assert!(
+        imported.yaml.contains("# not mapped: spec.advanced.scalingModifiers.formula \"rabbitmq ** 2\""),
+        "{}",
+        imported.yaml
+    );
+    assert!(imported.scaler["spec"].get("formula").is_none());
+}

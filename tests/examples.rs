@@ -391,6 +391,7 @@ async fn kubectl_applies_every_manifest() {
             "formula",
             "rabbitmq-worker",
             "nats-worker",
+            "external-scaler",
         ] {
             let path = examples().join(dir);
             let applied = kubectl(&config, &home, &["apply", "-f", path.to_str().unwrap()]);

@@ -995,3 +995,44 @@ fn keda_queue_triggers_and_scaling_modifiers_map() {
     );
     assert!(imported.scaler["spec"].get("formula").is_none());
 }
+
+#[test]
+fn the_issues_scaled_object_maps_prometheus_and_external_and_names_what_is_left() {
+    let doc = json!({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+        "metadata": {"name": "orders", "namespace": "shop"},
+        "spec": {"scaleTargetRef": {"name": "orders-consumer"}, "minReplicaCount": 1, "maxReplicaCount": 30,
+            "advanced": {"scalingModifiers": {"formula": "(lag + inflight) / 2", "target": "100"}},
+            "triggers": [
+                {"type": "kafka", "name": "lag", "metadata": {"bootstrapServers": "kafka:9092", "consumerGroup": "orders", "topic": "orders", "lagThreshold": "50"}},
+                {"type": "prometheus", "name": "inflight", "metadata": {"serverAddress": "http://prom:9090", "query": "sum(inflight{app='orders'})", "threshold": "20"}},
+                {"type": "external", "metadata": {"scalerAddress": "ext-scaler:6000", "foo": "bar"}}]}});
+    let imported = convert(&doc);
+    let external = metric(&imported.scaler, 1);
+    assert_eq!(external["type"], "external");
+    assert_eq!(external["external"], json!({"scalerAddress": "ext-scaler:6000", "metadata": {"foo": "bar"}}));
+    assert_eq!(metric(&imported.scaler, 0)["type"], "prometheus");
+    // Kafka has no source yet, so the formula over it cannot be checked and stays a comment.
+    assert!(
+        imported.yaml.contains("# not mapped: spec.triggers[0]: trigger type \"kafka\""),
+        "{}",
+        imported.yaml
+    );
+    assert!(
+        imported.yaml.contains("formula \"(lag + inflight) / 2\": the formula reads `lag`"),
+        "{}",
+        imported.yaml
+    );
+    assert_eq!(imported.not_mapped, 2, "{}", imported.yaml);
+
+    // Without the Kafka trigger, the formula over what maps is mapped and validates.
+    let mut doc = doc;
+    doc["spec"]["triggers"].as_array_mut().unwrap().remove(0);
+    doc["spec"]["triggers"][1]["name"] = json!("ext");
+    doc["spec"]["advanced"]["scalingModifiers"]["formula"] = json!("(ext + inflight) / 2");
+    let imported = convert(&doc);
+    assert_eq!(
+        imported.scaler["spec"]["formula"],
+        json!({"expression": "(ext + inflight) / 2", "targetValue": 100})
+    );
+    assert_eq!(imported.not_mapped, 0, "{}", imported.yaml);
+}

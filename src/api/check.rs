@@ -391,6 +391,7 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         ("rabbitmq.passwordSecretRef", metric.rabbitmq.as_ref().and_then(|r| r.password_secret_ref.as_ref())),
         ("rabbitmq.caSecretRef", metric.rabbitmq.as_ref().and_then(|r| r.ca_secret_ref.as_ref())),
         ("nats.caSecretRef", metric.nats.as_ref().and_then(|n| n.ca_secret_ref.as_ref())),
+        ("external.caSecretRef", metric.external.as_ref().and_then(|e| e.ca_secret_ref.as_ref())),
     ];
     for (field, reference) in secret_refs {
         if let Some(reference) = reference.filter(|r| !is_dns_subdomain(&r.name)) {
@@ -409,6 +410,7 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         (MetricType::Resource, metric.resource.is_some()),
         (MetricType::Rabbitmq, metric.rabbitmq.is_some()),
         (MetricType::Nats, metric.nats.is_some()),
+        (MetricType::External, metric.external.is_some()),
     ];
     for (kind, present) in blocks {
         let name = kind.as_str();

@@ -69,6 +69,7 @@ impl FormulaSpec {
             resource: None,
             rabbitmq: None,
             nats: None,
+            external: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The message-queue sources (ext): RabbitMQ queues through the management API, NATS JetStream
-//! consumers through the server's monitoring endpoint. Kept apart from `spec.rs`, which holds the
-//! original operator's sources.
+//! consumers through the server's monitoring endpoint, and KEDA external scalers over gRPC. Kept
+//! apart from `spec.rs`, which holds the original operator's sources.
+
+use std::collections::BTreeMap;
 
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -88,4 +90,32 @@ pub struct NatsSource {
 
 fn default_account() -> String {
     "$G".to_string()
+}
+
+/// A KEDA external scaler, spoken to over gRPC (`externalscaler.proto`): the reading is its metric's
+/// value with its own `targetSize` scaled onto `targetValue` (so any targetValue holds each replica to
+/// the scaler's target), and 0 while its `IsActive` says inactive.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[x_kube(
+    validation = Rule::new("size(self.scalerAddress) > 0").message("external scalerAddress must not be empty").field_path(".scalerAddress")
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalSource {
+    /// The scaler's `host:port`.
+    pub scaler_address: String,
+    /// The trigger's metadata, handed to the scaler as KEDA hands it (`ScaledObjectRef.scalerMetadata`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// Which of the scaler's metrics to read, when it reports several; default: the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_name: Option<String>,
+    /// Speak TLS to the scaler.
+    #[serde(default)]
+    pub tls: bool,
+    /// With tls: PEM CA bundle read from a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretKeyRef>,
+    /// With tls: skip certificate verification (a warning condition says so).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }

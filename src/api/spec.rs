@@ -237,6 +237,7 @@ pub struct SecretKeyRef {
     validation = Rule::new("self.type != 'resource' || has(self.resource)").message("type resource needs a resource block").field_path(".resource"),
     validation = Rule::new("self.type != 'rabbitmq' || has(self.rabbitmq)").message("type rabbitmq needs a rabbitmq block").field_path(".rabbitmq"),
     validation = Rule::new("self.type != 'nats' || has(self.nats)").message("type nats needs a nats block").field_path(".nats"),
+    validation = Rule::new("self.type != 'external' || has(self.external)").message("type external needs an external block").field_path(".external"),
     validation = Rule::new("!has(self.activationValue) || self.activationValue >= 0.0").message("activationValue must be 0 or more").field_path(".activationValue")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -280,6 +281,9 @@ pub struct MetricSpec {
     /// (ext) A NATS JetStream consumer's pending messages, from the monitoring endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nats: Option<super::NatsSource>,
+    /// (ext) A KEDA external scaler's metric, over gRPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<super::ExternalSource>,
 }
 
 fn default_timeout() -> u32 {
@@ -304,6 +308,7 @@ impl MetricSpec {
             | MetricType::Pubsub
             | MetricType::Rabbitmq
             | MetricType::Nats
+            | MetricType::External
             | MetricType::Formula => TargetType::AverageValue,
             MetricType::Resource => TargetType::Utilization,
         })
@@ -328,6 +333,8 @@ pub enum MetricType {
     Rabbitmq,
     /// A NATS JetStream consumer's pending messages.
     Nats,
+    /// A KEDA external scaler's metric, over gRPC.
+    External,
     /// `spec.formula`'s result, as the engine sees it; never written in a metric.
     #[serde(skip_deserializing)]
     Formula,
@@ -335,8 +342,16 @@ pub enum MetricType {
 
 impl MetricType {
     /// Every type, in the order the docs list them.
-    pub const ALL: [MetricType; 7] =
-        [Self::Prometheus, Self::Redis, Self::Pubsub, Self::Http, Self::Resource, Self::Rabbitmq, Self::Nats];
+    pub const ALL: [MetricType; 8] = [
+        Self::Prometheus,
+        Self::Redis,
+        Self::Pubsub,
+        Self::Http,
+        Self::Resource,
+        Self::Rabbitmq,
+        Self::Nats,
+        Self::External,
+    ];
 
     /// The name used in YAML.
     pub fn as_str(self) -> &'static str {
@@ -348,6 +363,7 @@ impl MetricType {
             Self::Resource => "resource",
             Self::Rabbitmq => "rabbitmq",
             Self::Nats => "nats",
+            Self::External => "external",
             Self::Formula => "formula",
         }
     }

@@ -10,6 +10,7 @@
 //! source's module. Nothing here decides anything: that is `decision`.
 
 mod error;
+pub mod external;
 pub mod hosts;
 pub mod http;
 pub mod nats;
@@ -78,6 +79,8 @@ pub enum Source {
     RabbitMq(rabbitmq::RabbitMqQuery),
     /// A NATS JetStream consumer's pending messages.
     Nats(nats::NatsQuery),
+    /// A KEDA external scaler's metric.
+    External(external::ExternalQuery),
 }
 
 /// A value read, with the source's account of how where it has one (the pods a resource metric
@@ -95,6 +98,7 @@ impl Source {
     pub async fn sample(&self) -> Result<Sample, MetricError> {
         match self {
             Self::Resource(source) => source.sample().await,
+            Self::External(source) => source.sample().await,
             other => other.read().await.map(|value| Sample { value, detail: None }),
         }
     }
@@ -111,6 +115,7 @@ impl MetricSource for Source {
             Self::Resource(source) => source.target(),
             Self::RabbitMq(source) => source.target(),
             Self::Nats(source) => source.target(),
+            Self::External(source) => source.target(),
         }
     }
 
@@ -124,6 +129,7 @@ impl MetricSource for Source {
             Self::Resource(source) => source.read().await,
             Self::RabbitMq(source) => source.read().await,
             Self::Nats(source) => source.read().await,
+            Self::External(source) => source.read().await,
         }
     }
 }
@@ -231,6 +237,7 @@ struct Inner {
     secrets: secret::Secrets,
     http: HttpClients,
     redis: redis::RedisPool,
+    external: external::ExternalPool,
     #[cfg(feature = "pubsub")]
     gcp: pubsub::GcpClients,
     shared: Mutex<HashMap<u64, Arc<Shared>>>,
@@ -263,6 +270,7 @@ pub fn keeps_history(metric: &MetricSpec) -> bool {
         | MetricType::Resource
         | MetricType::Rabbitmq
         | MetricType::Nats
+        | MetricType::External
         | MetricType::Formula => false,
     }
 }
@@ -302,6 +310,10 @@ pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
             let s = metric.nats.as_ref().ok_or_else(|| missing("nats"))?;
             nats::target(&s.monitoring_url, &s.account, &s.stream, &s.consumer)
         }
+        MetricType::External => {
+            let s = metric.external.as_ref().ok_or_else(|| missing("external"))?;
+            external::target(&s.scaler_address, s.metric_name.as_deref())
+        }
         MetricType::Formula => {
             return Err(MetricError::InvalidSource {
                 kind: "formula",
@@ -324,6 +336,7 @@ impl Fetcher {
                 http: HttpClients::new(settings.limits.hosts.clone(), settings.limits.proxy_from_environment),
                 settings,
                 redis: redis::RedisPool::default(),
+                external: external::ExternalPool::default(),
                 #[cfg(feature = "pubsub")]
                 gcp: pubsub::GcpClients::default(),
                 shared: Mutex::new(HashMap::new()),
@@ -529,6 +542,7 @@ impl Fetcher {
                 resource: None,
                 rabbitmq: None,
                 nats: None,
+                external: None,
             }))
         };
         let read = |metric: Option<Option<MetricSpec>>| async move {

@@ -168,6 +168,7 @@ impl Fetcher {
             MetricType::Resource => self.resolve_resource(namespace, scope, metric, target),
             MetricType::Rabbitmq => self.resolve_rabbitmq(namespace, metric, target).await,
             MetricType::Nats => self.resolve_nats(namespace, metric, target).await,
+            MetricType::External => self.resolve_external(namespace, scope, metric, target).await,
             MetricType::Formula => Err(MetricError::InvalidSource {
                 kind: "formula",
                 detail: "a formula is spec.formula, not a metric's type".into(),
@@ -288,6 +289,57 @@ impl Fetcher {
             dedup_key,
             secrets: Vec::new(),
             backend: spec.monitoring_url.clone(),
+        })
+    }
+
+    /// A KEDA external scaler: a pooled gRPC channel over a socket the host policy checks.
+    async fn resolve_external(
+        &self,
+        namespace: &str,
+        scope: Scope<'_>,
+        metric: &MetricSpec,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
+        let spec = metric.external.as_ref().expect("checked by target_of");
+        let ca = match (&spec.ca_secret_ref, spec.tls) {
+            (Some(reference), true) => {
+                Some(self.inner.secrets.get(namespace, reference).await?.expose().to_owned())
+            }
+            _ => None,
+        };
+        let dial = external::Dial {
+            address: spec.scaler_address.clone(),
+            tls: spec.tls.then_some((ca, spec.insecure_skip_verify)),
+        };
+        let limits = &self.inner.settings.limits;
+        let channel = self.inner.external.get(&dial, limits.hosts.clone(), &target)?;
+        let object = external::ScaledObjectRef {
+            name: scope.target_ref.name.clone(),
+            namespace: namespace.to_string(),
+            scaler_metadata: spec.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        let dedup_key = hash_of(&(
+            "external",
+            &dial,
+            namespace,
+            &scope.target_ref.name,
+            &spec.metadata,
+            &spec.metric_name,
+            metric.target_value.to_bits(),
+        ));
+        let source = external::ExternalQuery {
+            target,
+            channel,
+            max_reply_bytes: limits.max_reply_bytes,
+            object,
+            metric_name: spec.metric_name.clone(),
+            target_value: metric.target_value,
+        };
+        Ok(Resolved {
+            source: Source::External(source),
+            dedup_key,
+            secrets: Vec::new(),
+            backend: spec.scaler_address.clone(),
         })
     }
 

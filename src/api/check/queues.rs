@@ -1,4 +1,4 @@
-//! The checks of the message-queue sources (`rabbitmq`, `nats`) no schema can express: URLs that
+//! The checks of the message-queue sources (`rabbitmq`, `nats`, `external`) no schema can express: URLs that
 //! are URLs and carry no credentials, names that are not empty, and TLS verification turned off.
 
 use super::{Finding, check_url, warn_insecure};
@@ -42,5 +42,24 @@ pub(super) fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Findin
         );
         empty("nats.account", &n.account, "set account to the stream's account (`$G` by default)", out);
         warn_insecure(n.insecure_skip_verify, &format!("{path}.nats.insecureSkipVerify"), out);
+    }
+    if let Some(e) = &metric.external {
+        let valid =
+            e.scaler_address.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+        if !valid {
+            out.push(Finding::error(
+                format!("{path}.external.scalerAddress"),
+                format!("scalerAddress \"{}\" is not host:port", e.scaler_address),
+                "write the scaler's gRPC address, e.g. my-scaler.default.svc:6000",
+            ));
+        }
+        if !e.tls && (e.ca_secret_ref.is_some() || e.insecure_skip_verify) {
+            out.push(Finding::warning(
+                format!("{path}.external.tls"),
+                "caSecretRef and insecureSkipVerify apply only with tls: true",
+                "set tls: true, or remove them",
+            ));
+        }
+        warn_insecure(e.tls && e.insecure_skip_verify, &format!("{path}.external.insecureSkipVerify"), out);
     }
 }

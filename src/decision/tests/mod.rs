@@ -42,6 +42,7 @@ fn metric(target: f64, target_type: TargetType) -> MetricSpec {
         resource: None,
         rabbitmq: None,
         nats: None,
+        external: None,
     }
 }
 

@@ -173,6 +173,54 @@ pub(super) fn nats(
     super::triggers::finish(metric, "nats", threshold, source)
 }
 
+/// An external scaler: its address, and every other metadata key handed to it as KEDA hands it.
+pub(super) fn external(
+    out: &mut Builder,
+    tr: &mut Trigger<'_>,
+    auth: &mut Auth,
+    metric: &mut Value,
+    path: &str,
+) -> bool {
+    let address = tr.text("scalerAddress");
+    let Some(address) = required(out, tr, "scalerAddress", address) else { return false };
+    let mut metadata = Map::new();
+    for (key, value) in tr.metadata {
+        if key == "scalerAddress" {
+            continue;
+        }
+        let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+        metadata.insert(key.clone(), json!(text));
+    }
+    for key in ["tlsCertFile", "unsafeSsl"] {
+        tr.taken.insert(key);
+    }
+    tr.all_taken = true;
+    let mut source = json!({"scalerAddress": address});
+    if !metadata.is_empty() {
+        source["metadata"] = Value::Object(metadata);
+    }
+    if let Some(secret) = auth.secret("caCert") {
+        source["tls"] = json!(true);
+        source["caSecretRef"] = secret;
+    }
+    if tr.metadata.contains_key("tlsCertFile") {
+        out.not_mapped(path, format!("{}.metadata.tlsCertFile: gscale reads certificates from Secrets (caCert in a TriggerAuthentication), not files", tr.path()));
+    }
+    for parameter in ["tlsClientCert", "tlsClientKey"] {
+        if auth.secret(parameter).is_some() {
+            out.not_mapped(
+                path,
+                format!("{} parameter {parameter}: gscale sends no client certificate", auth.name),
+            );
+        }
+    }
+    out.check(
+        path,
+        "the scaler's own targetSize (GetMetricSpec) holds each replica: targetValue 1 stands for it",
+    );
+    super::triggers::finish(metric, "external", 1.0, source)
+}
+
 /// `spec.advanced.scalingModifiers` as `spec.formula`, when CEL reads the formula over the mapped
 /// metrics' names; else a note saying why not.
 pub(super) fn scaling_modifiers(out: &mut Builder, modifiers: &Value) {

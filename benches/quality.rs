@@ -286,7 +286,8 @@ fn main() {
     let mut verdicts = Vec::new();
     let mut rows = Vec::new();
     let mut details = String::new();
-    let chosen = |f: Family| families.as_deref().is_none_or(|list| list.split(',').any(|p| f.name().contains(p)));
+    let chosen =
+        |f: Family| families.as_deref().is_none_or(|list| list.split(',').any(|p| f.name().contains(p)));
     for family in Family::ALL.into_iter().filter(|f| chosen(*f)) {
         let _ = writeln!(details, "### {}\n\n{}\n", family.title(), family.about());
         for scenario in scenarios().into_iter().filter(|s| s.live || !family.live()) {
@@ -333,7 +334,8 @@ enum Family {
 }
 
 impl Family {
-    const ALL: [Family; 5] = [Family::Live, Family::LiveBursty, Family::Period, Family::Compressed, Family::RealTime];
+    const ALL: [Family; 5] =
+        [Family::Live, Family::LiveBursty, Family::Period, Family::Compressed, Family::RealTime];
 
     /// Its short name in the tables.
     fn name(self) -> &'static str {
@@ -362,7 +364,9 @@ impl Family {
 
     fn title(self) -> &'static str {
         match self {
-            Family::Live => "Live: demand moving between the points, 3% noise over a minute, read through rate()",
+            Family::Live => {
+                "Live: demand moving between the points, 3% noise over a minute, read through rate()"
+            }
             Family::LiveBursty => "Live, bursty: 8% noise over 5 minutes, read through rate()",
             Family::Period => "Period metric: continuous demand read as 5-minute means, 2 minutes late",
             Family::Compressed => "Step replay, compressed: one trace step per 15 s sync",
@@ -403,7 +407,8 @@ changed (the forecasts' savings here came from learning when the held value next
     fn settings(self, trace: &Trace) -> Settings {
         let scale_demand = MEAN_PODS * CAPACITY / trace.mean();
         let pod_start = POD_START_SECONDS * 1000;
-        let noise = |level: f64, minutes: i64| Some(Noise { level, correlation_ms: minutes * 60_000, seed: SEED });
+        let noise =
+            |level: f64, minutes: i64| Some(Noise { level, correlation_ms: minutes * 60_000, seed: SEED });
         let live = |noise, reading| Settings {
             noise,
             reading: Some(reading),
@@ -701,7 +706,9 @@ replay (DESIGN §8), {:.0}% on the live families (issue 21), 0% (never dearer) o
         for trace in &traces {
             let mine: Vec<&Verdict> = verdicts
                 .iter()
-                .filter(|v| v.family == family && v.trace == *trace && v.scenario == scenario && v.config == config)
+                .filter(|v| {
+                    v.family == family && v.trace == *trace && v.scenario == scenario && v.config == config
+                })
                 .collect();
             let met = mine.iter().filter(|v| v.saving.is_some_and(|s| s >= family.goal())).count();
             let worst = if mine.iter().any(|v| v.saving.is_none()) {

@@ -299,7 +299,8 @@ fn a_live_replay_reads_through_the_sources_pipeline() {
     }
     let (_, scaler, csv) = files("live", &trace);
     std::fs::write(&scaler, format!("{SCALER}  forecast: {{mode: \"On\"}}\n")).unwrap();
-    let args = ["simulate", "-f", scaler.to_str().unwrap(), "--trace", csv.to_str().unwrap(), "--noise", "3%"];
+    let args =
+        ["simulate", "-f", scaler.to_str().unwrap(), "--trace", csv.to_str().unwrap(), "--noise", "3%"];
     let out = gscale(&args);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));

@@ -218,6 +218,12 @@ pub struct Trend {
     /// Per settled prediction, oldest first: the peak over its lead time over the prediction, and over
     /// the window's hold, as [`code`]s.
     pub record: std::collections::VecDeque<[u16; 2]>,
+    /// What the record says (the margin, and the capacity over the window's), as last worked out, and
+    /// the predictions settled since: sorting the record at every decision would cost more than the
+    /// rest of the decision, and a minute's records move it little.
+    pub figures: Option<(f64, f64)>,
+    /// Predictions settled since `figures` was worked out.
+    pub settled: u32,
 }
 
 /// The reading's changes, as read at each decision (not per minute): a metric that changes only at a

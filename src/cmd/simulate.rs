@@ -261,7 +261,8 @@ fn pipeline(text: &str) -> Result<Option<Pipeline>, UsageError> {
                 Pipeline::Instant => (0, 0),
             });
         };
-        let (a, b) = arg.split_once(sep).ok_or_else(|| bad(&format!("needs two durations joined by {sep}")))?;
+        let (a, b) =
+            arg.split_once(sep).ok_or_else(|| bad(&format!("needs two durations joined by {sep}")))?;
         Ok((input::positive_duration_ms("--reading", a)?, input::duration_ms("--reading", b)?))
     };
     Ok(Some(match name.to_ascii_lowercase().as_str() {
@@ -444,7 +445,10 @@ mod tests {
         assert_eq!(pipeline("auto").unwrap(), None);
         assert_eq!(pipeline("instant").unwrap(), Some(Pipeline::Instant));
         assert_eq!(pipeline("rate").unwrap(), Some(Pipeline::PROMETHEUS));
-        assert_eq!(pipeline("rate=30s/2m").unwrap(), Some(Pipeline::Rate { scrape_ms: 30_000, window_ms: 120_000 }));
+        assert_eq!(
+            pipeline("rate=30s/2m").unwrap(),
+            Some(Pipeline::Rate { scrape_ms: 30_000, window_ms: 120_000 })
+        );
         assert_eq!(pipeline("period=5m+2m").unwrap(), Some(Pipeline::PERIOD));
         assert_eq!(pipeline("sampled").unwrap(), Some(Pipeline::PUBSUB));
         assert!(pipeline("rate=1m/15s").unwrap_err().0.contains("window shorter than its scrape"));

@@ -325,8 +325,15 @@ fn trend_verdict(
         trend::Outlook::NoBetter { cost } => Some(ForecastVerdict::TrendNoBetter { cost }),
         trend::Outlook::Acts { peak, rise, margin, cost } => {
             let replicas = replicas_for(peak, target_of(spec)?);
-            let most = trend::hold(trend, now_ms, replicas.max(floor), 2 * lead_ms);
-            Some(ForecastVerdict::Trend { peak, rise, margin, cost, replicas, hold: early(fs, most, current) })
+            let most = trend::hold(trend, now_ms, replicas.max(floor), lead_ms);
+            Some(ForecastVerdict::Trend {
+                peak,
+                rise,
+                margin,
+                cost,
+                replicas,
+                hold: early(fs, most, current),
+            })
         }
     }
 }

@@ -473,7 +473,9 @@ the peak ahead no more than the scale-down window was, at {:.0}% of its capacity
                 cost * 100.0,
                 num((peak * 100.0).round() / 100.0)
             );
-            let held = hold.map(|h| format!("the trend asked for at most {h} over two lead times: the window holds no more"));
+            let held = hold.map(|h| {
+                format!("the trend asked for at most {h} over two lead times: the window holds no more")
+            });
             forecast_effect(s, replicas, floor, observe, held);
         }
         ForecastVerdict::TrendNoBetter { cost } => {

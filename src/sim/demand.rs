@@ -55,7 +55,13 @@ pub struct Demand {
 impl Demand {
     /// Demand from `points` (`(trace ms, units per second)`, increasing in time, at least one) whose
     /// time axis is divided by `compress`, ending one `step_ms` of trace after the last point.
-    pub fn new(points: &[(i64, f64)], step_ms: i64, compress: f64, shape: Shape, noise: Option<Noise>) -> Self {
+    pub fn new(
+        points: &[(i64, f64)],
+        step_ms: i64,
+        compress: f64,
+        shape: Shape,
+        noise: Option<Noise>,
+    ) -> Self {
         let compress = if compress > 0.0 && compress.is_finite() { compress } else { 1.0 };
         let origin_ms = points.first().map_or(0, |p| p.0);
         let sim = |trace_ms: i64| ((trace_ms - origin_ms) as f64 / compress).round() as i64;
@@ -185,7 +191,8 @@ impl NoiseSource {
     /// The next factor: mean one, log-normal.
     fn next(&mut self) -> f64 {
         let factor = (self.log - self.level * self.level / 2.0).exp();
-        self.log = self.log * self.keep + (1.0 - self.keep * self.keep).sqrt() * self.level * self.rng.normal();
+        self.log =
+            self.log * self.keep + (1.0 - self.keep * self.keep).sqrt() * self.level * self.rng.normal();
         factor
     }
 }
@@ -347,9 +354,16 @@ mod tests {
         assert!(close(held.arrived(120_000), 100.0 * 60.0 + 200.0 * 60.0));
         let live = Demand::new(&points, 60_000, 1.0, Shape::Interpolated, None);
         assert_eq!(live.pieces(), 24);
-        assert!(close(live.at(30_000), 150.0) && close(live.at(34_999), 150.0) && close(live.at(35_000), 100.0 + 35.0 / 0.6));
+        assert!(
+            close(live.at(30_000), 150.0)
+                && close(live.at(34_999), 150.0)
+                && close(live.at(35_000), 100.0 + 35.0 / 0.6)
+        );
         assert!(close(live.at(100_000), 200.0));
-        assert!(close(live.mean(0, 60_000), (0..12).map(|k| 100.0 + f64::from(k) * 5.0 / 0.6).sum::<f64>() / 12.0));
+        assert!(close(
+            live.mean(0, 60_000),
+            (0..12).map(|k| 100.0 + f64::from(k) * 5.0 / 0.6).sum::<f64>() / 12.0
+        ));
         assert_eq!(live.peak(0, 120_000), 200.0);
         let mut cursor = 0;
         assert_eq!(live.walk(7_000, &mut cursor), (live.at(5_000), 10_000));
@@ -376,7 +390,10 @@ mod tests {
         assert!(mean.abs() < 0.005, "mean {mean}");
         assert!((0.04..0.06).contains(&sd), "sd {sd}");
         let lag = |k: usize| {
-            values.windows(k + 1).map(|w| (w[0] - mean) * (w[k] - mean)).sum::<f64>() / (n - k as f64) / sd / sd
+            values.windows(k + 1).map(|w| (w[0] - mean) * (w[k] - mean)).sum::<f64>()
+                / (n - k as f64)
+                / sd
+                / sd
         };
         // exp(-5/60) one grid step apart, exp(-1) a correlation time apart.
         assert!((lag(1) - (-5.0_f64 / 60.0).exp()).abs() < 0.05, "{}", lag(1));

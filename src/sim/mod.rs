@@ -430,7 +430,8 @@ pub fn observe(
         .map(|(m, (pipeline, tap))| {
             let total = match (m.kind, m.pubsub.as_ref().map(|p| p.mode)) {
                 (MetricType::Pubsub, Some(PubSubMode::OldestUnackedAge)) => {
-                    let age = if backlog > 0.0 { backlog / capacity.max(model.capacity_per_pod()) } else { 0.0 };
+                    let age =
+                        if backlog > 0.0 { backlog / capacity.max(model.capacity_per_pod()) } else { 0.0 };
                     tap.read(pipeline, t, age)
                 }
                 _ if is_queue(m) => tap.read(pipeline, t, backlog),

@@ -32,6 +32,8 @@ const LEVELS: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99];
 /// The trend acts only when it needs at most this share of the window's capacity: a saving within
 /// the record's noise is not one.
 const MAX_COST: f64 = 0.98;
+/// The record's figures are worked out again after this many new records (a minute of 15 s syncs).
+const REFIGURE: u32 = 4;
 
 /// What the trend forecast says at a decision.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,14 +75,15 @@ pub fn observe(trend: &mut Trend, now_ms: i64, demand: Option<f64>, lead_ms: i64
         trend.readings.pop_front();
     }
     settle(trend, now_ms, lead_ms);
+    if trend.record.len() >= MIN_RECORD && (trend.figures.is_none() || trend.settled >= REFIGURE) {
+        trend.figures = Some(figures(&trend.record));
+        trend.settled = 0;
+    }
     let Some(d) = demand.filter(|d| d.is_finite() && *d >= 0.0) else { return outlook(trend, None) };
-    let prediction = d.max(fit(&trend.readings, now_ms).map_or(d, |(level, slope)| level + slope.max(0.0) * lead_ms as f64));
-    let window = trend
-        .readings
-        .iter()
-        .filter(|r| r.0 > now_ms - window_ms)
-        .map(|r| r.1)
-        .fold(d, f64::max);
+    let prediction = d.max(
+        fit(&trend.readings, now_ms).map_or(d, |(level, slope)| level + slope.max(0.0) * lead_ms as f64),
+    );
+    let window = trend.readings.iter().filter(|r| r.0 > now_ms - window_ms).map(|r| r.1).fold(d, f64::max);
     trend.pending.push_back((now_ms, prediction, window));
     outlook(trend, Some((d, prediction)))
 }
@@ -101,11 +104,21 @@ fn settle(trend: &mut Trend, now_ms: i64, lead_ms: i64) {
             break;
         }
         trend.pending.pop_front();
-        let peak = trend.readings.iter().filter(|r| r.0 > t && r.0 <= t + lead_ms).map(|r| r.1).reduce(f64::max);
+        let peak =
+            trend.readings.iter().filter(|r| r.0 > t && r.0 <= t + lead_ms).map(|r| r.1).reduce(f64::max);
         // No reading over the lead time (the metric failed): nothing to learn from.
         let Some(peak) = peak else { continue };
-        let ratio = |base: f64| if base > 0.0 { peak / base } else if peak > 0.0 { 16.0 } else { 1.0 };
+        let ratio = |base: f64| {
+            if base > 0.0 {
+                peak / base
+            } else if peak > 0.0 {
+                16.0
+            } else {
+                1.0
+            }
+        };
         trend.record.push_back([code::encode(ratio(prediction)), code::encode(ratio(window))]);
+        trend.settled = trend.settled.saturating_add(1);
         while trend.record.len() > TREND_RECORD {
             trend.record.pop_front();
         }
@@ -115,41 +128,32 @@ fn settle(trend: &mut Trend, now_ms: i64, lead_ms: i64) {
 /// Least squares over the readings of the last [`FIT_SECONDS`]: the line's value at `now_ms` and
 /// its slope per ms. `None` under three readings.
 fn fit(readings: &VecDeque<(i64, f64)>, now_ms: i64) -> Option<(f64, f64)> {
-    let span: Vec<(f64, f64)> = readings
-        .iter()
-        .filter(|r| r.0 > now_ms - FIT_SECONDS * 1000)
-        .map(|r| ((r.0 - now_ms) as f64, r.1))
-        .collect();
-    if span.len() < 3 {
+    let span = || {
+        readings
+            .iter()
+            .filter(move |r| r.0 > now_ms - FIT_SECONDS * 1000)
+            .map(move |r| ((r.0 - now_ms) as f64, r.1))
+    };
+    let n = span().count();
+    if n < 3 {
         return None;
     }
-    let n = span.len() as f64;
-    let (mx, my) = (span.iter().map(|p| p.0).sum::<f64>() / n, span.iter().map(|p| p.1).sum::<f64>() / n);
-    let sxx: f64 = span.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let n = n as f64;
+    let (mx, my) = span().fold((0.0, 0.0), |(x, y), p| (x + p.0 / n, y + p.1 / n));
+    let (sxx, sxy) =
+        span().fold((0.0, 0.0), |(xx, xy), p| (xx + (p.0 - mx).powi(2), xy + (p.0 - mx) * (p.1 - my)));
     if sxx <= 0.0 {
         return None;
     }
-    let slope = span.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+    let slope = sxy / sxx;
     Some((my - slope * mx, slope))
 }
 
 /// What the record says, and with `now` (the reading and the prediction) what to cover.
 fn outlook(trend: &Trend, now: Option<(f64, f64)>) -> Outlook {
-    if trend.record.len() < MIN_RECORD {
+    let Some((margin, cost)) = trend.figures.filter(|_| trend.record.len() >= MIN_RECORD) else {
         return Outlook::Learning;
-    }
-    let decode = |c: u16| code::decode(c).unwrap_or(1.0);
-    let mut to_prediction: Vec<f64> = trend.record.iter().map(|r| decode(r[0])).collect();
-    let mut to_window: Vec<f64> = trend.record.iter().map(|r| decode(r[1])).collect();
-    // The prediction over the window's hold, per record: what the trend needed where the window held.
-    let relative: Vec<f64> = to_prediction.iter().zip(&to_window).map(|(p, w)| w / p).collect();
-    to_prediction.sort_by(f64::total_cmp);
-    to_window.sort_by(f64::total_cmp);
-    let margin = LEVELS
-        .iter()
-        .map(|&l| quantile(&to_prediction, l) / quantile(&to_window, l).max(1.0))
-        .fold(0.0, f64::max);
-    let cost = relative.iter().map(|r| r * margin).sum::<f64>() / relative.len() as f64;
+    };
     match now {
         _ if cost > MAX_COST => Outlook::NoBetter { cost },
         None => Outlook::NoBetter { cost },
@@ -160,6 +164,24 @@ fn outlook(trend: &Trend, now: Option<(f64, f64)>) -> Outlook {
             cost,
         },
     }
+}
+
+/// The margin over the prediction that falls short of the peak ahead by no more than the window did,
+/// at every level of the record, and the capacity that takes over the window's.
+fn figures(record: &VecDeque<[u16; 2]>) -> (f64, f64) {
+    let decode = |c: u16| code::decode(c).unwrap_or(1.0);
+    let mut to_prediction: Vec<f64> = record.iter().map(|r| decode(r[0])).collect();
+    let mut to_window: Vec<f64> = record.iter().map(|r| decode(r[1])).collect();
+    // The prediction over the window's hold, per record: what the trend needed where the window held.
+    let relative: Vec<f64> = to_prediction.iter().zip(&to_window).map(|(p, w)| w / p).collect();
+    to_prediction.sort_by(f64::total_cmp);
+    to_window.sort_by(f64::total_cmp);
+    let margin = LEVELS
+        .iter()
+        .map(|&l| quantile(&to_prediction, l) / quantile(&to_window, l).max(1.0))
+        .fold(0.0, f64::max);
+    let cost = relative.iter().map(|r| r * margin).sum::<f64>() / relative.len().max(1) as f64;
+    (margin, cost)
 }
 
 /// The `q` quantile of sorted values (nearest rank, rounding up).
@@ -179,7 +201,11 @@ mod tests {
     const WINDOW: i64 = 300_000;
 
     fn replay(trend: &mut Trend, values: impl IntoIterator<Item = f64>) -> Vec<Outlook> {
-        values.into_iter().enumerate().map(|(i, d)| observe(trend, i as i64 * 15_000, Some(d), LEAD, WINDOW)).collect()
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| observe(trend, i as i64 * 15_000, Some(d), LEAD, WINDOW))
+            .collect()
     }
 
     #[test]

@@ -274,8 +274,11 @@ fn cooldowns_hold_and_say_how_long() {
     let mut spec = open_spec(100.0, TargetType::Value);
     spec.behavior.scale_up.cooldown_seconds = 60;
     spec.behavior.scale_down.cooldown_seconds = 300;
-    let history =
-        History { last_scale_up_time: Some(at(-20)), last_scale_down_time: Some(at(-100)), ..History::default() };
+    let history = History {
+        last_scale_up_time: Some(at(-20)),
+        last_scale_down_time: Some(at(-100)),
+        ..History::default()
+    };
     let d = run(&spec, 4, &[Ok(200.0)], &history, at(0));
     assert_eq!(d.desired, 4);
     assert_eq!(

@@ -219,7 +219,9 @@ impl Nats {
         stream.write_all(out.as_bytes()).unwrap();
         let mut seen = String::new();
         let mut buffer = [0u8; 4096];
-        while !seen.contains("PONG") {
+        // JetStream answers on the inbox after its own work: wait for every reply as well as the PONG.
+        let replies = commands.iter().filter(|c| c.2.is_some()).count();
+        while !seen.contains("PONG") || seen.matches("MSG _INBOX.gscale").count() < replies {
             let n = stream.read(&mut buffer).unwrap();
             assert!(n > 0, "nats closed the connection: {seen}");
             seen.push_str(&String::from_utf8_lossy(&buffer[..n]));

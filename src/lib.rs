@@ -5,6 +5,7 @@
 //! - [`decision`]: the pure engine, `decide(input) -> Decision`, no I/O and no clock;
 //! - [`metrics`]: the metric sources (Prometheus, Redis, Pub/Sub, HTTP) and the per-reconcile fetcher;
 //! - [`output`]: printing (tables, charts, YAML, JSON); the one place that touches the YAML crate;
+//! - [`formula`]: CEL formulas over a scaler's named metrics (`spec.formula`);
 //! - [`cron`]: 5-field cron expressions and their fire times in a time zone (for `spec.schedules`);
 //! - [`import`]: HPAs and KEDA ScaledObjects converted into GeneralScalers (`gscale import`);
 //! - [`install`]: the objects `gscale install` applies (and `examples/deploy/` holds);
@@ -26,6 +27,7 @@ pub mod controller;
 pub mod cron;
 pub mod decision;
 pub mod explain;
+pub mod formula;
 pub mod import;
 pub mod install;
 pub mod metrics;

@@ -116,6 +116,7 @@ pub fn replay(
     let mut ticks = Vec::with_capacity(times.len());
     let mut events = Vec::new();
     let mut readings: Vec<Reading> = Vec::with_capacity(series.len());
+    let no_details = vec![None; series.len()];
     let (mut pod_hours, mut minutes_at_max, mut missing) = (0.0, 0.0, 0);
     let (mut lo, mut hi) = (replicas, replicas);
     for (i, &now) in times.iter().enumerate() {
@@ -128,11 +129,13 @@ pub fn replay(
         if readings.iter().any(Result::is_err) {
             missing += 1;
         }
+        // With a formula, the engine decides from its result as the one metric.
+        let view = spec.decision_view(&readings, &no_details);
         let decision = decide(&Input {
-            spec: &spec,
+            spec: &view.spec,
             current_replicas: current,
             ready_replicas: None,
-            readings: &readings,
+            readings: &view.readings,
             slo: &slo,
             history: &history,
             now,
@@ -147,7 +150,7 @@ pub fn replay(
                 time: now,
                 from: current,
                 to: decision.desired,
-                reason: decision.verdict(&spec),
+                reason: decision.verdict(&view.spec),
             });
             current = decision.desired;
         }

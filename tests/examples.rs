@@ -132,7 +132,16 @@ impl Cluster {
 
 #[test]
 fn every_example_validates() {
-    for dir in ["http-service", "worker-service", "custom-metric", "pubsub-worker", "business-hours"] {
+    for dir in [
+        "http-service",
+        "worker-service",
+        "custom-metric",
+        "pubsub-worker",
+        "business-hours",
+        "formula",
+        "rabbitmq-worker",
+        "nats-worker",
+    ] {
         let file = examples().join(dir).join("generalscaler.yaml");
         let out =
             Command::new(env!("CARGO_BIN_EXE_gscale")).arg("validate").arg("-f").arg(&file).output().unwrap();
@@ -372,20 +381,32 @@ async fn kubectl_applies_every_manifest() {
             &home,
             &["wait", "--for=condition=Established", "crd/generalscalers.autoscaling.generalscaler.io"],
         );
-        for dir in
-            ["deploy", "http-service", "worker-service", "custom-metric", "pubsub-worker", "business-hours"]
-        {
+        for dir in [
+            "deploy",
+            "http-service",
+            "worker-service",
+            "custom-metric",
+            "pubsub-worker",
+            "business-hours",
+            "formula",
+            "rabbitmq-worker",
+            "nats-worker",
+            "external-scaler",
+        ] {
             let path = examples().join(dir);
             let applied = kubectl(&config, &home, &["apply", "-f", path.to_str().unwrap()]);
             let documents = documents(dir).len();
             assert_eq!(applied.lines().count(), documents, "examples/{dir}: one line per object:\n{applied}");
             // Applying again changes nothing (a Secret's stringData always reads as configured, as on a
             // real API server: it is folded into data; and kubectl's compiled-in strategy replaces a
-            // PodDisruptionBudget's selector whole, so its patch is never empty).
+            // PodDisruptionBudget's selector whole, so its patch is never empty; a custom resource's
+            // list of objects, `metrics`, is replaced whole by a JSON merge patch, and the server's
+            // copy holds the schema's defaults, so it too reads as configured).
             let again = kubectl(&config, &home, &["apply", "-f", path.to_str().unwrap()]);
             assert!(
                 again.lines().all(|l| l.ends_with("unchanged")
                     || l.starts_with("secret/")
+                    || (dir == "formula" && l.starts_with("generalscaler."))
                     || l.starts_with("poddisruptionbudget.policy/")),
                 "examples/{dir}:\n{again}"
             );

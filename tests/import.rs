@@ -948,3 +948,91 @@ async fn imports_from_the_cluster() {
     assert_eq!(out.matches("kind: GeneralScaler").count(), 2, "{out}");
     assert!(out.contains("name: redis\n") && out.contains("key: pw"), "the auth's Secret is a ref:\n{out}");
 }
+
+#[test]
+fn keda_queue_triggers_and_scaling_modifiers_map() {
+    let path = fixtures().join("keda-queues.yaml");
+    let (code, out, err) = gscale(&["import", "--strict", "-f", path.to_str().unwrap()], None);
+    assert_eq!(code, 0, "every field maps: {err}\n{out}");
+    for expected in [
+        "expression: (queue + pending) / 2",
+        "targetValue: 100",
+        "activationValue: 5",
+        "url: \"http://rabbitmq.shop.svc:15672\"",
+        "# check: spec.triggers[0].metadata.host is an AMQP URL",
+        "usernameSecretRef:",
+        "name: rabbitmq-secret",
+        "monitoringUrl: \"http://nats.shop.svc:8222\"",
+        "consumer: worker",
+        "type: nats",
+    ] {
+        assert!(out.contains(expected), "{expected}:\n{out}");
+    }
+
+    // Credentials in the URL are never copied; a formula CEL does not read stays a comment.
+    let rabbit = trigger(
+        "rabbitmq",
+        json!({"host": "http://user:pw@rabbit:15672/prod", "queueName": "q", "value": "5"}),
+    );
+    let mut doc = scaled_object(rabbit);
+    doc["spec"]["advanced"] = json!({"scalingModifiers": {"formula": "rabbitmq ** 2", "target": "3"}});
+    let imported = convert(&doc);
+    let source = &metric(&imported.scaler, 0)["rabbitmq"];
+    assert_eq!(
+        (source["url"].as_str(), source["vhost"].as_str()),
+        (Some("http://rabbit:15672"), Some("prod"))
+    );
+    assert!(!imported.yaml.contains("user:pw"), "{}", imported.yaml);
+    assert!(
+        imported.yaml.contains("carries credentials: gscale takes them from a Secret"),
+        "{}",
+        imported.yaml
+    );
+    assert!(
+        imported.yaml.contains("# not mapped: spec.advanced.scalingModifiers.formula \"rabbitmq ** 2\""),
+        "{}",
+        imported.yaml
+    );
+    assert!(imported.scaler["spec"].get("formula").is_none());
+}
+
+#[test]
+fn the_issues_scaled_object_maps_prometheus_and_external_and_names_what_is_left() {
+    let doc = json!({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+        "metadata": {"name": "orders", "namespace": "shop"},
+        "spec": {"scaleTargetRef": {"name": "orders-consumer"}, "minReplicaCount": 1, "maxReplicaCount": 30,
+            "advanced": {"scalingModifiers": {"formula": "(lag + inflight) / 2", "target": "100"}},
+            "triggers": [
+                {"type": "kafka", "name": "lag", "metadata": {"bootstrapServers": "kafka:9092", "consumerGroup": "orders", "topic": "orders", "lagThreshold": "50"}},
+                {"type": "prometheus", "name": "inflight", "metadata": {"serverAddress": "http://prom:9090", "query": "sum(inflight{app='orders'})", "threshold": "20"}},
+                {"type": "external", "metadata": {"scalerAddress": "ext-scaler:6000", "foo": "bar"}}]}});
+    let imported = convert(&doc);
+    let external = metric(&imported.scaler, 1);
+    assert_eq!(external["type"], "external");
+    assert_eq!(external["external"], json!({"scalerAddress": "ext-scaler:6000", "metadata": {"foo": "bar"}}));
+    assert_eq!(metric(&imported.scaler, 0)["type"], "prometheus");
+    // Kafka has no source yet, so the formula over it cannot be checked and stays a comment.
+    assert!(
+        imported.yaml.contains("# not mapped: spec.triggers[0]: trigger type \"kafka\""),
+        "{}",
+        imported.yaml
+    );
+    assert!(
+        imported.yaml.contains("formula \"(lag + inflight) / 2\": the formula reads `lag`"),
+        "{}",
+        imported.yaml
+    );
+    assert_eq!(imported.not_mapped, 2, "{}", imported.yaml);
+
+    // Without the Kafka trigger, the formula over what maps is mapped and validates.
+    let mut doc = doc;
+    doc["spec"]["triggers"].as_array_mut().unwrap().remove(0);
+    doc["spec"]["triggers"][1]["name"] = json!("ext");
+    doc["spec"]["advanced"]["scalingModifiers"]["formula"] = json!("(ext + inflight) / 2");
+    let imported = convert(&doc);
+    assert_eq!(
+        imported.scaler["spec"]["formula"],
+        json!({"expression": "(ext + inflight) / 2", "targetValue": 100})
+    );
+    assert_eq!(imported.not_mapped, 0, "{}", imported.yaml);
+}

@@ -289,6 +289,7 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
             ));
         }
         check_metric(metric, &path, &mut out);
+        queues::check_metric(metric, &path, &mut out);
         if metric.timeout_seconds > super::MAX_TIMEOUT_SECONDS {
             // Stored before the CRD had a maximum: the daemon reads it as the maximum.
             out.push(Finding::warning(
@@ -305,6 +306,7 @@ pub fn check_spec(spec: &GeneralScalerSpec) -> Vec<Finding> {
     }
     check_policy(spec, &mut out);
     forecast::check(spec, &mut out);
+    formula::check(spec, &mut out);
     let target = &spec.target_ref;
     if target.name.is_empty() || target.kind.is_empty() || target.api_version.is_empty() {
         out.push(Finding::error(
@@ -385,6 +387,11 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         ("pubsub.credentialsSecret", metric.pubsub.as_ref().and_then(|p| p.credentials_secret.as_ref())),
         ("http.bearerTokenSecretRef", metric.http.as_ref().and_then(|h| h.bearer_token_secret_ref.as_ref())),
         ("http.caSecretRef", metric.http.as_ref().and_then(|h| h.ca_secret_ref.as_ref())),
+        ("rabbitmq.usernameSecretRef", metric.rabbitmq.as_ref().and_then(|r| r.username_secret_ref.as_ref())),
+        ("rabbitmq.passwordSecretRef", metric.rabbitmq.as_ref().and_then(|r| r.password_secret_ref.as_ref())),
+        ("rabbitmq.caSecretRef", metric.rabbitmq.as_ref().and_then(|r| r.ca_secret_ref.as_ref())),
+        ("nats.caSecretRef", metric.nats.as_ref().and_then(|n| n.ca_secret_ref.as_ref())),
+        ("external.caSecretRef", metric.external.as_ref().and_then(|e| e.ca_secret_ref.as_ref())),
     ];
     for (field, reference) in secret_refs {
         if let Some(reference) = reference.filter(|r| !is_dns_subdomain(&r.name)) {
@@ -401,6 +408,9 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         (MetricType::Pubsub, metric.pubsub.is_some()),
         (MetricType::Http, metric.http.is_some()),
         (MetricType::Resource, metric.resource.is_some()),
+        (MetricType::Rabbitmq, metric.rabbitmq.is_some()),
+        (MetricType::Nats, metric.nats.is_some()),
+        (MetricType::External, metric.external.is_some()),
     ];
     for (kind, present) in blocks {
         let name = kind.as_str();
@@ -708,6 +718,8 @@ fn cel_hint(message: &str) -> &'static str {
 }
 
 mod forecast;
+mod formula;
+mod queues;
 mod resource;
 mod schedules;
 

@@ -6,12 +6,16 @@
 
 pub mod check;
 mod crd;
+mod formula;
 pub mod names;
+mod queues;
 mod schedule;
 mod spec;
 mod status;
 
 pub use crd::{crd, crd_yaml};
+pub use formula::{DecisionView, FormulaSpec};
+pub use queues::*;
 pub use schedule::*;
 pub use spec::*;
 pub use status::*;

@@ -89,6 +89,10 @@ pub struct GeneralScalerSpec {
     /// (ext) Buy capacity ahead of demand from the load's own daily or weekly shape; off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forecast: Option<ForecastSpec>,
+    /// (ext) One CEL expression over the metrics' names, held to its own target: the scaler is
+    /// decided from its result instead of the highest of the metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<super::FormulaSpec>,
 }
 
 fn default_min_replicas() -> i32 {
@@ -231,6 +235,9 @@ pub struct SecretKeyRef {
     validation = Rule::new("self.type != 'pubsub' || has(self.pubsub)").message("type pubsub needs a pubsub block").field_path(".pubsub"),
     validation = Rule::new("self.type != 'http' || has(self.http)").message("type http needs an http block").field_path(".http"),
     validation = Rule::new("self.type != 'resource' || has(self.resource)").message("type resource needs a resource block").field_path(".resource"),
+    validation = Rule::new("self.type != 'rabbitmq' || has(self.rabbitmq)").message("type rabbitmq needs a rabbitmq block").field_path(".rabbitmq"),
+    validation = Rule::new("self.type != 'nats' || has(self.nats)").message("type nats needs a nats block").field_path(".nats"),
+    validation = Rule::new("self.type != 'external' || has(self.external)").message("type external needs an external block").field_path(".external"),
     validation = Rule::new("!has(self.activationValue) || self.activationValue >= 0.0").message("activationValue must be 0 or more").field_path(".activationValue")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -268,6 +275,15 @@ pub struct MetricSpec {
     /// (ext) CPU or memory of the target's pods, from the resource metrics API (metrics-server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourceSource>,
+    /// (ext) A RabbitMQ queue's length or publish rate, from the management API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rabbitmq: Option<super::RabbitMqSource>,
+    /// (ext) A NATS JetStream consumer's pending messages, from the monitoring endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats: Option<super::NatsSource>,
+    /// (ext) A KEDA external scaler's metric, over gRPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<super::ExternalSource>,
 }
 
 fn default_timeout() -> u32 {
@@ -288,7 +304,12 @@ impl MetricSpec {
     pub fn effective_target_type(&self) -> TargetType {
         self.target_type.unwrap_or(match self.kind {
             MetricType::Prometheus | MetricType::Http => TargetType::Value,
-            MetricType::Redis | MetricType::Pubsub => TargetType::AverageValue,
+            MetricType::Redis
+            | MetricType::Pubsub
+            | MetricType::Rabbitmq
+            | MetricType::Nats
+            | MetricType::External
+            | MetricType::Formula => TargetType::AverageValue,
             MetricType::Resource => TargetType::Utilization,
         })
     }
@@ -308,12 +329,29 @@ pub enum MetricType {
     Http,
     /// CPU or memory of the target's pods, as the HPA reads them.
     Resource,
+    /// A RabbitMQ queue's length or publish rate.
+    Rabbitmq,
+    /// A NATS JetStream consumer's pending messages.
+    Nats,
+    /// A KEDA external scaler's metric, over gRPC.
+    External,
+    /// `spec.formula`'s result, as the engine sees it; never written in a metric.
+    #[serde(skip_deserializing)]
+    Formula,
 }
 
 impl MetricType {
     /// Every type, in the order the docs list them.
-    pub const ALL: [MetricType; 5] =
-        [Self::Prometheus, Self::Redis, Self::Pubsub, Self::Http, Self::Resource];
+    pub const ALL: [MetricType; 8] = [
+        Self::Prometheus,
+        Self::Redis,
+        Self::Pubsub,
+        Self::Http,
+        Self::Resource,
+        Self::Rabbitmq,
+        Self::Nats,
+        Self::External,
+    ];
 
     /// The name used in YAML.
     pub fn as_str(self) -> &'static str {
@@ -323,6 +361,10 @@ impl MetricType {
             Self::Pubsub => "pubsub",
             Self::Http => "http",
             Self::Resource => "resource",
+            Self::Rabbitmq => "rabbitmq",
+            Self::Nats => "nats",
+            Self::External => "external",
+            Self::Formula => "formula",
         }
     }
 }

@@ -121,16 +121,18 @@ pub fn decide_outcome(
         std::borrow::Cow::Borrowed(&scaler.spec)
     };
     let readings = &observation.readings;
+    // With a formula, the engine decides from its result as the one metric.
+    let view = spec.decision_view(&readings.metrics, &readings.details);
     let decision = decide(&Input {
-        spec: &spec,
+        spec: &view.spec,
         current_replicas: current.replicas,
         ready_replicas: current.ready,
-        readings: &readings.metrics,
+        readings: &view.readings,
         slo: &readings.slo,
         history: &history,
         now,
     });
-    let report = decision.report(&spec, &readings.metrics).with_details(&readings.details);
+    let report = decision.report(&view.spec, &view.readings).with_details(&view.details);
     let warnings = findings.iter().map(|f| format!("{}: {}", f.path, f.message)).collect();
     Outcome::Decided { decision: Box::new(decision), report: Box::new(report), scaled: false, warnings }
 }

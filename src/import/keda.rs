@@ -1,8 +1,9 @@
 //! KEDA `ScaledObject` (`keda.sh/v1alpha1`) to GeneralScaler.
 //!
 //! Triggers map one to one onto metrics (several: the highest count wins, as in KEDA):
-//! prometheus, redis (lists), redis-streams, gcp-pubsub, metrics-api (to http), cpu and memory (via
-//! [`super::resource`]). A trigger's `metricType` becomes the `targetType` (KEDA's default is
+//! prometheus, redis (lists), redis-streams, gcp-pubsub, metrics-api (to http), rabbitmq,
+//! nats-jetstream, external, cpu and memory (via [`super::resource`]); `advanced.scalingModifiers` becomes
+//! `spec.formula` where CEL reads it. A trigger's `metricType` becomes the `targetType` (KEDA's default is
 //! AverageValue, written out because gscale's default depends on the source). Secrets a trigger
 //! takes through a TriggerAuthentication's `secretTargetRef` become Secret refs; any metadata key,
 //! auth parameter or spec field without an equivalent becomes a `# not mapped:` comment. cron
@@ -14,8 +15,10 @@ use serde_json::{Map, Value, json};
 
 use super::resource::{self, Resource, Target};
 use super::{Builder, Converted, ImportError, Settings, hpa, number, quantity};
+use queues::{external, nats, rabbitmq, scaling_modifiers};
 use triggers::{metrics_api, prometheus, pubsub, redis};
 
+mod queues;
 mod triggers;
 
 /// The paused annotation: `"true"` stops scaling.
@@ -146,6 +149,7 @@ pub fn convert(doc: &Value, settings: &Settings) -> Result<Converted, ImportErro
                 }
             }
             "restoreToOriginalReplicaCount" if value == &json!(false) => {}
+            "scalingModifiers" => scaling_modifiers(&mut out, value),
             k => out.not_mapped(
                 "spec",
                 format!("spec.advanced.{k} {}: gscale has no equivalent", compact(value)),
@@ -322,6 +326,8 @@ struct Trigger<'a> {
     kind: &'a str,
     metadata: &'a Map<String, Value>,
     taken: BTreeSet<&'static str>,
+    /// Every metadata key is passed on (an external scaler's).
+    all_taken: bool,
 }
 
 impl Trigger<'_> {
@@ -353,7 +359,7 @@ fn trigger(out: &mut Builder, t: &Value, index: usize, settings: &Settings) {
     let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
     let empty = Map::new();
     let metadata = t.get("metadata").and_then(Value::as_object).unwrap_or(&empty);
-    let mut tr = Trigger { index, kind, metadata, taken: BTreeSet::new() };
+    let mut tr = Trigger { index, kind, metadata, taken: BTreeSet::new(), all_taken: false };
     let path = tr.path();
     let metric_path = out.next_metric_path();
     let mut auth = resolve_auth(out, t.get("authenticationRef"), &path, settings);
@@ -384,6 +390,9 @@ fn trigger(out: &mut Builder, t: &Value, index: usize, settings: &Settings) {
         "redis-streams" => redis(out, &mut tr, &mut auth, &mut metric, true, &metric_path),
         "gcp-pubsub" => pubsub(out, &mut tr, &mut auth, &mut metric, &metric_path),
         "metrics-api" => metrics_api(out, &mut tr, &mut auth, &mut metric, &metric_path),
+        "rabbitmq" => rabbitmq(out, &mut tr, &mut auth, &mut metric, &metric_path),
+        "nats-jetstream" => nats(out, &mut tr, &mut auth, &mut metric, &metric_path),
+        "external" => external(out, &mut tr, &mut auth, &mut metric, &metric_path),
         "cpu" | "memory" => {
             let value = tr.number("value");
             let old_type = tr.text("type");
@@ -429,7 +438,7 @@ fn trigger(out: &mut Builder, t: &Value, index: usize, settings: &Settings) {
             false
         }
         other => {
-            out.not_mapped("spec.metrics", format!("{path}: trigger type {other:?} has no gscale source (gscale reads prometheus, redis, pubsub, http, cpu and memory)"));
+            out.not_mapped("spec.metrics", format!("{path}: trigger type {other:?} has no gscale source (gscale reads prometheus, redis, pubsub, http, rabbitmq, nats-jetstream, external, cpu and memory)"));
             unused_auth_quiet(&mut auth);
             return;
         }
@@ -441,7 +450,7 @@ fn trigger(out: &mut Builder, t: &Value, index: usize, settings: &Settings) {
         out.metrics.push(metric);
     }
     for key in metadata.keys() {
-        if !tr.taken.contains(key.as_str()) {
+        if !tr.all_taken && !tr.taken.contains(key.as_str()) {
             out.not_mapped(&metric_path, format!("{path}.metadata.{key}: not mapped for a {kind} trigger"));
         }
     }
@@ -460,6 +469,7 @@ fn activation_key(kind: &str) -> &'static str {
         "redis" => "activationListLength",
         "redis-streams" => "activationLagCount",
         "metrics-api" => "activationTargetValue",
+        "nats-jetstream" => "activationLagThreshold",
         _ => "activationValue",
     }
 }

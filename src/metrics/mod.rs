@@ -10,11 +10,14 @@
 //! source's module. Nothing here decides anything: that is `decision`.
 
 mod error;
+pub mod external;
 pub mod hosts;
 pub mod http;
+pub mod nats;
 mod number;
 pub mod prometheus;
 pub mod pubsub;
+pub mod rabbitmq;
 pub mod redis;
 mod resolve;
 pub mod resource;
@@ -72,6 +75,12 @@ pub enum Source {
     Http(http::HttpQuery),
     /// CPU or memory of the target's pods.
     Resource(resource::ResourceQuery),
+    /// A RabbitMQ queue's length or publish rate.
+    RabbitMq(rabbitmq::RabbitMqQuery),
+    /// A NATS JetStream consumer's pending messages.
+    Nats(nats::NatsQuery),
+    /// A KEDA external scaler's metric.
+    External(external::ExternalQuery),
 }
 
 /// A value read, with the source's account of how where it has one (the pods a resource metric
@@ -89,6 +98,7 @@ impl Source {
     pub async fn sample(&self) -> Result<Sample, MetricError> {
         match self {
             Self::Resource(source) => source.sample().await,
+            Self::External(source) => source.sample().await,
             other => other.read().await.map(|value| Sample { value, detail: None }),
         }
     }
@@ -103,6 +113,9 @@ impl MetricSource for Source {
             Self::PubSub(source) => source.target(),
             Self::Http(source) => source.target(),
             Self::Resource(source) => source.target(),
+            Self::RabbitMq(source) => source.target(),
+            Self::Nats(source) => source.target(),
+            Self::External(source) => source.target(),
         }
     }
 
@@ -114,6 +127,9 @@ impl MetricSource for Source {
             Self::PubSub(source) => source.read().await,
             Self::Http(source) => source.read().await,
             Self::Resource(source) => source.read().await,
+            Self::RabbitMq(source) => source.read().await,
+            Self::Nats(source) => source.read().await,
+            Self::External(source) => source.read().await,
         }
     }
 }
@@ -221,6 +237,7 @@ struct Inner {
     secrets: secret::Secrets,
     http: HttpClients,
     redis: redis::RedisPool,
+    external: external::ExternalPool,
     #[cfg(feature = "pubsub")]
     gcp: pubsub::GcpClients,
     shared: Mutex<HashMap<u64, Arc<Shared>>>,
@@ -247,7 +264,14 @@ pub fn keeps_history(metric: &MetricSpec) -> bool {
     match metric.kind {
         MetricType::Prometheus => metric.prometheus.is_some(),
         MetricType::Pubsub => cfg!(feature = "pubsub") && metric.pubsub.is_some(),
-        MetricType::Redis | MetricType::Http | MetricType::Resource => false,
+        // The RabbitMQ management API keeps minutes of samples, NATS's monitoring endpoint none.
+        MetricType::Redis
+        | MetricType::Http
+        | MetricType::Resource
+        | MetricType::Rabbitmq
+        | MetricType::Nats
+        | MetricType::External
+        | MetricType::Formula => false,
     }
 }
 
@@ -278,6 +302,24 @@ pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
             let s = metric.resource.as_ref().ok_or_else(|| missing("resource"))?;
             resource::target(s, metric.effective_target_type())
         }
+        MetricType::Rabbitmq => {
+            let s = metric.rabbitmq.as_ref().ok_or_else(|| missing("rabbitmq"))?;
+            rabbitmq::target(&s.url, &s.vhost, &s.queue_name, s.mode)
+        }
+        MetricType::Nats => {
+            let s = metric.nats.as_ref().ok_or_else(|| missing("nats"))?;
+            nats::target(&s.monitoring_url, &s.account, &s.stream, &s.consumer)
+        }
+        MetricType::External => {
+            let s = metric.external.as_ref().ok_or_else(|| missing("external"))?;
+            external::target(&s.scaler_address, s.metric_name.as_deref())
+        }
+        MetricType::Formula => {
+            return Err(MetricError::InvalidSource {
+                kind: "formula",
+                detail: "a formula is spec.formula, not a metric's type".into(),
+            });
+        }
     })
 }
 
@@ -294,6 +336,7 @@ impl Fetcher {
                 http: HttpClients::new(settings.limits.hosts.clone(), settings.limits.proxy_from_environment),
                 settings,
                 redis: redis::RedisPool::default(),
+                external: external::ExternalPool::default(),
                 #[cfg(feature = "pubsub")]
                 gcp: pubsub::GcpClients::default(),
                 shared: Mutex::new(HashMap::new()),
@@ -431,7 +474,7 @@ impl Fetcher {
 
     fn limit(&self, kind: MetricType, backend: &str) -> Arc<Semaphore> {
         let key = match kind {
-            MetricType::Prometheus | MetricType::Http => {
+            MetricType::Prometheus | MetricType::Http | MetricType::Rabbitmq | MetricType::Nats => {
                 format!("{}|{}", kind.as_str(), resolve::origin(backend))
             }
             _ => format!("{}|{backend}", kind.as_str()),
@@ -497,6 +540,9 @@ impl Fetcher {
                 pubsub: None,
                 http: None,
                 resource: None,
+                rabbitmq: None,
+                nats: None,
+                external: None,
             }))
         };
         let read = |metric: Option<Option<MetricSpec>>| async move {

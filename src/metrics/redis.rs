@@ -17,7 +17,7 @@ pub mod wire;
 
 use redis::Value;
 
-pub(crate) use link::{Bounds, Credentials, Link, RedisPool, ServerKey};
+pub(crate) use link::{Bounds, Credentials, Link, RedisPool, ServerKey, tls_config};
 
 use super::MetricSource;
 use super::error::{MetricError, Problem, Target, bytes, snippet};

@@ -166,7 +166,181 @@ impl Fetcher {
             }
             MetricType::Pubsub => self.resolve_pubsub(namespace, metric, target).await,
             MetricType::Resource => self.resolve_resource(namespace, scope, metric, target),
+            MetricType::Rabbitmq => self.resolve_rabbitmq(namespace, metric, target).await,
+            MetricType::Nats => self.resolve_nats(namespace, metric, target).await,
+            MetricType::External => self.resolve_external(namespace, scope, metric, target).await,
+            MetricType::Formula => Err(MetricError::InvalidSource {
+                kind: "formula",
+                detail: "a formula is spec.formula, not a metric's type".into(),
+            }),
         }
+    }
+
+    /// A RabbitMQ queue: the management API with basic auth from the spec or its Secrets.
+    async fn resolve_rabbitmq(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
+        let spec = metric.rabbitmq.as_ref().expect("checked by target_of");
+        let secrets = &self.inner.secrets;
+        let none = std::collections::BTreeMap::new();
+        let HttpParts { client, tls, .. } = self
+            .http_parts(
+                namespace,
+                "rabbitmq",
+                &none,
+                None,
+                spec.ca_secret_ref.as_ref(),
+                spec.insecure_skip_verify,
+            )
+            .await?;
+        let user = match (&spec.username_secret_ref, &spec.username) {
+            (Some(reference), _) => Some(secrets.get(namespace, reference).await?),
+            (None, Some(user)) => Some(SecretString::new(user.clone())),
+            (None, None) => None,
+        };
+        let password = match &spec.password_secret_ref {
+            Some(reference) => Some(secrets.get(namespace, reference).await?),
+            None => None,
+        };
+        let mut hidden: Vec<SecretString> = password.iter().cloned().collect();
+        let headers = match (&user, &password) {
+            (None, None) => reqwest::header::HeaderMap::new(),
+            (user, password) => {
+                let user = user.as_ref().map_or("", SecretString::expose);
+                let password = password.as_ref().map_or("", SecretString::expose);
+                let (headers, encoded) = rabbitmq::basic_auth(user, password)?;
+                hidden.push(encoded);
+                headers
+            }
+        };
+        let dedup_key = hash_of(&(
+            "rabbitmq",
+            spec.url.trim_end_matches('/'),
+            &spec.vhost,
+            &spec.queue_name,
+            spec.mode,
+            spec.exclude_unacknowledged,
+            user.as_ref().map(SecretString::fingerprint),
+            password.as_ref().map(SecretString::fingerprint),
+            &tls,
+        ));
+        let source = rabbitmq::RabbitMqQuery {
+            target,
+            client,
+            limits: self.inner.settings.limits.clone(),
+            url: spec.url.clone(),
+            vhost: spec.vhost.clone(),
+            queue: spec.queue_name.clone(),
+            mode: spec.mode,
+            exclude_unacknowledged: spec.exclude_unacknowledged,
+            headers,
+        };
+        Ok(Resolved {
+            source: Source::RabbitMq(source),
+            dedup_key,
+            secrets: hidden,
+            backend: spec.url.clone(),
+        })
+    }
+
+    /// A NATS JetStream consumer: the monitoring endpoint, which takes no credentials.
+    async fn resolve_nats(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
+        let spec = metric.nats.as_ref().expect("checked by target_of");
+        let none = std::collections::BTreeMap::new();
+        let HttpParts { client, tls, .. } = self
+            .http_parts(
+                namespace,
+                "nats",
+                &none,
+                None,
+                spec.ca_secret_ref.as_ref(),
+                spec.insecure_skip_verify,
+            )
+            .await?;
+        let dedup_key = hash_of(&(
+            "nats",
+            spec.monitoring_url.trim_end_matches('/'),
+            &spec.account,
+            &spec.stream,
+            &spec.consumer,
+            spec.include_ack_pending,
+            &tls,
+        ));
+        let source = nats::NatsQuery {
+            target,
+            client,
+            limits: self.inner.settings.limits.clone(),
+            monitoring_url: spec.monitoring_url.clone(),
+            account: spec.account.clone(),
+            stream: spec.stream.clone(),
+            consumer: spec.consumer.clone(),
+            include_ack_pending: spec.include_ack_pending,
+        };
+        Ok(Resolved {
+            source: Source::Nats(source),
+            dedup_key,
+            secrets: Vec::new(),
+            backend: spec.monitoring_url.clone(),
+        })
+    }
+
+    /// A KEDA external scaler: a pooled gRPC channel over a socket the host policy checks.
+    async fn resolve_external(
+        &self,
+        namespace: &str,
+        scope: Scope<'_>,
+        metric: &MetricSpec,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
+        let spec = metric.external.as_ref().expect("checked by target_of");
+        let ca = match (&spec.ca_secret_ref, spec.tls) {
+            (Some(reference), true) => {
+                Some(self.inner.secrets.get(namespace, reference).await?.expose().to_owned())
+            }
+            _ => None,
+        };
+        let dial = external::Dial {
+            address: spec.scaler_address.clone(),
+            tls: spec.tls.then_some((ca, spec.insecure_skip_verify)),
+        };
+        let limits = &self.inner.settings.limits;
+        let channel = self.inner.external.get(&dial, limits.hosts.clone(), &target)?;
+        let object = external::ScaledObjectRef {
+            name: scope.target_ref.name.clone(),
+            namespace: namespace.to_string(),
+            scaler_metadata: spec.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        let dedup_key = hash_of(&(
+            "external",
+            &dial,
+            namespace,
+            &scope.target_ref.name,
+            &spec.metadata,
+            &spec.metric_name,
+            metric.target_value.to_bits(),
+        ));
+        let source = external::ExternalQuery {
+            target,
+            channel,
+            max_reply_bytes: limits.max_reply_bytes,
+            object,
+            metric_name: spec.metric_name.clone(),
+            target_value: metric.target_value,
+        };
+        Ok(Resolved {
+            source: Source::External(source),
+            dedup_key,
+            secrets: Vec::new(),
+            backend: spec.scaler_address.clone(),
+        })
     }
 
     /// A resource metric reads the target's pods through the fetcher's own kube client.

@@ -43,13 +43,8 @@ impl Stats {
 }
 
 fn index(kind: MetricType) -> usize {
-    match kind {
-        MetricType::Prometheus => 0,
-        MetricType::Redis => 1,
-        MetricType::Pubsub => 2,
-        MetricType::Http => 3,
-        MetricType::Resource => 4,
-    }
+    // A formula is never fetched (it is computed from the metrics read): it has no counters.
+    MetricType::ALL.iter().position(|k| *k == kind).unwrap_or(0)
 }
 
 #[derive(Default)]

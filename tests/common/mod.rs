@@ -12,6 +12,7 @@ pub mod kube_api;
 pub mod monitoring;
 pub mod prometheus;
 pub mod pubsub;
+pub mod queues;
 pub mod redis;
 pub mod resp;
 

@@ -40,6 +40,9 @@ fn metric(target: f64, target_type: TargetType) -> MetricSpec {
             insecure_skip_verify: false,
         }),
         resource: None,
+        rabbitmq: None,
+        nats: None,
+        external: None,
     }
 }
 
@@ -75,6 +78,7 @@ fn open_spec(target: f64, target_type: TargetType) -> GeneralScalerSpec {
         paused: false,
         dry_run: false,
         forecast: None,
+        formula: None,
     }
 }
 

@@ -335,7 +335,7 @@ pub(super) fn metrics_api(
 }
 
 /// Fill `metric` as a `kind` source with its block and target: the trigger is mapped.
-fn finish(metric: &mut Value, kind: &str, target: f64, source: Value) -> bool {
+pub(super) fn finish(metric: &mut Value, kind: &str, target: f64, source: Value) -> bool {
     metric["type"] = json!(kind);
     metric["targetValue"] = number(target);
     metric[kind] = source;

@@ -193,7 +193,7 @@ async fn connect_any(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
 
 /// rustls settings: the spec's CA alone when it gives one, else the system's roots; none checked
 /// with `insecureSkipVerify` (the spec asked, and the status warns).
-fn tls_config(insecure: bool, ca_pem: Option<&str>) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config(insecure: bool, ca_pem: Option<&str>) -> Result<rustls::ClientConfig, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let builder = rustls::ClientConfig::builder();

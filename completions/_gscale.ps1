@@ -106,6 +106,7 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'Only scalers with these labels (kubectl selector syntax)')
             [CompletionResult]::new('--metrics-addr', '--metrics-addr', [CompletionResultType]::ParameterName, 'Serve the daemon''s own Prometheus metrics, /healthz and /readyz here')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2')
+            [CompletionResult]::new('--shards', '--shards', [CompletionResultType]::ParameterName, 'Share the scalers among every running replica (`auto`): each holds a Lease of its own, and a replica that stops has its scalers taken over by the others within the lease duration')
             [CompletionResult]::new('--lease-namespace', '--lease-namespace', [CompletionResultType]::ParameterName, 'Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)')
             [CompletionResult]::new('--lease-duration', '--lease-duration', [CompletionResultType]::ParameterName, 'Seconds a leader is trusted without renewing; a follower takes over after this')
             [CompletionResult]::new('--namespace-concurrency', '--namespace-concurrency', [CompletionResultType]::ParameterName, 'Reconciles one namespace may have in flight at once, of the daemon''s 256: a namespace whose metrics all hang holds no more, and the others'' scalers go on')

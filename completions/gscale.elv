@@ -99,6 +99,7 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand --selector 'Only scalers with these labels (kubectl selector syntax)'
             cand --metrics-addr 'Serve the daemon''s own Prometheus metrics, /healthz and /readyz here'
             cand --shard 'Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2'
+            cand --shards 'Share the scalers among every running replica (`auto`): each holds a Lease of its own, and a replica that stops has its scalers taken over by the others within the lease duration'
             cand --lease-namespace 'Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)'
             cand --lease-duration 'Seconds a leader is trusted without renewing; a follower takes over after this'
             cand --namespace-concurrency 'Reconciles one namespace may have in flight at once, of the daemon''s 256: a namespace whose metrics all hang holds no more, and the others'' scalers go on'

@@ -89,6 +89,7 @@ complete -c gscale -n "__fish_gscale_using_subcommand run" -s n -l namespace -d 
 complete -c gscale -n "__fish_gscale_using_subcommand run" -s l -l selector -d 'Only scalers with these labels (kubectl selector syntax)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l metrics-addr -d 'Serve the daemon\'s own Prometheus metrics, /healthz and /readyz here' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l shard -d 'Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l shards -d 'Share the scalers among every running replica (`auto`): each holds a Lease of its own, and a replica that stops has its scalers taken over by the others within the lease duration' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l lease-namespace -d 'Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l lease-duration -d 'Seconds a leader is trusted without renewing; a follower takes over after this' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l namespace-concurrency -d 'Reconciles one namespace may have in flight at once, of the daemon\'s 256: a namespace whose metrics all hang holds no more, and the others\' scalers go on' -r

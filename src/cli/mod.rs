@@ -210,8 +210,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<String>,
     /// Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2.
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
     pub shard: Option<String>,
+    /// Share the scalers among every running replica (`auto`): each holds a Lease of its own, and a
+    /// replica that stops has its scalers taken over by the others within the lease duration.
+    #[arg(long, value_name = "auto", conflicts_with_all = ["once", "no_leader_election"])]
+    pub shards: Option<String>,
     /// Run without leader election (only when one daemon is certain).
     #[arg(long)]
     pub no_leader_election: bool,

@@ -139,8 +139,11 @@ pub fn decide_outcome(
 pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let namespace = scaler.namespace().unwrap_or_default();
     let name = scaler.name_any();
-    if !ctx.settings.shard.owns(&namespace, &name) {
-        return Ok(Action::await_change());
+    match ctx.serves(&scaler) {
+        // Reconciled again when membership moves it here.
+        super::Serving::No => return Ok(Action::await_change()),
+        super::Serving::Later(wait) => return Ok(Action::requeue(wait)),
+        super::Serving::Yes => {}
     }
     if !*ctx.leading.borrow() {
         // Reconciled again by `reconcile_all_on` when leadership comes.

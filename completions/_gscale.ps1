@@ -52,6 +52,7 @@ Register-ArgumentCompleter -Native -CommandName 'gscale' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the daemon, its ServiceAccount and its leader-election Leases')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Image holding the gscale binary (the repository''s Dockerfile builds it)')
             [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'Replicas of the daemon: one leads, the others take over within the lease duration')
+            [CompletionResult]::new('--shards', '--shards', [CompletionResultType]::ParameterName, 'Run the replicas with automatic shards (`auto`): each decides for a share of the scalers, and a stopped one''s share is taken over within the lease duration')
             [CompletionResult]::new('--cpu-request', '--cpu-request', [CompletionResultType]::ParameterName, 'CPU request of the daemon (a Kubernetes quantity)')
             [CompletionResult]::new('--memory-request', '--memory-request', [CompletionResultType]::ParameterName, 'Memory request of the daemon')
             [CompletionResult]::new('--memory-limit', '--memory-limit', [CompletionResultType]::ParameterName, 'Memory limit of the daemon')

@@ -539,7 +539,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__install)
-            opts="-n -h -V --print --namespace --image --replicas --cpu-request --memory-request --memory-limit --service-monitor --prometheus-rule --wait --kubeconfig --context --cluster --user --log-format --help --version"
+            opts="-n -h -V --print --namespace --image --replicas --shards --cpu-request --memory-request --memory-limit --service-monitor --prometheus-rule --wait --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +558,10 @@ _gscale() {
                     return 0
                     ;;
                 --replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

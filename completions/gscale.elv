@@ -48,6 +48,7 @@ set edit:completion:arg-completer[gscale] = {|@words|
             cand --namespace 'Namespace of the daemon, its ServiceAccount and its leader-election Leases'
             cand --image 'Image holding the gscale binary (the repository''s Dockerfile builds it)'
             cand --replicas 'Replicas of the daemon: one leads, the others take over within the lease duration'
+            cand --shards 'Run the replicas with automatic shards (`auto`): each decides for a share of the scalers, and a stopped one''s share is taken over within the lease duration'
             cand --cpu-request 'CPU request of the daemon (a Kubernetes quantity)'
             cand --memory-request 'Memory request of the daemon'
             cand --memory-limit 'Memory limit of the daemon'

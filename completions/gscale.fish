@@ -50,6 +50,7 @@ complete -c gscale -n "__fish_gscale_needs_command" -f -a "help" -d 'Print this 
 complete -c gscale -n "__fish_gscale_using_subcommand install" -s n -l namespace -d 'Namespace of the daemon, its ServiceAccount and its leader-election Leases' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l image -d 'Image holding the gscale binary (the repository\'s Dockerfile builds it)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l replicas -d 'Replicas of the daemon: one leads, the others take over within the lease duration' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l shards -d 'Run the replicas with automatic shards (`auto`): each decides for a share of the scalers, and a stopped one\'s share is taken over within the lease duration' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l cpu-request -d 'CPU request of the daemon (a Kubernetes quantity)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l memory-request -d 'Memory request of the daemon' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l memory-limit -d 'Memory limit of the daemon' -r

@@ -146,6 +146,10 @@ pub struct InstallArgs {
     /// Replicas of the daemon: one leads, the others take over within the lease duration.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..))]
     pub replicas: i32,
+    /// Run the replicas with automatic shards (`auto`): each decides for a share of the scalers,
+    /// and a stopped one's share is taken over within the lease duration.
+    #[arg(long, value_name = "auto")]
+    pub shards: Option<String>,
     /// CPU request of the daemon (a Kubernetes quantity).
     #[arg(long, value_name = "QUANTITY", default_value = "50m")]
     pub cpu_request: String,

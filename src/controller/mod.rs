@@ -449,6 +449,7 @@ async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>
         let live: HashSet<ScalerKey> =
             scalers.iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
         ctx.owners.retain(&live);
+        ctx.memory.forget_dropped(&live);
         ctx.turns.retain(&live.iter().map(|(namespace, _)| namespace.clone()).collect());
         let served: HashSet<ScalerKey> = scalers
             .iter()

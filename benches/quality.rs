@@ -1,12 +1,14 @@
 //! The decision-quality benchmark: every policy and the Kubernetes HPA reference, over a sweep of
 //! targets, on every trace of ../shared/traces/, as a Pareto table of pod-hours against
-//! SLO-violation minutes, twice: with each trace step compressed to one sync interval, and in real
-//! time. Besides gscale's configurations (forecast On among them) it replays a clairvoyant scaler,
+//! SLO-violation minutes, in five families of replay (DESIGN §7): live (demand moving between the
+//! points with correlated noise, read through a Prometheus `rate()`; two noise levels), period
+//! (5-minute means published late), and the step replay compressed and in real time. Besides gscale's configurations (forecast On among them) it replays a clairvoyant scaler,
 //! the limit no forecaster can pass, and judges forecast On against the goal of DESIGN §8 and the
 //! share of the clairvoyant's saving it captures. Not timed by a test: run it, read it, commit what
 //! it writes.
 //!
-//! `cargo bench --bench quality -- [--traces DIR] [--write BENCHMARKS.md]`
+//! `cargo bench --bench quality -- [--traces DIR] [--write BENCHMARKS.md]` (while tuning:
+//! `--family live,period` and `--only NAME,...` run part of it, `--trace NAME` one trace).
 //! (`GSCALE_TRACES` also sets the directory). Without `--write` the section goes to stdout.
 
 use std::fmt::Write as _;
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gscale::api::GeneralScalerSpec;
-use gscale::sim::{self, Clairvoyant, Gscale, Settings, Summary, Trace, hpa::Hpa};
+use gscale::sim::{self, Clairvoyant, Gscale, Noise, Pipeline, Settings, Shape, Summary, Trace, hpa::Hpa};
 use serde_json::{Value, json};
 
 /// Units one pod serves per second.
@@ -25,8 +27,12 @@ const MEAN_PODS: f64 = 20.0;
 const STEP_SECONDS: f64 = 15.0;
 /// Seconds before a new pod serves.
 const POD_START_SECONDS: i64 = 30;
-/// gscale must save at least this share of the HPA's pod-hours at no more violation.
+/// gscale must save at least this share of the HPA's pod-hours at no more violation (step replay).
 const GOAL: f64 = 0.15;
+/// On the live families, at the HPA's 70% point (issue 21).
+const LIVE_GOAL: f64 = 0.08;
+/// Seed of the live families' noise.
+const SEED: u64 = 1;
 
 const BEGIN: &str = "<!-- gscale-sim-quality:begin -->";
 const END: &str = "<!-- gscale-sim-quality:end -->";
@@ -39,11 +45,21 @@ struct Config {
     spec: fn(f64) -> Value,
     /// Not gscale: the clairvoyant limit, reading the trace.
     clairvoyant: bool,
+    /// Replayed in the live and period families too (the step families replay every configuration).
+    live: bool,
 }
 
 impl Config {
     fn engine(name: &'static str, about: &'static str, spec: fn(f64) -> Value) -> Self {
-        Config { name, about, spec, clairvoyant: false }
+        Config { name, about, spec, clairvoyant: false, live: false }
+    }
+
+    fn live(self) -> Self {
+        Config { live: true, ..self }
+    }
+
+    fn runs_in(&self, family: Family) -> bool {
+        self.live || !family.live()
     }
 }
 
@@ -55,11 +71,13 @@ const CLAIRVOYANT: &str = "clairvoyant (limit)";
 fn forecast_on() -> Config {
     Config::engine(
         FORECAST_ON,
-        "gscale with `forecast: {mode: On}` (defaults: leadSeconds 60, seasons [daily], maxErrorRatio 0.5, \
-scaleDownEarly true) on gscale's default rails with `scaleDown.cooldownSeconds: 0`; the forecaster learns the \
-trace reading by reading from the start, as the daemon would, and is reactive for its first hour (the profile's raises wait for a day and an hour)",
-        |_| json!({"forecast": {"mode": "On"}, "behavior": {"scaleDown": {"cooldownSeconds": 0}}}),
+        "gscale with `forecast: {mode: On}` and nothing else (defaults: leadSeconds 60, seasons [daily], \
+maxErrorRatio 0.5, scaleDownEarly true; gscale's default rails); the forecaster learns the trace reading by \
+reading from the start, as the daemon would: the trend and the minute forecasts after their first hour, the \
+profile's raises after a day and an hour",
+        |_| json!({"forecast": {"mode": "On"}}),
     )
+    .live()
 }
 
 /// A workload: how its metric reads the model, the targets swept, the configurations compared.
@@ -71,6 +89,8 @@ struct Scenario {
     label: fn(f64) -> String,
     metric: fn(f64) -> Value,
     configs: fn() -> Vec<Config>,
+    /// Replayed in the live and period families (a rate metric read through a pipeline).
+    live: bool,
 }
 
 fn scenarios() -> Vec<Scenario> {
@@ -87,6 +107,7 @@ fn scenarios() -> Vec<Scenario> {
                        "prometheus": {"serverUrl": "http://prometheus:9090", "query": "rps per pod"}})
             },
             configs: web_configs,
+            live: true,
         },
         Scenario {
             title: "queue worker: a backlog metric (Redis list length, AverageValue)",
@@ -100,6 +121,7 @@ seconds of work it holds (items = seconds x capacity). Both sides see the same r
                        "redis": {"host": "redis", "queueName": "jobs"}})
             },
             configs: worker_configs,
+            live: false,
         },
     ]
 }
@@ -108,11 +130,12 @@ fn web_configs() -> Vec<Config> {
     vec![
         Config::engine(
             "proportional",
-            "the metric stage alone, with gscale's default rails (scale-down window 300 s and a 300 s \
-cooldown after any scale)",
+            "the metric stage alone, with gscale's default rails (scale-down window 300 s, no cooldown, \
+15 s sync: no `behavior` block)",
             |_| json!({"policy": {"type": "proportional"}}),
-        ),
-        no_down_cooldown(),
+        )
+        .live(),
+        down_cooldown(),
         Config::engine(
             "proportional, HPA-like rails",
             "the metric stage alone; scale-down window 300 s and no scale-down cooldown (as the HPA), \
@@ -146,6 +169,7 @@ start plus one tick (45 s) needs at the target, read from the trace itself; no w
 The limit no forecaster can pass under this model",
             spec: |_| json!({}),
             clairvoyant: true,
+            live: true,
         },
     ]
 }
@@ -157,7 +181,7 @@ fn worker_configs() -> Vec<Config> {
             "the metric stage alone, with gscale's default rails",
             |_| json!({"policy": {"type": "proportional"}}),
         ),
-        no_down_cooldown(),
+        down_cooldown(),
         Config::engine(
             "proportional, HPA-like rails",
             "as for the web service",
@@ -167,12 +191,14 @@ fn worker_configs() -> Vec<Config> {
     ]
 }
 
-fn no_down_cooldown() -> Config {
+fn down_cooldown() -> Config {
     Config::engine(
-        "proportional, no scale-down cooldown",
-        "gscale's default rails with `scaleDown.cooldownSeconds: 0`: the 300 s window alone holds the way down",
-        |_| json!({"policy": {"type": "proportional"}, "behavior": {"scaleDown": {"cooldownSeconds": 0}}}),
+        "proportional, 300 s scale-down cooldown",
+        "gscale's default rails with `scaleDown.cooldownSeconds: 300` (the default before issue 21): 300 s \
+between two scale-downs on top of the 300 s window",
+        |_| json!({"policy": {"type": "proportional"}, "behavior": {"scaleDown": {"cooldownSeconds": 300}}}),
     )
+    .live()
 }
 
 fn cost_down() -> Config {
@@ -220,12 +246,18 @@ fn main() {
     let mut dir = std::env::var_os("GSCALE_TRACES").map(PathBuf::from);
     let mut write: Option<PathBuf> = None;
     let mut only: Option<String> = None;
+    let mut families: Option<String> = None;
+    let mut trace_filter: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--traces" => dir = args.next().map(PathBuf::from),
             "--write" => write = args.next().map(PathBuf::from),
             // While tuning: only the configurations whose name contains this (and never --write).
             "--only" => only = args.next(),
+            // While tuning: only the families whose name contains one of these.
+            "--family" => families = args.next(),
+            // While tuning: only the traces whose file name contains this.
+            "--trace" => trace_filter = args.next(),
             // `cargo bench` passes --bench to harness-less benches.
             "--bench" => {}
             other => {
@@ -236,13 +268,16 @@ fn main() {
             }
         }
     }
-    if only.is_some() && write.is_some() {
-        eprintln!("quality: --only measures part of the table: it cannot --write");
+    if (only.is_some() || families.is_some() || trace_filter.is_some()) && write.is_some() {
+        eprintln!("quality: --only, --family and --trace measure part of the table: they cannot --write");
         std::process::exit(2);
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from("../shared/traces"));
     let traces = match read_traces(&dir) {
-        Ok(traces) => traces,
+        Ok(traces) => traces
+            .into_iter()
+            .filter(|(name, _)| trace_filter.as_deref().is_none_or(|f| name.contains(f)))
+            .collect::<Vec<_>>(),
         Err(e) => {
             eprintln!("quality: {e}");
             std::process::exit(1);
@@ -251,17 +286,19 @@ fn main() {
     let mut verdicts = Vec::new();
     let mut rows = Vec::new();
     let mut details = String::new();
-    for mode in [Mode::Compressed, Mode::RealTime] {
-        let _ = writeln!(details, "### {}\n\n{}\n", mode.title(), mode.about());
-        for scenario in scenarios() {
-            if !(scenario.configs)().iter().any(|c| selected(c, only.as_deref())) {
+    let chosen =
+        |f: Family| families.as_deref().is_none_or(|list| list.split(',').any(|p| f.name().contains(p)));
+    for family in Family::ALL.into_iter().filter(|f| chosen(*f)) {
+        let _ = writeln!(details, "### {}\n\n{}\n", family.title(), family.about());
+        for scenario in scenarios().into_iter().filter(|s| s.live || !family.live()) {
+            if !(scenario.configs)().iter().any(|c| c.runs_in(family) && selected(c, only.as_deref())) {
                 continue;
             }
             let runs: Vec<TraceRun> = traces
                 .iter()
-                .map(|(name, trace)| run_trace(&scenario, name, trace, mode, only.as_deref()))
+                .map(|(name, trace)| run_trace(&scenario, name, trace, family, only.as_deref()))
                 .collect();
-            details.push_str(&render(&scenario, &runs, mode, &mut verdicts, &mut rows));
+            details.push_str(&render(&scenario, &runs, family, &mut verdicts, &mut rows));
         }
     }
     let section = format!("{}{}{}{details}{END}\n", header(), forecast_verdict(&rows), verdict(&verdicts));
@@ -279,42 +316,116 @@ fn main() {
     }
 }
 
-/// How a trace's time axis is replayed.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Each trace step in one sync interval: a new load every tick.
+/// A family of replays (DESIGN §7): how demand moves and what the scaler reads of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    /// Demand linear between the points with 3% noise correlated over a minute, read as Prometheus'
+    /// `rate()` over a minute of 15 s scrapes: a live request rate.
+    Live,
+    /// The same with 8% noise correlated over 5 minutes: a burstier live load.
+    LiveBursty,
+    /// Continuous demand (as `Live`) read as 5-minute means published 2 minutes after each period:
+    /// where the cadence forecast claims to help.
+    Period,
+    /// Each trace step held and replayed in one 15 s sync, read at once.
     Compressed,
-    /// Each trace step as long as it was measured: 5 or 30 minutes of constant load.
+    /// Each trace step held for as long as it was measured, read at once.
     RealTime,
 }
 
-impl Mode {
+impl Family {
+    const ALL: [Family; 5] =
+        [Family::Live, Family::LiveBursty, Family::Period, Family::Compressed, Family::RealTime];
+
+    /// Its short name in the tables.
+    fn name(self) -> &'static str {
+        match self {
+            Family::Live => "live 3%/1m",
+            Family::LiveBursty => "live 8%/5m",
+            Family::Period => "period",
+            Family::Compressed => "step compressed",
+            Family::RealTime => "step real time",
+        }
+    }
+
+    /// The share of the HPA's pod-hours forecast On must save at the HPA's 70% point.
+    fn goal(self) -> f64 {
+        match self {
+            Family::Live | Family::LiveBursty => LIVE_GOAL,
+            Family::Period => 0.0,
+            Family::Compressed | Family::RealTime => GOAL,
+        }
+    }
+
+    /// Whether demand moves between readings (only the web service, a rate metric, is replayed).
+    fn live(self) -> bool {
+        matches!(self, Family::Live | Family::LiveBursty | Family::Period)
+    }
+
     fn title(self) -> &'static str {
         match self {
-            Mode::Compressed => "Compressed replay: one trace step per 15 s sync",
-            Mode::RealTime => "Real-time replay: each trace step as long as it was measured",
+            Family::Live => {
+                "Live: demand moving between the points, 3% noise over a minute, read through rate()"
+            }
+            Family::LiveBursty => "Live, bursty: 8% noise over 5 minutes, read through rate()",
+            Family::Period => "Period metric: continuous demand read as 5-minute means, 2 minutes late",
+            Family::Compressed => "Step replay, compressed: one trace step per 15 s sync",
+            Family::RealTime => "Step replay, real time: each trace step as long as it was measured",
         }
     }
 
     fn about(self) -> &'static str {
         match self {
-            Mode::Compressed => {
-                "Each trace step is replayed in 15 s (nyc_taxi: 30 min = 15 s; the others: 5 min = 15 s), so \
-the load moves at every tick and the HPA's 300 s window spans 20 trace steps (100 minutes of the 5-minute \
-traces, 10 hours of nyc_taxi). This is the harder test: rises arrive faster than pods start."
+            Family::Live => {
+                "Demand moves linearly between the trace's points (on a 5 s grid) times correlated multiplicative \
+noise (3%, forgetting itself over a minute, seed 1): a live metric moves at every scrape. Both sides read it as \
+Prometheus' `rate(...[1m])` of a counter scraped every 15 s: the reading is the mean of the last 45 s, so it lags \
+demand. In real time."
             }
-            Mode::RealTime => {
-                "Each 5-minute or 30-minute step lasts 5 or 30 simulated minutes: the load is constant between \
-steps and jumps at them, each rise costs about the 30 s pod start, and the HPA's 300 s window spans one or two \
-trace steps."
+            Family::LiveBursty => {
+                "As live, with 8% noise that lasts about 5 minutes: bursts a scaler cannot tell from a trend until \
+they pass."
+            }
+            Family::Period => {
+                "Demand as live (3% over a minute); the metric is a 5-minute mean published 2 minutes after its \
+period closes (a Cloud Monitoring or batch aggregate): the reading changes every 5 minutes and is 2 to 7 \
+minutes old. The cadence forecast claims to help here."
+            }
+            Family::Compressed => {
+                "Each trace step is held and replayed in 15 s (nyc_taxi: 30 min = 15 s; the others: 5 min = 15 s), \
+read at once, so the load jumps at every tick and the HPA's 300 s window spans 20 trace steps. Rises arrive \
+faster than pods start."
+            }
+            Family::RealTime => {
+                "Each 5-minute or 30-minute step is held as long as it was measured and read at once: the load is \
+constant between steps and jumps at them. Live load does not hold still; this family is kept to show what \
+changed (the forecasts' savings here came from learning when the held value next changes)."
             }
         }
     }
 
-    fn compress(self, trace: &Trace) -> f64 {
+    fn settings(self, trace: &Trace) -> Settings {
+        let scale_demand = MEAN_PODS * CAPACITY / trace.mean();
+        let pod_start = POD_START_SECONDS * 1000;
+        let noise =
+            |level: f64, minutes: i64| Some(Noise { level, correlation_ms: minutes * 60_000, seed: SEED });
+        let live = |noise, reading| Settings {
+            noise,
+            reading: Some(reading),
+            ..Settings::step_replay(CAPACITY, pod_start, 1.0, scale_demand)
+        };
+        let interpolated = |s: Settings| Settings { shape: Shape::Interpolated, ..s };
         match self {
-            Mode::Compressed => trace.step_ms() as f64 / 1000.0 / STEP_SECONDS,
-            Mode::RealTime => 1.0,
+            Family::Live => interpolated(live(noise(0.03, 1), Pipeline::PROMETHEUS)),
+            Family::LiveBursty => interpolated(live(noise(0.08, 5), Pipeline::PROMETHEUS)),
+            Family::Period => interpolated(live(noise(0.03, 1), Pipeline::PERIOD)),
+            Family::Compressed => Settings::step_replay(
+                CAPACITY,
+                pod_start,
+                trace.step_ms() as f64 / 1000.0 / STEP_SECONDS,
+                scale_demand,
+            ),
+            Family::RealTime => Settings::step_replay(CAPACITY, pod_start, 1.0, scale_demand),
         }
     }
 }
@@ -347,13 +458,9 @@ fn selected(config: &Config, only: Option<&str>) -> bool {
     only.is_none_or(|o| o.split(',').any(|part| config.name.contains(part)))
 }
 
-fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode, only: Option<&str>) -> TraceRun {
-    let settings = Settings {
-        capacity_per_pod: CAPACITY,
-        pod_start_ms: POD_START_SECONDS * 1000,
-        compress: mode.compress(trace),
-        scale_demand: MEAN_PODS * CAPACITY / trace.mean(),
-    };
+fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, family: Family, only: Option<&str>) -> TraceRun {
+    let settings = family.settings(trace);
+    let demand = settings.demand(trace);
     let started = Instant::now();
     let mut count = 0;
     let hpa: Vec<(f64, Summary)> = scenario
@@ -362,11 +469,11 @@ fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode, only: O
         .map(|&t| {
             let s = spec(scenario, None, t);
             count += 1;
-            (t, sim::run(trace, &s, &settings, &mut Hpa::from_spec(&s)).summary)
+            (t, sim::run_demand(&demand, &s, &settings, &mut Hpa::from_spec(&s)).summary)
         })
         .collect();
     let mut gscale = Vec::new();
-    for config in (scenario.configs)().into_iter().filter(|c| selected(c, only)) {
+    for config in (scenario.configs)().into_iter().filter(|c| c.runs_in(family) && selected(c, only)) {
         let results = scenario
             .targets
             .iter()
@@ -377,14 +484,14 @@ fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode, only: O
                     // Knowing the demand exactly, it needs no headroom: pods serve at full capacity.
                     let per_pod = settings.capacity_per_pod;
                     let mut scaler =
-                        Clairvoyant::new(trace, &settings, per_pod, s.min_replicas, s.max_replicas);
-                    sim::run(trace, &s, &settings, &mut scaler).summary
+                        Clairvoyant::new(&demand, &settings, per_pod, s.min_replicas, s.max_replicas);
+                    sim::run_demand(&demand, &s, &settings, &mut scaler).summary
                 } else {
-                    let summary = sim::run(trace, &s, &settings, &mut Gscale::new(&s)).summary;
+                    let summary = sim::run_demand(&demand, &s, &settings, &mut Gscale::new(&s)).summary;
                     if std::env::var_os("GSCALE_QUALITY_DEBUG").is_some() {
                         eprintln!(
-                            "{name} x{} {} {t}: {:?} pod-h {:.1} viol {:.1}",
-                            settings.compress,
+                            "{name} {} {} {t}: {:?} pod-h {:.1} viol {:.1}",
+                            family.name(),
                             config.name,
                             summary.forecast,
                             summary.pod_hours,
@@ -399,7 +506,7 @@ fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, mode: Mode, only: O
         gscale.push((config.name, results));
     }
     let seconds_per_run = started.elapsed().as_secs_f64() / f64::from(count);
-    eprintln!("quality: {name}: {count} runs, {:.1} ms per run", seconds_per_run * 1000.0);
+    eprintln!("quality: {} {name}: {count} runs, {:.1} ms per run", family.name(), seconds_per_run * 1000.0);
     TraceRun { name: name.to_string(), points: trace.points.len(), settings, hpa, gscale, seconds_per_run }
 }
 
@@ -427,8 +534,10 @@ fn header() -> String {
         md,
         "Model (DESIGN §7, `src/sim/`): each pod serves {CAPACITY}/s once started, {POD_START_SECONDS} s after it \
 is created; demand above capacity queues, and the time a queue exists is SLO violation. Each trace is scaled so \
-that its mean needs {MEAN_PODS} pods at full capacity and replayed twice: compressed ({STEP_SECONDS} s per trace \
-step) and in real time. minReplicas 1, maxReplicas 1000; every scaler syncs every 15 s. The HPA is \
+that its mean needs {MEAN_PODS} pods at full capacity and replayed in five families (below): live and live bursty \
+(demand moving between the points with correlated noise, read through Prometheus' `rate()`), period (5-minute \
+means published late), and the step replay compressed ({STEP_SECONDS} s per trace step) and in real time; the web \
+service is replayed in all five, the queue worker in the step families. minReplicas 1, maxReplicas 1000; every scaler syncs every 15 s. The HPA is \
 `src/sim/hpa.rs` with its documented defaults (tolerance 0.1, up max(4 pods, 100%) per 15 s, down 100% per 15 s \
 after a 300 s window; Value targets use ready pods). Pod-hours and minutes are simulated time. For each HPA point \
 the comparison tables give the cheapest point of each gscale sweep with no more violation minutes, and its \
@@ -439,7 +548,7 @@ pod-hours against the HPA's (negative: gscale is cheaper; a dash: no gscale poin
 
 /// One HPA point as the forecast verdict sees it.
 struct ForecastRow {
-    mode: Mode,
+    family: Family,
     trace: String,
     label: String,
     hpa: Summary,
@@ -452,7 +561,7 @@ struct ForecastRow {
 fn render(
     scenario: &Scenario,
     runs: &[TraceRun],
-    mode: Mode,
+    family: Family,
     verdicts: &mut Vec<Verdict>,
     rows: &mut Vec<ForecastRow>,
 ) -> String {
@@ -467,7 +576,7 @@ fn render(
                 })
             };
             rows.push(ForecastRow {
-                mode,
+                family,
                 trace: r.name.clone(),
                 label: (scenario.label)(*t),
                 hpa: h.clone(),
@@ -517,7 +626,7 @@ fn render(
                 let found = cheapest_within(points, h.slo_violation_minutes);
                 let saving = found.map(|(_, g)| 1.0 - g.pod_hours / h.pod_hours);
                 verdicts.push(Verdict {
-                    mode,
+                    family,
                     trace: r.name.clone(),
                     scenario: scenario.title,
                     config: name,
@@ -558,7 +667,7 @@ fn hpa_cells(md: &mut String, label: &str, h: &Summary) {
 
 /// One comparison at one HPA point: the share of the HPA's pod-hours gscale saves, if it can match.
 struct Verdict {
-    mode: Mode,
+    family: Family,
     trace: String,
     scenario: &'static str,
     config: &'static str,
@@ -569,51 +678,46 @@ fn verdict(verdicts: &[Verdict]) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "### Verdict\n\nGoal (DESIGN §8): at least {0:.0}% fewer pod-hours than the HPA at no more violation minutes, \
-at every HPA point of the sweep, on every trace. Each cell: gscale's pod-hours against the HPA's at the HPA point \
-of that trace where gscale does worst (as in the comparison tables: negative is cheaper, the goal is -{0:.0}% or \
-lower; \"never\": at some HPA point no gscale point has as few violation minutes), then at how many of the HPA's \
-points gscale meets the goal.\n",
-        GOAL * 100.0
+        "### Verdict\n\nEach cell: gscale's pod-hours against the HPA's at the HPA point of that trace where gscale \
+does worst, at no more violation minutes (negative is cheaper; \"never\": at some HPA point no gscale point has as \
+few violation minutes), then at how many of the HPA's points gscale saves the family's share: {:.0}% on the step \
+replay (DESIGN §8), {:.0}% on the live families (issue 21), 0% (never dearer) on the period family.\n",
+        GOAL * 100.0,
+        LIVE_GOAL * 100.0
     );
     let mut traces: Vec<&str> = Vec::new();
-    let mut keys: Vec<(&str, &str)> = Vec::new();
+    let mut keys: Vec<(Family, &str, &str)> = Vec::new();
     for v in verdicts {
         if !traces.contains(&v.trace.as_str()) {
             traces.push(&v.trace);
         }
-        if !keys.contains(&(v.scenario, v.config)) {
-            keys.push((v.scenario, v.config));
+        if !keys.contains(&(v.family, v.scenario, v.config)) {
+            keys.push((v.family, v.scenario, v.config));
         }
     }
-    let modes = [(Mode::Compressed, "compressed"), (Mode::RealTime, "real time")];
-    let _ = write!(md, "| workload | configuration |");
-    for (_, mode) in modes {
-        for trace in &traces {
-            let _ = write!(md, " {mode}: {} |", trace.split(['_', '.']).next().unwrap_or(trace));
-        }
+    let _ = write!(md, "| family | workload | configuration |");
+    for trace in &traces {
+        let _ = write!(md, " {} |", trace.split(['_', '.']).next().unwrap_or(trace));
     }
-    let _ = writeln!(md, "\n|---|---|{}", "---|".repeat(modes.len() * traces.len()));
-    for (scenario, config) in keys {
+    let _ = writeln!(md, "\n|---|---|---|{}", "---|".repeat(traces.len()));
+    for (family, scenario, config) in keys {
         let workload = scenario.split(':').next().unwrap_or(scenario);
-        let _ = write!(md, "| {workload} | {config} |");
-        for (mode, _) in modes {
-            for trace in &traces {
-                let mine: Vec<&Verdict> = verdicts
-                    .iter()
-                    .filter(|v| {
-                        v.mode == mode && v.trace == *trace && v.scenario == scenario && v.config == config
-                    })
-                    .collect();
-                let met = mine.iter().filter(|v| v.saving.is_some_and(|s| s >= GOAL)).count();
-                let worst = if mine.iter().any(|v| v.saving.is_none()) {
-                    "never".to_string()
-                } else {
-                    let w = mine.iter().filter_map(|v| v.saving).fold(f64::INFINITY, f64::min);
-                    format!("{:+.1}%", -w * 100.0)
-                };
-                let _ = write!(md, " {worst}, {met}/{} |", mine.len());
-            }
+        let _ = write!(md, "| {} | {workload} | {config} |", family.name());
+        for trace in &traces {
+            let mine: Vec<&Verdict> = verdicts
+                .iter()
+                .filter(|v| {
+                    v.family == family && v.trace == *trace && v.scenario == scenario && v.config == config
+                })
+                .collect();
+            let met = mine.iter().filter(|v| v.saving.is_some_and(|s| s >= family.goal())).count();
+            let worst = if mine.iter().any(|v| v.saving.is_none()) {
+                "never".to_string()
+            } else {
+                let w = mine.iter().filter_map(|v| v.saving).fold(f64::INFINITY, f64::min);
+                format!("{:+.1}%", -w * 100.0)
+            };
+            let _ = write!(md, " {worst}, {met}/{} |", mine.len());
         }
         let _ = writeln!(md);
     }
@@ -632,19 +736,21 @@ fn forecast_verdict(rows: &[ForecastRow]) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "### Forecast verdict (DESIGN §8, issue 11)\n\n`{FORECAST_ON}` is one configuration for every trace. Goal, \
-real time: at the HPA's {GOAL_POINT} point a point with no more violation minutes and at least {:.0}% fewer pod-hours; \
-at every other HPA point whose violation minutes are at most {:.0}% of the trace's minutes, never dearer. Compressed: \
-never more than {:.0}% dearer at any HPA point. Savings are against the HPA's pod-hours at its point, for the \
+        "### Forecast verdict (DESIGN §8, issues 11 and 21)\n\n`{FORECAST_ON}` is one configuration for every trace \
+and family. Goal, live families: at the HPA's {GOAL_POINT} point a point with no more violation minutes and at least \
+{:.0}% fewer pod-hours; at every other HPA point whose violation minutes are at most {:.0}% of the trace's minutes, \
+never dearer. Period family: never dearer at any such point. Step replay in real time: as live with {:.0}% at \
+{GOAL_POINT}; compressed: never more than {:.0}% dearer at any HPA point. Savings are against the HPA's pod-hours at its point, for the \
 cheapest point of the sweep with no more violation minutes; \"captured\" is forecast On's saving over the \
 clairvoyant's (the aim beyond issue 11 is half).\n",
-        GOAL * 100.0,
+        LIVE_GOAL * 100.0,
         OPERATING_VIOLATION * 100.0,
+        GOAL * 100.0,
         COMPRESSED_SLACK * 100.0
     );
     let _ = writeln!(
         md,
-        "| replay | trace | HPA at | HPA pod-h | HPA viol min (% of trace) | forecast On | clairvoyant | captured | verdict |"
+        "| family | trace | HPA at | HPA pod-h | HPA viol min (% of trace) | forecast On | clairvoyant | captured | verdict |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
     let (mut passed, mut failed) = (0, 0);
@@ -661,19 +767,20 @@ clairvoyant's (the aim beyond issue 11 is half).\n",
             (Some(s), Some(c)) if c > 0.0 => format!("{:.0}%", s / c * 100.0),
             _ => "-".to_string(),
         };
-        let verdict = match r.mode {
-            Mode::Compressed => match saving {
+        let goal = r.family.goal();
+        let verdict = match r.family {
+            Family::Compressed => match saving {
                 Some(s) if s >= -COMPRESSED_SLACK => "ok".to_string(),
                 Some(s) => format!("**{:.1}% dearer**", -s * 100.0),
                 None => "**never as few violation minutes**".to_string(),
             },
-            Mode::RealTime if r.label == GOAL_POINT => match saving {
-                Some(s) if s >= GOAL => format!("meets {:.0}%", GOAL * 100.0),
-                Some(s) => format!("**misses {:.0}% by {:.1} points**", GOAL * 100.0, (GOAL - s) * 100.0),
+            _ if r.label == GOAL_POINT && goal > 0.0 => match saving {
+                Some(s) if s >= goal => format!("meets {:.0}%", goal * 100.0),
+                Some(s) => format!("**misses {:.0}% by {:.1} points**", goal * 100.0, (goal - s) * 100.0),
                 None => "**never as few violation minutes**".to_string(),
             },
-            Mode::RealTime if share > OPERATING_VIOLATION => "outside the operating range".to_string(),
-            Mode::RealTime => match saving {
+            _ if share > OPERATING_VIOLATION => "outside the operating range".to_string(),
+            _ => match saving {
                 Some(s) if s >= 0.0 => "not dearer".to_string(),
                 Some(s) => format!("**{:.1}% dearer**", -s * 100.0),
                 None => "**never as few violation minutes**".to_string(),
@@ -684,13 +791,10 @@ clairvoyant's (the aim beyond issue 11 is half).\n",
         } else if verdict != "outside the operating range" {
             passed += 1;
         }
-        let mode = match r.mode {
-            Mode::Compressed => "compressed",
-            Mode::RealTime => "real time",
-        };
         let _ = writeln!(
             md,
-            "| {mode} | {} | {} | {:.1} | {:.1} ({:.1}%) | {} | {} | {captured} | {verdict} |",
+            "| {} | {} | {} | {:.1} | {:.1} ({:.1}%) | {} | {} | {captured} | {verdict} |",
+            r.family.name(),
             r.trace.split(['_', '.']).next().unwrap_or(&r.trace),
             r.label,
             r.hpa.pod_hours,

@@ -895,7 +895,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__simulate)
-            opts="-f -o -h -V --file --trace --capacity-per-pod --pod-start --compress --scale-demand --against --plot --output --kubeconfig --context --cluster --user --log-format --help --version"
+            opts="-f -o -h -V --file --trace --capacity-per-pod --pod-start --compress --scale-demand --hold --noise --noise-correlation --seed --reading --against --plot --output --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -926,6 +926,22 @@ _gscale() {
                     return 0
                     ;;
                 --scale-demand)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noise-correlation)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reading)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -163,6 +163,10 @@ complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l capacity-per-
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l pod-start -d 'Delay before a new pod serves (e.g. 30s)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l compress -d 'Time compression, trace step = simulated step (e.g. 5m=15s)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l scale-demand -d 'Multiply demand by this factor' -r
+complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l noise -d 'Correlated multiplicative noise on demand, e.g. 3% or 0.03 (0: none)' -r
+complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l noise-correlation -d 'How long the noise takes to forget itself' -r
+complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l seed -d 'Seed of the noise: the same seed replays the same run' -r
+complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l reading -d 'What the metric reports of demand: auto (as its source does), instant, rate[=SCRAPE/WINDOW], period[=PERIOD+DELAY], sampled[=EVERY+DELAY]' -r
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l against -d 'Compare with a reference autoscaler' -r
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l plot -d 'Write an SVG plot' -r -F
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
@@ -175,6 +179,7 @@ complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l cluster -d 'T
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l user -d 'The kubeconfig user to use' -r
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l log-format -d 'Log format on stderr' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per line'"
+complete -c gscale -n "__fish_gscale_using_subcommand simulate" -l hold -d 'Hold each trace point for its whole step (the step replay) instead of moving linearly to the next'
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gscale -n "__fish_gscale_using_subcommand simulate" -s V -l version -d 'Print version'
 complete -c gscale -n "__fish_gscale_using_subcommand demo" -l duration -d 'Stop after this long (e.g. 60s); default: until Ctrl-C' -r

@@ -238,11 +238,15 @@ async fn a_restarted_daemon_keeps_the_cooldown() {
     let mut first = cluster.daemon("first", &["--no-leader-election"]);
     load.set(300.0);
     wait_replicas(&cluster, "app", 6, SECONDS(15)).await;
-    eventually("the scale-up time is in status", SECONDS(10), || async {
-        cluster.scaler("app").await.status.is_some_and(|s| s.history.last_scale_up_time.is_some())
+    // A first scale-down starts the wait between scale-downs.
+    load.set(100.0);
+    wait_replicas(&cluster, "app", 2, SECONDS(15)).await;
+    eventually("the scale-down time is in status", SECONDS(10), || async {
+        cluster.scaler("app").await.status.is_some_and(|s| s.history.last_scale_down_time.is_some())
     })
     .await;
-    let scaled_up = last_scale_up(&cluster, "app").await;
+    let scaled_down =
+        cluster.scaler("app").await.status.and_then(|s| s.history.last_scale_down_time).unwrap();
     first.kill();
 
     load.set(50.0);
@@ -250,10 +254,11 @@ async fn a_restarted_daemon_keeps_the_cooldown() {
     wait_replicas(&cluster, "app", 1, SECONDS(20)).await;
     // The second daemon read 50 while the first one's cooldown ran, and held until it ended.
     let low = load.fetches_of(50.0);
-    let cooled = plus(scaled_up, 8);
+    let cooled = plus(scaled_down, 8);
     assert!(low.first().is_some_and(|f| f.at < cooled), "the restarted daemon read 50 within the cooldown");
-    let down = cluster.scale_patch("app", 1).await;
-    assert!(down.at >= cooled, "not before the 8 s cooldown from the first daemon's scale-up: {down:?}");
+    // The third scale of the run: 1 -> 6, 6 -> 2 by the first daemon, 2 -> 1 by the second.
+    let down = cluster.scale_patch("app", 2).await;
+    assert!(down.at >= cooled, "not before the 8 s cooldown from the first daemon's scale-down: {down:?}");
     second.assert_running();
 }
 

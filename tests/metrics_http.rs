@@ -244,14 +244,14 @@ async fn readings_are_shared_within_the_window_and_errors_are_not() {
     let defaults = gscale::metrics::Fetcher::new(None, gscale::metrics::Settings::default());
     assert_eq!(
         defaults.dedup_window(&spec),
-        Duration::from_millis(7500),
-        "a quarter of the 30 s default interval"
+        Duration::from_millis(3750),
+        "a quarter of the 15 s default interval"
     );
     let long = gscale::metrics::Fetcher::new(
         None,
         gscale::metrics::Settings { dedup_window: Some(Duration::from_secs(60)), ..Default::default() },
     );
-    assert_eq!(long.dedup_window(&spec), Duration::from_millis(7500), "never past a quarter interval");
+    assert_eq!(long.dedup_window(&spec), Duration::from_millis(3750), "never past a quarter interval");
 }
 
 #[tokio::test]

@@ -56,6 +56,7 @@ fn json_report_with_the_hpa_side_by_side_and_a_plot() {
         "125",
         "--pod-start",
         "10s",
+        "--hold",
         "--against",
         "hpa",
         "-o",
@@ -65,6 +66,8 @@ fn json_report_with_the_hpa_side_by_side_and_a_plot() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["demand"], "held");
+    assert_eq!(report["reading"], serde_json::json!(["instant"]));
     for side in ["gscale", "hpa"] {
         let s = &report[side];
         assert!((s["podHours"].as_f64().unwrap() - 1.5).abs() < 1e-6, "{side}: {s}");
@@ -122,6 +125,10 @@ fn bad_input_is_a_usage_error_with_the_line() {
         (vec!["simulate", "-f", s, "--trace", c, "--capacity-per-pod", "0"], "--capacity-per-pod"),
         (vec!["simulate", "-f", s, "--trace", c, "--scale-demand", "0"], "--scale-demand"),
         (vec!["simulate", "-f", s, "--trace", c, "--against", "keda"], "--against"),
+        (vec!["simulate", "-f", s, "--trace", c, "--noise", "150%"], "--noise \"150%\" is not a level"),
+        (vec!["simulate", "-f", s, "--trace", c, "--noise-correlation", "0s"], "--noise-correlation"),
+        (vec!["simulate", "-f", s, "--trace", c, "--reading", "avg"], "--reading \"avg\" is not a pipeline"),
+        (vec!["simulate", "-f", s, "--trace", c, "--reading", "rate=1m/15s"], "window shorter"),
         (vec!["simulate", "-f", s, "--trace", &long, "--compress", "1ms=1h"], "decisions"),
         (
             vec!["simulate", "-f", s, "--trace", c, "--compress", "0s=15s"],
@@ -266,13 +273,40 @@ fn a_forecasting_scaler_says_how_much_of_the_trace_warmed_it_up() {
     }
     let (_, scaler, csv) = files("forecast", &trace);
     std::fs::write(&scaler, format!("{SCALER}  forecast: {{mode: \"On\"}}\n")).unwrap();
-    let out = gscale(&["simulate", "-f", scaler.to_str().unwrap(), "--trace", csv.to_str().unwrap()]);
+    let out =
+        gscale(&["simulate", "-f", scaler.to_str().unwrap(), "--trace", csv.to_str().unwrap(), "--hold"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("demand held, read instant"), "{text}");
     assert!(
         text.contains("forecast: learnt from the first 0.8 simulated hours"),
         "nine changes of the trace: {text}"
     );
-    assert!(text.contains("(99% from the reading's cadence;"), "{text}");
+    assert!(text.contains("(99% from the reading's cadence,"), "{text}");
     assert!(text.contains("fell back to the reactive rules in"), "{text}");
+}
+
+/// The same wave live: demand moving between the points with noise, read through a Prometheus
+/// rate. No cadence to learn; the trend of the readings takes part after an hour of its record, and
+/// the same seed replays the same run.
+#[test]
+fn a_live_replay_reads_through_the_sources_pipeline() {
+    let mut trace = String::from("timestamp,value\n");
+    for i in 0..(2 * 288) {
+        let t = jiff::Timestamp::from_second(i * 300).unwrap();
+        let value = 200.0 + 150.0 * (i as f64 / 288.0 * std::f64::consts::TAU).sin();
+        trace.push_str(&format!("{},{value:.1}\n", t.strftime("%Y-%m-%d %H:%M:%S")));
+    }
+    let (_, scaler, csv) = files("live", &trace);
+    std::fs::write(&scaler, format!("{SCALER}  forecast: {{mode: \"On\"}}\n")).unwrap();
+    let args =
+        ["simulate", "-f", scaler.to_str().unwrap(), "--trace", csv.to_str().unwrap(), "--noise", "3%"];
+    let out = gscale(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("demand interpolated, noise 3% over 1m00s (seed 1), read rate=15s/1m"), "{text}");
+    assert!(text.contains("forecast: ") && text.contains("% from its trend;"), "{text}");
+    assert_eq!(gscale(&args).stdout, out.stdout);
+    let other = gscale(&[&args[..], &["--seed", "2"]].concat());
+    assert_ne!(other.stdout, out.stdout);
 }

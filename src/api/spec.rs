@@ -96,7 +96,7 @@ fn default_min_replicas() -> i32 {
 }
 
 fn default_sync_interval() -> u32 {
-    30
+    15
 }
 
 impl GeneralScalerSpec {
@@ -677,7 +677,7 @@ pub struct ScaleUpRules {
     pub stabilization_window_seconds: u32,
 }
 
-/// Rails on the way down: no limit, 300 s cooldown and 300 s window unless set.
+/// Rails on the way down: no limit, no cooldown and a 300 s window unless set.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScaleDownRules {
@@ -686,8 +686,9 @@ pub struct ScaleDownRules {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub max_decrement: Option<i32>,
-    /// Seconds after any scale before a scale-down.
-    #[serde(default = "default_down_seconds")]
+    /// Seconds after a scale-down before the next one (the original project's "wait time between
+    /// scale-downs"); 0 unless set: the window alone holds the way down, as the HPA's does.
+    #[serde(default)]
     pub cooldown_seconds: u32,
     /// (ext) Scale down to the highest recommendation of this many seconds.
     #[serde(default = "default_down_seconds")]
@@ -702,7 +703,7 @@ impl Default for ScaleDownRules {
     fn default() -> Self {
         Self {
             max_decrement: None,
-            cooldown_seconds: default_down_seconds(),
+            cooldown_seconds: 0,
             stabilization_window_seconds: default_down_seconds(),
         }
     }

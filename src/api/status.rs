@@ -195,6 +195,35 @@ pub struct ForecastHistory {
     pub stats: ForecastStats,
     /// When and by how much the reading itself changed, reading by reading: the cadence forecast's.
     pub steps: Steps,
+    /// The trend forecast's readings and record, reading by reading.
+    pub trend: Trend,
+}
+
+/// Records the trend forecast keeps: two hours of 15 s decisions.
+pub const TREND_RECORD: usize = 480;
+
+/// The trend forecast's memory (`decision::forecast::trend`): the last minutes of readings, the
+/// predictions whose lead time has not passed yet, and for each settled prediction how the peak over
+/// its lead time compared with it and with the scale-down window's hold. Status keeps the record
+/// (2 x [`TREND_RECORD`] codes, under 2.6 KiB of base64); the readings and pending predictions span
+/// a few minutes and are rebuilt after a restart.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trend {
+    /// `(Unix ms, demand)`, oldest first.
+    pub readings: std::collections::VecDeque<(i64, f64)>,
+    /// `(Unix ms, prediction, window's hold)`, oldest first.
+    pub pending: std::collections::VecDeque<(i64, f64, f64)>,
+    /// `(Unix ms, replicas)` the trend asked for, oldest first.
+    pub counts: std::collections::VecDeque<(i64, i32)>,
+    /// Per settled prediction, oldest first: the peak over its lead time over the prediction, and over
+    /// the window's hold, as [`code`]s.
+    pub record: std::collections::VecDeque<[u16; 2]>,
+    /// What the record says (the margin, and the capacity over the window's), as last worked out, and
+    /// the predictions settled since: sorting the record at every decision would cost more than the
+    /// rest of the decision, and a minute's records move it little.
+    pub figures: Option<(f64, f64)>,
+    /// Predictions settled since `figures` was worked out.
+    pub settled: u32,
 }
 
 /// The reading's changes, as read at each decision (not per minute): a metric that changes only at a
@@ -413,6 +442,9 @@ pub struct ForecastHistoryWire {
     /// (1: it followed a rise).
     #[serde(default)]
     pub steps: String,
+    /// The trend forecast's record: pairs of 16-bit codes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trend: String,
 }
 
 impl From<ForecastHistory> for ForecastHistoryWire {
@@ -453,6 +485,11 @@ impl From<ForecastHistory> for ForecastHistoryWire {
             step_changed: h.steps.changed,
             step_rose: h.steps.rose,
             steps: BASE64.encode(steps),
+            trend: if h.trend.record.is_empty() {
+                String::new()
+            } else {
+                words(&h.trend.record.iter().flatten().copied().collect::<Vec<u16>>())
+            },
         }
     }
 }
@@ -502,6 +539,11 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
         if errors.len() % 8 != 0 || errors.len() / 8 > ERROR_MINUTES {
             return Err(format!("forecast history errors holds {} bytes", errors.len()));
         }
+        let trend = bytes("trend", &w.trend)?;
+        if trend.len() % 4 != 0 || trend.len() / 4 > TREND_RECORD {
+            return Err(format!("forecast history trend holds {} bytes", trend.len()));
+        }
+        let record = trend.chunks_exact(4).map(|c| [word(c, 0), word(c, 2)]).collect();
         let steps = bytes("steps", &w.steps)?;
         if steps.len() % 7 != 0 || steps.len() / 7 > STEP_CHANGES {
             return Err(format!("forecast history steps holds {} bytes", steps.len()));
@@ -537,6 +579,7 @@ impl TryFrom<ForecastHistoryWire> for ForecastHistory {
                 rose: w.step_rose,
                 changes,
             },
+            trend: Trend { record, ..Trend::default() },
         })
     }
 }

@@ -103,6 +103,7 @@ pub enum Command {
     /// Check GeneralScaler manifests offline, with line-precise messages and fixes.
     Validate(ValidateArgs),
     /// Replay a load trace through a scaler's decisions, with no cluster at all.
+    #[command(long_about = SIMULATE_ABOUT)]
     Simulate(SimulateArgs),
     /// Watch gscale scale a demo workload on this machine, with no cluster.
     Demo(DemoArgs),
@@ -354,6 +355,22 @@ pub struct SimulateArgs {
     /// Multiply demand by this factor.
     #[arg(long, value_name = "X", default_value_t = 1.0, allow_negative_numbers = true)]
     pub scale_demand: f64,
+    /// Hold each trace point for its whole step (the step replay) instead of moving linearly to the next.
+    #[arg(long)]
+    pub hold: bool,
+    /// Correlated multiplicative noise on demand, e.g. 3% or 0.03 (0: none).
+    #[arg(long, value_name = "LEVEL", default_value = "0", allow_hyphen_values = true)]
+    pub noise: String,
+    /// How long the noise takes to forget itself.
+    #[arg(long, value_name = "DURATION", default_value = "60s", allow_hyphen_values = true)]
+    pub noise_correlation: String,
+    /// Seed of the noise: the same seed replays the same run.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// What the metric reports of demand: auto (as its source does), instant, rate[=SCRAPE/WINDOW],
+    /// period[=PERIOD+DELAY], sampled[=EVERY+DELAY].
+    #[arg(long, value_name = "PIPELINE", default_value = "auto")]
+    pub reading: String,
     /// Compare with a reference autoscaler.
     #[arg(long, value_name = "REFERENCE")]
     pub against: Option<String>,
@@ -364,6 +381,18 @@ pub struct SimulateArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 }
+
+const SIMULATE_ABOUT: &str = "Replay a load trace through a scaler's decisions, with no cluster at all.
+
+Demand, what the pods must serve, is the trace moving linearly between its points (--hold: each point held \
+for its step, the step replay), times optional correlated noise (--noise 3% --noise-correlation 1m). The \
+reading, what the scaler and the HPA reference both see, comes through the source's pipeline: a Prometheus \
+metric as rate() over a minute of 15 s scrapes, a Pub/Sub backlog sampled each minute and published two \
+minutes late, the others at once (--reading changes it; a step replay reads at once).
+
+BENCHMARKS.md names the family each of gscale's figures comes from: live (interpolated, noise 3% over 1m or \
+8% over 5m, read through rate()), period (5-minute means published 2 minutes late), step (held, compressed \
+or in real time).";
 
 /// `gscale demo`.
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::api::GeneralScalerSpec;
 use crate::cli::{OutputFormat, SimulateArgs, exit};
 use crate::output::chart;
-use crate::sim::{self, Gscale, Run, Settings, Summary, Trace, hpa::Hpa};
+use crate::sim::{self, Gscale, Noise, Pipeline, Run, Settings, Shape, Summary, Trace, hpa::Hpa};
 use gscale_manifest::yaml;
 
 use super::{UsageError, input};
@@ -47,6 +47,10 @@ struct Report<'a> {
     scale_demand: f64,
     capacity_per_pod: f64,
     pod_start_seconds: f64,
+    /// How demand moves: `interpolated` or `held`, with the noise if any.
+    demand: String,
+    /// What each metric reads of it, in the spec's order.
+    reading: Vec<String>,
     gscale: &'a Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
     hpa: Option<&'a Summary>,
@@ -54,8 +58,10 @@ struct Report<'a> {
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
     let r = resolve(args)?;
-    let gscale = sim::run(&r.trace, &r.spec, &r.settings, &mut Gscale::new(&r.spec));
-    let hpa = r.against_hpa.then(|| sim::run(&r.trace, &r.spec, &r.settings, &mut Hpa::from_spec(&r.spec)));
+    let demand = r.settings.demand(&r.trace);
+    let gscale = sim::run_demand(&demand, &r.spec, &r.settings, &mut Gscale::new(&r.spec));
+    let hpa =
+        r.against_hpa.then(|| sim::run_demand(&demand, &r.spec, &r.settings, &mut Hpa::from_spec(&r.spec)));
 
     if let Some(path) = &args.plot {
         let svg = plot(&r, &gscale, hpa.as_ref());
@@ -72,6 +78,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
         scale_demand: r.settings.scale_demand,
         capacity_per_pod: r.settings.capacity_per_pod,
         pod_start_seconds: r.settings.pod_start_ms as f64 / 1000.0,
+        demand: describe_demand(&r.settings),
+        reading: r.spec.metrics().iter().map(|m| r.settings.pipeline_for(m).to_string()).collect(),
         gscale: &gscale.summary,
         hpa: hpa.as_ref().map(|h| &h.summary),
     };
@@ -119,6 +127,10 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
     if !(args.scale_demand.is_finite() && args.scale_demand > 0.0) {
         return Err(usage(format!("--scale-demand must be a number above 0, got {}", args.scale_demand)));
     }
+    let level = noise_level(&args.noise)?;
+    let correlation_ms = input::positive_duration_ms("--noise-correlation", &args.noise_correlation)?;
+    let noise = (level > 0.0).then_some(Noise { level, correlation_ms, seed: args.seed });
+    let reading = pipeline(&args.reading)?;
     let against_hpa = match args.against.as_deref() {
         None => false,
         Some(r) if r.eq_ignore_ascii_case("hpa") => true,
@@ -144,6 +156,9 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
     settings.pod_start_ms = pod_start_ms;
     settings.compress = compress;
     settings.scale_demand = args.scale_demand;
+    settings.shape = if args.hold { Shape::Held } else { Shape::Interpolated };
+    settings.noise = noise;
+    settings.reading = reading;
     let interval_ms = i64::from(spec.sync_interval_seconds.max(1)).min(sim::hpa::SYNC_PERIOD_SECONDS) * 1000;
     // Both sides decide at every tick: the HPA's replay costs as much as gscale's.
     let sides = if against_hpa { 2.0 } else { 1.0 };
@@ -151,6 +166,14 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<Resolved> {
     if decisions > sim::MAX_DECISIONS {
         return Err(usage(format!(
             "this would replay {decisions:.0} decisions, more than {:.0}\nhint: compress the trace (e.g. --compress 5m=15s), or check its timestamps: a gap of years between two points replays every tick of it",
+            sim::MAX_DECISIONS
+        )));
+    }
+    // Demand that moves between the points is kept every 5 simulated seconds, 24 bytes each.
+    let pieces = sim::simulated_ms(&trace, &settings) / sim::demand::GRID_MS as f64;
+    if (settings.shape == Shape::Interpolated || settings.noise.is_some()) && pieces > sim::MAX_DECISIONS {
+        return Err(usage(format!(
+            "demand moving between the points would take {pieces:.0} values of 5 s, more than {:.0}\nhint: compress the trace (e.g. --compress 5m=15s), or --hold each point without --noise",
             sim::MAX_DECISIONS
         )));
     }
@@ -203,6 +226,84 @@ fn compression(text: &str) -> Result<f64, UsageError> {
     Ok(from as f64 / to as f64)
 }
 
+/// `3%` or `0.03`: the noise's level, below 1 (100%).
+fn noise_level(text: &str) -> Result<f64, UsageError> {
+    let t = text.trim();
+    let value = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match value {
+        Ok(v) if v.is_finite() && (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(UsageError(format!(
+            "--noise {text:?} is not a level from 0 to below 100%\nhint: e.g. --noise 3% (or 0.03) moves demand by about 3%"
+        ))),
+    }
+}
+
+/// `auto`, `instant`, `rate[=15s/1m]`, `period[=5m+2m]`, `sampled[=1m+2m]`; `None` for auto.
+fn pipeline(text: &str) -> Result<Option<Pipeline>, UsageError> {
+    let bad = |why: &str| {
+        UsageError(format!(
+            "--reading {text:?} {why}\nhint: auto, instant, rate=SCRAPE/WINDOW (rate=15s/1m), period=PERIOD+DELAY (period=5m+2m) or sampled=EVERY+DELAY (sampled=1m+2m)"
+        ))
+    };
+    let (name, arg) = match text.trim().split_once('=') {
+        Some((n, a)) => (n, Some(a)),
+        None => (text.trim(), None),
+    };
+    let pair = |sep: char, default: Pipeline| -> Result<(i64, i64), UsageError> {
+        let Some(arg) = arg else {
+            return Ok(match default {
+                Pipeline::Rate { scrape_ms, window_ms } => (scrape_ms, window_ms),
+                Pipeline::PeriodMean { period_ms, delay_ms } => (period_ms, delay_ms),
+                Pipeline::Sampled { every_ms, delay_ms } => (every_ms, delay_ms),
+                Pipeline::Instant => (0, 0),
+            });
+        };
+        let (a, b) =
+            arg.split_once(sep).ok_or_else(|| bad(&format!("needs two durations joined by {sep}")))?;
+        Ok((input::positive_duration_ms("--reading", a)?, input::duration_ms("--reading", b)?))
+    };
+    Ok(Some(match name.to_ascii_lowercase().as_str() {
+        "auto" if arg.is_none() => return Ok(None),
+        "instant" if arg.is_none() => Pipeline::Instant,
+        "rate" => {
+            let (scrape_ms, window_ms) = pair('/', Pipeline::PROMETHEUS)?;
+            if window_ms < scrape_ms {
+                return Err(bad("has a window shorter than its scrape interval"));
+            }
+            Pipeline::Rate { scrape_ms, window_ms }
+        }
+        "period" => {
+            let (period_ms, delay_ms) = pair('+', Pipeline::PERIOD)?;
+            Pipeline::PeriodMean { period_ms, delay_ms }
+        }
+        "sampled" => {
+            let (every_ms, delay_ms) = pair('+', Pipeline::PUBSUB)?;
+            Pipeline::Sampled { every_ms, delay_ms }
+        }
+        _ => return Err(bad("is not a pipeline")),
+    }))
+}
+
+/// `interpolated`, `held`, `interpolated, noise 3% over 1m (seed 1)`.
+fn describe_demand(settings: &Settings) -> String {
+    let shape = match settings.shape {
+        Shape::Interpolated => "interpolated",
+        Shape::Held => "held",
+    };
+    match settings.noise {
+        Some(n) => format!(
+            "{shape}, noise {}% over {} (seed {})",
+            num(n.level * 100.0),
+            crate::decision::duration_text(n.correlation_ms),
+            n.seed
+        ),
+        None => shape.to_string(),
+    }
+}
+
 /// Reads one figure of a summary.
 type Figure = fn(&Summary) -> Option<f64>;
 
@@ -219,6 +320,7 @@ fn table(out: &mut String, r: &Report<'_>, wide: bool) {
         num(r.capacity_per_pod),
         num(r.pod_start_seconds)
     );
+    let _ = writeln!(out, "demand {}, read {}", r.demand, r.reading.join(", "));
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["".to_string(), "gscale".to_string()];
@@ -336,5 +438,26 @@ mod tests {
         assert!(
             compression("5m=soon").unwrap_err().0.starts_with("--compress TO \"soon\" is not a duration")
         );
+    }
+
+    #[test]
+    fn readings_and_noise_name_what_is_wrong() {
+        assert_eq!(pipeline("auto").unwrap(), None);
+        assert_eq!(pipeline("instant").unwrap(), Some(Pipeline::Instant));
+        assert_eq!(pipeline("rate").unwrap(), Some(Pipeline::PROMETHEUS));
+        assert_eq!(
+            pipeline("rate=30s/2m").unwrap(),
+            Some(Pipeline::Rate { scrape_ms: 30_000, window_ms: 120_000 })
+        );
+        assert_eq!(pipeline("period=5m+2m").unwrap(), Some(Pipeline::PERIOD));
+        assert_eq!(pipeline("sampled").unwrap(), Some(Pipeline::PUBSUB));
+        assert!(pipeline("rate=1m/15s").unwrap_err().0.contains("window shorter than its scrape"));
+        assert!(pipeline("rate=15s").unwrap_err().0.contains("needs two durations joined by /"));
+        assert!(pipeline("avg").unwrap_err().0.contains("is not a pipeline\nhint: auto, instant"));
+        assert!(pipeline("period=0s+1m").unwrap_err().0.contains("must be longer than 0"));
+        assert_eq!(noise_level("3%").unwrap(), 0.03);
+        assert_eq!(noise_level("0.08").unwrap(), 0.08);
+        assert!(noise_level("150%").unwrap_err().0.contains("--noise \"150%\" is not a level"));
+        assert!(noise_level("lots").is_err());
     }
 }

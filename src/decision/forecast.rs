@@ -13,6 +13,9 @@
 //! only what a minute resolves: on a load that moves within its minutes they stand aside, and say so.
 //! Before either, the cadence forecast ([`cadence`]) reads the reading itself: a metric that changes
 //! only at a regular period says when demand can next move, and capacity is bought for that moment.
+//! Then the trend forecast ([`trend`]), also reading by reading: the last minute's slope carried a lead
+//! time ahead, with a margin from its own record, acting where that record says it covers the demand
+//! ahead as well as the scale-down window does with less capacity: a live metric's forecast.
 //! The memory is [`ForecastHistory`] (data and encoding in `api::status`); this module holds the
 //! arithmetic that updates and reads it, and the stage. Pure: `now` is an argument, nothing here reads
 //! a clock.
@@ -24,7 +27,7 @@ use jiff::Timestamp;
 use crate::api::{
     BASES, Change, DAILY_SLOTS, ERROR_MINUTES, FORECAST_SLOT_SECONDS, ForecastHistory, ForecastMode,
     ForecastSpec, ForecastStats, GeneralScalerSpec, History, Profile, RATIO_MINUTES, RECENT_MINUTES,
-    RecentMinute, STEP_CHANGES, Season, Steps, TargetType, WEEKLY_SLOT_MINUTES, WEEKLY_SLOTS, code,
+    RecentMinute, STEP_CHANGES, Season, Steps, TargetType, Trend, WEEKLY_SLOT_MINUTES, WEEKLY_SLOTS, code,
     ratio_code,
 };
 
@@ -33,6 +36,7 @@ use memory::*;
 
 mod cadence;
 mod memory;
+pub mod trend;
 
 /// Weight of a new day in a daily slot: the profile is mostly the last three to five days.
 const DAILY_ALPHA: f64 = 0.3;
@@ -195,6 +199,30 @@ pub enum ForecastVerdict {
         /// change the reading holds, and the rise is covered before it).
         hold: Option<i32>,
     },
+    /// The trend forecast sized the count: the reading of now moved by the last minute's slope over
+    /// the lead time, with a margin that falls short of the peak ahead no more often and by no more
+    /// than the scale-down window did over its record, at less capacity over that record.
+    Trend {
+        /// The demand covered: the prediction with its margin.
+        peak: f64,
+        /// The prediction's rise over the reading of now (0: flat or falling).
+        rise: f64,
+        /// The margin over the prediction (a factor).
+        margin: f64,
+        /// Its capacity over the window's, over the record.
+        cost: f64,
+        /// Replicas the peak needs at the target.
+        replicas: i32,
+        /// With scaleDownEarly, when below the current count: the highest count the trend asked for
+        /// over the last two lead times; the window holds no more.
+        hold: Option<i32>,
+    },
+    /// Over its record the trend needed more capacity than the scale-down window to cover the demand
+    /// ahead as well: the window stands.
+    TrendNoBetter {
+        /// Its capacity over the window's, over the record.
+        cost: f64,
+    },
     /// The seasonal forecast was computed.
     Forecast {
         /// The highest demand predicted within the lead time, margin included.
@@ -236,12 +264,14 @@ pub(super) fn stage(
     if let Some(d) = now_demand {
         memory.read(now, d);
     }
-    let verdict = verdict(spec, fs, memory, now_demand, floor, current, now);
+    let trend = trend_verdict(spec, fs, &mut memory.trend, now_demand, floor, current, now);
+    let verdict = verdict(spec, fs, memory, now_demand, floor, current, now, trend);
     let why = Why::Forecast { verdict, observe, seasons: season_bits(fs), hours: memory.hours(), floor };
     match verdict {
         ForecastVerdict::Forecast { replicas, hold, .. }
         | ForecastVerdict::Covered { replicas, hold, .. }
         | ForecastVerdict::Cadence { replicas, hold, .. }
+        | ForecastVerdict::Trend { replicas, hold, .. }
             if !observe =>
         {
             (floor.max(replicas), hold, why)
@@ -276,6 +306,39 @@ fn season_bits(fs: &ForecastSpec) -> u8 {
     })
 }
 
+/// The trend forecast's say at this decision (recording the reading into `trend`): `None` while it
+/// learns.
+fn trend_verdict(
+    spec: &GeneralScalerSpec,
+    fs: &ForecastSpec,
+    trend: &mut Trend,
+    now_demand: Option<f64>,
+    floor: i32,
+    current: i32,
+    now: Timestamp,
+) -> Option<ForecastVerdict> {
+    let lead_ms = i64::from(fs.lead_seconds) * 1000;
+    let window_ms = i64::from(spec.behavior.scale_down.stabilization_window_seconds) * 1000;
+    let now_ms = now.as_millisecond();
+    match trend::observe(trend, now_ms, now_demand, lead_ms, window_ms) {
+        trend::Outlook::Learning => None,
+        trend::Outlook::NoBetter { cost } => Some(ForecastVerdict::TrendNoBetter { cost }),
+        trend::Outlook::Acts { peak, rise, margin, cost } => {
+            let replicas = replicas_for(peak, target_of(spec)?);
+            let most = trend::hold(trend, now_ms, replicas.max(floor), lead_ms);
+            Some(ForecastVerdict::Trend {
+                peak,
+                rise,
+                margin,
+                cost,
+                replicas,
+                hold: early(fs, most, current),
+            })
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn verdict(
     spec: &GeneralScalerSpec,
     fs: &ForecastSpec,
@@ -284,17 +347,22 @@ fn verdict(
     floor: i32,
     current: i32,
     now: Timestamp,
+    trend: Option<ForecastVerdict>,
 ) -> ForecastVerdict {
     if let Some(v) = cadence::verdict(spec, fs, &memory.steps, now_demand, floor, current, now.as_second()) {
+        return v;
+    }
+    if let Some(v @ ForecastVerdict::Trend { .. }) = trend {
         return v;
     }
     let seasonal = seasonal_verdict(spec, fs, memory, now_demand, floor, current, now);
     let stats = memory.stats;
     if f64::from(stats.spread) > SPREAD_LIMIT {
         // Both forecasts see minutes: a load that moves within its minutes is beyond what either
-        // resolves or what their records can vouch for.
-        return match seasonal {
-            ForecastVerdict::WarmingUp { .. } => seasonal,
+        // resolves or what their records can vouch for; the trend, which could, says why it did not.
+        return match (seasonal, trend) {
+            (ForecastVerdict::WarmingUp { .. }, None) => seasonal,
+            (_, Some(no_better)) => no_better,
             _ => ForecastVerdict::Unresolved { spread: f64::from(stats.spread) },
         };
     }

@@ -86,9 +86,10 @@ pub(super) fn stabilize(
     (out, Why::Stabilized { direction, window_seconds: window })
 }
 
-/// Stage 6: a scale-up waits for its cooldown after the last scale-up; a scale-down waits for its
-/// cooldown after the last scale in either direction, unless the forecast says demand stays low
-/// (`early`).
+/// Stage 6: a scale-up waits for its cooldown after the last scale-up, a scale-down for its cooldown
+/// after the last scale-down (the original project's "wait time between scale-downs"; a scale-up
+/// resets no clock on the way down: the down window already holds the count a rise brought), unless
+/// the forecast says demand stays low (`early`).
 pub(super) fn cooldown(
     spec: &GeneralScalerSpec,
     current: i32,
@@ -102,11 +103,9 @@ pub(super) fn cooldown(
         std::cmp::Ordering::Greater => {
             (Direction::Up, history.last_scale_up_time, spec.behavior.scale_up.cooldown_seconds)
         }
-        std::cmp::Ordering::Less => (
-            Direction::Down,
-            history.last_scale_up_time.max(history.last_scale_down_time),
-            spec.behavior.scale_down.cooldown_seconds,
-        ),
+        std::cmp::Ordering::Less => {
+            (Direction::Down, history.last_scale_down_time, spec.behavior.scale_down.cooldown_seconds)
+        }
     };
     if let Some(since) = since {
         // To the nanosecond (a cooldown must never end early), shown in whole milliseconds rounded up.

@@ -461,6 +461,31 @@ the demand now needs {replicas}",
             });
             forecast_effect(s, replicas, floor, observe, held);
         }
+        ForecastVerdict::Trend { peak, rise, margin, cost, replicas, hold } => {
+            let _ = write!(
+                s,
+                "trend: the last minute's slope carries the reading {:+.1}% in {}s; with a margin of {:.2}x (short of \
+the peak ahead no more than the scale-down window was, at {:.0}% of its capacity over the last 2h) {} needs \
+{replicas}",
+                rise * 100.0,
+                settings.lead_seconds,
+                margin,
+                cost * 100.0,
+                num((peak * 100.0).round() / 100.0)
+            );
+            let held = hold.map(|h| {
+                format!("the trend asked for at most {h} over two lead times: the window holds no more")
+            });
+            forecast_effect(s, replicas, floor, observe, held);
+        }
+        ForecastVerdict::TrendNoBetter { cost } => {
+            let _ = write!(
+                s,
+                "trend no better than the scale-down window: covering the peak ahead as well took {:.0}% of the \
+window's capacity over the last 2h: the reactive count stands",
+                cost * 100.0
+            );
+        }
         ForecastVerdict::Forecast { peak, margin, error, replicas, hold } => {
             let _ = write!(
                 s,

@@ -1,14 +1,17 @@
 //! Replaying load through the decision engine, with no cluster: the simulator of DESIGN §7.
 //!
-//! A [`Trace`] becomes demand (scaled by `scale_demand`, its time axis divided by `compress`); the
-//! capacity [`model`] turns replicas into capacity, backlog and SLO-violation time; an
-//! [`Autoscaler`] decides every sync interval from what the model's metrics would report. Two
+//! A [`Trace`] becomes [`Demand`] (scaled by `scale_demand`, its time axis divided by `compress`,
+//! interpolated between points or held, with optional correlated noise); the capacity [`model`] turns
+//! replicas into capacity, backlog and SLO-violation time; an [`Autoscaler`] decides every sync
+//! interval from what the model's metrics report through each source's [`Pipeline`] (a Prometheus
+//! `rate()` lags demand, a Pub/Sub backlog is sampled and published late). Two
 //! autoscalers exist: [`Gscale`], the same `decide` the daemon calls with its [`History`] carried
 //! from tick to tick as the daemon persists it in status (its forecast learns the trace reading by
 //! reading, so it warms up on the trace's first day), [`hpa::Hpa`], the Kubernetes HPA reference,
 //! and [`Clairvoyant`], the limit no forecaster can pass. Everything here is pure computation: no clock, no I/O, no printing.
 
 mod clairvoyant;
+pub mod demand;
 pub mod hpa;
 pub mod model;
 pub mod trace;
@@ -21,6 +24,7 @@ use crate::decision::forecast::ForecastVerdict;
 use crate::decision::{Input, Reading, SloReadings, Stage, Why, decide};
 
 pub use clairvoyant::Clairvoyant;
+pub use demand::{Demand, Noise, Pipeline, Shape, Tap};
 pub use model::Model;
 pub use trace::{Trace, TraceError};
 
@@ -42,6 +46,12 @@ pub struct Settings {
     pub compress: f64,
     /// Demand per second is the trace value times this.
     pub scale_demand: f64,
+    /// How demand moves between the trace's points.
+    pub shape: Shape,
+    /// Noise on demand, if any.
+    pub noise: Option<Noise>,
+    /// How every metric reads demand; `None`: as its source does ([`Settings::pipeline_for`]).
+    pub reading: Option<Pipeline>,
 }
 
 impl Settings {
@@ -52,7 +62,50 @@ impl Settings {
             pod_start_ms: 30_000,
             compress: 1.0,
             scale_demand: 1.0,
+            shape: Shape::Interpolated,
+            noise: None,
+            reading: None,
         }
+    }
+
+    /// The step replay: each trace point held for its step and read at once, as before demand and
+    /// the reading were told apart.
+    pub fn step_replay(capacity_per_pod: f64, pod_start_ms: i64, compress: f64, scale_demand: f64) -> Self {
+        Settings {
+            capacity_per_pod,
+            pod_start_ms,
+            compress,
+            scale_demand,
+            shape: Shape::Held,
+            noise: None,
+            reading: Some(Pipeline::Instant),
+        }
+    }
+
+    /// The compression in force: 1 unless a positive finite factor is set.
+    pub fn compression(&self) -> f64 {
+        if self.compress > 0.0 && self.compress.is_finite() { self.compress } else { 1.0 }
+    }
+
+    /// How `metric` reads demand: the pipeline set, else its source's own: Prometheus a `rate()` over
+    /// a minute of 15 s scrapes, Pub/Sub Cloud Monitoring's sampled backlog, the others at once. A step
+    /// replay reads at once unless told otherwise (the value held is the value read).
+    pub fn pipeline_for(&self, metric: &MetricSpec) -> Pipeline {
+        if let Some(p) = self.reading {
+            return p;
+        }
+        match (self.shape, metric.kind) {
+            (Shape::Held, _) => Pipeline::Instant,
+            (_, MetricType::Prometheus) => Pipeline::PROMETHEUS,
+            (_, MetricType::Pubsub) => Pipeline::PUBSUB,
+            _ => Pipeline::Instant,
+        }
+    }
+
+    /// Demand for `trace` under these settings.
+    pub fn demand(&self, trace: &Trace) -> Demand {
+        let points: Vec<(i64, f64)> = trace.points.iter().map(|&(t, v)| (t, v * self.scale_demand)).collect();
+        Demand::new(&points, trace.step_ms(), self.compression(), self.shape, self.noise)
     }
 }
 
@@ -110,6 +163,8 @@ pub struct ForecastSummary {
     pub forecast: u32,
     /// Of those, decisions in which the reading's cadence decided.
     pub cadence: u32,
+    /// Of those, decisions in which the trend of the last minute's readings decided.
+    pub trend: u32,
     /// Decisions in which it fell back to the reactive rules (error too large, no better than the
     /// reading, or the shape changed).
     pub fallback: u32,
@@ -129,12 +184,15 @@ impl ForecastSummary {
             ForecastVerdict::Untrusted { .. }
             | ForecastVerdict::ShapeChanged { .. }
             | ForecastVerdict::NoBetter { .. }
+            | ForecastVerdict::TrendNoBetter { .. }
             | ForecastVerdict::Unresolved { .. } => self.fallback += 1,
             ForecastVerdict::Forecast { hold, .. }
             | ForecastVerdict::Covered { hold, .. }
+            | ForecastVerdict::Trend { hold, .. }
             | ForecastVerdict::Cadence { hold, .. } => {
                 self.forecast += 1;
                 self.cadence += u32::from(matches!(verdict, ForecastVerdict::Cadence { .. }));
+                self.trend += u32::from(matches!(verdict, ForecastVerdict::Trend { .. }));
                 self.raised += u32::from(moved);
                 self.early += u32::from(hold.is_some());
                 self.warmup_hours.get_or_insert(since.as_secs_f64() / 3600.0);
@@ -148,9 +206,10 @@ impl ForecastSummary {
         let decisions = self.learning + self.forecast + self.fallback;
         let share = |n: u32| if decisions == 0 { 0.0 } else { f64::from(n) * 100.0 / f64::from(decisions) };
         format!(
-            "{warmup} forecast in {:.0}% of decisions ({:.0}% from the reading's cadence; raised the count in {}, let scale-down go early in {}), fell back to the reactive rules in {:.0}%",
+            "{warmup} forecast in {:.0}% of decisions ({:.0}% from the reading's cadence, {:.0}% from its trend; raised the count in {}, let scale-down go early in {}), fell back to the reactive rules in {:.0}%",
             share(self.forecast),
             share(self.cadence),
+            share(self.trend),
             self.raised,
             self.early,
             share(self.fallback)
@@ -270,8 +329,7 @@ pub const MAX_DECISIONS: f64 = 8_500_000.0;
 
 /// Simulated milliseconds a run of `trace` under `settings` covers (the last step included).
 pub fn simulated_ms(trace: &Trace, settings: &Settings) -> f64 {
-    let compress =
-        if settings.compress > 0.0 && settings.compress.is_finite() { settings.compress } else { 1.0 };
+    let compress = settings.compression();
     let span = trace.points[trace.points.len() - 1].0 - trace.points[0].0;
     (span as f64 + trace.step_ms() as f64) / compress
 }
@@ -290,28 +348,31 @@ pub fn initial_replicas(spec: &GeneralScalerSpec, settings: &Settings, first_dem
 
 /// Replay `trace` through `scaler` under `settings`. The spec gives the metrics to report and the cost.
 pub fn run(trace: &Trace, spec: &GeneralScalerSpec, settings: &Settings, scaler: &mut dyn Autoscaler) -> Run {
-    let compress =
-        if settings.compress > 0.0 && settings.compress.is_finite() { settings.compress } else { 1.0 };
-    let t0 = trace.points[0].0;
-    let times: Vec<i64> =
-        trace.points.iter().map(|p| ((p.0 - t0) as f64 / compress).round() as i64).collect();
-    let demands: Vec<f64> = trace.points.iter().map(|p| p.1 * settings.scale_demand).collect();
-    let step = ((trace.step_ms() as f64 / compress).round() as i64).max(1);
-    let end = times[times.len() - 1].saturating_add(step);
-    let interval = scaler.interval_ms().max(1);
+    run_demand(&settings.demand(trace), spec, settings, scaler)
+}
 
-    let mut model = Model::new(settings.capacity_per_pod, initial_replicas(spec, settings, demands[0]));
+/// Replay `demand` (built once for many runs: [`Settings::demand`]) through `scaler`.
+pub fn run_demand(
+    demand: &Demand,
+    spec: &GeneralScalerSpec,
+    settings: &Settings,
+    scaler: &mut dyn Autoscaler,
+) -> Run {
+    let end = demand.end();
+    let interval = scaler.interval_ms().max(1);
+    let pipelines: Vec<Pipeline> = spec.metrics().iter().map(|m| settings.pipeline_for(m)).collect();
+    let mut taps = vec![Tap::default(); pipelines.len()];
+
+    let mut model = Model::new(settings.capacity_per_pod, initial_replicas(spec, settings, demand.at(0)));
     let mut summary = Summary { peak_replicas: model.replicas(), ..Summary::default() };
     let mut timeline = Vec::with_capacity((end / interval + 1) as usize);
-    let (mut t, mut i, mut next_tick) = (0_i64, 0_usize, 0_i64);
+    let (mut t, mut next_tick, mut cursor) = (0_i64, 0_i64, 0_usize);
     while t < end {
-        while i + 1 < times.len() && times[i + 1] <= t {
-            i += 1;
-        }
-        let demand = demands[i];
+        let (now_demand, next_change) = demand.walk(t, &mut cursor);
         if t >= next_tick {
-            let observed = observe(spec, &model, demand, t);
-            let now = Timestamp::from_millisecond(t0.saturating_add(t)).unwrap_or(Timestamp::UNIX_EPOCH);
+            let observed = observe(spec, &model, demand, &pipelines, &mut taps, t);
+            let now = Timestamp::from_millisecond(demand.origin_ms().saturating_add(t))
+                .unwrap_or(Timestamp::UNIX_EPOCH);
             let desired = scaler.decide(now, &observed).clamp(0, i32::MAX);
             summary.decisions += 1;
             if desired != model.replicas() {
@@ -321,19 +382,18 @@ pub fn run(trace: &Trace, spec: &GeneralScalerSpec, settings: &Settings, scaler:
             }
             timeline.push(Sample {
                 t: t as f64 / 1000.0,
-                demand,
+                demand: now_demand,
                 replicas: model.replicas(),
                 ready: model.ready(t),
                 backlog: model.backlog(),
             });
             next_tick = next_tick.saturating_add(interval);
         }
-        let next_point = times.get(i + 1).copied().unwrap_or(end);
-        let mut t1 = next_tick.min(next_point).min(end);
+        let mut t1 = next_tick.min(next_change).min(end);
         if let Some(ready) = model.next_ready_after(t) {
             t1 = t1.min(ready);
         }
-        model.advance(t, t1, demand);
+        model.advance(t, t1, now_demand);
         t = t1;
     }
 
@@ -347,10 +407,18 @@ pub fn run(trace: &Trace, spec: &GeneralScalerSpec, settings: &Settings, scaler:
     Run { summary, timeline }
 }
 
-/// What the spec's metrics would read from the model at `t`: a rate source (Prometheus, HTTP)
-/// reports the arrival rate, a queue source (Redis, Pub/Sub) the backlog (or the oldest item's age);
-/// a Value metric is that per serving pod, an AverageValue metric the total.
-pub fn observe(spec: &GeneralScalerSpec, model: &Model, demand: f64, t: i64) -> Observation {
+/// What the spec's metrics read from the model at `t`, each through its pipeline: a rate source
+/// (Prometheus, HTTP) reports demand, a queue source (Redis, Pub/Sub) the backlog (or the oldest
+/// item's age) as read at each decision (`taps` keep them for a pipeline that publishes late); a
+/// Value metric is that per serving pod, an AverageValue metric the total.
+pub fn observe(
+    spec: &GeneralScalerSpec,
+    model: &Model,
+    demand: &Demand,
+    pipelines: &[Pipeline],
+    taps: &mut [Tap],
+    t: i64,
+) -> Observation {
     let current = model.replicas();
     let ready = model.ready(t);
     let capacity = model.capacity(t);
@@ -358,17 +426,16 @@ pub fn observe(spec: &GeneralScalerSpec, model: &Model, demand: f64, t: i64) -> 
     let readings = spec
         .metrics()
         .iter()
-        .map(|m| {
+        .zip(pipelines.iter().zip(taps.iter_mut()))
+        .map(|(m, (pipeline, tap))| {
             let total = match (m.kind, m.pubsub.as_ref().map(|p| p.mode)) {
                 (MetricType::Pubsub, Some(PubSubMode::OldestUnackedAge)) => {
-                    if backlog > 0.0 {
-                        backlog / capacity.max(model.capacity_per_pod())
-                    } else {
-                        0.0
-                    }
+                    let age =
+                        if backlog > 0.0 { backlog / capacity.max(model.capacity_per_pod()) } else { 0.0 };
+                    tap.read(pipeline, t, age)
                 }
-                _ if is_queue(m) => backlog,
-                _ => demand,
+                _ if is_queue(m) => tap.read(pipeline, t, backlog),
+                _ => pipeline.read(demand, t),
             };
             match m.effective_target_type() {
                 TargetType::AverageValue => Ok(total),
@@ -381,7 +448,7 @@ pub fn observe(spec: &GeneralScalerSpec, model: &Model, demand: f64, t: i64) -> 
             }
         })
         .collect();
-    Observation { current, ready, readings, slo: slo_readings(spec, model, demand, t) }
+    Observation { current, ready, readings, slo: slo_readings(spec, model, demand.at(t), t) }
 }
 
 /// The slo policy's signals from the model: latency is the M/M/1 response time of one pod at its

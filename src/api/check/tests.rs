@@ -29,7 +29,9 @@ fn a_minimal_scaler_is_valid_and_defaulted() {
     assert!(checked.findings.is_empty(), "{:#?}", checked.findings);
     let spec = checked.scaler.unwrap().spec;
     assert_eq!(spec.min_replicas, 1);
-    assert_eq!(spec.behavior.scale_down.cooldown_seconds, 300);
+    assert_eq!(spec.behavior.scale_down.cooldown_seconds, 0);
+    assert_eq!(spec.behavior.scale_down.stabilization_window_seconds, 300);
+    assert_eq!(spec.sync_interval_seconds, 15);
     assert_eq!(spec.metrics()[0].effective_target_type(), crate::api::TargetType::Value);
 }
 

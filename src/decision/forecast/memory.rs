@@ -22,6 +22,7 @@ impl ForecastHistory {
             ratios: VecDeque::with_capacity(RATIO_MINUTES + 1),
             stats: ForecastStats::default(),
             steps: Steps::default(),
+            trend: Trend::default(),
         };
         h.configure(spec);
         h
@@ -58,6 +59,7 @@ impl ForecastHistory {
             self.errors.clear();
             self.ratios.clear();
             self.stats = ForecastStats::default();
+            self.trend = Trend::default();
         }
     }
 

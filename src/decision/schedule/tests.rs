@@ -380,7 +380,7 @@ proptest! {
                     prop_assert!(s >= i64::from(up_cooldown), "scale-up cooldown");
                 }
                 if d.desired < current
-                    && let Some(s) = since(history.last_scale_up_time.max(history.last_scale_down_time))
+                    && let Some(s) = since(history.last_scale_down_time)
                 {
                     prop_assert!(s >= i64::from(down_cooldown), "scale-down cooldown");
                 }

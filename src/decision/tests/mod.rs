@@ -270,7 +270,11 @@ fn cooldowns_hold_and_say_how_long() {
     let mut spec = open_spec(100.0, TargetType::Value);
     spec.behavior.scale_up.cooldown_seconds = 60;
     spec.behavior.scale_down.cooldown_seconds = 300;
-    let history = History { last_scale_up_time: Some(at(-20)), ..History::default() };
+    let history = History {
+        last_scale_up_time: Some(at(-20)),
+        last_scale_down_time: Some(at(-100)),
+        ..History::default()
+    };
     let d = run(&spec, 4, &[Ok(200.0)], &history, at(0));
     assert_eq!(d.desired, 4);
     assert_eq!(
@@ -278,12 +282,15 @@ fn cooldowns_hold_and_say_how_long() {
         Why::CoolingDown { direction: Direction::Up, remaining_ms: 40_000 }
     );
     assert!(d.verdict(&spec).contains("scale-up cooldown, 40s left"), "{}", d.verdict(&spec));
-    // Scale-down counts from the last scale in either direction.
-    let d = run(&spec, 4, &[Ok(10.0)], &history, at(200));
+    // Scale-down counts from the last scale-down (the original's "wait time between scale-downs").
+    let d = run(&spec, 4, &[Ok(10.0)], &history, at(199));
     assert_eq!(d.desired, 4);
-    let d = run(&spec, 4, &[Ok(10.0)], &history, at(281));
+    let d = run(&spec, 4, &[Ok(10.0)], &history, at(200));
     assert_eq!(d.desired, 1);
-    assert_eq!(d.history.last_scale_down_time, Some(at(281)));
+    assert_eq!(d.history.last_scale_down_time, Some(at(200)));
+    // A scale-up a second ago holds no scale-down: the down window is what holds the count a rise brought.
+    let fresh = History { last_scale_up_time: Some(at(-1)), ..History::default() };
+    assert_eq!(run(&spec, 4, &[Ok(10.0)], &fresh, at(0)).desired, 1);
 }
 
 /// Cooldowns and windows count to the nanosecond, as times are kept: 999.8 ms after a scale-down a

@@ -120,7 +120,7 @@ proptest! {
                     prop_assert!(s >= f64::from(spec.behavior.scale_up.cooldown_seconds), "scale-up cooldown");
                 }
                 if d.desired < current
-                    && let Some(s) = since(history.last_scale_up_time.max(history.last_scale_down_time))
+                    && let Some(s) = since(history.last_scale_down_time)
                 {
                     prop_assert!(s >= f64::from(spec.behavior.scale_down.cooldown_seconds), "scale-down cooldown");
                 }

@@ -539,7 +539,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__install)
-            opts="-n -h -V --print --namespace --image --replicas --cpu-request --memory-request --memory-limit --service-monitor --prometheus-rule --wait --kubeconfig --context --cluster --user --log-format --help --version"
+            opts="-n -h -V --print --namespace --image --replicas --shards --cpu-request --memory-request --memory-limit --service-monitor --prometheus-rule --wait --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +558,10 @@ _gscale() {
                     return 0
                     ;;
                 --replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -755,7 +759,7 @@ _gscale() {
             return 0
             ;;
         gscale__subcmd__run)
-            opts="-n -A -l -h -V --namespace --all-namespaces --selector --once --dry-run --metrics-addr --shard --no-leader-election --lease-namespace --lease-duration --namespace-concurrency --request-timeout --max-metric-reply-bytes --max-metric-timeout --metric-proxy-from-environment --allow-metric-host --deny-metric-host --kubeconfig --context --cluster --user --log-format --help --version"
+            opts="-n -A -l -h -V --namespace --all-namespaces --selector --once --dry-run --metrics-addr --shard --shards --no-leader-election --lease-namespace --lease-duration --namespace-concurrency --request-timeout --max-metric-reply-bytes --max-metric-timeout --metric-proxy-from-environment --allow-metric-host --deny-metric-host --kubeconfig --context --cluster --user --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -782,6 +786,10 @@ _gscale() {
                     return 0
                     ;;
                 --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -50,6 +50,7 @@ complete -c gscale -n "__fish_gscale_needs_command" -f -a "help" -d 'Print this 
 complete -c gscale -n "__fish_gscale_using_subcommand install" -s n -l namespace -d 'Namespace of the daemon, its ServiceAccount and its leader-election Leases' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l image -d 'Image holding the gscale binary (the repository\'s Dockerfile builds it)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l replicas -d 'Replicas of the daemon: one leads, the others take over within the lease duration' -r
+complete -c gscale -n "__fish_gscale_using_subcommand install" -l shards -d 'Run the replicas with automatic shards (`auto`): each decides for a share of the scalers, and a stopped one\'s share is taken over within the lease duration' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l cpu-request -d 'CPU request of the daemon (a Kubernetes quantity)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l memory-request -d 'Memory request of the daemon' -r
 complete -c gscale -n "__fish_gscale_using_subcommand install" -l memory-limit -d 'Memory limit of the daemon' -r
@@ -89,6 +90,7 @@ complete -c gscale -n "__fish_gscale_using_subcommand run" -s n -l namespace -d 
 complete -c gscale -n "__fish_gscale_using_subcommand run" -s l -l selector -d 'Only scalers with these labels (kubectl selector syntax)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l metrics-addr -d 'Serve the daemon\'s own Prometheus metrics, /healthz and /readyz here' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l shard -d 'Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2' -r
+complete -c gscale -n "__fish_gscale_using_subcommand run" -l shards -d 'Share the scalers among every running replica (`auto`): each holds a Lease of its own, and a replica that stops has its scalers taken over by the others within the lease duration' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l lease-namespace -d 'Namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l lease-duration -d 'Seconds a leader is trusted without renewing; a follower takes over after this' -r
 complete -c gscale -n "__fish_gscale_using_subcommand run" -l namespace-concurrency -d 'Reconciles one namespace may have in flight at once, of the daemon\'s 256: a namespace whose metrics all hang holds no more, and the others\' scalers go on' -r

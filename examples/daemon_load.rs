@@ -8,9 +8,19 @@
 //! backend), reconcile lateness p99 (the daemon's own histogram); then the reaction time from a
 //! metric change to the PATCH of /scale, p99 over the scalers whose metric changed.
 //!
+//! With `--replicas N` (N > 1) it runs N daemons with automatic shards (`--shards auto`) and reports
+//! per replica the scalers it owns, its RSS and CPU; the scalers whose series no replica or two
+//! replicas hold, and the decisions per scaler per interval over all replicas; with
+//! `--kill-one-after S`, S seconds into the steady window one replica is SIGKILLed and every
+//! target's load changes: the time until each of its scalers is scaled by another replica, and
+//! writes to one scaler from two replicas in overlapping turns (from the sandbox's request log,
+//! where each replica names itself in its User-Agent); then it returns, and the share that moves
+//! back and the overlaps are counted again.
+//!
 //! Run: `cargo build --release && cargo run --release --example daemon_load -- --scalers 10000`
 //! (flags: --scalers N, --interval SECONDS, --steady SECONDS, --forecast 1 for forecasting scalers,
-//! each starting from four days of history in status, as in steady state).
+//! each starting from four days of history in status, as in steady state; --replicas N,
+//! --kill-one-after SECONDS, --lease-duration SECONDS).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,15 +47,29 @@ struct Args {
     steady: u64,
     /// Every scaler forecasts (`spec.forecast.mode: On`), to measure what its memory costs.
     forecast: bool,
+    /// Daemons with automatic shards (1: one daemon, no election).
+    replicas: usize,
+    /// Kill one replica this long into the steady window.
+    kill_one_after: Option<u64>,
+    /// The replicas' lease duration.
+    lease_duration: u64,
 }
 
 fn args() -> Args {
-    let mut args = Args { scalers: 10_000, interval: 15, steady: 60, forecast: false };
+    let mut args = Args {
+        scalers: 10_000,
+        interval: 15,
+        steady: 60,
+        forecast: false,
+        replicas: 1,
+        kill_one_after: None,
+        lease_duration: 15,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| {
             eprintln!(
-                "usage: daemon_load [--scalers N] [--interval SECONDS] [--steady SECONDS] [--forecast 0|1]"
+                "usage: daemon_load [--scalers N] [--interval SECONDS] [--steady SECONDS] [--forecast 0|1] [--replicas N] [--kill-one-after SECONDS] [--lease-duration SECONDS]"
             );
             std::process::exit(2)
         });
@@ -54,6 +78,9 @@ fn args() -> Args {
             "--interval" => args.interval = value,
             "--steady" => args.steady = value,
             "--forecast" => args.forecast = value != 0,
+            "--replicas" => args.replicas = (value as usize).max(1),
+            "--kill-one-after" => args.kill_one_after = Some(value),
+            "--lease-duration" => args.lease_duration = value.max(3),
             _ => {
                 eprintln!("unknown flag {flag}");
                 std::process::exit(2)
@@ -203,31 +230,22 @@ async fn main() {
         "build the binary first: cargo build --release ({} is missing)",
         gscale.display()
     );
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     sandbox.clear_requests();
     let started = Instant::now();
-    let mut daemon = std::process::Command::new(&gscale)
-        .args(["run", "--kubeconfig"])
-        .arg(sandbox.kubeconfig_path())
-        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}"), "--no-leader-election"])
-        .env("RUST_LOG", "gscale=warn")
-        .spawn()
-        .unwrap();
-    let pid = daemon.id();
+    let spawn = |i: usize| Replica::spawn(&gscale, sandbox.kubeconfig_path(), i, &args);
+    let mut replicas: Vec<Replica> = (0..args.replicas).map(spawn).collect();
 
-    // First decision for all, as the daemon counts them, then as status shows them.
+    // First decision for all, as the daemons count them, then as status shows them.
     let decided = loop {
-        let text = scrape_metrics(metrics_port).await;
-        let count = text
-            .lines()
-            .find(|l| l.starts_with("gscale_decisions_total "))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .unwrap_or(0.0);
+        let mut count = 0.0;
+        for r in &replicas {
+            count += counter(&scrape_metrics(r.port).await, "gscale_decisions_total");
+        }
         if count >= args.scalers as f64 {
             break started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(300), "only {count} decisions after 5 min");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(started.elapsed() < Duration::from_secs(600), "only {count} decisions after 10 min");
+        tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let first_all = loop {
         // Read from the store directly: a LIST of 10,000 objects every poll would load the API.
@@ -240,8 +258,8 @@ async fn main() {
             break started.elapsed();
         }
         assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "only {done} of {} decided after 5 min",
+            started.elapsed() < Duration::from_secs(600),
+            "only {done} of {} decided after 10 min",
             args.scalers
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -255,20 +273,45 @@ async fn main() {
 
     // Steady state.
     sandbox.clear_requests();
-    let (cpu0, _, _) = proc_stat(pid);
+    let cpu0: Vec<f64> = replicas.iter().map(|r| proc_stat(r.pid).0).collect();
+    let mut decisions0 = 0.0;
+    for r in &replicas {
+        decisions0 += counter(&scrape_metrics(r.port).await, "gscale_decisions_total");
+    }
     let queries0 = backend.requests.load(Ordering::Relaxed);
     let window = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.steady)).await;
     let elapsed = window.elapsed().as_secs_f64();
-    let (cpu1, rss, hwm) = proc_stat(pid);
+    let stats: Vec<(f64, u64, u64)> = replicas.iter().map(|r| proc_stat(r.pid)).collect();
     let log = sandbox.requests();
     let api_requests = log.iter().filter(|r| r.verb != "watch").count();
     let patches = log.iter().filter(|r| r.subresource == "scale" && r.verb == "patch").count();
     let status_writes = log.iter().filter(|r| r.subresource == "status").count();
     let backend_queries = backend.requests.load(Ordering::Relaxed) - queries0;
     let intervals = elapsed / args.interval as f64;
-    let metrics = scrape_metrics(metrics_port).await;
-    let lateness_p99 = histogram_p99(&metrics, "gscale_reconcile_lateness_seconds");
+    let (mut lateness_p99, mut decisions1) = (0f64, 0.0);
+    let mut holders: HashMap<String, usize> = HashMap::new();
+    let mut per_replica = Vec::new();
+    for (i, r) in replicas.iter().enumerate() {
+        let metrics = scrape_metrics(r.port).await;
+        lateness_p99 = lateness_p99.max(histogram_p99(&metrics, "gscale_reconcile_lateness_seconds"));
+        decisions1 += counter(&metrics, "gscale_decisions_total");
+        for name in scalers_in(&metrics) {
+            *holders.entry(name).or_default() += 1;
+        }
+        let (cpu1, rss, hwm) = stats[i];
+        per_replica.push(format!(
+            "{}: {} owned, CPU {:.1}%, RSS {} MiB (peak {} MiB)",
+            r.name,
+            counter(&metrics, "gscale_owned_scalers"),
+            (cpu1 - cpu0[i]) / elapsed * 100.0,
+            rss / 1024,
+            hwm / 1024
+        ));
+    }
+    let by_none = args.scalers - holders.len().min(args.scalers);
+    let by_two = holders.values().filter(|n| **n > 1).count();
+    let per_interval = (decisions1 - decisions0) / args.scalers as f64 / intervals;
 
     // Reaction: double the load on the first 10 queries (1,000 scalers) and time each PATCH.
     sandbox.clear_requests();
@@ -298,29 +341,45 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     delays.sort_by(f64::total_cmp);
-    let _ = daemon.kill();
-    let _ = daemon.wait();
 
-    let per_scaler_minute = api_requests as f64 / args.scalers as f64 / (elapsed / 60.0);
-    let rows = [
+    let mut rows = vec![
         ("scalers", format!("{}", args.scalers), String::new()),
         ("sync interval", format!("{} s", args.interval), String::new()),
         (
-            "first decision for all (the daemon's count)",
+            "first decision for all (the daemons' count)",
             format!("{:.1} s", decided.as_secs_f64()),
             "<= 10 s".into(),
         ),
         ("first decision for all in status", format!("{:.1} s", first_all.as_secs_f64()), String::new()),
-        (
+    ];
+    if args.replicas == 1 {
+        let (cpu1, rss, hwm) = stats[0];
+        rows.push((
             "daemon CPU, steady",
-            format!("{:.1}% of one core", (cpu1 - cpu0) / elapsed * 100.0),
+            format!("{:.1}% of one core", (cpu1 - cpu0[0]) / elapsed * 100.0),
             "<= 25%".into(),
-        ),
-        (
+        ));
+        rows.push((
             "daemon RSS, steady (peak)",
             format!("{} MiB ({} MiB)", rss / 1024, hwm / 1024),
             "<= 128 MiB".into(),
-        ),
+        ));
+    } else {
+        rows.push(("replicas (automatic shards)", format!("{}", args.replicas), String::new()));
+        rows.push(("per replica: owned, CPU, RSS", per_replica.join("; "), "RSS <= 320 MiB".into()));
+        rows.push((
+            "scalers decided by no replica / by two (series held)",
+            format!("{by_none} / {by_two}"),
+            "0 / 0".into(),
+        ));
+        rows.push((
+            "decisions per scaler per interval, all replicas",
+            format!("{per_interval:.2}"),
+            "1".into(),
+        ));
+    }
+    let per_scaler_minute = api_requests as f64 / args.scalers as f64 / (elapsed / 60.0);
+    rows.extend([
         (
             "API requests per scaler per minute",
             format!("{per_scaler_minute:.4} ({api_requests} in {elapsed:.0} s)"),
@@ -344,11 +403,179 @@ async fn main() {
             ),
             format!("<= {}.2 s", args.interval),
         ),
-    ];
+    ]);
+
+    if let (Some(after), true) = (args.kill_one_after, args.replicas > 1) {
+        // The victim's share, from the series it holds, then SIGKILL and a new load for every target.
+        let victim = 0;
+        let owned: std::collections::HashSet<String> =
+            scalers_in(&scrape_metrics(replicas[victim].port).await).into_iter().collect();
+        let mut log = sandbox.requests();
+        sandbox.clear_requests();
+        tokio::time::sleep(Duration::from_secs(after)).await;
+        replicas[victim].kill();
+        let killed = jiff::Timestamp::now();
+        for value in &backend.values {
+            value.store(30f64.to_bits(), Ordering::Relaxed);
+        }
+        let bound = args.lease_duration + 2 * args.interval;
+        let deadline = Instant::now() + Duration::from_secs(bound + 2 * args.interval);
+        let mut taken: HashMap<String, f64> = HashMap::new();
+        while Instant::now() < deadline && taken.len() < owned.len() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            for r in sandbox
+                .requests()
+                .iter()
+                .filter(|r| r.subresource == "scale" && r.verb == "patch" && r.status < 300)
+            {
+                if owned.contains(&r.name) {
+                    taken
+                        .entry(r.name.clone())
+                        .or_insert((r.at.as_millisecond() - killed.as_millisecond()) as f64 / 1000.0);
+                }
+            }
+        }
+        let mut times: Vec<f64> = taken.values().copied().collect();
+        times.sort_by(f64::total_cmp);
+        log.extend(sandbox.requests());
+        rows.push((
+            "SIGKILL of one: its scalers scaled by another, p50 / p99 / max",
+            format!(
+                "{:.1} s / {:.1} s / {:.1} s; {} of {} taken over",
+                percentile(&times, 0.5),
+                percentile(&times, 0.99),
+                times.last().copied().unwrap_or(f64::NAN),
+                times.len(),
+                owned.len()
+            ),
+            format!("all, <= {bound} s (lease + 2 intervals)"),
+        ));
+
+        // It returns (a new process): about 1/N moves back to it, again without overlap.
+        let back = Instant::now();
+        replicas[victim] = spawn(victim);
+        let port = replicas[victim].port;
+        while !ready(port).await && back.elapsed() < Duration::from_secs(300) {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let returned = back.elapsed();
+        sandbox.clear_requests();
+        for value in &backend.values {
+            value.store(20f64.to_bits(), Ordering::Relaxed);
+        }
+        tokio::time::sleep(Duration::from_secs(3 * args.interval)).await;
+        let now = sandbox.requests();
+        let name = replicas[victim].name.clone();
+        let moved_back: std::collections::HashSet<&String> = now
+            .iter()
+            .filter(|r| r.subresource == "scale" && r.verb == "patch" && r.status < 300)
+            .filter(|r| replica_of(&r.user_agent) == name)
+            .map(|r| &r.name)
+            .collect();
+        let moved_back = moved_back.len();
+        log.extend(now);
+        rows.push((
+            "it returns: ready after / scalers it scales again",
+            format!("{:.1} s / {moved_back} of {}", returned.as_secs_f64(), args.scalers),
+            format!("about {}", args.scalers / args.replicas),
+        ));
+        rows.push(("overlapping writes (kill, takeover, return)", format!("{}", overlaps(&log)), "0".into()));
+    }
+    for r in &mut replicas {
+        r.kill();
+    }
+
     println!("| measure | value | target |\n|---|---|---|");
     for (name, value, target) in rows {
         println!("| {name} | {value} | {target} |");
     }
+}
+
+/// A `gscale run` child: its name (the host part of its identity), pid and metrics port.
+struct Replica {
+    name: String,
+    child: std::process::Child,
+    pid: u32,
+    port: u16,
+}
+
+impl Replica {
+    fn spawn(gscale: &std::path::Path, kubeconfig: &std::path::Path, i: usize, args: &Args) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let name = format!("replica{i}");
+        let mut command = std::process::Command::new(gscale);
+        command.args(["run", "--kubeconfig"]).arg(kubeconfig);
+        command.args(["--metrics-addr", &format!("127.0.0.1:{port}")]);
+        if args.replicas > 1 {
+            let lease = args.lease_duration.to_string();
+            command.args(["--shards", "auto", "--lease-namespace", "default", "--lease-duration", &lease]);
+        } else {
+            command.arg("--no-leader-election");
+        }
+        let child = command.env("RUST_LOG", "gscale=warn").env("HOSTNAME", &name).spawn().unwrap();
+        let pid = child.id();
+        Self { name, child, pid, port }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The replica a request came from: the host part of the identity in its User-Agent.
+fn replica_of(user_agent: &str) -> String {
+    let identity = user_agent.split_once('(').map_or("", |(_, rest)| rest.trim_end_matches(')'));
+    identity.rsplit_once('-').map_or(identity, |(host, _)| host).to_string()
+}
+
+/// Writes to one scaler (its status or its target's scale) by a replica that comes back after
+/// another wrote to it in between: two replicas acting on it in overlapping turns.
+fn overlaps(log: &[gscale_sandbox::RequestRecord]) -> usize {
+    let mut writes: Vec<&gscale_sandbox::RequestRecord> = log
+        .iter()
+        .filter(|r| {
+            r.status < 300 && r.verb == "patch" && matches!(r.subresource.as_str(), "scale" | "status")
+        })
+        .collect();
+    writes.sort_by_key(|r| r.at);
+    let mut turns: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut overlapping = 0;
+    for r in writes {
+        let replica = replica_of(&r.user_agent);
+        let runs = turns.entry(r.name.as_str()).or_default();
+        if runs.last() != Some(&replica) {
+            if runs.contains(&replica) {
+                overlapping += 1;
+            }
+            runs.push(replica);
+        }
+    }
+    overlapping
+}
+
+/// The scalers whose per-scaler series a replica holds (it decided them since they became its).
+fn scalers_in(metrics: &str) -> Vec<String> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("gscale_scaler_ready{"))
+        .filter_map(|l| l.split("name=\"").nth(1)?.split('"').next().map(str::to_string))
+        .collect()
+}
+
+/// A counter or gauge without labels.
+fn counter(metrics: &str, name: &str) -> f64 {
+    let prefix = format!("{name} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)?.trim().parse::<f64>().ok()).unwrap_or(0.0)
+}
+
+async fn ready(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return false };
+    let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body).await;
+    body.starts_with("HTTP/1.1 200")
 }
 
 async fn scrape_metrics(port: u16) -> String {

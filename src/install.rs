@@ -31,6 +31,9 @@ pub struct InstallSettings {
     pub image: String,
     /// Replicas of the daemon (one leads; the others take over within the lease duration).
     pub replicas: i32,
+    /// Automatic shards (`gscale run --shards auto`): every replica decides for its share, and a
+    /// stopped one's share is taken over within the lease duration.
+    pub shards: bool,
     /// CPU request of the daemon's container.
     pub cpu_request: String,
     /// Memory request.
@@ -49,6 +52,7 @@ impl Default for InstallSettings {
             namespace: "gscale-system".to_string(),
             image: default_image(),
             replicas: 2,
+            shards: false,
             cpu_request: "50m".to_string(),
             memory_request: "64Mi".to_string(),
             memory_limit: "256Mi".to_string(),
@@ -142,13 +146,20 @@ pub fn rbac(s: &InstallSettings) -> Vec<Value> {
         json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": meta(LEASE_ROLE, Some(ns)),
-            "rules": [rule(&["coordination.k8s.io"], &["leases"], &["get", "create", "update"])],
+            "rules": [rule(&["coordination.k8s.io"], &["leases"], lease_verbs(s))],
         }),
         json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": meta(LEASE_ROLE, Some(ns)), "roleRef": role_ref("Role", LEASE_ROLE), "subjects": subject,
         }),
     ]
+}
+
+/// What the daemon does with Leases: leader election gets, creates and updates one; automatic
+/// shards create and update a Lease per replica, list the others and delete their own at shutdown
+/// (and a crashed replica's, three lease durations after it stopped renewing).
+fn lease_verbs(s: &InstallSettings) -> &'static [&'static str] {
+    if s.shards { &["get", "list", "create", "update", "delete"] } else { &["get", "create", "update"] }
 }
 
 /// The Deployment of `gscale run`.
@@ -193,12 +204,7 @@ pub fn deployment(s: &InstallSettings) -> Value {
                         // Metric URLs are written by scalers' authors and fetched from this pod: the
                         // API server's in-cluster names are denied (link-local and cloud metadata are
                         // by default); see `gscale run --help` for --deny-metric-host.
-                        "args": [
-                            "run",
-                            format!("--metrics-addr=0.0.0.0:{METRICS_PORT}"),
-                            "--max-metric-reply-bytes=1048576",
-                            "--deny-metric-host=kubernetes.default.svc,kubernetes.default.svc.cluster.local",
-                        ],
+                        "args": run_args(s),
                         "env": [
                             // The Lease holder's identity and the Leases' namespace.
                             env("POD_NAME", field("metadata.name")),
@@ -224,6 +230,20 @@ pub fn deployment(s: &InstallSettings) -> Value {
             },
         },
     })
+}
+
+/// The arguments of `gscale run` in the Deployment.
+fn run_args(s: &InstallSettings) -> Value {
+    let mut args = vec![
+        "run".to_string(),
+        format!("--metrics-addr=0.0.0.0:{METRICS_PORT}"),
+        "--max-metric-reply-bytes=1048576".to_string(),
+        "--deny-metric-host=kubernetes.default.svc,kubernetes.default.svc.cluster.local".to_string(),
+    ];
+    if s.shards {
+        args.push("--shards=auto".to_string());
+    }
+    json!(args)
 }
 
 /// At most one replica away at a time for a drain: the other keeps leading (with one replica, a
@@ -301,10 +321,12 @@ pub fn purpose(object: &Value) -> &'static str {
         "ServiceAccount" => "the daemon's identity",
         "ClusterRole" => "least privilege: exactly the requests the daemon makes, cluster-wide",
         "ClusterRoleBinding" => "grants the ClusterRole to the daemon's ServiceAccount",
-        "Role" => "leader election: get, create and update Leases in gscale's namespace only",
+        "Role" => "Leases in gscale's namespace only: the leader's, or with --shards auto one per replica",
         "RoleBinding" => "grants the Lease Role to the daemon's ServiceAccount",
         "Service" => "the daemon's /metrics, for Prometheus",
-        "Deployment" => "`gscale run`: one replica leads, the others take over within 15 s",
+        "Deployment" => {
+            "`gscale run`: one replica leads (with --shards auto each decides for a share); a stopped one's work is taken over within 15 s"
+        }
         "PodDisruptionBudget" => "a node drain takes one replica at a time",
         "ServiceMonitor" => "Prometheus Operator: scrape the metrics Service",
         "PrometheusRule" => "Prometheus Operator: the alert rules of deploy/alerts.yaml",
@@ -312,10 +334,11 @@ pub fn purpose(object: &Value) -> &'static str {
     }
 }
 
-/// `examples/deploy/`'s files, as `gscale generate` writes them: the objects of a default install
-/// without the CRD (`examples/crd.yaml` holds it), split by what they are for.
+/// `examples/deploy/`'s files, as `gscale generate` writes them: the objects of
+/// `gscale install --replicas 3 --shards auto` without the CRD (`examples/crd.yaml` holds it),
+/// split by what they are for.
 pub fn example_files() -> Vec<(&'static str, String)> {
-    let s = InstallSettings::default();
+    let s = InstallSettings { replicas: 3, shards: true, ..InstallSettings::default() };
     let header = "# Generated by `gscale generate .` from src/install.rs (what `gscale install` applies);\n# edit that file, not this one. examples/deploy/README.md says what each object is for.\n";
     let file = |objects: Vec<Value>| format!("{header}{}", to_yaml(&objects));
     vec![

@@ -147,6 +147,10 @@ pub struct InstallArgs {
     /// Replicas of the daemon: one leads, the others take over within the lease duration.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..))]
     pub replicas: i32,
+    /// Run the replicas with automatic shards (`auto`): each decides for a share of the scalers,
+    /// and a stopped one's share is taken over within the lease duration.
+    #[arg(long, value_name = "auto")]
+    pub shards: Option<String>,
     /// CPU request of the daemon (a Kubernetes quantity).
     #[arg(long, value_name = "QUANTITY", default_value = "50m")]
     pub cpu_request: String,
@@ -211,8 +215,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<String>,
     /// Handle only the scalers of shard i of N (hash of namespace/name), e.g. 0/2.
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
     pub shard: Option<String>,
+    /// Share the scalers among every running replica (`auto`): each holds a Lease of its own, and a
+    /// replica that stops has its scalers taken over by the others within the lease duration.
+    #[arg(long, value_name = "auto", conflicts_with_all = ["once", "no_leader_election"])]
+    pub shards: Option<String>,
     /// Run without leader election (only when one daemon is certain).
     #[arg(long)]
     pub no_leader_election: bool,

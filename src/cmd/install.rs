@@ -51,6 +51,16 @@ fn settings(args: &InstallArgs) -> anyhow::Result<InstallSettings> {
         namespace: args.namespace.clone(),
         image: args.image.clone().unwrap_or_else(crate::install::default_image),
         replicas: args.replicas,
+        shards: match args.shards.as_deref() {
+            None => false,
+            Some("auto") => true,
+            Some(other) => {
+                return Err(UsageError(format!(
+                    "--shards {other}: expected auto\nhint: --shards auto has every replica decide for a share of the scalers"
+                ))
+                .into());
+            }
+        },
         cpu_request: args.cpu_request.clone(),
         memory_request: args.memory_request.clone(),
         memory_limit: args.memory_limit.clone(),

@@ -82,13 +82,20 @@ pub async fn client(flags: &KubeFlags) -> anyhow::Result<(kube::Client, String)>
 }
 
 /// [`client`], its calls (watches aside) each with `deadline` for their whole reply, and with
-/// `layer` in its stack (the daemon counts its API requests so).
+/// `layer` in its stack (the daemon counts its API requests so). Its User-Agent names `identity`
+/// (`gscale/VERSION (identity)`), so an audit log tells the replicas apart.
 pub async fn client_with(
     flags: &KubeFlags,
     layer: &crate::controller::telemetry::CountedLayer,
     deadline: Duration,
+    identity: &str,
 ) -> anyhow::Result<(kube::Client, String)> {
-    let (config, server) = config(flags).await?;
+    let (mut config, server) = config(flags).await?;
+    let agent = format!("gscale/{} ({identity})", env!("CARGO_PKG_VERSION"));
+    if let Ok(agent) = http::HeaderValue::from_str(&agent) {
+        config.headers.retain(|(name, _)| name != http::header::USER_AGENT);
+        config.headers.push((http::header::USER_AGENT, agent));
+    }
     let builder = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| failed(format_args!("cannot build a client for {server}"), &e, KUBECONFIG_PICK))?;
     let calls = crate::controller::calls::Calls::new(deadline);

@@ -31,8 +31,33 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
     if args.lease_duration < 3 {
         return Err(UsageError("--lease-duration must be at least 3 seconds".into()).into());
     }
+    let auto = match args.shards.as_deref() {
+        None => false,
+        Some("auto") => true,
+        Some(other) => {
+            return Err(UsageError(format!(
+                "--shards {other}: expected auto\nhint: --shards auto shares the scalers among every replica; --shard i/N fixes one shard"
+            ))
+            .into());
+        }
+    };
+    let lease_namespace = args
+        .lease_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .unwrap_or_else(|| "default".to_string());
+    let identity = identity();
+    let members = auto.then(|| {
+        let duration = Duration::from_secs(args.lease_duration);
+        controller::members::MemberSettings {
+            namespace: lease_namespace.clone(),
+            identity: identity.clone(),
+            duration,
+            renew: duration / 3,
+        }
+    });
     // With --once the Lease is only read: a pass must not act beside a daemon that leads.
-    let lease = (!args.no_leader_election).then(|| {
+    let lease = (!args.no_leader_election && !auto).then(|| {
         let duration = Duration::from_secs(args.lease_duration);
         LeaseSettings {
             name: if shard.count > 1 {
@@ -40,12 +65,8 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
             } else {
                 "gscale-leader".to_string()
             },
-            namespace: args
-                .lease_namespace
-                .clone()
-                .or_else(|| std::env::var("POD_NAMESPACE").ok())
-                .unwrap_or_else(|| "default".to_string()),
-            identity: identity(),
+            namespace: lease_namespace.clone(),
+            identity: identity.clone(),
             duration,
             renew: duration / 3,
         }
@@ -57,6 +78,7 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         dry_run: args.dry_run,
         metrics_addr,
         shard,
+        members,
         lease,
         status_heartbeat: Duration::from_secs(600),
         metric_limits,
@@ -65,7 +87,8 @@ pub async fn run(args: &RunArgs, kube: &KubeFlags) -> anyhow::Result<u8> {
         api_requests: controller::telemetry::ApiRequests::default(),
     };
     let deadline = Duration::from_secs(args.request_timeout);
-    let (client, server) = super::client_with(kube, &settings.api_requests.layer(), deadline).await?;
+    let (client, server) =
+        super::client_with(kube, &settings.api_requests.layer(), deadline, &identity).await?;
     controller::run(client, &server, settings, super::shutdown_signal()).await?;
     Ok(exit::OK)
 }

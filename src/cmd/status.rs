@@ -15,7 +15,7 @@ use super::{UsageError, client, explain_kube_error, input};
 use crate::api::GeneralScaler;
 use crate::cli::{KubeFlags, OutputFormat, StatusArgs, exit};
 use crate::output;
-use crate::output::status::{TableOptions, render_detail, render_table};
+use crate::output::status::{TableOptions, render_detail, render_table_owned};
 use gscale_manifest::yaml;
 
 /// How often `--watch` reads the scalers again.
@@ -77,7 +77,13 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                 OutputFormat::Yaml => yaml::to_string(&list(&scalers)),
                 OutputFormat::Table | OutputFormat::Wide => {
                     let wide = args.output == OutputFormat::Wide;
-                    let text = render_table(
+                    let ring = if wide { member_ring(&client).await } else { None };
+                    let owner = |scaler: &GeneralScaler| {
+                        let uid = scaler.uid().unwrap_or_default();
+                        ring.as_ref().and_then(|r| r.owner(&uid)).unwrap_or("-").to_string()
+                    };
+                    let owner: Option<&dyn Fn(&GeneralScaler) -> String> = ring.is_some().then_some(&owner);
+                    let text = render_table_owned(
                         &scalers,
                         &TableOptions {
                             width: if wide { 400 } else { output::terminal_width() },
@@ -86,6 +92,7 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                             color,
                             now: input::wall_now()?,
                         },
+                        owner,
                     );
                     if scalers.is_empty() && !args.all_namespaces {
                         format!("no generalscalers found in namespace {namespace}\n")
@@ -129,6 +136,22 @@ pub async fn run(args: &StatusArgs, flags: &KubeFlags) -> anyhow::Result<u8> {
                 }
                 return Ok(exit::OK);
             }
+        }
+    }
+}
+
+/// The live members of automatic shards (`gscale run --shards auto`) from their Leases in every
+/// namespace; `None` when there are none or they cannot be read (then there is no OWNER column).
+async fn member_ring(client: &kube::Client) -> Option<crate::controller::members::Ring> {
+    use crate::controller::members::{GROUP, MEMBER_LABEL, ring_from_leases};
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::all(client.clone());
+    let params = ListParams::default().labels(&format!("{MEMBER_LABEL}={GROUP}"));
+    match leases.list(&params).await {
+        Ok(list) if list.items.is_empty() => None,
+        Ok(list) => Some(ring_from_leases(&list.items, Timestamp::now())),
+        Err(e) => {
+            tracing::debug!(error = %e, "member leases not readable: no OWNER column");
+            None
         }
     }
 }

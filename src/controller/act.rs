@@ -55,8 +55,7 @@ pub async fn act(
         write_status(ctx, scaler, &intended, budget).await?;
         let target = &scaler.spec.target_ref;
         let made = match ctx
-            .fence
-            .write(ctx.targets.scale(&namespace, target, decision.desired, budget))
+            .write(scaler, ctx.targets.scale(&namespace, target, decision.desired, budget))
             .await?
         {
             Err(lost) if lost.outcome_unknown() => {
@@ -169,7 +168,7 @@ async fn write_status(
     let what = || format!("PATCH generalscalers/{name}/status");
     let apply = Patch::Apply(&patch);
     let write = calls::within(budget, what, api.patch_status(&name, &params, &apply));
-    ctx.fence.write(write).await?.map_err(ReconcileError::Status)?;
+    ctx.write(scaler, write).await?.map_err(ReconcileError::Status)?;
     if let Some(decision) = &status.last_decision {
         let days = status::forecast_days(status);
         ctx.memory.set_written((namespace, name), scaler.uid().unwrap_or_default(), decision.time, days);
@@ -233,7 +232,7 @@ async fn publish(
     let regarding = scaler.object_ref(&());
     let publish = ctx.events.publish(&regarding, event_type, reason, action, note);
     let publish = calls::within(budget, || format!("POST events ({reason})"), publish);
-    match ctx.fence.write(publish).await {
+    match ctx.write(scaler, publish).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::warn!(scaler = %scaler.name_any(), error = %crate::explain::chain(&e), "could not publish an Event")

@@ -51,7 +51,9 @@ pub enum Until {
 
 /// A write refused or cut short because this daemon may no longer write.
 #[derive(Debug, thiserror::Error)]
-#[error("not sent: this daemon no longer leads (its Lease was lost or is past its renew deadline)")]
+#[error(
+    "not sent: this daemon may no longer write for this scaler (its Lease was lost or is past its renew deadline, or the scaler moved to another replica)"
+)]
 pub struct Fenced;
 
 /// Every write to the cluster goes through the fence: refused unless this daemon leads, and cut at

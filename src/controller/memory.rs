@@ -45,6 +45,10 @@ pub struct Memory {
     /// history is about 10 KiB decoded; the cache and the memory each holding it doubled what
     /// 10,000 forecasting scalers cost. See [`Memory::strip_forecast`].
     stripped: Mutex<HashMap<ScalerKey, (String, ForecastHistory)>>,
+    /// Scalers whose history set aside was dropped because this daemon stopped serving them
+    /// (automatic shards moved them away): if one comes back, its status is read afresh before a
+    /// status is built over the cached copy, which lacks the history.
+    dropped: Mutex<std::collections::HashSet<ScalerKey>>,
 }
 
 impl Memory {
@@ -88,6 +92,7 @@ impl Memory {
             stripped.remove(&key);
             return;
         };
+        self.dropped.lock().expect("a poisoned lock means a panic elsewhere").remove(&key);
         let term = self.term.load(Ordering::SeqCst);
         let held = self
             .by_key
@@ -202,10 +207,33 @@ impl Memory {
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
             .retain(|key, _| live.contains(key));
-        self.stripped
+        let mut dropped = self.dropped.lock().expect("a poisoned lock means a panic elsewhere");
+        self.stripped.lock().expect("a poisoned lock means a panic elsewhere").retain(|key, _| {
+            let keep = live.contains(key);
+            if !keep {
+                dropped.insert(key.clone());
+            }
+            keep
+        });
+    }
+
+    /// Whether this scaler's history set aside was dropped while another replica served it (then
+    /// its status must be read afresh).
+    pub fn dropped(&self, key: &ScalerKey) -> bool {
+        self.dropped.lock().expect("a poisoned lock means a panic elsewhere").contains(key)
+    }
+
+    /// Its status was read afresh: what [`Memory::dropped`] asked for is done.
+    pub fn refreshed(&self, key: &ScalerKey) {
+        self.dropped.lock().expect("a poisoned lock means a panic elsewhere").remove(key);
+    }
+
+    /// Forget that this deleted scaler's history was dropped.
+    pub fn forget_dropped(&self, live: &std::collections::HashSet<ScalerKey>) {
+        self.dropped
             .lock()
             .expect("a poisoned lock means a panic elsewhere")
-            .retain(|key, _| live.contains(key));
+            .retain(|key| live.contains(key));
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`schedule`]: when each scaler is due; [`memory`]: the engine's memory per leadership term;
 //! - [`targets`]: target replicas from watches and scaling through `/scale`;
 //! - [`leader`]: Lease-based leader election; [`shard`]: which scalers this daemon handles;
+//!   [`members`]: automatic shards, a Lease per replica and rendezvous hashing of scaler uids;
 //! - [`owners`]: one autoscaler per target (another GeneralScaler, an HPA or KEDA);
 //! - [`telemetry`]: the daemon's own `/metrics`, `/healthz`, `/readyz`; [`events`]: Events;
 //! - [`clock`] and [`tasks`]: the time and the background tasks, both substitutable or owned;
@@ -23,6 +24,7 @@ pub mod calls;
 pub mod clock;
 pub mod events;
 pub mod leader;
+pub mod members;
 pub mod memory;
 #[cfg(test)]
 mod mock;
@@ -91,6 +93,9 @@ pub struct RunSettings {
     pub metrics_addr: Option<SocketAddr>,
     /// This daemon's shard.
     pub shard: Shard,
+    /// Automatic shards (`--shards auto`): this replica's member Lease; the scalers are shared
+    /// among the live members. `None`: the static shard above.
+    pub members: Option<members::MemberSettings>,
     /// Lease settings; `None`: no leader election.
     pub lease: Option<leader::LeaseSettings>,
     /// Longest time between two status writes of an unchanged scaler.
@@ -115,6 +120,7 @@ impl Default for RunSettings {
             dry_run: false,
             metrics_addr: None,
             shard: Shard::default(),
+            members: None,
             lease: None,
             status_heartbeat: Duration::from_secs(600),
             metric_limits: crate::metrics::Limits::default(),
@@ -153,6 +159,8 @@ pub struct Context {
     pub leading: watch::Receiver<bool>,
     /// What every write to the cluster passes: open only while this daemon leads.
     pub fence: leader::Fence,
+    /// The membership this replica acts under, with automatic shards.
+    pub membership: Option<members::Membership>,
     /// The wall time decisions are made at.
     pub clock: Clock,
     /// Settings.
@@ -197,10 +205,70 @@ impl Context {
             tasks: tasks.clone(),
             leading,
             fence,
+            membership: None,
             clock,
             settings,
         }
     }
+
+    /// Whether this daemon decides for `scaler`: its static shard's, or with automatic shards one
+    /// it owns and may act on (`Later` while the previous owner may still write).
+    pub fn serves(&self, scaler: &GeneralScaler) -> Serving {
+        match &self.membership {
+            None => {
+                let (namespace, name) = (scaler.namespace().unwrap_or_default(), scaler.name_any());
+                if self.settings.shard.owns(&namespace, &name) { Serving::Yes } else { Serving::No }
+            }
+            Some(view) => {
+                let view = view.borrow();
+                let uid = scaler.uid().unwrap_or_default();
+                if !view.owns(&uid) {
+                    Serving::No
+                } else if view.acts_on(&uid) {
+                    Serving::Yes
+                } else {
+                    Serving::Later(view.wait().unwrap_or(Duration::from_secs(1)))
+                }
+            }
+        }
+    }
+
+    /// Run a write for `scaler` through the fence, and with automatic shards only while this
+    /// replica may act on it: a membership that moves it elsewhere cuts the write.
+    pub async fn write<T>(
+        &self,
+        scaler: &GeneralScaler,
+        write: impl Future<Output = T>,
+    ) -> Result<T, leader::Fenced> {
+        let Some(view) = &self.membership else { return self.fence.write(write).await };
+        let uid = scaler.uid().unwrap_or_default();
+        let mut view = view.clone();
+        if !view.borrow_and_update().acts_on(&uid) {
+            return Err(leader::Fenced);
+        }
+        let moved = async {
+            loop {
+                if view.changed().await.is_err() || !view.borrow_and_update().acts_on(&uid) {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            result = self.fence.write(write) => result,
+            () = moved => Err(leader::Fenced),
+        }
+    }
+}
+
+/// Whether this daemon decides for a scaler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serving {
+    /// Another replica or shard's.
+    No,
+    /// Ours once the previous owner can no longer write: look again after this long.
+    Later(Duration),
+    /// Ours.
+    Yes,
 }
 
 /// Run the daemon until `shutdown` resolves (or after one pass with `once`): in-flight reconciles
@@ -218,19 +286,26 @@ pub async fn run(
     preflight(&api, &settings, server).await?;
 
     let (tasks, stop_tasks) = Tasks::new();
-    let (leading_tx, leading) = watch::channel(settings.lease.is_none() || settings.once);
-    let (fence_tx, fence) = match (&settings.lease, settings.once) {
-        (Some(_), false) => leader::Fence::closed(),
+    let elected = settings.lease.is_some() || settings.members.is_some();
+    let (leading_tx, leading) = watch::channel(!elected || settings.once);
+    let (fence_tx, fence) = match (&settings.lease, &settings.members, settings.once) {
+        (Some(_), _, false) | (_, Some(_), false) => leader::Fence::closed(),
         _ => (watch::channel(leader::Until::Always).0, leader::Fence::open()),
     };
-    let ctx = Arc::new(Context::new(
+    let mut context = Context::new(
         client.clone(),
         settings.clone(),
         leading.clone(),
         fence,
         Clock::system_offset(settings.clock_offset),
         &tasks,
-    ));
+    );
+    let view_tx = settings.members.as_ref().map(|m| {
+        let (tx, rx) = watch::channel(Arc::new(members::View::outside(&m.identity)));
+        context.membership = Some(rx);
+        tx
+    });
+    let ctx = Arc::new(context);
 
     let hpas: Api<HorizontalPodAutoscaler> = match &settings.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -263,16 +338,28 @@ pub async fn run(
     // The campaign is not one of `tasks`: it stops last, so the Lease is released only after the
     // reconciles have drained and no write of this daemon can follow a new leader's.
     let (release_tx, release) = watch::channel(false);
-    let campaign = settings.lease.clone().map(|lease| {
-        tokio::spawn(leader::campaign(
+    let campaign = match (settings.lease.clone(), settings.members.clone(), view_tx) {
+        (_, Some(member), Some(view_tx)) => Some(tokio::spawn(members::campaign(
+            client.clone(),
+            member,
+            view_tx,
+            fence_tx,
+            leading_tx,
+            ctx.memory.term(),
+            release,
+        ))),
+        (Some(lease), _, _) => Some(tokio::spawn(leader::campaign(
             client.clone(),
             lease,
             leading_tx,
             fence_tx,
             ctx.memory.term(),
             release,
-        ))
-    });
+        ))),
+        _ => None,
+    };
+    // Scalers that came to this replica (or that it may now act on) are reconciled at once.
+    let (moved_tx, moved) = futures::channel::mpsc::unbounded::<()>();
 
     // Leadership gained: every scaler is reconciled at once rather than at its next event.
     let became_leader = futures::stream::unfold(leading.clone(), |mut rx| async move {
@@ -319,11 +406,14 @@ pub async fn run(
     let owners = ctx.clone();
     tasks.spawn(async move { owners.owners.follow_hpas(hpas).await });
     tasks.spawn(ready_after_first_pass(reader.clone(), ctx.clone()));
+    if ctx.membership.is_some() {
+        tasks.spawn(follow_moves(reader.clone(), ctx.clone(), moved_tx));
+    }
     let (mut draining, mut deadline) = (shutdown_rx.clone(), shutdown_rx);
     let controller = Controller::for_stream(scalers, reader)
         // Unbounded here: `Context::turns` bounds the work, in all and per namespace.
         .with_config(ControllerConfig::default().concurrency(0))
-        .reconcile_all_on(became_leader)
+        .reconcile_all_on(futures::stream::select(became_leader, moved))
         .graceful_shutdown_on(async move {
             let _ = draining.wait_for(|s| *s).await;
         })
@@ -350,22 +440,83 @@ pub async fn run(
     Ok(())
 }
 
-/// Deleted scalers are never reconciled again: forget their schedule, memory and gauges.
+/// Deleted scalers, and those another replica decides, are never reconciled here again: forget
+/// their schedule, memory and gauges.
 async fn prune_deleted(store: reflector::Store<GeneralScaler>, ctx: Arc<Context>) {
     loop {
         tokio::time::sleep(PRUNE_EVERY).await;
+        let scalers = store.state();
         let live: HashSet<ScalerKey> =
-            store.state().iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
-        ctx.schedule.retain(&live);
-        ctx.memory.retain(&live);
+            scalers.iter().map(|s| (s.namespace().unwrap_or_default(), s.name_any())).collect();
         ctx.owners.retain(&live);
-        ctx.backfills.retain(&live);
-        ctx.telemetry.retain(&live);
+        ctx.memory.forget_dropped(&live);
         ctx.turns.retain(&live.iter().map(|(namespace, _)| namespace.clone()).collect());
-        let shard = ctx.settings.shard;
-        let owned =
-            if *ctx.leading.borrow() { live.iter().filter(|(ns, n)| shard.owns(ns, n)).count() } else { 0 };
+        let served: HashSet<ScalerKey> = scalers
+            .iter()
+            .filter(|s| ctx.serves(s) != Serving::No)
+            .map(|s| (s.namespace().unwrap_or_default(), s.name_any()))
+            .collect();
+        forget_all_but(&ctx, &served);
+        let owned = if *ctx.leading.borrow() { served.len() } else { 0 };
         ctx.telemetry.owned_scalers.set(i64::try_from(owned).unwrap_or(i64::MAX));
+    }
+}
+
+/// Forget what this daemon holds for every scaler but `served`.
+fn forget_all_but(ctx: &Context, served: &HashSet<ScalerKey>) {
+    ctx.schedule.retain(served);
+    ctx.memory.retain(served);
+    ctx.backfills.retain(served);
+    ctx.telemetry.retain(served);
+}
+
+/// With automatic shards: at each change of membership, say which scalers moved, forget those
+/// that left (memory, schedule, series), settle the target claims again and reconcile those that
+/// came (or that this replica may now act on).
+async fn follow_moves(
+    store: reflector::Store<GeneralScaler>,
+    ctx: Arc<Context>,
+    moved: futures::channel::mpsc::UnboundedSender<()>,
+) {
+    let Some(mut views) = ctx.membership.clone() else { return };
+    if !store_ready(&store).await {
+        return;
+    }
+    let mut old = Arc::new(members::View::outside(""));
+    loop {
+        let view = views.borrow_and_update().clone();
+        let scalers = store.state();
+        let (mut came, mut went) = (0u64, 0u64);
+        let mut served = HashSet::new();
+        for scaler in &scalers {
+            let uid = scaler.uid().unwrap_or_default();
+            let (was, is) = (old.owns(&uid), view.owns(&uid));
+            came += u64::from(is && !was);
+            went += u64::from(was && !is);
+            if is {
+                served.insert((scaler.namespace().unwrap_or_default(), scaler.name_any()));
+            }
+        }
+        let members: Vec<&str> = view.ring.identities().collect();
+        ctx.telemetry.set_members(members.len(), came, went);
+        ctx.telemetry.owned_scalers.set(i64::try_from(served.len()).unwrap_or(i64::MAX));
+        if came > 0 || went > 0 {
+            tracing::info!(
+                came, went, owned = served.len(), members = ?members, acting = view.acting,
+                "scalers moved between replicas"
+            );
+            // Claims are settled afresh over the whole cache before a scaler that came acts.
+            ctx.owners.unsettle();
+            ctx.owners.settle(scalers.iter().map(AsRef::as_ref));
+            forget_all_but(&ctx, &served);
+        }
+        if came > 0 || (view.acting && !old.acting) {
+            let _ = moved.unbounded_send(());
+        }
+        old = view;
+        if views.changed().await.is_err() {
+            return;
+        }
     }
 }
 
@@ -407,12 +558,17 @@ async fn ready_after_first_pass(store: reflector::Store<GeneralScaler>, ctx: Arc
     if !store_ready(&store).await {
         return;
     }
-    let shard = ctx.settings.shard;
+    // With automatic shards, the scalers this replica acts on once it may act.
+    if let Some(views) = &ctx.membership {
+        while !views.borrow().member || views.borrow().wait().is_some() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     let listed: Vec<ScalerKey> = store
         .state()
         .iter()
+        .filter(|s| ctx.serves(s) == Serving::Yes)
         .map(|s| (s.namespace().unwrap_or_default(), s.name_any()))
-        .filter(|(ns, name)| shard.owns(ns, name))
         .collect();
     let mut pending = listed.as_slice();
     loop {

@@ -141,8 +141,11 @@ pub fn decide_outcome(
 pub async fn reconcile(scaler: Arc<GeneralScaler>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let namespace = scaler.namespace().unwrap_or_default();
     let name = scaler.name_any();
-    if !ctx.settings.shard.owns(&namespace, &name) {
-        return Ok(Action::await_change());
+    match ctx.serves(&scaler) {
+        // Reconciled again when membership moves it here.
+        super::Serving::No => return Ok(Action::await_change()),
+        super::Serving::Later(wait) => return Ok(Action::requeue(wait)),
+        super::Serving::Yes => {}
     }
     if !*ctx.leading.borrow() {
         // Reconciled again by `reconcile_all_on` when leadership comes.
@@ -207,15 +210,23 @@ async fn fresh_if_behind(
     budget: Duration,
 ) -> Result<Arc<GeneralScaler>, ReconcileError> {
     let cached = scaler.status.as_ref().and_then(|s| s.last_decision.as_ref()).map(|d| d.time);
-    let Some(written) = ctx.memory.written(key, &scaler.uid().unwrap_or_default()) else { return Ok(scaler) };
-    if cached.is_some_and(|cached| cached >= written) {
-        return Ok(scaler);
+    // A scaler that came back from another replica, whose history this one dropped meanwhile.
+    if ctx.memory.dropped(key) {
+        tracing::debug!(scaler = %key.1, "served again: reading its status afresh for its forecast history");
+    } else {
+        let Some(written) = ctx.memory.written(key, &scaler.uid().unwrap_or_default()) else {
+            return Ok(scaler);
+        };
+        if cached.is_some_and(|cached| cached >= written) {
+            return Ok(scaler);
+        }
+        tracing::debug!(scaler = %key.1, "cached status is behind this daemon's last write; reading it afresh");
     }
-    tracing::debug!(scaler = %key.1, "cached status is behind this daemon's last write; reading it afresh");
     let api: Api<GeneralScaler> = Api::namespaced(ctx.client.clone(), &key.0);
     let what = || format!("GET generalscalers/{}", key.1);
     let mut fresh = calls::within(budget, what, api.get(&key.1)).await.map_err(ReconcileError::Status)?;
     fresh.managed_fields_mut().clear();
+    ctx.memory.refreshed(key);
     Ok(Arc::new(fresh))
 }
 

@@ -67,6 +67,12 @@ pub struct Telemetry {
     pub owned_scalers: Gauge,
     /// How late reconciles start against their tick.
     pub lateness: Histogram,
+    /// With automatic shards: the members this replica sees, and the scalers that moved to and
+    /// from it.
+    members: Gauge,
+    moved_in: Counter,
+    moved_out: Counter,
+    shards: Gauge,
     /// Whether the first pass over the scalers is done (`/readyz`; not a metric).
     pub ready: AtomicBool,
     /// Per-scaler series.
@@ -112,12 +118,24 @@ impl Telemetry {
         );
         let shards: Gauge = Gauge::default();
         shards.set(i64::from(shard.count));
-        registry.register("gscale_shards", "How many shards the scalers are split into", shards);
+        registry.register("gscale_shards", "How many shards the scalers are split into", shards.clone());
         let owned_scalers = Gauge::default();
         registry.register(
             "gscale_owned_scalers",
             "Scalers this daemon decides for (its shard's, while it leads)",
             owned_scalers.clone(),
+        );
+        let members = Gauge::default();
+        registry.register(
+            "gscale_shard_members",
+            "Replicas this one sees as live members of the automatic shards (0 without them)",
+            members.clone(),
+        );
+        let moves = Family::<DirectionLabel, Counter>::default();
+        registry.register(
+            "gscale_shard_moves",
+            "Scalers that moved to (in) or from (out) this replica with automatic shards",
+            moves.clone(),
         );
         let lateness = Histogram::new(LATENESS_BUCKETS);
         registry.register(
@@ -146,6 +164,10 @@ impl Telemetry {
             leading,
             owned_scalers,
             lateness,
+            members,
+            moved_in: moves.get_or_create_owned(&DirectionLabel { direction: "in" }),
+            moved_out: moves.get_or_create_owned(&DirectionLabel { direction: "out" }),
+            shards,
             ready: AtomicBool::new(false),
             scalers,
             shard_leader,
@@ -162,6 +184,15 @@ impl Telemetry {
             self.scalers.clear();
             self.owned_scalers.set(0);
         }
+    }
+
+    /// With automatic shards: the members seen, and the scalers that came and went at this change.
+    pub fn set_members(&self, members: usize, came: u64, went: u64) {
+        let members = i64::try_from(members).unwrap_or(i64::MAX);
+        self.members.set(members);
+        self.shards.set(members);
+        self.moved_in.inc_by(came);
+        self.moved_out.inc_by(went);
     }
 
     /// Keep only the scalers that still exist (deleted ones leave no stale series behind).

@@ -108,6 +108,17 @@ fn ready(scaler: &GeneralScaler) -> (String, String, Option<bool>) {
 
 /// The table of scalers.
 pub fn render_table(scalers: &[GeneralScaler], options: &TableOptions) -> String {
+    render_table_owned(scalers, options, None)
+}
+
+/// The table of scalers; with `-o wide` and `owner`, an OWNER column: the replica that decides
+/// for each (automatic shards).
+pub fn render_table_owned(
+    scalers: &[GeneralScaler],
+    options: &TableOptions,
+    owner: Option<&dyn Fn(&GeneralScaler) -> String>,
+) -> String {
+    let owner = owner.filter(|_| options.wide);
     if scalers.is_empty() {
         return "no generalscalers found\n".to_string();
     }
@@ -122,6 +133,9 @@ pub fn render_table(scalers: &[GeneralScaler], options: &TableOptions) -> String
     header.extend(["NAME", "TARGET", "REPLICAS", "MIN/MAX", "METRICS", "POLICY", "SCALED", "READY"]);
     if options.wide {
         header.extend(["LAST DECISION", "MESSAGE"]);
+    }
+    if owner.is_some() {
+        header.push("OWNER");
     }
     table.set_header(header);
     for scaler in scalers {
@@ -156,6 +170,9 @@ pub fn render_table(scalers: &[GeneralScaler], options: &TableOptions) -> String
                 .and_then(|s| s.recent_decisions.last())
                 .map_or("-".to_string(), |d| d.reason.clone());
             row.extend([Cell::new(last), Cell::new(message)]);
+        }
+        if let Some(owner) = owner {
+            row.push(Cell::new(owner(scaler)));
         }
         table.add_row(row);
     }

@@ -603,9 +603,9 @@ fn keda_fields_not_mapped_are_comments() {
             "# not mapped: spec.triggers[1]: cron trigger without start, end and desiredReplicas",
         ),
         (
-            "kafka",
-            json!({"spec": {"triggers": [prom(), {"type": "kafka", "metadata": {"topic": "t"}}]}}),
-            "# not mapped: spec.triggers[1]: trigger type \"kafka\"",
+            "kafka without its brokers",
+            json!({"spec": {"triggers": [prom(), {"type": "kafka", "metadata": {"topic": "t", "consumerGroup": "g"}}]}}),
+            "# not mapped: spec.triggers[1]: kafka trigger without metadata.bootstrapServers",
         ),
         (
             "idleReplicaCount",
@@ -836,7 +836,7 @@ async fn kubectl_applies_every_import() {
             &home,
             &["wait", "--for=condition=Established", "crd/generalscalers.autoscaling.generalscaler.io"],
         );
-        for ns in ["my-project", "keda-pubsub-test", "keda", "legacy"] {
+        for ns in ["my-project", "keda-pubsub-test", "keda", "legacy", "shop"] {
             kubectl(&config, &home, &["create", "namespace", ns]);
         }
         let mut names = Vec::new();
@@ -997,7 +997,7 @@ fn keda_queue_triggers_and_scaling_modifiers_map() {
 }
 
 #[test]
-fn the_issues_scaled_object_maps_prometheus_and_external_and_names_what_is_left() {
+fn the_issues_scaled_object_maps_all_three_triggers_and_the_formula() {
     let doc = json!({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
         "metadata": {"name": "orders", "namespace": "shop"},
         "spec": {"scaleTargetRef": {"name": "orders-consumer"}, "minReplicaCount": 1, "maxReplicaCount": 30,
@@ -1007,32 +1007,51 @@ fn the_issues_scaled_object_maps_prometheus_and_external_and_names_what_is_left(
                 {"type": "prometheus", "name": "inflight", "metadata": {"serverAddress": "http://prom:9090", "query": "sum(inflight{app='orders'})", "threshold": "20"}},
                 {"type": "external", "metadata": {"scalerAddress": "ext-scaler:6000", "foo": "bar"}}]}});
     let imported = convert(&doc);
-    let external = metric(&imported.scaler, 1);
+    let kafka = metric(&imported.scaler, 0);
+    assert_eq!(kafka["type"], "kafka");
+    assert_eq!(kafka["name"], "lag");
+    assert_eq!(kafka["targetValue"], 50);
+    assert_eq!(
+        kafka["kafka"],
+        json!({"bootstrapServers": ["kafka:9092"], "consumerGroup": "orders", "topic": "orders"})
+    );
+    assert_eq!(metric(&imported.scaler, 1)["type"], "prometheus");
+    let external = metric(&imported.scaler, 2);
     assert_eq!(external["type"], "external");
     assert_eq!(external["external"], json!({"scalerAddress": "ext-scaler:6000", "metadata": {"foo": "bar"}}));
-    assert_eq!(metric(&imported.scaler, 0)["type"], "prometheus");
-    // Kafka has no source yet, so the formula over it cannot be checked and stays a comment.
-    assert!(
-        imported.yaml.contains("# not mapped: spec.triggers[0]: trigger type \"kafka\""),
-        "{}",
-        imported.yaml
-    );
-    assert!(
-        imported.yaml.contains("formula \"(lag + inflight) / 2\": the formula reads `lag`"),
-        "{}",
-        imported.yaml
-    );
-    assert_eq!(imported.not_mapped, 2, "{}", imported.yaml);
-
-    // Without the Kafka trigger, the formula over what maps is mapped and validates.
-    let mut doc = doc;
-    doc["spec"]["triggers"].as_array_mut().unwrap().remove(0);
-    doc["spec"]["triggers"][1]["name"] = json!("ext");
-    doc["spec"]["advanced"]["scalingModifiers"]["formula"] = json!("(ext + inflight) / 2");
-    let imported = convert(&doc);
     assert_eq!(
         imported.scaler["spec"]["formula"],
-        json!({"expression": "(ext + inflight) / 2", "targetValue": 100})
+        json!({"expression": "(lag + inflight) / 2", "targetValue": 100})
     );
     assert_eq!(imported.not_mapped, 0, "{}", imported.yaml);
+    // That it validates through the binary: tests/fixtures/import/keda-kafka.yaml holds this object
+    // (every_fixture_imports_and_validates).
+}
+
+#[test]
+fn a_kafka_trigger_maps_keda_s_lag_rules_sasl_and_tls() {
+    let path = fixtures().join("keda-kafka.yaml");
+    let (code, out, err) = gscale(&["import", "--strict", "-f", path.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}\n{out}");
+    for line in [
+        "bootstrapServers:\n        - \"kafka-0.kafka.shop.svc:9093\"\n        - \"kafka-1.kafka.shop.svc:9093\"",
+        "partitions:\n        - 0\n        - 2\n        - 3\n        - 4",
+        "offsetResetPolicy: Earliest",
+        "excludePersistentLag: true",
+        "mechanism: SCRAM-SHA-512",
+        "tls: true",
+        "caSecretRef:\n        key: ca.crt\n        name: kafka-secret",
+        "activationValue: 3",
+    ] {
+        assert!(out.contains(line), "{line}:\n{out}");
+    }
+    let oauth = json!({"spec": {"triggers": [{"type": "kafka", "metadata": {
+        "bootstrapServers": "k:9092", "consumerGroup": "g", "topic": "t", "sasl": "oauthbearer"}}]}});
+    let imported = convert(&scaled_object(oauth));
+    assert!(
+        imported.yaml.contains("sasl \"oauthbearer\": gscale speaks SASL PLAIN and SCRAM"),
+        "{}",
+        imported.yaml
+    );
+    assert!(metric(&imported.scaler, 0)["kafka"].get("sasl").is_none());
 }

@@ -392,6 +392,15 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         ("rabbitmq.caSecretRef", metric.rabbitmq.as_ref().and_then(|r| r.ca_secret_ref.as_ref())),
         ("nats.caSecretRef", metric.nats.as_ref().and_then(|n| n.ca_secret_ref.as_ref())),
         ("external.caSecretRef", metric.external.as_ref().and_then(|e| e.ca_secret_ref.as_ref())),
+        ("kafka.caSecretRef", metric.kafka.as_ref().and_then(|k| k.ca_secret_ref.as_ref())),
+        (
+            "kafka.sasl.usernameSecretRef",
+            metric.kafka.as_ref().and_then(|k| k.sasl.as_ref()).and_then(|s| s.username_secret_ref.as_ref()),
+        ),
+        (
+            "kafka.sasl.passwordSecretRef",
+            metric.kafka.as_ref().and_then(|k| k.sasl.as_ref()).map(|s| &s.password_secret_ref),
+        ),
     ];
     for (field, reference) in secret_refs {
         if let Some(reference) = reference.filter(|r| !is_dns_subdomain(&r.name)) {
@@ -411,6 +420,7 @@ fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Finding>) {
         (MetricType::Rabbitmq, metric.rabbitmq.is_some()),
         (MetricType::Nats, metric.nats.is_some()),
         (MetricType::External, metric.external.is_some()),
+        (MetricType::Kafka, metric.kafka.is_some()),
     ];
     for (kind, present) in blocks {
         let name = kind.as_str();

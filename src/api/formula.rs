@@ -70,6 +70,7 @@ impl FormulaSpec {
             rabbitmq: None,
             nats: None,
             external: None,
+            kafka: None,
         }
     }
 }

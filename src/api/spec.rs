@@ -238,6 +238,7 @@ pub struct SecretKeyRef {
     validation = Rule::new("self.type != 'rabbitmq' || has(self.rabbitmq)").message("type rabbitmq needs a rabbitmq block").field_path(".rabbitmq"),
     validation = Rule::new("self.type != 'nats' || has(self.nats)").message("type nats needs a nats block").field_path(".nats"),
     validation = Rule::new("self.type != 'external' || has(self.external)").message("type external needs an external block").field_path(".external"),
+    validation = Rule::new("self.type != 'kafka' || has(self.kafka)").message("type kafka needs a kafka block").field_path(".kafka"),
     validation = Rule::new("!has(self.activationValue) || self.activationValue >= 0.0").message("activationValue must be 0 or more").field_path(".activationValue")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -284,6 +285,9 @@ pub struct MetricSpec {
     /// (ext) A KEDA external scaler's metric, over gRPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<super::ExternalSource>,
+    /// (ext) A Kafka consumer group's lag on a topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<super::KafkaSource>,
 }
 
 fn default_timeout() -> u32 {
@@ -309,6 +313,7 @@ impl MetricSpec {
             | MetricType::Rabbitmq
             | MetricType::Nats
             | MetricType::External
+            | MetricType::Kafka
             | MetricType::Formula => TargetType::AverageValue,
             MetricType::Resource => TargetType::Utilization,
         })
@@ -335,6 +340,8 @@ pub enum MetricType {
     Nats,
     /// A KEDA external scaler's metric, over gRPC.
     External,
+    /// A Kafka consumer group's lag on a topic.
+    Kafka,
     /// `spec.formula`'s result, as the engine sees it; never written in a metric.
     #[serde(skip_deserializing)]
     Formula,
@@ -342,7 +349,7 @@ pub enum MetricType {
 
 impl MetricType {
     /// Every type, in the order the docs list them.
-    pub const ALL: [MetricType; 8] = [
+    pub const ALL: [MetricType; 9] = [
         Self::Prometheus,
         Self::Redis,
         Self::Pubsub,
@@ -351,6 +358,7 @@ impl MetricType {
         Self::Rabbitmq,
         Self::Nats,
         Self::External,
+        Self::Kafka,
     ];
 
     /// The name used in YAML.
@@ -364,6 +372,7 @@ impl MetricType {
             Self::Rabbitmq => "rabbitmq",
             Self::Nats => "nats",
             Self::External => "external",
+            Self::Kafka => "kafka",
             Self::Formula => "formula",
         }
     }

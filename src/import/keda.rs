@@ -2,7 +2,7 @@
 //!
 //! Triggers map one to one onto metrics (several: the highest count wins, as in KEDA):
 //! prometheus, redis (lists), redis-streams, gcp-pubsub, metrics-api (to http), rabbitmq,
-//! nats-jetstream, external, cpu and memory (via [`super::resource`]); `advanced.scalingModifiers` becomes
+//! nats-jetstream, external, kafka, cpu and memory (via [`super::resource`]); `advanced.scalingModifiers` becomes
 //! `spec.formula` where CEL reads it. A trigger's `metricType` becomes the `targetType` (KEDA's default is
 //! AverageValue, written out because gscale's default depends on the source). Secrets a trigger
 //! takes through a TriggerAuthentication's `secretTargetRef` become Secret refs; any metadata key,
@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::resource::{self, Resource, Target};
 use super::{Builder, Converted, ImportError, Settings, hpa, number, quantity};
-use queues::{external, nats, rabbitmq, scaling_modifiers};
+use queues::{external, kafka, nats, rabbitmq, scaling_modifiers};
 use triggers::{metrics_api, prometheus, pubsub, redis};
 
 mod queues;
@@ -393,6 +393,7 @@ fn trigger(out: &mut Builder, t: &Value, index: usize, settings: &Settings) {
         "rabbitmq" => rabbitmq(out, &mut tr, &mut auth, &mut metric, &metric_path),
         "nats-jetstream" => nats(out, &mut tr, &mut auth, &mut metric, &metric_path),
         "external" => external(out, &mut tr, &mut auth, &mut metric, &metric_path),
+        "kafka" => kafka(out, &mut tr, &mut auth, &mut metric, &metric_path),
         "cpu" | "memory" => {
             let value = tr.number("value");
             let old_type = tr.text("type");
@@ -438,7 +439,7 @@ fn trigger(out: &mut Builder, t: &Value, index: usize, settings: &Settings) {
             false
         }
         other => {
-            out.not_mapped("spec.metrics", format!("{path}: trigger type {other:?} has no gscale source (gscale reads prometheus, redis, pubsub, http, rabbitmq, nats-jetstream, external, cpu and memory)"));
+            out.not_mapped("spec.metrics", format!("{path}: trigger type {other:?} has no gscale source (gscale reads prometheus, redis, pubsub, http, rabbitmq, nats-jetstream, external, kafka, cpu and memory)"));
             unused_auth_quiet(&mut auth);
             return;
         }
@@ -469,7 +470,7 @@ fn activation_key(kind: &str) -> &'static str {
         "redis" => "activationListLength",
         "redis-streams" => "activationLagCount",
         "metrics-api" => "activationTargetValue",
-        "nats-jetstream" => "activationLagThreshold",
+        "nats-jetstream" | "kafka" => "activationLagThreshold",
         _ => "activationValue",
     }
 }

@@ -13,6 +13,7 @@ mod error;
 pub mod external;
 pub mod hosts;
 pub mod http;
+pub mod kafka;
 pub mod nats;
 mod number;
 pub mod prometheus;
@@ -81,6 +82,8 @@ pub enum Source {
     Nats(nats::NatsQuery),
     /// A KEDA external scaler's metric.
     External(external::ExternalQuery),
+    /// A Kafka consumer group's lag.
+    Kafka(kafka::KafkaQuery),
 }
 
 /// A value read, with the source's account of how where it has one (the pods a resource metric
@@ -99,6 +102,7 @@ impl Source {
         match self {
             Self::Resource(source) => source.sample().await,
             Self::External(source) => source.sample().await,
+            Self::Kafka(source) => source.sample().await,
             other => other.read().await.map(|value| Sample { value, detail: None }),
         }
     }
@@ -116,6 +120,7 @@ impl MetricSource for Source {
             Self::RabbitMq(source) => source.target(),
             Self::Nats(source) => source.target(),
             Self::External(source) => source.target(),
+            Self::Kafka(source) => source.target(),
         }
     }
 
@@ -130,6 +135,7 @@ impl MetricSource for Source {
             Self::RabbitMq(source) => source.read().await,
             Self::Nats(source) => source.read().await,
             Self::External(source) => source.read().await,
+            Self::Kafka(source) => source.read().await,
         }
     }
 }
@@ -238,6 +244,7 @@ struct Inner {
     http: HttpClients,
     redis: redis::RedisPool,
     external: external::ExternalPool,
+    kafka: Arc<kafka::KafkaMemory>,
     #[cfg(feature = "pubsub")]
     gcp: pubsub::GcpClients,
     shared: Mutex<HashMap<u64, Arc<Shared>>>,
@@ -271,6 +278,7 @@ pub fn keeps_history(metric: &MetricSpec) -> bool {
         | MetricType::Rabbitmq
         | MetricType::Nats
         | MetricType::External
+        | MetricType::Kafka
         | MetricType::Formula => false,
     }
 }
@@ -314,6 +322,10 @@ pub fn target_of(metric: &MetricSpec) -> Result<Target, MetricError> {
             let s = metric.external.as_ref().ok_or_else(|| missing("external"))?;
             external::target(&s.scaler_address, s.metric_name.as_deref())
         }
+        MetricType::Kafka => {
+            let s = metric.kafka.as_ref().ok_or_else(|| missing("kafka"))?;
+            kafka::target(&s.bootstrap_servers, &s.consumer_group, &s.topic)
+        }
         MetricType::Formula => {
             return Err(MetricError::InvalidSource {
                 kind: "formula",
@@ -337,6 +349,7 @@ impl Fetcher {
                 settings,
                 redis: redis::RedisPool::default(),
                 external: external::ExternalPool::default(),
+                kafka: Arc::default(),
                 #[cfg(feature = "pubsub")]
                 gcp: pubsub::GcpClients::default(),
                 shared: Mutex::new(HashMap::new()),
@@ -543,6 +556,7 @@ impl Fetcher {
                 rabbitmq: None,
                 nats: None,
                 external: None,
+                kafka: None,
             }))
         };
         let read = |metric: Option<Option<MetricSpec>>| async move {

@@ -169,6 +169,7 @@ impl Fetcher {
             MetricType::Rabbitmq => self.resolve_rabbitmq(namespace, metric, target).await,
             MetricType::Nats => self.resolve_nats(namespace, metric, target).await,
             MetricType::External => self.resolve_external(namespace, scope, metric, target).await,
+            MetricType::Kafka => self.resolve_kafka(namespace, metric, target).await,
             MetricType::Formula => Err(MetricError::InvalidSource {
                 kind: "formula",
                 detail: "a formula is spec.formula, not a metric's type".into(),
@@ -289,6 +290,88 @@ impl Fetcher {
             dedup_key,
             secrets: Vec::new(),
             backend: spec.monitoring_url.clone(),
+        })
+    }
+
+    /// A Kafka consumer group: SASL credentials and the CA from Secrets, sockets opened per read.
+    async fn resolve_kafka(
+        &self,
+        namespace: &str,
+        metric: &MetricSpec,
+        target: Target,
+    ) -> Result<Resolved, MetricError> {
+        let spec = metric.kafka.as_ref().expect("checked by target_of");
+        let secrets = &self.inner.secrets;
+        let sasl = match &spec.sasl {
+            Some(sasl) => {
+                let username = match (&sasl.username_secret_ref, &sasl.username) {
+                    (Some(reference), _) => secrets.get(namespace, reference).await?,
+                    (None, Some(user)) => SecretString::new(user.clone()),
+                    (None, None) => {
+                        return Err(MetricError::InvalidSource {
+                            kind: "kafka",
+                            detail: "sasl needs username or usernameSecretRef".into(),
+                        });
+                    }
+                };
+                let password = secrets.get(namespace, &sasl.password_secret_ref).await?;
+                Some(kafka::Sasl { mechanism: sasl.mechanism, username, password })
+            }
+            None => None,
+        };
+        let ca = match (&spec.ca_secret_ref, spec.tls) {
+            (Some(reference), true) => Some(secrets.get(namespace, reference).await?.expose().to_owned()),
+            _ => None,
+        };
+        let tls =
+            match spec.tls {
+                true => Some(Arc::new(redis::tls_config(spec.insecure_skip_verify, ca.as_deref()).map_err(
+                    |e| MetricError::InvalidSource { kind: "kafka", detail: format!("tls: {e}") },
+                )?)),
+                false => None,
+            };
+        let rules = kafka::LagRules {
+            reset: spec.offset_reset_policy,
+            scale_to_zero_on_invalid_offset: spec.scale_to_zero_on_invalid_offset,
+            allow_idle_consumers: spec.allow_idle_consumers,
+            limit_to_partitions_with_lag: spec.limit_to_partitions_with_lag,
+            exclude_persistent_lag: spec.exclude_persistent_lag,
+        };
+        let dedup_key = hash_of(&(
+            "kafka",
+            &spec.bootstrap_servers,
+            &spec.consumer_group,
+            &spec.topic,
+            &spec.partitions,
+            rules,
+            metric.target_value.to_bits(),
+            sasl.as_ref().map(|s| (s.mechanism, s.username.fingerprint(), s.password.fingerprint())),
+            spec.tls,
+            spec.insecure_skip_verify,
+            ca.as_ref().map(hash_of),
+        ));
+        let limits = &self.inner.settings.limits;
+        let hidden: Vec<SecretString> = sasl.iter().map(|s| s.password.clone()).collect();
+        let source = kafka::KafkaQuery {
+            target,
+            bootstrap: spec.bootstrap_servers.clone(),
+            group: spec.consumer_group.clone(),
+            topic: spec.topic.clone(),
+            partitions: spec.partitions.clone(),
+            rules,
+            target_value: metric.target_value,
+            sasl,
+            tls,
+            hosts: limits.hosts.clone(),
+            max_reply_bytes: limits.max_reply_bytes,
+            memory: self.inner.kafka.clone(),
+            memory_key: dedup_key,
+        };
+        Ok(Resolved {
+            source: Source::Kafka(source),
+            dedup_key,
+            secrets: hidden,
+            backend: spec.bootstrap_servers.join(","),
         })
     }
 

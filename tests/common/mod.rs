@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod http;
+pub mod kafka;
 pub mod kube_api;
 pub mod monitoring;
 pub mod prometheus;

@@ -1,4 +1,4 @@
-//! The checks of the message-queue sources (`rabbitmq`, `nats`, `external`) no schema can express: URLs that
+//! The checks of the message-queue sources (`rabbitmq`, `nats`, `external`, `kafka`) no schema can express: URLs that
 //! are URLs and carry no credentials, names that are not empty, and TLS verification turned off.
 
 use super::{Finding, check_url, warn_insecure};
@@ -61,5 +61,57 @@ pub(super) fn check_metric(metric: &MetricSpec, path: &str, out: &mut Vec<Findin
             ));
         }
         warn_insecure(e.tls && e.insecure_skip_verify, &format!("{path}.external.insecureSkipVerify"), out);
+    }
+    if let Some(k) = &metric.kafka {
+        for (i, server) in k.bootstrap_servers.iter().enumerate() {
+            let valid =
+                server.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !valid {
+                out.push(Finding::error(
+                    format!("{path}.kafka.bootstrapServers[{i}]"),
+                    format!("bootstrap server \"{server}\" is not host:port"),
+                    "write each broker as host:port, e.g. kafka-0.kafka.svc:9092",
+                ));
+            }
+        }
+        empty(
+            "kafka.consumerGroup",
+            &k.consumer_group,
+            "name the consumer group whose lag is the metric",
+            out,
+        );
+        empty("kafka.topic", &k.topic, "name the topic the group consumes", out);
+        if let Some(sasl) = &k.sasl
+            && sasl.username.is_none()
+            && sasl.username_secret_ref.is_none()
+        {
+            out.push(Finding::error(
+                format!("{path}.kafka.sasl.username"),
+                "sasl has no user",
+                "set username (or usernameSecretRef) beside passwordSecretRef",
+            ));
+        }
+        if k.sasl.as_ref().is_some_and(|s| s.mechanism == crate::api::KafkaSaslMechanism::Plain) && !k.tls {
+            out.push(Finding::warning(
+                format!("{path}.kafka.sasl.mechanism"),
+                "SASL PLAIN without tls sends the password in the clear",
+                "set tls: true, or use SCRAM-SHA-256 or SCRAM-SHA-512",
+            ));
+        }
+        if !k.tls && (k.ca_secret_ref.is_some() || k.insecure_skip_verify) {
+            out.push(Finding::warning(
+                format!("{path}.kafka.tls"),
+                "caSecretRef and insecureSkipVerify apply only with tls: true",
+                "set tls: true, or remove them",
+            ));
+        }
+        if k.limit_to_partitions_with_lag && k.allow_idle_consumers {
+            out.push(Finding::error(
+                format!("{path}.kafka.limitToPartitionsWithLag"),
+                "limitToPartitionsWithLag and allowIdleConsumers contradict each other",
+                "keep one of them (KEDA refuses the pair too)",
+            ));
+        }
+        warn_insecure(k.tls && k.insecure_skip_verify, &format!("{path}.kafka.insecureSkipVerify"), out);
     }
 }

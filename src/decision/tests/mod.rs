@@ -43,6 +43,7 @@ fn metric(target: f64, target_type: TargetType) -> MetricSpec {
         rabbitmq: None,
         nats: None,
         external: None,
+        kafka: None,
     }
 }
 

@@ -263,3 +263,151 @@ pub(super) fn scaling_modifiers(out: &mut Builder, modifiers: &Value) {
     out.spec.insert("formula".into(), formula);
     out.check("spec.formula", "the metrics' own targetValue is unused while the formula decides");
 }
+
+/// KEDA's partitionLimitation, `1,2,5-7`, as a list; None when it does not read.
+fn partition_list(text: &str) -> Option<Vec<i32>> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (a.trim().parse::<i32>().ok()?, b.trim().parse::<i32>().ok()?);
+                if a > b || b - a > 10_000 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// A Kafka consumer group's lag: brokers, group and topic; lagThreshold the target; KEDA's lag
+/// rules; SASL and TLS from the TriggerAuthentication's Secrets.
+pub(super) fn kafka(
+    out: &mut Builder,
+    tr: &mut Trigger<'_>,
+    auth: &mut Auth,
+    metric: &mut Value,
+    path: &str,
+) -> bool {
+    for key in ["bootstrapServersFromEnv", "consumerGroupFromEnv", "topicFromEnv"] {
+        if let Some(v) = tr.text(key) {
+            out.not_mapped(
+                path,
+                format!(
+                    "{}.metadata.{key} {v:?}: gscale reads no container environment; write the value itself",
+                    tr.path()
+                ),
+            );
+        }
+    }
+    let servers = tr.text("bootstrapServers");
+    let group = tr.text("consumerGroup");
+    let topic = tr.text("topic");
+    let (Some(servers), Some(group)) =
+        (required(out, tr, "bootstrapServers", servers), required(out, tr, "consumerGroup", group))
+    else {
+        return false;
+    };
+    let Some(topic) = topic else {
+        out.not_mapped("spec.metrics", format!("{}: kafka trigger without metadata.topic: gscale reads one topic of the group (KEDA reads every topic the group committed)", tr.path()));
+        return false;
+    };
+    let Some(threshold) = target_value(out, tr, "lagThreshold", Some(10.0)) else { return false };
+    let servers: Vec<String> =
+        servers.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let mut source = json!({"bootstrapServers": servers, "consumerGroup": group, "topic": topic});
+    if let Some(limit) = tr.text("partitionLimitation") {
+        match partition_list(&limit) {
+            Some(list) if !list.is_empty() => source["partitions"] = json!(list),
+            _ => out.not_mapped(path, format!("{}.metadata.partitionLimitation {limit:?}: not a list of partitions and ranges; all partitions read", tr.path())),
+        }
+    }
+    match tr.text("offsetResetPolicy").as_deref() {
+        None | Some("latest") => {}
+        Some("earliest") => source["offsetResetPolicy"] = json!("Earliest"),
+        Some(other) => out.not_mapped(
+            path,
+            format!("{}.metadata.offsetResetPolicy {other:?}: latest or earliest; read as latest", tr.path()),
+        ),
+    }
+    for (key, field) in [
+        ("allowIdleConsumers", "allowIdleConsumers"),
+        ("scaleToZeroOnInvalidOffset", "scaleToZeroOnInvalidOffset"),
+        ("limitToPartitionsWithLag", "limitToPartitionsWithLag"),
+        ("excludePersistentLag", "excludePersistentLag"),
+    ] {
+        if tr.flag(key) {
+            source[field] = json!(true);
+        }
+    }
+    if let Some(version) = tr.text("version") {
+        out.check(
+            path,
+            format!(
+                "{}.metadata.version {version}: gscale asks the broker which protocol versions it speaks",
+                tr.path()
+            ),
+        );
+    }
+    // SASL: the mode in metadata; a mode kept in a Secret cannot be read at import.
+    let mode = tr.text("sasl");
+    if auth.secret("sasl").is_some() {
+        out.not_mapped(path, format!("{} parameter sasl: the mechanism is kept in a Secret gscale cannot read at import; set kafka.sasl.mechanism", auth.name));
+    }
+    let mechanism = match mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("none") | Some("") => None,
+        Some("plaintext") | Some("plain") => Some("PLAIN"),
+        Some("scram_sha256") => Some("SCRAM-SHA-256"),
+        Some("scram_sha512") => Some("SCRAM-SHA-512"),
+        Some(other) => {
+            out.not_mapped(
+                path,
+                format!(
+                    "{}.metadata.sasl {other:?}: gscale speaks SASL PLAIN and SCRAM-SHA-256/512 only",
+                    tr.path()
+                ),
+            );
+            None
+        }
+    };
+    let (user, password) = (auth.secret("username"), auth.secret("password"));
+    if let Some(mechanism) = mechanism {
+        match (user, password) {
+            (Some(user), Some(password)) => {
+                source["sasl"] = json!({"mechanism": mechanism, "usernameSecretRef": user, "passwordSecretRef": password});
+            }
+            _ => out.not_mapped(path, format!("{}.metadata.sasl {mechanism}: username and password Secrets (a TriggerAuthentication) are needed; no sasl block written", tr.path())),
+        }
+    }
+    let tls = tr.text("tls").is_some_and(|t| t.eq_ignore_ascii_case("enable"));
+    if auth.secret("tls").is_some() {
+        out.not_mapped(
+            path,
+            format!(
+                "{} parameter tls: kept in a Secret gscale cannot read at import; set kafka.tls",
+                auth.name
+            ),
+        );
+    }
+    if tls {
+        source["tls"] = json!(true);
+    }
+    if let Some(ca) = auth.secret("ca") {
+        source["tls"] = json!(true);
+        source["caSecretRef"] = ca;
+    }
+    if tr.flag("unsafeSsl") {
+        source["insecureSkipVerify"] = json!(true);
+    }
+    for parameter in ["cert", "key", "keyPassword"] {
+        if auth.secret(parameter).is_some() {
+            out.not_mapped(
+                path,
+                format!("{} parameter {parameter}: gscale sends no client certificate", auth.name),
+            );
+        }
+    }
+    super::triggers::finish(metric, "kafka", threshold, source)
+}

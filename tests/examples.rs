@@ -141,6 +141,7 @@ fn every_example_validates() {
         "formula",
         "rabbitmq-worker",
         "nats-worker",
+        "kafka-consumer",
     ] {
         let file = examples().join(dir).join("generalscaler.yaml");
         let out =
@@ -392,6 +393,7 @@ async fn kubectl_applies_every_manifest() {
             "rabbitmq-worker",
             "nats-worker",
             "external-scaler",
+            "kafka-consumer",
         ] {
             let path = examples().join(dir);
             let applied = kubectl(&config, &home, &["apply", "-f", path.to_str().unwrap()]);

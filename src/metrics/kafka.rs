@@ -39,9 +39,9 @@ use crate::api::{KafkaOffsetReset, KafkaSaslMechanism, MetricType};
 /// The target of a kafka read, for messages and dedup.
 pub fn target(bootstrap: &[String], group: &str, topic: &str) -> Target {
     let backend = match bootstrap {
-        [] => "kafka".to_string(),
-        [one] => format!("kafka {one}"),
-        [first, rest @ ..] => format!("kafka {first} (+{} more)", rest.len()),
+        [] => "(no broker)".to_string(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
     };
     Target { kind: MetricType::Kafka, backend, query: format!("group `{group}` on topic `{topic}`") }
 }

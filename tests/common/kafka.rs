@@ -1,6 +1,8 @@
 //! A real Kafka-compatible broker on loopback: `tansu` (a broker written by others, in Rust), with
 //! in-memory storage (`memory://`, which keeps consumer-group offsets), on a free port, stopped when
-//! its handle drops; optionally with TLS (a certificate from the openssl CLI) and SASL required.
+//! its handle drops; optionally with SASL required, and with TLS (a certificate from the openssl
+//! CLI) terminated by `socat` in front of it, the address tansu advertises: tansu 0.6's `--cert` and
+//! `--key` exclude each other on its command line, so it cannot serve TLS itself.
 //!
 //! The test talks to it in the Kafka protocol itself through the `kafka-protocol` codec: it creates
 //! topics, produces record batches and commits a group's offsets as a consumer would.
@@ -30,6 +32,7 @@ pub struct Tansu {
     /// How the test itself signs in when SASL is required: PLAIN user and password.
     pub plain: Option<(String, String)>,
     process: Option<Process>,
+    front: Option<Process>,
     /// The log file.
     pub log: std::path::PathBuf,
     _dir: TempDir,
@@ -40,15 +43,25 @@ pub fn tansu(tls: Option<(&std::path::Path, &std::path::Path)>, authentication: 
     let binary = require("tansu", "kafka tests (cargo install --locked tansu --features dynostore)")?;
     let dir = TempDir::new("tansu");
     let port = free_port();
-    let address = format!("127.0.0.1:{port}");
+    let plain = format!("127.0.0.1:{port}");
+    // With TLS, clients reach socat's port, which tansu advertises as its own.
+    let socat = match tls {
+        Some(_) => Some(require("socat", "kafka tls tests")?),
+        None => None,
+    };
+    let address = match socat {
+        Some(_) => format!("127.0.0.1:{}", free_port()),
+        None => plain.clone(),
+    };
     let log = dir.path().join("tansu.log");
     let mut command = Command::new(binary);
     command
         .arg("broker")
-        .args(["--listener-url", &format!("tcp://{address}")])
+        .args(["--listener-url", &format!("tcp://{plain}")])
         .args(["--advertised-listener-url", &format!("tcp://{address}")])
         .args(["--storage-engine", "memory://tansu/"])
         .args(["--cluster-id", "gscale-test"])
+        .arg("--silent")
         .env_remove("STORAGE_ENGINE")
         .env_remove("LISTENER_URL")
         .env_remove("ADVERTISED_LISTENER_URL")
@@ -57,22 +70,45 @@ pub fn tansu(tls: Option<(&std::path::Path, &std::path::Path)>, authentication: 
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(dir.path().join("tansu.err")).unwrap());
-    if let Some((cert, key)) = tls {
-        command.arg("--cert").arg(cert).arg("--key").arg(key);
-    }
     if authentication {
         command.arg("--authentication");
     }
     let process = Process::new("tansu", command.spawn().unwrap());
     super::wait_for("tansu listening", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(&address).is_ok()
+        std::net::TcpStream::connect(&plain).is_ok()
     });
-    Some(Tansu { address, tls: None, plain: None, process: Some(process), log, _dir: dir })
+    let front = match (socat, tls) {
+        (Some(socat), Some((cert, key))) => {
+            let listen = format!(
+                "OPENSSL-LISTEN:{},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}",
+                address.rsplit(':').next().unwrap(),
+                cert.display(),
+                key.display()
+            );
+            let child = Command::new(socat)
+                .args([listen, format!("TCP:{plain}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(dir.path().join("socat.err")).unwrap())
+                .spawn()
+                .unwrap();
+            let front = Process::new("socat", child);
+            super::wait_for("socat listening", Duration::from_secs(30), || {
+                std::net::TcpStream::connect(&address).is_ok()
+            });
+            Some(front)
+        }
+        _ => None,
+    };
+    Some(Tansu { address, tls: None, plain: None, process: Some(process), front, log, _dir: dir })
 }
 
 impl Tansu {
     /// Stop the broker (as a crash would).
     pub fn stop(&mut self) {
+        if let Some(mut process) = self.front.take() {
+            process.kill();
+        }
         if let Some(mut process) = self.process.take() {
             process.kill();
         }

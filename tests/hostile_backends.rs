@@ -257,3 +257,141 @@ async fn the_environments_proxy_is_not_taken_and_a_denied_host_is_never_reached(
     assert!(denied("local").await && denied("metadata").await, "still refused with a proxy");
     assert!(load.fetches().is_empty(), "the denied host was never reached, through the proxy or not");
 }
+
+/// A hostile Kafka "broker" of the test's own (raw frames on a socket): one answers every request
+/// with a size prefix of 100 MB, another speaks the protocol but puts words in its error messages
+/// and advertises a coordinator whose name is words (denied by the host policy). The daemon refuses
+/// the huge reply by its size prefix (reading none of it), names the failures by Kafka error code
+/// and broker node, and never repeats the broker's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_kafka_broker_is_refused_by_size_and_its_words_never_shown() {
+    const WORDS: &str = "SECRET-WORDS";
+    /// A Kafka string (i16 length).
+    fn string(out: &mut Vec<u8>, text: &str) {
+        out.extend((text.len() as i16).to_be_bytes());
+        out.extend(text.as_bytes());
+    }
+    /// The reply to one request, by API key: ApiVersions v0, FindCoordinator v1 (mode decides).
+    fn reply(api_key: i16, mode: &str) -> Vec<u8> {
+        let mut body = Vec::new();
+        match api_key {
+            18 => {
+                body.extend(0i16.to_be_bytes());
+                let apis: [(i16, i16, i16); 5] = [(18, 0, 0), (3, 1, 1), (10, 1, 1), (9, 1, 1), (2, 1, 1)];
+                body.extend((apis.len() as i32).to_be_bytes());
+                for (key, low, high) in apis {
+                    body.extend(key.to_be_bytes());
+                    body.extend(low.to_be_bytes());
+                    body.extend(high.to_be_bytes());
+                }
+            }
+            3 => {
+                // Metadata v1: broker 1 at a name of words, topic `t` with partition 0 led by it.
+                body.extend(1i32.to_be_bytes());
+                body.extend(1i32.to_be_bytes());
+                string(&mut body, &format!("{WORDS}.example"));
+                body.extend(9092i32.to_be_bytes());
+                body.extend((-1i16).to_be_bytes());
+                body.extend(1i32.to_be_bytes());
+                body.extend(1i32.to_be_bytes());
+                body.extend(0i16.to_be_bytes());
+                string(&mut body, "t");
+                body.push(0);
+                body.extend(1i32.to_be_bytes());
+                body.extend(0i16.to_be_bytes());
+                body.extend(0i32.to_be_bytes());
+                body.extend(1i32.to_be_bytes());
+                body.extend(0i32.to_be_bytes());
+                body.extend(0i32.to_be_bytes());
+            }
+            10 => {
+                // FindCoordinator v1: refused with words, or a coordinator whose name is words.
+                body.extend(0i32.to_be_bytes());
+                if mode == "refuse" {
+                    body.extend(15i16.to_be_bytes());
+                    string(&mut body, &format!("{WORDS} in an error message"));
+                    body.extend((-1i32).to_be_bytes());
+                    string(&mut body, "");
+                    body.extend((-1i32).to_be_bytes());
+                } else {
+                    body.extend(0i16.to_be_bytes());
+                    body.extend((-1i16).to_be_bytes());
+                    body.extend(1i32.to_be_bytes());
+                    string(&mut body, &format!("{WORDS}.example"));
+                    body.extend(9092i32.to_be_bytes());
+                }
+            }
+            _ => {}
+        }
+        body
+    }
+    async fn serve(listener: tokio::net::TcpListener, mode: &'static str) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                loop {
+                    let Ok(size) = socket.read_i32().await else { return };
+                    let mut request = vec![0u8; size.max(0) as usize];
+                    if socket.read_exact(&mut request).await.is_err() || request.len() < 8 {
+                        return;
+                    }
+                    let api_key = i16::from_be_bytes([request[0], request[1]]);
+                    let correlation = &request[4..8];
+                    if mode == "huge" {
+                        let _ = socket.write_all(&(100 * 1024 * 1024i32).to_be_bytes()).await;
+                        let _ = socket.write_all(correlation).await;
+                        let _ = socket.write_all(&vec![b'x'; 64 * 1024]).await;
+                        return;
+                    }
+                    let body = reply(api_key, mode);
+                    let mut frame = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+                    frame.extend(correlation);
+                    frame.extend(body);
+                    if socket.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+    let cluster = Cluster::start().await;
+    let mut scalers = Vec::new();
+    for (name, mode, says) in [
+        ("khuge", "huge", "reply larger than 1 MiB"),
+        ("krefuse", "refuse", "FindCoordinator for the group: CoordinatorNotAvailable (15)"),
+        (
+            "kname",
+            "name",
+            "the group's coordinator (broker 1): the address the cluster advertises for it may not be",
+        ),
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(serve(listener, mode));
+        let metric = json!({"type": "kafka", "targetValue": 10,
+            "kafka": {"bootstrapServers": [address], "consumerGroup": "g", "topic": "t"}});
+        cluster.deployment(name, 1).await;
+        cluster.apply_scaler(name, spec(name, metric)).await;
+        scalers.push((name, says));
+    }
+    // The advertised name is denied by name, so nothing is looked up outside this machine.
+    let deny = format!("{WORDS}.example");
+    let daemon = cluster.daemon("d", &["--no-leader-election", "--deny-metric-host", &deny]);
+    let mut seen = vec![];
+    for (name, says) in &scalers {
+        eventually(&format!("{name}: the failure in status"), SECONDS(20), || async {
+            cluster.condition(name, "MetricsAvailable").await.is_some_and(|c| c.0 == "False")
+        })
+        .await;
+        let (_, _, message) = cluster.condition(name, "MetricsAvailable").await.unwrap();
+        assert!(message.contains(says), "{name} says what failed: {message}");
+        seen.push((format!("{name} status"), serde_json::to_string(&cluster.scaler(name).await).unwrap()));
+        seen.push((format!("{name} events"), serde_json::to_string(&cluster.events(name).await).unwrap()));
+        seen.push((format!("{name} plan"), gscale(&cluster, &["plan", name]).await));
+    }
+    seen.push(("log".to_string(), daemon.log()));
+    for (what, text) in seen {
+        assert!(!text.contains(WORDS), "{what} repeats the broker's words:\n{text}");
+    }
+    assert!(daemon.peak_rss_kib() < 64 * 1024, "the 100 MB reply was not read");
+}

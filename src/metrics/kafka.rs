@@ -263,7 +263,9 @@ fn shown(address: &str) -> String {
 /// One connection to one broker, for one read.
 struct Conn {
     io: Pin<Box<dyn Io>>,
-    address: String,
+    /// How the broker is named in messages: its spec address, or its node id when the cluster
+    /// advertised it (an advertised name is the broker's text, never shown).
+    label: String,
     correlation: i32,
     versions: HashMap<i16, (i16, i16)>,
     max_reply_bytes: u64,
@@ -272,14 +274,15 @@ struct Conn {
 impl Conn {
     /// The highest version of `key` in `ours` the broker speaks.
     fn version(&self, key: ApiKey, (low, high): (i16, i16), target: &Target) -> Result<i16, MetricError> {
-        let (their_low, their_high) = self.versions.get(&(key as i16)).copied().ok_or_else(|| {
-            Problem::Backend(format!("broker {} does not offer {key:?}", shown(&self.address))).at(target)
-        })?;
+        let (their_low, their_high) =
+            self.versions.get(&(key as i16)).copied().ok_or_else(|| {
+                Problem::Backend(format!("{} does not offer {key:?}", self.label)).at(target)
+            })?;
         let version = high.min(their_high);
         if version < low.max(their_low) {
             return Err(Problem::Backend(format!(
-                "broker {} speaks {key:?} versions {their_low} to {their_high}, gscale {low} to {high}",
-                shown(&self.address)
+                "{} speaks {key:?} versions {their_low} to {their_high}, gscale {low} to {high}",
+                self.label
             ))
             .at(target));
         }
@@ -315,7 +318,7 @@ impl Conn {
         frame.put_slice(&body);
         let broken = |what: &str| MetricError::Unreachable {
             target: target.clone(),
-            detail: format!("broker {}: the connection broke while {what} {key:?}", shown(&self.address)),
+            detail: format!("{}: the connection broke while {what} {key:?}", self.label),
         };
         self.io.write_all(&frame).await.map_err(|_| broken("sending"))?;
         self.io.flush().await.map_err(|_| broken("sending"))?;
@@ -342,7 +345,7 @@ impl Conn {
 
 impl KafkaQuery {
     /// Connect to `address` (`host:port`), checked by the host policy; TLS, ApiVersions and SASL done.
-    async fn connect(&self, address: &str) -> Result<Conn, MetricError> {
+    async fn connect(&self, address: &str, label: &str) -> Result<Conn, MetricError> {
         let target = &self.target;
         let (host, port) = address
             .rsplit_once(':')
@@ -350,16 +353,23 @@ impl KafkaQuery {
             .filter(|(h, _)| !h.is_empty())
             .ok_or_else(|| MetricError::InvalidSource {
                 kind: "kafka",
-                detail: format!("broker address {} is not host:port", shown(address)),
+                detail: format!("{label}: its address is not host:port"),
             })?;
         let unreachable = |detail: String| MetricError::Unreachable { target: target.clone(), detail };
+        // A bootstrap address is the spec's; an advertised one is the broker's text, so its denial
+        // names the broker by node instead of repeating the name.
+        let advertised = !self.bootstrap.iter().any(|b| b == address);
         let addrs = resolve_checked(&self.hosts, &host, port).await.map_err(|refused| match refused {
+            Refused::Denied(_) if advertised => MetricError::Denied {
+                target: target.clone(),
+                detail: format!(
+                    "{label}: the address the cluster advertises for it may not be reached (the host policy)\nhint: if gscale should read it, run the daemon with --allow-metric-host naming that broker (the operator decides, not the scaler)"
+                ),
+            },
             Refused::Denied(denied) => {
                 MetricError::Denied { target: target.clone(), detail: denied.to_string() }
             }
-            Refused::Lookup(_) => {
-                unreachable(format!("broker {}: the name does not resolve", shown(address)))
-            }
+            Refused::Lookup(_) => unreachable(format!("{label}: the name does not resolve")),
         })?;
         let mut stream = None;
         for addr in &addrs {
@@ -368,8 +378,7 @@ impl KafkaQuery {
                 break;
             }
         }
-        let stream =
-            stream.ok_or_else(|| unreachable(format!("cannot connect to broker {}", shown(address))))?;
+        let stream = stream.ok_or_else(|| unreachable(format!("cannot connect to {label}")))?;
         let _ = stream.set_nodelay(true);
         let io: Pin<Box<dyn Io>> = match &self.tls {
             Some(config) => {
@@ -377,14 +386,13 @@ impl KafkaQuery {
                 let name = rustls::pki_types::ServerName::try_from(bare).map_err(|_| {
                     MetricError::InvalidSource {
                         kind: "kafka",
-                        detail: format!("broker address {} is no TLS server name", shown(address)),
+                        detail: format!("{label}: its address is no TLS server name"),
                     }
                 })?;
                 let tls = tokio_rustls::TlsConnector::from(config.clone()).connect(name, stream).await;
                 Box::pin(tls.map_err(|_| {
                     unreachable(format!(
-                        "broker {}: the TLS handshake failed (is it TLS, and is the CA right?)",
-                        shown(address)
+                        "{label}: the TLS handshake failed (is it TLS, and is the CA right?)"
                     ))
                 })?)
             }
@@ -392,7 +400,7 @@ impl KafkaQuery {
         };
         let mut conn = Conn {
             io,
-            address: address.to_string(),
+            label: label.to_string(),
             correlation: 0,
             versions: HashMap::new(),
             max_reply_bytes: self.max_reply_bytes,
@@ -454,11 +462,11 @@ impl KafkaQuery {
     }
 
     /// The first bootstrap server that answers.
-    async fn bootstrap(&self) -> Result<Conn, MetricError> {
+    async fn bootstrap(&self) -> Result<(String, Conn), MetricError> {
         let mut last = None;
         for address in &self.bootstrap {
-            match self.connect(address).await {
-                Ok(conn) => return Ok(conn),
+            match self.connect(address, &format!("broker {}", shown(address))).await {
+                Ok(conn) => return Ok((address.clone(), conn)),
                 // Refused credentials, the host policy or a bad address fail the same on every broker.
                 Err(
                     err @ (MetricError::Auth { .. }
@@ -481,8 +489,7 @@ impl KafkaQuery {
         let target = &self.target;
         let backend = |detail: String| Problem::Backend(detail).at(target);
         let mut conns: HashMap<String, Conn> = HashMap::new();
-        let boot = self.bootstrap().await?;
-        let boot_address = boot.address.clone();
+        let (boot_address, boot) = self.bootstrap().await?;
         conns.insert(boot_address.clone(), boot);
         let topic_name = TopicName(StrBytes::from_string(self.topic.clone()));
 
@@ -493,7 +500,8 @@ impl KafkaQuery {
             .with_topics(Some(vec![
                 metadata_request::MetadataRequestTopic::default().with_name(Some(topic_name.clone())),
             ]))
-            .with_allow_auto_topic_creation(false);
+            // Never create the topic (a field of v4 on; before it, left at its default or it does not encode).
+            .with_allow_auto_topic_creation(version < 4);
         let metadata = conn.call(&request, version, target).await?;
         let brokers: HashMap<BrokerId, String> =
             metadata.brokers.iter().map(|b| (b.node_id, format!("{}:{}", b.host.as_str(), b.port))).collect();
@@ -546,7 +554,8 @@ impl KafkaQuery {
             )));
         }
         let coordinator_address = format!("{}:{}", coordinator.host.as_str(), coordinator.port);
-        let conn = self.conn(&mut conns, &coordinator_address).await?;
+        let label = format!("the group's coordinator (broker {})", coordinator.node_id.0);
+        let conn = self.conn(&mut conns, &coordinator_address, &label).await?;
         let version = conn.version(ApiKey::OffsetFetch, OFFSET_FETCH, target)?;
         let request = OffsetFetchRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
@@ -586,7 +595,7 @@ impl KafkaQuery {
                     partitions[0], leader.0
                 ))
             })?;
-            let conn = self.conn(&mut conns, &address).await?;
+            let conn = self.conn(&mut conns, &address, &format!("broker {}", leader.0)).await?;
             let version = conn.version(ApiKey::ListOffsets, LIST_OFFSETS, target)?;
             let request = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
                 list_offsets_request::ListOffsetsTopic::default()
@@ -640,9 +649,10 @@ impl KafkaQuery {
         &self,
         conns: &'a mut HashMap<String, Conn>,
         address: &str,
+        label: &str,
     ) -> Result<&'a mut Conn, MetricError> {
         if !conns.contains_key(address) {
-            let conn = self.connect(address).await?;
+            let conn = self.connect(address, label).await?;
             conns.insert(address.to_string(), conn);
         }
         Ok(conns.get_mut(address).expect("just put"))

@@ -86,6 +86,9 @@ struct Scenario {
     about: &'static str,
     target_name: &'static str,
     targets: &'static [f64],
+    /// The finest step forecast On's target is sought to between two targets of the sweep, for the
+    /// verdict: an operator sets any target, not only the sweep's (`None`: the sweep's only).
+    fine: Option<f64>,
     label: fn(f64) -> String,
     metric: fn(f64) -> Value,
     configs: fn() -> Vec<Config>,
@@ -101,6 +104,7 @@ fn scenarios() -> Vec<Scenario> {
 (target utilisation). Both sides see the same readings.",
             target_name: "target utilisation",
             targets: &[0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95],
+            fine: Some(0.01),
             label: |u| format!("{:.0}%", u * 100.0),
             metric: |u| {
                 json!({"type": "prometheus", "targetValue": u * CAPACITY,
@@ -115,6 +119,7 @@ fn scenarios() -> Vec<Scenario> {
 seconds of work it holds (items = seconds x capacity). Both sides see the same readings.",
             target_name: "target backlog per pod",
             targets: &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 90.0, 120.0],
+            fine: None,
             label: |k| format!("{k:.0} s"),
             metric: |k| {
                 json!({"type": "redis", "targetValue": k * CAPACITY,
@@ -238,6 +243,8 @@ struct TraceRun {
     settings: Settings,
     hpa: Vec<(f64, Summary)>,
     gscale: Vec<(&'static str, Vec<(f64, Summary)>)>,
+    /// forecast On at the sweep's targets and at those sought between them for each HPA point.
+    forecast_fine: Vec<(f64, Summary)>,
     seconds_per_run: f64,
 }
 
@@ -473,8 +480,9 @@ fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, family: Family, onl
         })
         .collect();
     let mut gscale = Vec::new();
+    let mut forecast_fine = Vec::new();
     for config in (scenario.configs)().into_iter().filter(|c| c.runs_in(family) && selected(c, only)) {
-        let results = scenario
+        let results: Vec<(f64, Summary)> = scenario
             .targets
             .iter()
             .map(|&t| {
@@ -503,11 +511,63 @@ fn run_trace(scenario: &Scenario, name: &str, trace: &Trace, family: Family, onl
                 (t, summary)
             })
             .collect();
+        if config.name == FORECAST_ON {
+            forecast_fine = refine(&results, &hpa, scenario.fine, |t| {
+                count += 1;
+                let s = spec(scenario, Some(&config), t);
+                sim::run_demand(&demand, &s, &settings, &mut Gscale::new(&s)).summary
+            });
+        }
         gscale.push((config.name, results));
     }
     let seconds_per_run = started.elapsed().as_secs_f64() / f64::from(count);
     eprintln!("quality: {} {name}: {count} runs, {:.1} ms per run", family.name(), seconds_per_run * 1000.0);
-    TraceRun { name: name.to_string(), points: trace.points.len(), settings, hpa, gscale, seconds_per_run }
+    TraceRun {
+        name: name.to_string(),
+        points: trace.points.len(),
+        settings,
+        hpa,
+        gscale,
+        forecast_fine,
+        seconds_per_run,
+    }
+}
+
+/// `sweep` with, for each HPA point, the target between the sweep's cheapest point within its
+/// violation and the next target sought to `step` by bisection (violation grows with the target).
+fn refine(
+    sweep: &[(f64, Summary)],
+    hpa: &[(f64, Summary)],
+    step: Option<f64>,
+    mut run: impl FnMut(f64) -> Summary,
+) -> Vec<(f64, Summary)> {
+    let mut points = sweep.to_vec();
+    let Some(step) = step else { return points };
+    for (_, h) in hpa {
+        let limit = h.slo_violation_minutes;
+        let Some(best) = cheapest_within(sweep, limit).map(|p| p.0) else { continue };
+        let Some(next) = sweep.iter().map(|p| p.0).find(|t| *t > best) else { continue };
+        let (mut lo, mut hi) = (0, ((next - best) / step).round() as i32);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            let t = best + f64::from(mid) * step;
+            let summary = match points.iter().find(|p| (p.0 - t).abs() < step / 10.0) {
+                Some(p) => p.1.clone(),
+                None => {
+                    let s = run(t);
+                    points.push((t, s.clone()));
+                    s
+                }
+            };
+            if summary.slo_violation_minutes <= limit + 1e-9 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
 }
 
 /// The cheapest point of `points` with no more violation than `limit`.
@@ -575,12 +635,13 @@ fn render(
                     (1.0 - g.pod_hours / h.pod_hours, (scenario.label)(*gt), g.slo_violation_minutes)
                 })
             };
+            let fine = if r.forecast_fine.is_empty() { forecast } else { &r.forecast_fine };
             rows.push(ForecastRow {
                 family,
                 trace: r.name.clone(),
                 label: (scenario.label)(*t),
                 hpa: h.clone(),
-                forecast: best(forecast),
+                forecast: best(fine),
                 clairvoyant: best(clairvoyant),
             });
         }

@@ -324,7 +324,13 @@ fn trend_verdict(
         trend::Outlook::Learning => None,
         trend::Outlook::NoBetter { cost } => Some(ForecastVerdict::TrendNoBetter { cost }),
         trend::Outlook::Acts { peak, rise, margin, cost } => {
-            let replicas = replicas_for(peak, target_of(spec)?);
+            let target = target_of(spec)?;
+            // The reactive rule's tolerance, on the demand ahead: within it the count stays. Without
+            // it the trend would step up on every small rise the reactive rule lets pass, and nothing
+            // but the reactive rule (which holds within tolerance) would bring the count back down.
+            let ratio = peak / target / f64::from(current.max(1));
+            let within = current > 0 && (ratio - 1.0).abs() <= spec.behavior.tolerance + 1e-9;
+            let replicas = if within { current } else { replicas_for(peak, target) };
             let most = trend::hold(trend, now_ms, replicas.max(floor), lead_ms);
             Some(ForecastVerdict::Trend {
                 peak,

@@ -409,3 +409,39 @@ fn a_change_that_did_not_come_is_awaited_a_sync_then_the_next_instant_is() {
     );
     assert_eq!(d.desired, 10);
 }
+
+/// A trend whose record says it acts with `margin`, fed a flat reading of `demand` until now.
+fn acting_trend(margin: f64, demand: f64, now_ms: i64) -> Trend {
+    let mut t = Trend::default();
+    for k in (1..=8).rev() {
+        t.readings.push_back((now_ms - k * 15_000, demand));
+    }
+    t.record = std::iter::repeat_n([code::encode(1.0); 2], trend::MIN_RECORD).collect();
+    t.figures = Some((margin, 0.9));
+    t
+}
+
+// The trend's count keeps the reactive rule's tolerance: demand ahead within 10% of what the current
+// pods serve at the target holds the count (the HPA would not move either); beyond it, it sizes.
+#[test]
+fn the_trend_keeps_the_tolerance_of_the_reactive_rule() {
+    let mut scaler = spec(ForecastMode::On);
+    scaler.behavior.tolerance = 0.1;
+    let fs = scaler.forecast.clone().unwrap();
+    let now = minute(600);
+    let at = |margin: f64, current: i32| {
+        let mut t = acting_trend(margin, 1000.0, now.as_millisecond());
+        match trend_verdict(&scaler, &fs, &mut t, Some(1000.0), current, current, now) {
+            Some(ForecastVerdict::Trend { replicas, .. }) => replicas,
+            other => panic!("{other:?}"),
+        }
+    };
+    // 1000/s with a 5% margin: 10.5 pods of 100 a pod; 10 serve it within tolerance.
+    assert_eq!(at(1.05, 10), 10);
+    // 12% over what 10 pods serve: beyond tolerance, 12 pods.
+    assert_eq!(at(1.12, 10), 12);
+    // 11 pods for demand that 9.5 serve: 14% too many, beyond tolerance: 10 pods (the floor rules).
+    assert_eq!(at(0.95, 11), 10);
+    // 10.5 pods' worth on 11: within tolerance, the count stays.
+    assert_eq!(at(1.05, 11), 11);
+}

@@ -57,7 +57,7 @@ fn several_problems_are_all_reported() {
     let spec = json!({
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment"},
         "maxReplicas": "ten",
-        "metric": {"type": "kafka", "targetValue": 1},
+        "metric": {"type": "kinesis", "targetValue": 1},
         "colour": "blue"
     });
     let paths: Vec<String> = errors(&scaler(spec)).into_iter().map(|(p, _)| p).collect();

@@ -573,7 +573,13 @@ async fn ready_after_first_pass(store: reflector::Store<GeneralScaler>, ctx: Arc
     let mut pending = listed.as_slice();
     loop {
         while let Some((key, rest)) = pending.split_first() {
-            if !ctx.schedule.seen(key) {
+            // Done once reconciled, or gone, or moved to another replica meanwhile (its schedule
+            // then forgotten here: it would never count as seen).
+            let ours = || {
+                let at = reflector::ObjectRef::new(&key.1).within(&key.0);
+                store.get(&at).is_some_and(|s| ctx.serves(&s) != Serving::No)
+            };
+            if !ctx.schedule.seen(key) && ours() {
                 break;
             }
             pending = rest;

@@ -252,6 +252,21 @@ impl Sandbox {
         store.list(&def, namespace, &none.0, &none.1, None, None).map(|page| page.items).unwrap_or_default()
     }
 
+    /// How many objects of a resource (in one namespace, or all) satisfy `pred`, read in place
+    /// without HTTP or copies (not logged): a harness can poll it often at any size.
+    pub fn peek_count(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        pred: impl Fn(&Value) -> bool,
+    ) -> usize {
+        let store = self.shared.store();
+        let Some(def) = store.def(group, version, plural).cloned() else { return 0 };
+        store.count(&def, namespace, pred)
+    }
+
     /// Set the resource metrics of pod `name` in `namespace`, as metrics-server reports them:
     /// `containers` is `[{"name": "app", "usage": {"cpu": "900m", "memory": "64Mi"}}]`. The
     /// PodMetrics carries the pod's labels (so label selectors pick it as they pick the pod), the

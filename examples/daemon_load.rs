@@ -283,6 +283,12 @@ async fn main() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    // What the start cost the API server: pages listed of the scalers (more than one list per
+    // replica means a watch expired and was listed again) and status writes.
+    let start_log = sandbox.requests();
+    let scaler_lists =
+        start_log.iter().filter(|r| r.resource == "generalscalers" && r.verb == "list").count();
+    let start_writes = start_log.iter().filter(|r| r.subresource == "status").count();
     eprintln!(
         "all {} scalers decided {:.1}s after start; settling one interval...",
         args.scalers,
@@ -306,6 +312,21 @@ async fn main() {
     let stats: Vec<(f64, u64, u64)> = replicas.iter().map(|r| proc_stat(r.pid)).collect();
     let log = sandbox.requests();
     let api_requests = log.iter().filter(|r| r.verb != "watch").count();
+    // What they were, the commonest first.
+    let mut kinds: HashMap<String, usize> = HashMap::new();
+    for r in log.iter().filter(|r| r.verb != "watch") {
+        *kinds
+            .entry(format!(
+                "{} {}{}",
+                r.verb,
+                r.resource,
+                if r.subresource.is_empty() { String::new() } else { format!("/{}", r.subresource) }
+            ))
+            .or_default() += 1;
+    }
+    let mut kinds: Vec<(String, usize)> = kinds.into_iter().collect();
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    let kinds: Vec<String> = kinds.iter().take(4).map(|(k, n)| format!("{k}: {n}")).collect();
     let patches = log.iter().filter(|r| r.subresource == "scale" && r.verb == "patch").count();
     let status_writes = log.iter().filter(|r| r.subresource == "status").count();
     let backend_queries = backend.requests.load(Ordering::Relaxed) - queries0;
@@ -375,6 +396,11 @@ async fn main() {
             "<= 10 s".into(),
         ),
         ("first decision for all in status", format!("{:.1} s", first_all.as_secs_f64()), String::new()),
+        (
+            "start: LIST requests of scalers (pages) / status writes",
+            format!("{scaler_lists} / {start_writes}"),
+            String::new(),
+        ),
     ];
     if args.replicas == 1 {
         let (cpu1, rss, hwm) = stats[0];
@@ -406,7 +432,7 @@ async fn main() {
     rows.extend([
         (
             "API requests per scaler per minute",
-            format!("{per_scaler_minute:.4} ({api_requests} in {elapsed:.0} s)"),
+            format!("{per_scaler_minute:.4} ({api_requests} in {elapsed:.0} s: {})", kinds.join(", ")),
             "<= 0.1".into(),
         ),
         ("scale PATCHes, steady", format!("{patches}"), "0".into()),

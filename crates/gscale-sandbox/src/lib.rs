@@ -77,7 +77,9 @@ pub struct SandboxOptions {
     pub port: Option<u16>,
     /// How long after a change of `spec.replicas` a workload's status follows it.
     pub replica_delay: Duration,
-    /// Watch history kept, in events; a watch from before it gets 410 Gone.
+    /// Watch history kept, in events; a watch from before it gets 410 Gone. The default is the
+    /// most a kube-apiserver watch cache holds for a resource (100 x 1024 events): a smaller one
+    /// would expire watches in a burst of writes that a real server serves from its cache.
     pub history_limit: usize,
     /// How often a watch that allows bookmarks gets one.
     pub bookmark_interval: Duration,
@@ -88,7 +90,7 @@ impl Default for SandboxOptions {
         SandboxOptions {
             port: None,
             replica_delay: Duration::ZERO,
-            history_limit: 10_000,
+            history_limit: 100 * 1024,
             bookmark_interval: Duration::from_secs(5),
         }
     }

@@ -336,3 +336,54 @@ async fn a_replica_that_cannot_renew_stops_writing_before_another_may_start() {
     alpha.assert_running();
     beta.assert_running();
 }
+
+/// A member that acts goes on acting on the scalers it keeps while another joins: the joiner waits
+/// for the others' acknowledgement, never the others for the joiner's. (Acting was once taken from
+/// every member until the joiner's Lease acknowledged it, a renewal later: with a 15 s lease, each
+/// join stalled every replica's scalers for up to 5 s, and for as long as a joiner could not renew.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_never_stalls_the_members_already_acting() {
+    const LONG: [&str; 4] = ["--shards", "auto", "--lease-duration", "15"];
+    let cluster = Cluster::start().await;
+    let load = Load::new(100.0);
+    let names = scalers(&cluster, &load, 12).await;
+    let mut alpha = cluster.daemon("alpha", &LONG);
+    all_at(&cluster, &names, 2, SECONDS(40)).await;
+
+    // Beta joins, but its renewals (which would acknowledge alpha) hang; the load alternates every
+    // 1.5 s for 12 s, so every decision writes.
+    cluster.sandbox.clear_requests();
+    let faults = cluster.sandbox.faults();
+    let hung =
+        faults.latency(FaultMatch::any().verb("update").path("/leases/gscale-member-beta"), SECONDS(30));
+    let mut beta = cluster.daemon("beta", &LONG);
+    let started = Timestamp::now();
+    for value in [150.0, 100.0, 150.0, 100.0, 150.0, 100.0, 150.0, 100.0] {
+        load.set(value);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let ended = Timestamp::now() - SignedDuration::from_millis(1500);
+    let log = cluster.sandbox.requests();
+    faults.remove(hung);
+    settled(&cluster, 2).await;
+    let owners = owners_by_ring(&cluster, &names).await;
+    assert!(owners.values().any(|o| o == "beta"), "beta owns a share: {owners:?}");
+
+    // Every scaler alpha keeps was written by alpha throughout: no gap of more than 3 s.
+    let writes = scaler_writes(&log);
+    for name in owners.iter().filter(|(_, o)| *o == "alpha").map(|(n, _)| n) {
+        let mut times: Vec<Timestamp> =
+            writes.iter().filter(|(s, r, _)| s == name && r == "alpha").map(|(_, _, at)| *at).collect();
+        times.insert(0, started);
+        times.push(ended);
+        times.sort();
+        let gap = times.windows(2).map(|w| w[1].duration_since(w[0])).max().unwrap();
+        assert!(
+            gap < SignedDuration::from_secs(3),
+            "{name} (alpha's throughout) went {gap} without a write of alpha's while beta joined: {times:?}"
+        );
+    }
+    writers_in_turn(&log);
+    alpha.assert_running();
+    beta.assert_running();
+}

@@ -12,6 +12,9 @@
 //! closed first, or its Lease deleted when it shut down after draining). A member that joined acts
 //! once every other member's Lease acknowledges it (each lists, at each renewal, the members its
 //! view holds), or once a lease duration passed since it joined; one that is alone acts at once.
+//! Once acting it stays so while its membership is unbroken: a later joiner waits for the others'
+//! acknowledgement, the others never wait for the joiner's (what moves to the joiner leaves their
+//! views before they acknowledge it, and nothing moves to them on a join).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -190,6 +193,10 @@ struct Own {
     /// The resourceVersion and uid of our Lease as last written.
     version: Option<String>,
     uid: Option<String>,
+    /// The incarnation in which this member began to act: it acts on for that incarnation.
+    acted_in: Option<i32>,
+    /// The acknowledgements our Lease carries as last written.
+    seen_written: Option<String>,
 }
 
 fn tag(identity: &str, incarnation: i32) -> String {
@@ -211,7 +218,15 @@ pub async fn campaign(
     let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
     let name = settings.lease_name();
     let renew_deadline = settings.duration.mul_f64(2.0 / 3.0);
-    let mut own = Own { renewed: None, joined: None, incarnation: 0, version: None, uid: None };
+    let mut own = Own {
+        renewed: None,
+        joined: None,
+        incarnation: 0,
+        version: None,
+        uid: None,
+        acted_in: None,
+        seen_written: None,
+    };
     let mut seen: HashMap<String, Seen> = HashMap::new();
     // When the list the current view came from was sent.
     let mut listed: Option<Instant> = None;
@@ -265,6 +280,21 @@ pub async fn campaign(
         };
         let member = deadline.is_some_and(|d| Instant::now() < d);
         let next = build_view(&settings, &own, &seen, member);
+        if next.acting {
+            own.acted_in = Some(own.incarnation);
+        }
+        // A handshake under way goes at a tenth of the renewal period: a joiner waiting for the
+        // others' acknowledgement looks again soon, and a member whose view gained a member
+        // acknowledges it at once rather than a renewal later (a join takes about a second).
+        let acknowledging = {
+            let tags: Vec<String> = seen
+                .values()
+                .map(|s| tag(&s.identity, s.incarnation))
+                .chain(own_tag(&settings, &own))
+                .collect();
+            own.seen_written.as_deref() != Some(acknowledgements(&next, &tags).as_str())
+        };
+        let hurry = member && (!next.acting || acknowledging);
         // The view before the deadline: a write that sees the new deadline sees the new view too.
         view.send_if_modified(|current| {
             if **current == next {
@@ -283,12 +313,12 @@ pub async fn campaign(
             leading.send_replace(member);
         }
         // Wake at the deadline if renewals keep failing, to stop acting on time.
+        let period = if hurry { settings.renew / 10 } else { settings.renew };
         let pause = match deadline {
-            Some(d) if member => settings
-                .renew
-                .saturating_sub(round.elapsed())
-                .min(d.saturating_duration_since(Instant::now())),
-            _ => settings.renew.saturating_sub(round.elapsed()),
+            Some(d) if member => {
+                period.saturating_sub(round.elapsed()).min(d.saturating_duration_since(Instant::now()))
+            }
+            _ => period.saturating_sub(round.elapsed()),
         };
         tokio::select! {
             () = tokio::time::sleep(pause.max(Duration::from_millis(10))) => {}
@@ -327,14 +357,7 @@ async fn renew(
     view: &View,
     acknowledged: &[String],
 ) -> Result<(), kube::Error> {
-    // Acknowledge only what the view we act under holds.
-    let held: Vec<&str> = view.ring.identities().collect();
-    let mut seen: Vec<&String> = acknowledged
-        .iter()
-        .filter(|t| held.iter().any(|i| t.rsplit_once('/').is_some_and(|(id, _)| id == *i)))
-        .collect();
-    seen.sort();
-    let seen = seen.into_iter().map(String::as_str).collect::<Vec<_>>().join(",");
+    let seen = acknowledgements(view, acknowledged);
     // A new incarnation whenever the membership broke: acknowledgements of the old one do not count.
     let incarnation = if unbroken { own.incarnation } else { own.incarnation + 1 };
     let now = Timestamp::now();
@@ -390,9 +413,21 @@ async fn renew(
         }
     };
     own.incarnation = incarnation;
+    own.seen_written = written.metadata.annotations.as_ref().and_then(|a| a.get(SEEN_ANNOTATION)).cloned();
     own.version = written.metadata.resource_version;
     own.uid = written.metadata.uid;
     Ok(())
+}
+
+/// The acknowledgements a renewal writes: the tags seen whose member the view we act under holds.
+fn acknowledgements(view: &View, tags: &[String]) -> String {
+    let held: Vec<&str> = view.ring.identities().collect();
+    let mut seen: Vec<&String> = tags
+        .iter()
+        .filter(|t| held.iter().any(|i| t.rsplit_once('/').is_some_and(|(id, _)| id == *i)))
+        .collect();
+    seen.sort();
+    seen.into_iter().map(String::as_str).collect::<Vec<_>>().join(",")
 }
 
 /// Record what the list shows: a Lease seen with a new resourceVersion was renewed now.
@@ -447,11 +482,13 @@ fn build_view(s: &MemberSettings, own: &Own, seen: &HashMap<String, Seen>, membe
     let acknowledged = live.iter().all(|m| m.acknowledged.contains(&me));
     let settles_at = own.joined.map(|j| j + s.duration);
     let settled = settles_at.is_some_and(|t| Instant::now() >= t);
+    // Acting already in this incarnation: a member that joined since does not stop it.
+    let acted = own.joined.is_some() && own.acted_in == Some(own.incarnation);
     View {
         me: s.identity.clone(),
         member: true,
         ring: Ring::new(live.iter().map(|m| m.identity.as_str()).chain(std::iter::once(s.identity.as_str()))),
-        acting: acknowledged || settled,
+        acting: acted || acknowledged || settled,
         settles_at,
     }
 }
@@ -574,8 +611,15 @@ mod tests {
             duration: Duration::from_secs(15),
             renew: Duration::from_secs(5),
         };
-        let own =
-            Own { renewed: None, joined: Some(Instant::now()), incarnation: 2, version: None, uid: None };
+        let mut own = Own {
+            renewed: None,
+            joined: Some(Instant::now()),
+            incarnation: 2,
+            version: None,
+            uid: None,
+            acted_in: None,
+            seen_written: None,
+        };
         let alone = build_view(&s, &own, &HashMap::new(), true);
         assert!(alone.acting, "alone at its first view: nobody else can be writing");
         let mut others = HashMap::new();
@@ -586,6 +630,15 @@ mod tests {
         assert_eq!(view.wait(), Some(Duration::from_secs(15)));
         others.get_mut("b").unwrap().acknowledged.push("me/2".into());
         assert!(build_view(&s, &own, &others, true).acting);
+        // Acting, it stays so when another joins that has not acknowledged it yet; a new
+        // incarnation (its membership broke) waits again.
+        own.acted_in = Some(2);
+        others.insert("c".to_string(), seen("c", &["c/1"], Instant::now()));
+        assert!(build_view(&s, &own, &others, true).acting, "a later joiner waits, not this member");
+        own.incarnation = 3;
+        assert!(!build_view(&s, &own, &others, true).acting, "a new incarnation waits for acknowledgement");
+        own.incarnation = 2;
+        others.remove("c");
         // A member not seen renewing for its duration is gone: its fence closed before.
         others.get_mut("b").unwrap().acknowledged.clear();
         tokio::time::advance(Duration::from_secs(16)).await;

@@ -75,6 +75,9 @@ const DEDUP_WINDOW: Duration = Duration::from_secs(3);
 /// How long in-flight reconciles may take to finish after the shutdown signal.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Reconciles the controller holds in flight at once (most of them waiting for a turn).
+const CONTROLLER_SLOTS: u16 = 4 * turns::DEFAULT_TURNS as u16;
+
 /// How often the memory of deleted scalers is dropped.
 const PRUNE_EVERY: Duration = Duration::from_secs(5);
 
@@ -411,8 +414,13 @@ pub async fn run(
     }
     let (mut draining, mut deadline) = (shutdown_rx.clone(), shutdown_rx);
     let controller = Controller::for_stream(scalers, reader)
-        // Unbounded here: `Context::turns` bounds the work, in all and per namespace.
-        .with_config(ControllerConfig::default().concurrency(0))
+        // `Context::turns` bounds the work, in all and per namespace; the controller's own bound
+        // is there because kube-runtime polls every reconcile in flight whenever one finishes:
+        // unbounded, the first pass held every scaler in flight at once, and 30,000 scalers cost
+        // 30,000 polls per finished reconcile (most of the daemon's CPU at start, and why 3x the
+        // scalers took 5.7x as long). Four times the turns keeps a namespace whose reconciles hang
+        // from holding every slot while the others wait.
+        .with_config(ControllerConfig::default().concurrency(CONTROLLER_SLOTS))
         .reconcile_all_on(futures::stream::select(became_leader, moved))
         .graceful_shutdown_on(async move {
             let _ = draining.wait_for(|s| *s).await;
@@ -573,7 +581,13 @@ async fn ready_after_first_pass(store: reflector::Store<GeneralScaler>, ctx: Arc
     let mut pending = listed.as_slice();
     loop {
         while let Some((key, rest)) = pending.split_first() {
-            if !ctx.schedule.seen(key) {
+            // Done once reconciled, or gone, or moved to another replica meanwhile (its schedule
+            // then forgotten here: it would never count as seen).
+            let ours = || {
+                let at = reflector::ObjectRef::new(&key.1).within(&key.0);
+                store.get(&at).is_some_and(|s| ctx.serves(&s) != Serving::No)
+            };
+            if !ctx.schedule.seen(key) && ours() {
                 break;
             }
             pending = rest;
@@ -723,5 +737,73 @@ pub(crate) mod testing {
         let settings = RunSettings::default();
         let ctx = Context::new(client, settings, leading, leader::Fence::open(), Clock::manual(now), &tasks);
         (Arc::new(ctx), Harness { api, leading: leading_tx, _tasks: stop })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(scaler: &GeneralScaler) -> ScalerKey {
+        (scaler.namespace().unwrap_or_default(), scaler.name_any())
+    }
+
+    fn view(ring: &[&str]) -> Arc<members::View> {
+        Arc::new(members::View {
+            me: "me-1".into(),
+            member: true,
+            ring: members::Ring::new(ring.iter().copied()),
+            acting: true,
+            settles_at: None,
+        })
+    }
+
+    /// With automatic shards, scalers that move to another member during the first pass are
+    /// forgotten here (their schedule too): readiness must not wait for them to be reconciled.
+    #[tokio::test(start_paused = true)]
+    async fn readiness_does_not_wait_for_scalers_that_moved_away_during_the_first_pass() {
+        let now: jiff::Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+        let (ctx, _harness) = testing::context(now);
+        let mut ctx = Arc::into_inner(ctx).expect("the only reference");
+        let (views, membership) = watch::channel(view(&["me-1"]));
+        ctx.membership = Some(membership);
+        let ctx = Arc::new(ctx);
+        let (reader, mut writer) = reflector::store::<GeneralScaler>();
+        writer.apply_watcher_event(&watcher::Event::Init);
+        for i in 0..20 {
+            let mut scaler = mock::scaler(None);
+            scaler.metadata.name = Some(format!("s{i}"));
+            scaler.metadata.uid = Some(format!("uid-{i}"));
+            writer.apply_watcher_event(&watcher::Event::InitApply(scaler));
+        }
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let ready = tokio::spawn(ready_after_first_pass(reader.clone(), ctx.clone()));
+        // It listed all twenty as its own; then another member joins and takes about half.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let order: Vec<Arc<GeneralScaler>> = reader.state();
+        let two = view(&["me-1", "other-1"]);
+        let kept = |s: &GeneralScaler| two.owns(s.uid().as_deref().unwrap_or_default());
+        // The first scaler (in the pass's order) that stays, with one that leaves after it.
+        let first = order
+            .iter()
+            .position(|s| kept(s) && order.iter().skip_while(|o| o.uid() != s.uid()).any(|o| !kept(o)))
+            .expect("a scaler that stays before one that leaves");
+        let interval = Duration::from_secs(15);
+        for (i, scaler) in order.iter().enumerate() {
+            if i != first {
+                ctx.schedule.set_next(key(scaler), Some(1), interval, &scaler.spec, now);
+            }
+        }
+        views.send_replace(two.clone());
+        let served: HashSet<ScalerKey> = order.iter().filter(|s| kept(s)).map(|s| key(s)).collect();
+        forget_all_but(&ctx, &served);
+        assert!(!ctx.telemetry.ready.load(Ordering::Relaxed), "one of its own is not reconciled yet");
+        let last = &order[first];
+        ctx.schedule.set_next(key(last), Some(1), interval, &last.spec, now);
+        tokio::time::timeout(Duration::from_secs(5), ready)
+            .await
+            .expect("ready once its own are done")
+            .unwrap();
+        assert!(ctx.telemetry.ready.load(Ordering::Relaxed));
     }
 }

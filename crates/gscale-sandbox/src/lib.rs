@@ -77,7 +77,9 @@ pub struct SandboxOptions {
     pub port: Option<u16>,
     /// How long after a change of `spec.replicas` a workload's status follows it.
     pub replica_delay: Duration,
-    /// Watch history kept, in events; a watch from before it gets 410 Gone.
+    /// Watch history kept, in events; a watch from before it gets 410 Gone. The default is the
+    /// most a kube-apiserver watch cache holds for a resource (100 x 1024 events): a smaller one
+    /// would expire watches in a burst of writes that a real server serves from its cache.
     pub history_limit: usize,
     /// How often a watch that allows bookmarks gets one.
     pub bookmark_interval: Duration,
@@ -88,7 +90,7 @@ impl Default for SandboxOptions {
         SandboxOptions {
             port: None,
             replica_delay: Duration::ZERO,
-            history_limit: 10_000,
+            history_limit: 100 * 1024,
             bookmark_interval: Duration::from_secs(5),
         }
     }
@@ -250,6 +252,21 @@ impl Sandbox {
         let Some(def) = store.def(group, version, plural).cloned() else { return Vec::new() };
         let none = (select::LabelSelector::default(), select::FieldSelector::default());
         store.list(&def, namespace, &none.0, &none.1, None, None).map(|page| page.items).unwrap_or_default()
+    }
+
+    /// How many objects of a resource (in one namespace, or all) satisfy `pred`, read in place
+    /// without HTTP or copies (not logged): a harness can poll it often at any size.
+    pub fn peek_count(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        pred: impl Fn(&Value) -> bool,
+    ) -> usize {
+        let store = self.shared.store();
+        let Some(def) = store.def(group, version, plural).cloned() else { return 0 };
+        store.count(&def, namespace, pred)
     }
 
     /// Set the resource metrics of pod `name` in `namespace`, as metrics-server reports them:

@@ -338,6 +338,16 @@ impl Store {
         Ok(Page { items, rv: self.rv, next, remaining })
     }
 
+    /// How many stored objects of `def` (in `ns`, or all) satisfy `pred`, as stored (not rendered).
+    pub fn count(&self, def: &ResourceDef, ns: Option<&str>, pred: impl Fn(&Value) -> bool) -> usize {
+        self.data.get(&def.storage).map_or(0, |objects| {
+            objects
+                .iter()
+                .filter(|((o_ns, _), stored)| ns.is_none_or(|n| n == o_ns) && pred(&stored.object))
+                .count()
+        })
+    }
+
     fn namespace_exists(&self, ns: &str) -> bool {
         self.data.get("/namespaces").is_some_and(|m| m.contains_key(&(String::new(), ns.to_string())))
     }

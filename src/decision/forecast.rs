@@ -285,6 +285,16 @@ fn target_of(spec: &GeneralScalerSpec) -> Option<f64> {
     spec.metrics().first().map(|m| m.target_value).filter(|t| *t > 0.0 && t.is_finite())
 }
 
+/// The count a forecast's `demand` needs at `target`, with the reactive rule's tolerance: demand
+/// within it of what the current pods serve keeps the count. Without it a forecast would step up on
+/// every small rise the reactive rule lets pass, and only the reactive rule, which holds within
+/// tolerance, would bring the count back down: more pods and more scale events than the HPA.
+fn sized(spec: &GeneralScalerSpec, current: i32, demand: f64, target: f64) -> i32 {
+    let ratio = demand / target / f64::from(current.max(1));
+    let within = current > 0 && (ratio - 1.0).abs() <= spec.behavior.tolerance + 1e-9;
+    if within { current } else { replicas_for(demand, target) }
+}
+
 /// With scaleDownEarly, the count the scale-down window and cooldown may hold no more than, when it is
 /// below the current count (otherwise they hold as usual).
 fn early(fs: &ForecastSpec, hold: i32, current: i32) -> Option<i32> {
@@ -324,13 +334,7 @@ fn trend_verdict(
         trend::Outlook::Learning => None,
         trend::Outlook::NoBetter { cost } => Some(ForecastVerdict::TrendNoBetter { cost }),
         trend::Outlook::Acts { peak, rise, margin, cost } => {
-            let target = target_of(spec)?;
-            // The reactive rule's tolerance, on the demand ahead: within it the count stays. Without
-            // it the trend would step up on every small rise the reactive rule lets pass, and nothing
-            // but the reactive rule (which holds within tolerance) would bring the count back down.
-            let ratio = peak / target / f64::from(current.max(1));
-            let within = current > 0 && (ratio - 1.0).abs() <= spec.behavior.tolerance + 1e-9;
-            let replicas = if within { current } else { replicas_for(peak, target) };
+            let replicas = sized(spec, current, peak, target_of(spec)?);
             let most = trend::hold(trend, now_ms, replicas.max(floor), lead_ms);
             Some(ForecastVerdict::Trend {
                 peak,
@@ -381,7 +385,7 @@ fn verdict(
         ForecastVerdict::Forecast { replicas, .. } => Some(replicas),
         _ => None,
     };
-    let replicas = replicas_for(peak, target).max(profile.unwrap_or(0));
+    let replicas = sized(spec, current, peak, target).max(profile.unwrap_or(0));
     // Sized for the risk the window's record allows over the lead time, the count needs no window.
     let hold = early(fs, floor.max(replicas), current);
     ForecastVerdict::Covered {
@@ -442,7 +446,7 @@ fn seasonal_verdict(
     let Some(peak) = peak_over(i64::from(fs.lead_seconds), margin) else {
         return warming;
     };
-    let replicas = replicas_for(peak, target);
+    let replicas = sized(spec, current, peak, target);
     let count = floor.max(replicas);
     let down = &spec.behavior.scale_down;
     let hold_seconds = i64::from(down.stabilization_window_seconds.max(down.cooldown_seconds));

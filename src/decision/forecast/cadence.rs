@@ -144,7 +144,7 @@ pub(super) fn verdict(
     let due_in = changed + period * next.max(1) - now;
     let due = due_in <= i64::from(fs.lead_seconds) + sync;
     let (rise, quantile) = if due { rise(steps)? } else { (1.0, 0.0) };
-    let replicas = replicas_for(demand * rise, target);
+    let replicas = sized(spec, current, demand * rise, target);
     let hold = early(fs, floor.max(replicas), current);
     Some(ForecastVerdict::Cadence {
         period: period as u32,

@@ -22,13 +22,6 @@ fn spec(metric: serde_json::Value, target: &str) -> serde_json::Value {
     })
 }
 
-async fn wait_replicas(cluster: &Cluster, name: &str, expected: i32, deadline: Duration) {
-    eventually(&format!("{name} at {expected} replicas"), deadline, || async {
-        cluster.replicas(name).await == expected
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_queue_scales_workers_up_and_drains_down_after_the_cooldown() {
     let Some(mut redis) = common::redis::start() else { return };
@@ -40,10 +33,10 @@ async fn a_redis_queue_scales_workers_up_and_drains_down_after_the_cooldown() {
     let _daemon = cluster.daemon("d", &["--no-leader-election"]);
 
     redis.push("jobs", 500);
-    wait_replicas(&cluster, "workers", 10, SECONDS(15)).await;
+    cluster.wait_replicas("workers", 10, SECONDS(15)).await;
     // Half drained: a first scale-down, which starts the 3 s wait before the next one.
     redis.cli(&["LTRIM", "jobs", "0", "249"]);
-    wait_replicas(&cluster, "workers", 5, SECONDS(15)).await;
+    cluster.wait_replicas("workers", 5, SECONDS(15)).await;
     eventually("the scale-down time is in status", SECONDS(10), || async {
         cluster.scaler("workers").await.status.is_some_and(|s| s.history.last_scale_down_time.is_some())
     })
@@ -52,7 +45,7 @@ async fn a_redis_queue_scales_workers_up_and_drains_down_after_the_cooldown() {
         cluster.scaler("workers").await.status.and_then(|s| s.history.last_scale_down_time).unwrap();
 
     redis.cli(&["DEL", "jobs"]);
-    wait_replicas(&cluster, "workers", 1, SECONDS(15)).await;
+    cluster.wait_replicas("workers", 1, SECONDS(15)).await;
     // The sandbox's time of the drain against the daemon's own stamp of the first scale-down.
     let drained = cluster.scale_patches("workers").last().expect("a scale-down").at;
     assert!(
@@ -62,7 +55,7 @@ async fn a_redis_queue_scales_workers_up_and_drains_down_after_the_cooldown() {
 
     // Redis down: the scaler holds, says why, and recovers by itself.
     redis.push("jobs", 200);
-    wait_replicas(&cluster, "workers", 4, SECONDS(10)).await;
+    cluster.wait_replicas("workers", 4, SECONDS(10)).await;
     redis.stop();
     eventually("MetricsAvailable False", SECONDS(10), || async {
         cluster.condition("workers", "MetricsAvailable").await.is_some_and(|c| c.0 == "False")
@@ -76,7 +69,7 @@ async fn a_redis_queue_scales_workers_up_and_drains_down_after_the_cooldown() {
     assert_eq!(cluster.replicas("workers").await, 4, "no scale-down on missing data");
     redis.restart();
     redis.push("jobs", 100);
-    wait_replicas(&cluster, "workers", 2, SECONDS(15)).await;
+    cluster.wait_replicas("workers", 2, SECONDS(15)).await;
     // Status is written just after the scale, not with it.
     eventually("MetricsAvailable True", SECONDS(5), || async {
         cluster.condition("workers", "MetricsAvailable").await.is_some_and(|c| c.0 == "True")
@@ -97,13 +90,13 @@ async fn prometheus_fed_scalers_follow_the_exporter_and_share_one_query() {
     }
     let addr = format!("127.0.0.1:{}", common::free_port());
     let _daemon = cluster.daemon("d", &["--no-leader-election", "--metrics-addr", &addr]);
-    wait_replicas(&cluster, "a", 2, SECONDS(15)).await;
-    wait_replicas(&cluster, "b", 2, SECONDS(5)).await;
+    cluster.wait_replicas("a", 2, SECONDS(15)).await;
+    cluster.wait_replicas("b", 2, SECONDS(5)).await;
 
     exporter.set("queue_depth", 400);
     prometheus.wait_value("sum(queue_depth)", 400.0, SECONDS(10));
-    wait_replicas(&cluster, "a", 8, SECONDS(5)).await;
-    wait_replicas(&cluster, "b", 8, SECONDS(5)).await;
+    cluster.wait_replicas("a", 8, SECONDS(5)).await;
+    cluster.wait_replicas("b", 8, SECONDS(5)).await;
 
     // Two scalers, one query: over six queries counted by Prometheus itself, the daemon took about
     // two readings per query (one per scaler), not one.
@@ -168,9 +161,9 @@ async fn a_pubsub_fed_scaler_follows_its_backlog() {
     .await;
 
     monitoring.set_backlog("demo-project", "jobs-sub", 750);
-    wait_replicas(&cluster, "consumer", 8, SECONDS(10)).await;
+    cluster.wait_replicas("consumer", 8, SECONDS(10)).await;
     monitoring.set_backlog("demo-project", "jobs-sub", 120);
-    wait_replicas(&cluster, "consumer", 2, SECONDS(10)).await;
+    cluster.wait_replicas("consumer", 2, SECONDS(10)).await;
 
     // A subscription that does not exist is named as such.
     let metric = json!({"type": "pubsub", "targetValue": 100,

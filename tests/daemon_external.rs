@@ -118,13 +118,6 @@ async fn serve(state: Arc<State>) -> (String, tokio::sync::oneshot::Sender<()>) 
     (address, stop)
 }
 
-async fn wait_replicas(cluster: &Cluster, expected: i32) {
-    eventually(&format!("queue-worker at {expected} replicas"), SECONDS(30), || async {
-        cluster.replicas("queue-worker").await == expected
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_scaler_drives_gscale_run_as_it_drives_keda() {
     let state = Arc::new(State::default());
@@ -146,18 +139,18 @@ async fn an_external_scaler_drives_gscale_run_as_it_drives_keda() {
     let mut daemon = cluster.daemon("d", &["--no-leader-election"]);
 
     // 45 against the scaler's targetSize 10: 5 replicas, as KEDA's HPA would hold it.
-    wait_replicas(&cluster, 5).await;
+    cluster.wait_replicas("queue-worker", 5, SECONDS(30)).await;
     assert_eq!(state.metadata.lock().unwrap().clone(), Some(HashMap::from([("foo".into(), "bar".into())])));
     let status = cluster.scaler("queue-worker").await.status.unwrap();
     assert_eq!(status.metrics[0].value, Some(4.5), "{status:?}");
     state.value.store(12, Ordering::SeqCst);
-    wait_replicas(&cluster, 2).await;
+    cluster.wait_replicas("queue-worker", 2, SECONDS(30)).await;
     // Inactive: read as 0, and minReplicas 0 lets the workload rest at 0.
     state.active.store(false, Ordering::SeqCst);
-    wait_replicas(&cluster, 0).await;
+    cluster.wait_replicas("queue-worker", 0, SECONDS(30)).await;
     state.active.store(true, Ordering::SeqCst);
     state.value.store(30, Ordering::SeqCst);
-    wait_replicas(&cluster, 3).await;
+    cluster.wait_replicas("queue-worker", 3, SECONDS(30)).await;
 
     // The scaler goes away: the replicas hold and the status names the failure.
     let _ = stop.send(());

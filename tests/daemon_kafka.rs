@@ -14,8 +14,6 @@ mod common;
 use std::time::Duration;
 
 use common::cluster::{Cluster, eventually};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, PostParams};
 use serde_json::json;
 
 const SECONDS: fn(u64) -> Duration = Duration::from_secs;
@@ -29,21 +27,6 @@ fn spec(kafka: serde_json::Value, target: &str, min: i32) -> serde_json::Value {
         "syncIntervalSeconds": 1,
         "behavior": {"scaleDown": {"cooldownSeconds": 0, "stabilizationWindowSeconds": 0}}
     })
-}
-
-async fn wait_replicas(cluster: &Cluster, name: &str, expected: i32) {
-    eventually(&format!("{name} at {expected} replicas"), SECONDS(30), || async {
-        cluster.replicas(name).await == expected
-    })
-    .await;
-}
-
-async fn secret(cluster: &Cluster, name: &str, data: serde_json::Value) {
-    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), "default");
-    let secret: Secret = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": "default"}, "stringData": data}))
-    .unwrap();
-    api.create(&PostParams::default(), &secret).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,18 +44,18 @@ async fn a_consumer_groups_lag_scales_consumers_up_down_to_zero_and_holds_when_t
     let mut daemon = cluster.daemon("d", &["--no-leader-election"]);
 
     // Lag 30 + 20 at 10 a consumer: 5.
-    wait_replicas(&cluster, "consumers", 5).await;
+    cluster.wait_replicas("consumers", 5, SECONDS(30)).await;
     let status = cluster.scaler("consumers").await.status.unwrap();
     assert_eq!(status.metrics[0].value, Some(50.0), "{status:?}");
     // The consumers catch up on partition 0 and half of partition 1: lag 10, one consumer.
     kafka.commit("workers", "orders", &[(0, 30), (1, 10)]).await;
-    wait_replicas(&cluster, "consumers", 1).await;
+    cluster.wait_replicas("consumers", 1, SECONDS(30)).await;
     // All read: lag 0, and minReplicas 0 lets the consumers rest at 0.
     kafka.commit("workers", "orders", &[(1, 20)]).await;
-    wait_replicas(&cluster, "consumers", 0).await;
+    cluster.wait_replicas("consumers", 0, SECONDS(30)).await;
     // New orders: 25 behind, 3 consumers.
     kafka.produce("orders", 1, 25).await;
-    wait_replicas(&cluster, "consumers", 3).await;
+    cluster.wait_replicas("consumers", 3, SECONDS(30)).await;
 
     // The broker stops: the replicas hold and the status names the failure.
     kafka.stop();
@@ -142,7 +125,7 @@ async fn over_tls_with_the_ca_from_a_secret() {
 
     let cluster = Cluster::start().await;
     cluster.deployment("auditors", 1).await;
-    secret(&cluster, "kafka-ca", json!({"ca.crt": certs.ca_pem})).await;
+    cluster.secret("kafka-ca", json!({"ca.crt": certs.ca_pem})).await;
     let source = json!({"bootstrapServers": [kafka.address], "consumerGroup": "auditors", "topic": "audit",
         "allowIdleConsumers": true, "tls": true, "caSecretRef": {"name": "kafka-ca", "key": "ca.crt"}});
     cluster.apply_scaler("auditors", spec(source, "auditors", 1)).await;
@@ -167,7 +150,7 @@ async fn a_refused_sasl_sign_in_is_named_and_never_shows_the_password() {
     let Some(kafka) = common::kafka::tansu(None, true) else { return };
     let cluster = Cluster::start().await;
     cluster.deployment("auditors", 2).await;
-    secret(&cluster, "kafka", json!({"user": "alice", "password": "alice-Secret-77"})).await;
+    cluster.secret("kafka", json!({"user": "alice", "password": "alice-Secret-77"})).await;
     // tansu's memory storage keeps no SCRAM credentials: the exchange runs and the proof is refused.
     // It offers no PLAIN either, and closes the connection on the handshake (a Kafka broker answers
     // UnsupportedSaslMechanism): named as the step where the connection broke.

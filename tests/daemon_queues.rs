@@ -9,8 +9,6 @@ mod common;
 use std::time::Duration;
 
 use common::cluster::{Cluster, eventually};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, PostParams};
 use serde_json::json;
 
 const SECONDS: fn(u64) -> Duration = Duration::from_secs;
@@ -24,21 +22,6 @@ fn spec(metric: serde_json::Value, target: &str) -> serde_json::Value {
         "syncIntervalSeconds": 1,
         "behavior": {"scaleDown": {"cooldownSeconds": 0, "stabilizationWindowSeconds": 0}}
     })
-}
-
-async fn wait_replicas(cluster: &Cluster, name: &str, expected: i32) {
-    eventually(&format!("{name} at {expected} replicas"), SECONDS(30), || async {
-        cluster.replicas(name).await == expected
-    })
-    .await;
-}
-
-async fn secret(cluster: &Cluster, name: &str, data: serde_json::Value) {
-    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), "default");
-    let secret: Secret = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": "default"}, "stringData": data}))
-    .unwrap();
-    api.create(&PostParams::default(), &secret).await.unwrap();
 }
 
 /// The broker stopped: MetricsAvailable False naming the backend, the replicas held.
@@ -61,7 +44,7 @@ async fn a_rabbitmq_queue_scales_consumers_with_credentials_from_a_secret() {
     rabbit.declare("jobs");
     let cluster = Cluster::start().await;
     cluster.deployment("consumers", 1).await;
-    secret(&cluster, "rabbitmq-credentials", json!({"username": "guest", "password": "guest"})).await;
+    cluster.secret("rabbitmq-credentials", json!({"username": "guest", "password": "guest"})).await;
     let metric = json!({"type": "rabbitmq", "targetValue": 10, "rabbitmq": {
         "url": rabbit.url, "queueName": "jobs",
         "usernameSecretRef": {"name": "rabbitmq-credentials", "key": "username"},
@@ -70,11 +53,11 @@ async fn a_rabbitmq_queue_scales_consumers_with_credentials_from_a_secret() {
     let mut daemon = cluster.daemon("d", &["--no-leader-election"]);
 
     rabbit.publish("jobs", 45); // 45 at 10 a consumer: 5
-    wait_replicas(&cluster, "consumers", 5).await;
+    cluster.wait_replicas("consumers", 5, SECONDS(30)).await;
     rabbit.purge("jobs");
-    wait_replicas(&cluster, "consumers", 1).await;
+    cluster.wait_replicas("consumers", 1, SECONDS(30)).await;
     rabbit.publish("jobs", 30);
-    wait_replicas(&cluster, "consumers", 3).await;
+    cluster.wait_replicas("consumers", 3, SECONDS(30)).await;
     let status = cluster.scaler("consumers").await.status.unwrap();
     assert_eq!(status.metrics[0].value, Some(30.0), "{status:?}");
 
@@ -94,7 +77,7 @@ async fn a_rabbitmq_password_refused_is_an_auth_error_that_never_shows_it() {
     rabbit.declare("jobs");
     let cluster = Cluster::start().await;
     cluster.deployment("consumers", 2).await;
-    secret(&cluster, "wrong", json!({"password": "not-the-Password-42"})).await;
+    cluster.secret("wrong", json!({"password": "not-the-Password-42"})).await;
     let metric = json!({"type": "rabbitmq", "targetValue": 10, "rabbitmq": {
         "url": rabbit.url, "queueName": "jobs", "username": "guest",
         "passwordSecretRef": {"name": "wrong", "key": "password"}}});
@@ -121,11 +104,11 @@ async fn a_nats_jetstream_consumer_scales_workers_up_and_down() {
     let mut daemon = cluster.daemon("d", &["--no-leader-election"]);
 
     nats.publish("orders.new", 100); // 100 pending at 20 a worker: 5
-    wait_replicas(&cluster, "workers", 5).await;
+    cluster.wait_replicas("workers", 5, SECONDS(30)).await;
     nats.purge("orders");
-    wait_replicas(&cluster, "workers", 1).await;
+    cluster.wait_replicas("workers", 1, SECONDS(30)).await;
     nats.publish("orders.new", 61);
-    wait_replicas(&cluster, "workers", 4).await;
+    cluster.wait_replicas("workers", 4, SECONDS(30)).await;
 
     nats.stop();
     holds_when_stopped(&cluster, "workers", 4, "127.0.0.1").await;

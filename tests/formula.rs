@@ -82,13 +82,13 @@ async fn a_formula_over_prometheus_and_redis_scales_as_its_arithmetic_says() {
     // The daemon follows the formula up, then down as the queue drains.
     cluster.apply_scaler("orders", spec.clone()).await;
     let mut daemon = cluster.daemon("d", &["--no-leader-election"]);
-    wait_replicas(&cluster, 3).await;
+    cluster.wait_replicas("orders", 3, SECONDS(20)).await;
     redis.push("orders", 1500); // (2000 + 100) / 2 = 1050: 11
-    wait_replicas(&cluster, 11).await;
+    cluster.wait_replicas("orders", 11, SECONDS(20)).await;
     redis.cli(&["DEL", "orders"]); // (0 + 100) / 2 = 50: 1
-    wait_replicas(&cluster, 1).await;
+    cluster.wait_replicas("orders", 1, SECONDS(20)).await;
     redis.push("orders", 700); // (700 + 100) / 2 = 400: 4
-    wait_replicas(&cluster, 4).await;
+    cluster.wait_replicas("orders", 4, SECONDS(20)).await;
 
     // Redis stops: the formula fails, the replicas hold and the status says why.
     redis.stop();
@@ -109,13 +109,6 @@ async fn a_formula_over_prometheus_and_redis_scales_as_its_arithmetic_says() {
     let fallback = plan_json(&cluster, &scaler(&prometheus.url, redis.port, "((lag ?? 0) + inflight) / 2"));
     assert_eq!(fallback["metrics"][0]["value"].as_f64(), Some(50.0), "{fallback:#}");
     assert_eq!(fallback["metrics"][0]["desired"], 1, "{fallback:#}");
-}
-
-async fn wait_replicas(cluster: &Cluster, expected: i32) {
-    eventually(&format!("orders at {expected} replicas"), SECONDS(20), || async {
-        cluster.replicas("orders").await == expected
-    })
-    .await;
 }
 
 #[test]

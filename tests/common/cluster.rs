@@ -70,6 +70,23 @@ impl Cluster {
         api.get(name).await.unwrap().spec.replicas.unwrap_or(1)
     }
 
+    /// Wait (up to `deadline`) until a Deployment's spec.replicas is `expected`.
+    pub async fn wait_replicas(&self, name: &str, expected: i32, deadline: Duration) {
+        eventually(&format!("{name} at {expected} replicas"), deadline, || async {
+            self.replicas(name).await == expected
+        })
+        .await;
+    }
+
+    /// Create a Secret in `default` from string data.
+    pub async fn secret(&self, name: &str, data: serde_json::Value) {
+        let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(self.client.clone(), "default");
+        let secret = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "default"}, "stringData": data}))
+        .unwrap();
+        api.create(&PostParams::default(), &secret).await.unwrap();
+    }
+
     /// Set a Deployment's replicas directly (as a person with kubectl scale would).
     pub async fn set_replicas(&self, name: &str, replicas: i32) {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), "default");

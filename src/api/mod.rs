@@ -6,6 +6,7 @@
 
 pub mod check;
 mod crd;
+mod forecast;
 mod formula;
 pub mod names;
 mod queues;
@@ -14,6 +15,7 @@ mod spec;
 mod status;
 
 pub use crd::{crd, crd_yaml};
+pub use forecast::*;
 pub use formula::{DecisionView, FormulaSpec};
 pub use queues::*;
 pub use schedule::*;
